@@ -1,0 +1,80 @@
+//! What the app knows about the loaded model and how it samples.
+
+use serde::{Deserialize, Serialize};
+
+/// Sampler settings for one reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SamplerParams {
+    /// Softmax temperature; `0` means greedy (always the most likely token).
+    pub temperature: f32,
+    /// Nucleus sampling: keep the smallest set of tokens whose probability sums to `top_p`.
+    pub top_p: f32,
+    /// Keep only the `top_k` most likely tokens (`0` = no limit).
+    pub top_k: u32,
+    /// Penalty for tokens seen in the last `repeat_last_n` tokens (`1.0` = none).
+    pub repeat_penalty: f32,
+    /// How many recent tokens the repeat penalty looks at.
+    pub repeat_last_n: u32,
+    /// Most tokens to generate for one reply.
+    pub max_tokens: u32,
+    /// Random seed: the same seed, prompt and model give the same text.
+    pub seed: u64,
+}
+
+impl Default for SamplerParams {
+    fn default() -> Self {
+        SamplerParams {
+            temperature: 0.7,
+            top_p: 0.9,
+            top_k: 40,
+            repeat_penalty: 1.1,
+            repeat_last_n: 64,
+            max_tokens: 512,
+            seed: 42,
+        }
+    }
+}
+
+/// Facts about a GGUF model file that the UI shows and provenance records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Display id: `general.name` from the file, or the file stem.
+    pub id: String,
+    /// Absolute path of the GGUF file.
+    pub path: String,
+    /// sha256 of the file, lowercase hex.
+    pub sha256: String,
+    /// Architecture as named in the file, e.g. `llama`.
+    pub architecture: String,
+    /// Quantization of most weights, e.g. `Q4_1`.
+    pub quantization: String,
+    /// Context length the file declares.
+    pub context_length: u32,
+    /// File size in bytes.
+    pub file_size: u64,
+    /// sha256 of the chat template used for prompts.
+    pub chat_template_sha256: String,
+    /// True when the file has no chat template and the ChatML fallback is used.
+    pub chat_template_fallback: bool,
+}
+
+/// The state of the engine as the UI sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ModelStatus {
+    /// The model is being loaded.
+    Loading {
+        /// Path being loaded.
+        path: String,
+    },
+    /// Ready to chat.
+    Ready {
+        /// The loaded model.
+        info: ModelInfo,
+    },
+    /// No usable model: the message says why and what to do.
+    Unavailable {
+        /// What went wrong, in words a user can act on.
+        error: crate::AppError,
+    },
+}

@@ -1,0 +1,340 @@
+//! The engine thread: one OS thread owns the loaded model and serves requests in order.
+//!
+//! The model's forward pass needs `&mut` access and runs for many milliseconds, so it must not
+//! run on an async runtime. Requests arrive on a channel and queue while another runs; events go
+//! back through a sink the caller provides. A sink that reports its receiver gone, or the
+//! request's cancel flag, stops generation at the next token.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use oa_types::{ModelInfo, SamplerParams, TokenEvent};
+
+use crate::detokenize::Detokenizer;
+use crate::model::LoadedModel;
+use crate::sampler::Sampler;
+use crate::template::TemplateMessage;
+use crate::{EngineError, Result};
+
+/// Who speaks in a chat message, in chat-template terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatRole {
+    /// Instructions for the assistant.
+    System,
+    /// The person.
+    User,
+    /// The model.
+    Assistant,
+}
+
+impl ChatRole {
+    fn as_str(self) -> &'static str {
+        match self {
+            ChatRole::System => "system",
+            ChatRole::User => "user",
+            ChatRole::Assistant => "assistant",
+        }
+    }
+}
+
+/// One message of the history sent to the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// Who wrote it.
+    pub role: ChatRole,
+    /// The text.
+    pub content: String,
+}
+
+impl ChatMessage {
+    /// A message with the given role and text.
+    pub fn new(role: ChatRole, content: impl Into<String>) -> Self {
+        ChatMessage {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+/// A request for one reply.
+#[derive(Debug, Clone)]
+pub struct GenerateRequest {
+    /// The conversation so far, oldest first, ending with the user's message.
+    pub messages: Vec<ChatMessage>,
+    /// Sampler settings.
+    pub params: SamplerParams,
+    /// Set to stop generation at the next token.
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl GenerateRequest {
+    /// A request with a fresh cancel flag.
+    pub fn new(messages: Vec<ChatMessage>, params: SamplerParams) -> Self {
+        GenerateRequest {
+            messages,
+            params,
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishReason {
+    /// The model ended its turn.
+    Stop,
+    /// `max_tokens` or the context window was reached.
+    Length,
+    /// The caller cancelled.
+    Cancelled,
+}
+
+/// Figures about one finished reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationStats {
+    /// Why it ended.
+    pub finish_reason: FinishReason,
+    /// Tokens of the rendered prompt.
+    pub prompt_tokens: u32,
+    /// Tokens generated.
+    pub completion_tokens: u32,
+    /// Oldest messages left out because the conversation outgrew the context window.
+    pub dropped_messages: u32,
+    /// Milliseconds from request start to the first generated token.
+    pub time_to_first_token_ms: u64,
+    /// Milliseconds from request start to the end.
+    pub total_ms: u64,
+}
+
+/// What the engine reports while serving a request.
+#[derive(Debug)]
+pub enum GenerationEvent {
+    /// A piece of text.
+    Token(TokenEvent),
+    /// The reply is complete.
+    Finished(GenerationStats),
+    /// The request failed.
+    Failed(EngineError),
+}
+
+/// Receives events; returns `false` when nobody listens any more, which cancels the request.
+pub type EventSink = Box<dyn FnMut(GenerationEvent) -> bool + Send>;
+
+/// A request and where its events go.
+pub struct Job {
+    /// The request.
+    pub request: GenerateRequest,
+    /// Where events go.
+    pub sink: EventSink,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("request", &self.request)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Handle to the engine thread. Dropping it lets the thread finish queued work and exit.
+#[derive(Debug)]
+pub struct Engine {
+    jobs: Option<mpsc::Sender<Job>>,
+    info: ModelInfo,
+    context_length: usize,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Starts the engine thread and loads the model there. Returns once the model is ready, or
+    /// with the loading error.
+    pub fn load(path: impl Into<PathBuf>) -> Result<Engine> {
+        let path = path.into();
+        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
+        let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("oa-engine".into())
+            .spawn(move || match LoadedModel::load(&path) {
+                Ok(model) => {
+                    let _ = ready_tx.send(Ok((model.info.clone(), model.context_length)));
+                    serve(model, jobs_rx);
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            })
+            .map_err(|source| EngineError::Io {
+                path: PathBuf::from("<engine thread>"),
+                source,
+            })?;
+        let (info, context_length) = ready_rx.recv().map_err(|_| EngineError::EngineStopped)??;
+        Ok(Engine {
+            jobs: Some(jobs_tx),
+            info,
+            context_length,
+            thread: Some(thread),
+        })
+    }
+
+    /// The loaded model.
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// Tokens the model attends to.
+    pub fn context_length(&self) -> usize {
+        self.context_length
+    }
+
+    /// Queues a request; events arrive on `sink` from the engine thread.
+    pub fn submit(&self, request: GenerateRequest, sink: EventSink) -> Result<()> {
+        self.jobs
+            .as_ref()
+            .ok_or(EngineError::EngineStopped)?
+            .send(Job { request, sink })
+            .map_err(|_| EngineError::EngineStopped)
+    }
+
+    /// Queues a request and returns a receiver of its events; dropping the receiver cancels.
+    pub fn stream(&self, request: GenerateRequest) -> Result<mpsc::Receiver<GenerationEvent>> {
+        let (tx, rx) = mpsc::channel();
+        self.submit(request, Box::new(move |event| tx.send(event).is_ok()))?;
+        Ok(rx)
+    }
+
+    /// Generates a whole reply, waiting for it.
+    pub fn generate(&self, request: GenerateRequest) -> Result<(String, GenerationStats)> {
+        let mut text = String::new();
+        for event in self.stream(request)? {
+            match event {
+                GenerationEvent::Token(t) => text.push_str(&t.text),
+                GenerationEvent::Finished(stats) => return Ok((text, stats)),
+                GenerationEvent::Failed(e) => return Err(e),
+            }
+        }
+        Err(EngineError::EngineStopped)
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve(mut model: LoadedModel, jobs: mpsc::Receiver<Job>) {
+    for Job { request, mut sink } in jobs {
+        let outcome = run(&mut model, &request, &mut sink);
+        let event = match outcome {
+            Ok(stats) => GenerationEvent::Finished(stats),
+            Err(e) => GenerationEvent::Failed(e),
+        };
+        sink(event);
+    }
+}
+
+/// The prompt's tokens after the context policy: the oldest messages (after a leading system
+/// message) are dropped, whole, until the prompt leaves room for the reply. The newest message
+/// is never dropped; if it alone does not fit, the request fails with `ContextOverflow`.
+fn fit_prompt(model: &LoadedModel, request: &GenerateRequest) -> Result<(Vec<u32>, u32)> {
+    let messages = &request.messages;
+    if messages.is_empty() {
+        return Err(EngineError::InvalidRequest(
+            "a request needs at least one message".into(),
+        ));
+    }
+    let ctx = model.context_length;
+    let reserve = (request.params.max_tokens as usize).min(ctx / 2).max(1);
+    let keep_system = usize::from(messages[0].role == ChatRole::System);
+    let mut first = keep_system;
+    loop {
+        let selected: Vec<TemplateMessage<'_>> = messages[..keep_system]
+            .iter()
+            .chain(&messages[first..])
+            .map(|m| TemplateMessage {
+                role: m.role.as_str(),
+                content: &m.content,
+            })
+            .collect();
+        let prompt = model.template.render(&selected)?;
+        let ids = model.tokenizer.encode_prompt(&prompt)?;
+        if ids.len() + reserve <= ctx {
+            return Ok((ids, (first - keep_system) as u32));
+        }
+        if first + 1 >= messages.len() {
+            return Err(EngineError::ContextOverflow {
+                needed: ids.len() + reserve,
+                available: ctx,
+            });
+        }
+        first += 1;
+    }
+}
+
+fn run(
+    model: &mut LoadedModel,
+    request: &GenerateRequest,
+    sink: &mut EventSink,
+) -> Result<GenerationStats> {
+    let start = Instant::now();
+    let mut sampler = Sampler::new(&request.params)?;
+    let (prompt, dropped_messages) = fit_prompt(model, request)?;
+    let stop_ids = model.tokenizer.stop_ids();
+    let mut history = prompt.clone();
+    let mut detok = Detokenizer::new();
+    let mut logits = model.forward(&prompt, 0)?;
+    let mut generated = 0u32;
+    let mut first_token_ms = None;
+    let finish_reason = loop {
+        if request.cancel.load(Ordering::Relaxed) {
+            break FinishReason::Cancelled;
+        }
+        if generated >= request.params.max_tokens || history.len() >= model.context_length {
+            break FinishReason::Length;
+        }
+        let next = sampler.sample(&logits, &history)?;
+        if stop_ids.contains(&next) {
+            break FinishReason::Stop;
+        }
+        history.push(next);
+        let text = detok.push(&model.tokenizer, next)?;
+        let elapsed_ms = start.elapsed().as_millis() as u64;
+        first_token_ms.get_or_insert(elapsed_ms);
+        if !sink(GenerationEvent::Token(TokenEvent {
+            text,
+            index: generated,
+            elapsed_ms,
+        })) {
+            break FinishReason::Cancelled;
+        }
+        generated += 1;
+        if history.len() < model.context_length {
+            logits = model.forward(&[next], history.len() - 1)?;
+        }
+    };
+    let rest = detok.finish(&model.tokenizer)?;
+    if !rest.is_empty() {
+        let elapsed_ms = start.elapsed().as_millis() as u64;
+        sink(GenerationEvent::Token(TokenEvent {
+            text: rest,
+            index: generated,
+            elapsed_ms,
+        }));
+    }
+    let total_ms = start.elapsed().as_millis() as u64;
+    Ok(GenerationStats {
+        finish_reason,
+        prompt_tokens: prompt.len() as u32,
+        completion_tokens: generated,
+        dropped_messages,
+        time_to_first_token_ms: first_token_ms.unwrap_or(total_ms),
+        total_ms,
+    })
+}

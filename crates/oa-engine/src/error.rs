@@ -1,0 +1,68 @@
+//! Errors of the engine, each naming what is wrong in words a user can act on.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while loading a model or generating text.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// No file at the given path.
+    #[error("no model file at {0}")]
+    ModelNotFound(PathBuf),
+    /// The file could not be read.
+    #[error("cannot read model file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Not a GGUF file, or a damaged one.
+    #[error("{path} is not a valid GGUF model file: {reason}")]
+    InvalidGguf {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A metadata key the architecture needs is missing or has a wrong value.
+    #[error("GGUF metadata `{key}` is {problem}")]
+    BadMetadata {
+        /// The GGUF metadata key.
+        key: String,
+        /// What is wrong with its value.
+        problem: String,
+    },
+    /// The file's architecture is not one the engine runs.
+    #[error("model architecture `{0}` is not supported")]
+    UnsupportedArchitecture(String),
+    /// The file's tokenizer is of a kind the engine does not know.
+    #[error("tokenizer {0} is not supported")]
+    UnsupportedTokenizer(String),
+    /// The chat template could not be parsed or rendered.
+    #[error("chat template error: {0}")]
+    Template(String),
+    /// Tokenizing or detokenizing text failed.
+    #[error("tokenizer error: {0}")]
+    Tokenize(String),
+    /// The prompt does not fit the model's context window even after dropping older turns.
+    #[error("the prompt needs {needed} tokens but the model's context holds {available}")]
+    ContextOverflow {
+        /// Tokens the prompt and the reply budget need.
+        needed: usize,
+        /// Tokens the context holds.
+        available: usize,
+    },
+    /// The request itself is invalid (for example no messages).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// A tensor operation failed during inference.
+    #[error("inference failed: {0}")]
+    Inference(#[from] candle_core::Error),
+    /// The engine thread is gone (it panicked or was shut down).
+    #[error("the engine thread has stopped")]
+    EngineStopped,
+}
+
+/// Result of engine operations.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

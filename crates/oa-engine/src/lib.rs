@@ -1,0 +1,26 @@
+//! Local inference for GGUF chat models.
+//!
+//! `oa-engine` turns a GGUF file into a chat partner: it opens and validates the file
+//! ([`gguf`]), builds the tokenizer from the file's own metadata ([`tokenizer`]), renders prompts
+//! with the file's chat template ([`template`]), runs the model on candle tensors ([`model`]),
+//! samples tokens ([`sampler`]), and streams text back without ever splitting a UTF-8 character
+//! ([`detokenize`]). The loaded model lives on one OS thread ([`Engine`]); callers talk to it
+//! through a channel, so inference never runs on an async runtime.
+
+pub mod detokenize;
+mod engine;
+mod error;
+pub mod gguf;
+pub mod model;
+pub mod sampler;
+pub mod template;
+pub mod tokenizer;
+
+pub use engine::{
+    ChatMessage, ChatRole, Engine, EventSink, FinishReason, GenerateRequest, GenerationEvent,
+    GenerationStats, Job,
+};
+pub use error::{EngineError, Result};
+
+/// Version of the engine, recorded in every reply's provenance.
+pub const ENGINE_VERSION: &str = concat!("oa-engine/", env!("CARGO_PKG_VERSION"));

@@ -1,0 +1,114 @@
+//! A loaded model: weights, tokenizer, chat template and the facts recorded in provenance.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use candle_transformers::models::quantized_llama;
+use oa_types::ModelInfo;
+
+use crate::gguf::{GgufFile, sha256_file};
+use crate::template::ChatTemplate;
+use crate::tokenizer::ModelTokenizer;
+use crate::{EngineError, Result};
+
+/// Positions the llama implementation holds RoPE tables for: the usable context is the smaller of
+/// this and what the file declares.
+const LLAMA_MAX_POSITIONS: usize = quantized_llama::MAX_SEQ_LEN;
+
+/// Everything needed to chat with one GGUF file.
+pub struct LoadedModel {
+    weights: quantized_llama::ModelWeights,
+    /// The tokenizer built from the file.
+    pub tokenizer: ModelTokenizer,
+    /// The chat template.
+    pub template: ChatTemplate,
+    /// Facts about the file.
+    pub info: ModelInfo,
+    /// Tokens the model can attend to.
+    pub context_length: usize,
+    device: Device,
+}
+
+impl std::fmt::Debug for LoadedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedModel")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedModel {
+    /// Opens, validates and loads the model at `path` on the CPU.
+    pub fn load(path: &Path) -> Result<LoadedModel> {
+        let path = std::path::absolute(path).map_err(|source| EngineError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let gguf = GgufFile::open(&path)?;
+        let tokenizer = ModelTokenizer::from_gguf(&gguf)?;
+        let token_text = |id: Option<u32>| {
+            id.and_then(|id| tokenizer.token(id))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let template = ChatTemplate::from_gguf(
+            &gguf,
+            &token_text(tokenizer.bos_id),
+            &token_text(tokenizer.eos_id),
+        )?;
+        let declared = gguf.context_length()? as usize;
+        let architecture = gguf.architecture()?.to_owned();
+        let info = ModelInfo {
+            id: gguf.display_name(),
+            path: path.to_string_lossy().into_owned(),
+            sha256: sha256_file(&path)?,
+            architecture,
+            quantization: gguf.quantization(),
+            context_length: declared.min(u32::MAX as usize) as u32,
+            file_size: gguf.file_size,
+            chat_template_sha256: template.sha256().to_owned(),
+            chat_template_fallback: template.is_fallback(),
+        };
+        let device = Device::Cpu;
+        let file = File::open(&path).map_err(|source| EngineError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let mut reader = BufReader::new(file);
+        let GgufFile { content, .. } = gguf;
+        let weights = quantized_llama::ModelWeights::from_gguf(content, &mut reader, &device)
+            .map_err(|e| EngineError::InvalidGguf {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(LoadedModel {
+            weights,
+            tokenizer,
+            template,
+            info,
+            context_length: declared.min(LLAMA_MAX_POSITIONS),
+            device,
+        })
+    }
+
+    /// Runs the model over `tokens` placed at `position` and returns the next-token logits.
+    /// Position 0 starts a new sequence.
+    pub fn forward(&mut self, tokens: &[u32], position: usize) -> Result<Tensor> {
+        if tokens.is_empty() {
+            return Err(EngineError::InvalidRequest(
+                "nothing to run the model on".into(),
+            ));
+        }
+        if position + tokens.len() > self.context_length {
+            return Err(EngineError::ContextOverflow {
+                needed: position + tokens.len(),
+                available: self.context_length,
+            });
+        }
+        let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        let logits = self.weights.forward(&input, position)?;
+        Ok(logits.squeeze(0)?)
+    }
+}

@@ -1,0 +1,213 @@
+//! The tokenizer, built from the GGUF file's own `tokenizer.ggml.*` metadata.
+//!
+//! A GGUF file carries its vocabulary, merges and pre-tokenizer name. The tokenizer is built from
+//! those alone, following llama.cpp's reading of each field, and refuses a pre-tokenizer it does
+//! not know instead of guessing — a wrong guess silently changes every token id.
+
+use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
+use tokenizers::models::bpe::{BPE, Vocab};
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::pre_tokenizers::digits::Digits;
+use tokenizers::pre_tokenizers::sequence::Sequence;
+use tokenizers::{AddedToken, PreTokenizerWrapper, Tokenizer};
+
+use crate::gguf::GgufFile;
+use crate::{EngineError, Result};
+
+/// llama.cpp's token type for control tokens (`<|im_start|>` and friends).
+const TOKEN_TYPE_CONTROL: i64 = 3;
+
+/// Pre-tokenizers (`tokenizer.ggml.pre`) this engine reproduces exactly.
+pub const SUPPORTED_PRE_TOKENIZERS: &[&str] = &["smollm", "gpt2", "default"];
+
+/// A tokenizer plus the special tokens generation needs.
+#[derive(Debug, Clone)]
+pub struct ModelTokenizer {
+    inner: Tokenizer,
+    tokens: Vec<String>,
+    control: Vec<bool>,
+    /// Beginning-of-sequence token, if the file names one.
+    pub bos_id: Option<u32>,
+    /// End-of-sequence token, if the file names one.
+    pub eos_id: Option<u32>,
+    /// Whether a prompt starts with the BOS token (`tokenizer.ggml.add_bos_token`).
+    pub add_bos: bool,
+}
+
+impl ModelTokenizer {
+    /// Builds the tokenizer from the file's metadata.
+    pub fn from_gguf(gguf: &GgufFile) -> Result<ModelTokenizer> {
+        let model = gguf.get_str("tokenizer.ggml.model")?.unwrap_or("gpt2");
+        if model != "gpt2" {
+            return Err(EngineError::UnsupportedTokenizer(format!(
+                "model `{model}` (tokenizer.ggml.model)"
+            )));
+        }
+        let pre = gguf.get_str("tokenizer.ggml.pre")?.unwrap_or("default");
+        let pre_tokenizer: PreTokenizerWrapper = match pre {
+            // Digits one by one, then GPT-2's byte-level split without a prefix space.
+            "smollm" => Sequence::new(vec![
+                Digits::new(true).into(),
+                ByteLevel::new(false, true, true).into(),
+            ])
+            .into(),
+            "gpt2" | "default" => ByteLevel::new(false, true, true).into(),
+            other => {
+                return Err(EngineError::UnsupportedTokenizer(format!(
+                    "pre-tokenizer `{other}` (tokenizer.ggml.pre); supported: {}",
+                    SUPPORTED_PRE_TOKENIZERS.join(", ")
+                )));
+            }
+        };
+
+        let tokens: Vec<String> = gguf
+            .get_str_array("tokenizer.ggml.tokens")?
+            .ok_or_else(|| EngineError::BadMetadata {
+                key: "tokenizer.ggml.tokens".into(),
+                problem: "missing".into(),
+            })?
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let merges = gguf
+            .get_str_array("tokenizer.ggml.merges")?
+            .ok_or_else(|| EngineError::BadMetadata {
+                key: "tokenizer.ggml.merges".into(),
+                problem: "missing (a gpt2 tokenizer needs merges)".into(),
+            })?;
+        let merges = merges
+            .iter()
+            .map(|m| {
+                m.split_once(' ')
+                    .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                    .ok_or_else(|| EngineError::BadMetadata {
+                        key: "tokenizer.ggml.merges".into(),
+                        problem: format!("holding `{m}`, not a pair separated by a space"),
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let types = gguf
+            .get_i64_array("tokenizer.ggml.token_type")?
+            .unwrap_or_default();
+        let control: Vec<bool> = (0..tokens.len())
+            .map(|i| types.get(i) == Some(&TOKEN_TYPE_CONTROL))
+            .collect();
+
+        let vocab: Vocab = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
+        let bpe = BPE::builder()
+            .vocab_and_merges(vocab, merges)
+            .build()
+            .map_err(|e| EngineError::Tokenize(format!("cannot build BPE: {e}")))?;
+        let mut inner = Tokenizer::new(bpe);
+        inner.with_pre_tokenizer(Some(pre_tokenizer));
+        inner.with_decoder(Some(ByteLevelDecoder::default()));
+        let specials: Vec<AddedToken> = tokens
+            .iter()
+            .zip(&control)
+            .filter(|(_, is_control)| **is_control)
+            .map(|(t, _)| AddedToken::from(t.clone(), true))
+            .collect();
+        inner
+            .add_special_tokens(specials)
+            .map_err(|e| EngineError::Tokenize(format!("cannot add control tokens: {e}")))?;
+
+        let id = |key: &str| -> Result<Option<u32>> {
+            match gguf.get_u64(key)? {
+                None => Ok(None),
+                Some(id) if (id as usize) < tokens.len() => Ok(Some(id as u32)),
+                Some(id) => Err(EngineError::BadMetadata {
+                    key: key.into(),
+                    problem: format!("{id}, beyond the vocabulary of {}", tokens.len()),
+                }),
+            }
+        };
+        let bos_id = id("tokenizer.ggml.bos_token_id")?;
+        let eos_id = id("tokenizer.ggml.eos_token_id")?;
+        let add_bos = matches!(
+            gguf.metadata().get("tokenizer.ggml.add_bos_token"),
+            Some(candle_core::quantized::gguf_file::Value::Bool(true))
+        );
+        Ok(ModelTokenizer {
+            inner,
+            tokens,
+            control,
+            bos_id,
+            eos_id,
+            add_bos,
+        })
+    }
+
+    /// Token ids of `text`; control tokens written in the text (from the chat template) become
+    /// their single special id.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let enc = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| EngineError::Tokenize(e.to_string()))?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    /// Token ids of a rendered chat prompt, with BOS in front when the model wants one and the
+    /// template did not write it.
+    pub fn encode_prompt(&self, prompt: &str) -> Result<Vec<u32>> {
+        let mut ids = self.encode(prompt)?;
+        if let Some(bos) = self.bos_id.filter(|_| self.add_bos)
+            && ids.first() != Some(&bos)
+        {
+            ids.insert(0, bos);
+        }
+        Ok(ids)
+    }
+
+    /// Text of `ids`, leaving out control tokens.
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.inner
+            .decode(ids, true)
+            .map_err(|e| EngineError::Tokenize(e.to_string()))
+    }
+
+    /// The token's text as stored in the vocabulary.
+    pub fn token(&self, id: u32) -> Option<&str> {
+        self.tokens.get(id as usize).map(String::as_str)
+    }
+
+    /// The id of a token given by its exact text.
+    pub fn token_id(&self, text: &str) -> Option<u32> {
+        self.tokens.iter().position(|t| t == text).map(|i| i as u32)
+    }
+
+    /// Whether `id` is a control token.
+    pub fn is_control(&self, id: u32) -> bool {
+        self.control.get(id as usize).copied().unwrap_or(false)
+    }
+
+    /// Number of tokens in the vocabulary.
+    pub fn vocab_size(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// Tokens that end a turn: the end-of-sequence token and the turn-end control tokens of
+    /// common chat formats that the vocabulary holds.
+    pub fn stop_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.eos_id.into_iter().collect();
+        for text in [
+            "<|im_end|>",
+            "<|endoftext|>",
+            "<|eot_id|>",
+            "<end_of_turn>",
+            "<|end|>",
+        ] {
+            if let Some(id) = self.token_id(text)
+                && self.is_control(id)
+                && !ids.contains(&id)
+            {
+                ids.push(id);
+            }
+        }
+        ids
+    }
+}

@@ -1,0 +1,241 @@
+//! The engine against the real default model (SmolLM2-135M-Instruct Q4_1, fetched by
+//! `cargo xtask setup`) and against broken files a user could point it at.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use oa_engine::gguf::GgufFile;
+use oa_engine::tokenizer::ModelTokenizer;
+use oa_engine::{
+    ChatMessage, ChatRole, Engine, EngineError, FinishReason, GenerateRequest, GenerationEvent,
+};
+use oa_types::SamplerParams;
+
+fn model_path() -> PathBuf {
+    let path = std::env::var_os("OA_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        });
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask setup` first",
+        path.display()
+    );
+    path
+}
+
+fn greedy(max_tokens: u32) -> SamplerParams {
+    SamplerParams {
+        temperature: 0.0,
+        repeat_penalty: 1.0,
+        max_tokens,
+        ..Default::default()
+    }
+}
+
+fn ask(text: &str) -> Vec<ChatMessage> {
+    vec![ChatMessage::new(ChatRole::User, text)]
+}
+
+#[test]
+fn reads_the_facts_of_the_default_model() {
+    let gguf = GgufFile::open(&model_path()).unwrap();
+    assert_eq!(gguf.architecture().unwrap(), "llama");
+    assert_eq!(gguf.quantization(), "Q4_1");
+    assert!(gguf.context_length().unwrap() >= 2048);
+}
+
+#[test]
+fn tokenizer_splits_digits_and_keeps_control_tokens_whole() {
+    let gguf = GgufFile::open(&model_path()).unwrap();
+    let tok = ModelTokenizer::from_gguf(&gguf).unwrap();
+    // SmolLM2's pre-tokenizer writes every digit as its own token.
+    let ids = tok.encode("12345").unwrap();
+    assert_eq!(ids.len(), 5, "{ids:?}");
+    // Control tokens written by the chat template are one id each, not their characters.
+    let im_start = tok.token_id("<|im_start|>").unwrap();
+    let ids = tok.encode("<|im_start|>user\nHi").unwrap();
+    assert_eq!(ids[0], im_start);
+    assert!(
+        tok.stop_ids()
+            .contains(&tok.token_id("<|im_end|>").unwrap())
+    );
+    for text in [
+        "Hello, world!",
+        "  spaces   and\ttabs\n",
+        "naïve café 😀 東京",
+        "fn main() {}",
+    ] {
+        assert_eq!(tok.decode(&tok.encode(text).unwrap()).unwrap(), text);
+    }
+}
+
+#[test]
+fn answers_a_simple_question_correctly() {
+    let engine = Engine::load(model_path()).unwrap();
+    let (text, stats) = engine
+        .generate(GenerateRequest::new(
+            ask("What is the capital of France?"),
+            greedy(48),
+        ))
+        .unwrap();
+    assert!(text.contains("Paris"), "reply: {text:?}");
+    assert!(stats.completion_tokens > 0 && stats.prompt_tokens > 5);
+    assert_eq!(engine.info().quantization, "Q4_1");
+    assert_eq!(engine.info().sha256.len(), 64);
+}
+
+#[test]
+fn streams_tokens_one_at_a_time_and_same_seed_gives_same_text() {
+    let engine = Engine::load(model_path()).unwrap();
+    let params = SamplerParams {
+        temperature: 0.8,
+        seed: 7,
+        max_tokens: 24,
+        ..Default::default()
+    };
+    let rx = engine
+        .stream(GenerateRequest::new(
+            ask("Tell me a story."),
+            params.clone(),
+        ))
+        .unwrap();
+    let mut pieces = Vec::new();
+    let mut finished = None;
+    for event in rx {
+        match event {
+            GenerationEvent::Token(t) => pieces.push(t),
+            GenerationEvent::Finished(s) => finished = Some(s),
+            GenerationEvent::Failed(e) => panic!("{e}"),
+        }
+    }
+    let stats = finished.expect("a Finished event");
+    assert!(pieces.len() > 5, "got {} pieces", pieces.len());
+    assert!(
+        pieces
+            .windows(2)
+            .all(|w| w[0].index < w[1].index || w[1].text.is_empty())
+    );
+    let first: String = pieces.iter().map(|t| t.text.as_str()).collect();
+    let (again, _) = engine
+        .generate(GenerateRequest::new(ask("Tell me a story."), params))
+        .unwrap();
+    assert_eq!(first, again, "same seed, same text");
+    assert_eq!(
+        stats.completion_tokens as usize,
+        pieces
+            .iter()
+            .filter(|t| !t.text.is_empty())
+            .count()
+            .max(stats.completion_tokens as usize)
+    );
+}
+
+#[test]
+fn cancelling_stops_generation_early() {
+    let engine = Engine::load(model_path()).unwrap();
+    let request = GenerateRequest::new(ask("Write a long essay about the sea."), greedy(200));
+    let cancel = request.cancel.clone();
+    let rx = engine.stream(request).unwrap();
+    let mut tokens = 0;
+    let stats = loop {
+        match rx.recv().unwrap() {
+            GenerationEvent::Token(_) => {
+                tokens += 1;
+                if tokens == 3 {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            }
+            GenerationEvent::Finished(s) => break s,
+            GenerationEvent::Failed(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(stats.finish_reason, FinishReason::Cancelled);
+    assert!(stats.completion_tokens < 10, "{stats:?}");
+    // The engine keeps serving after a cancel, and a dropped receiver does not wedge it.
+    drop(
+        engine
+            .stream(GenerateRequest::new(ask("Hi"), greedy(100)))
+            .unwrap(),
+    );
+    let (text, _) = engine
+        .generate(GenerateRequest::new(ask("Say hello."), greedy(8)))
+        .unwrap();
+    assert!(!text.is_empty());
+}
+
+#[test]
+fn requests_queue_behind_each_other_instead_of_failing() {
+    let engine = Engine::load(model_path()).unwrap();
+    let a = engine
+        .stream(GenerateRequest::new(ask("Count to five."), greedy(12)))
+        .unwrap();
+    let b = engine
+        .stream(GenerateRequest::new(ask("Name a colour."), greedy(12)))
+        .unwrap();
+    for rx in [a, b] {
+        let finished = rx.iter().any(|e| matches!(e, GenerationEvent::Finished(_)));
+        assert!(finished);
+    }
+}
+
+#[test]
+fn long_conversations_drop_the_oldest_turns_and_say_so() {
+    let engine = Engine::load(model_path()).unwrap();
+    let filler = "word ".repeat(400);
+    let mut messages = Vec::new();
+    for _ in 0..12 {
+        messages.push(ChatMessage::new(ChatRole::User, filler.clone()));
+        messages.push(ChatMessage::new(ChatRole::Assistant, "ok"));
+    }
+    messages.push(ChatMessage::new(ChatRole::User, "What is 2+2?"));
+    let (_, stats) = engine
+        .generate(GenerateRequest::new(messages, greedy(4)))
+        .unwrap();
+    assert!(stats.dropped_messages > 0, "{stats:?}");
+    assert!(stats.prompt_tokens as usize <= engine.context_length());
+
+    let huge = "word ".repeat(20_000);
+    let err = engine
+        .generate(GenerateRequest::new(ask(&huge), greedy(4)))
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::ContextOverflow { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error() {
+    let err = Engine::load("/nonexistent/model.gguf").unwrap_err();
+    assert!(matches!(err, EngineError::ModelNotFound(_)), "{err:?}");
+    assert!(err.to_string().contains("/nonexistent/model.gguf"));
+}
+
+#[test]
+fn broken_files_are_typed_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = std::fs::read(model_path()).unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        (
+            "random",
+            (0..4096u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect(),
+        ),
+        ("header only", real[..64].to_vec()),
+        ("truncated weights", real[..real.len() / 2].to_vec()),
+        ("truncated metadata", real[..200_000].to_vec()),
+    ];
+    for (name, bytes) in cases {
+        let path = dir.path().join(format!("{}.gguf", name.replace(' ', "_")));
+        std::fs::write(&path, bytes).unwrap();
+        match Engine::load(&path) {
+            Err(EngineError::InvalidGguf { .. } | EngineError::BadMetadata { .. }) => {}
+            other => panic!("{name}: expected a typed invalid-file error, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! The application: one store, one engine, and the chat use case between them.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use oa_engine::{ChatMessage, ChatRole, Engine, FinishReason, GenerateRequest, GenerationEvent};
+use oa_store::Store;
+use oa_types::{
+    ChatEvent, ConversationDetail, ConversationSummary, Message, ModelStatus, Provenance, Role,
+    SendMessage, Uuid,
+};
+use tokio::sync::mpsc;
+
+use crate::error::engine_error;
+use crate::{Error, Result};
+
+/// Where the app keeps its data and which model it runs.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Folder of the local database.
+    pub data_dir: PathBuf,
+    /// The GGUF file to chat with.
+    pub model_path: PathBuf,
+}
+
+impl AppConfig {
+    /// The database file inside the data folder.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("open-assistant.sqlite3")
+    }
+}
+
+enum EngineSlot {
+    Loading,
+    Ready(Arc<Engine>),
+    Failed(oa_types::AppError),
+}
+
+/// The running application. Cheap to share behind an `Arc`.
+pub struct App {
+    config: AppConfig,
+    store: Arc<Mutex<Store>>,
+    engine: Arc<RwLock<EngineSlot>>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Opens the local database and starts loading the model in the background; the model's
+    /// state is reported by [`App::model_status`].
+    pub fn open(config: AppConfig) -> Result<App> {
+        let store = Store::open(&config.database_path())?;
+        let engine = Arc::new(RwLock::new(EngineSlot::Loading));
+        let slot = engine.clone();
+        let path = config.model_path.clone();
+        std::thread::Builder::new()
+            .name("oa-model-loader".into())
+            .spawn(move || {
+                let loaded = match Engine::load(&path) {
+                    Ok(engine) => {
+                        tracing::info!(model = %engine.info().id, "model loaded");
+                        EngineSlot::Ready(Arc::new(engine))
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "model could not be loaded");
+                        EngineSlot::Failed(engine_error(e))
+                    }
+                };
+                *slot.write().unwrap_or_else(|p| p.into_inner()) = loaded;
+            })
+            .map_err(|e| Error::Internal(format!("cannot start the model loader: {e}")))?;
+        Ok(App {
+            config,
+            store: Arc::new(Mutex::new(store)),
+            engine,
+        })
+    }
+
+    /// The configuration the app was opened with.
+    pub fn config(&self) -> &AppConfig {
+        &self.config
+    }
+
+    /// Whether the model is loading, ready, or unusable (and why).
+    pub fn model_status(&self) -> ModelStatus {
+        match &*self.engine.read().unwrap_or_else(|p| p.into_inner()) {
+            EngineSlot::Loading => ModelStatus::Loading {
+                path: self.config.model_path.display().to_string(),
+            },
+            EngineSlot::Ready(engine) => ModelStatus::Ready {
+                info: engine.info().clone(),
+            },
+            EngineSlot::Failed(error) => ModelStatus::Unavailable {
+                error: error.clone(),
+            },
+        }
+    }
+
+    /// Waits until the model has loaded or failed to.
+    pub async fn wait_for_model(&self) -> ModelStatus {
+        loop {
+            let status = self.model_status();
+            if !matches!(status, ModelStatus::Loading { .. }) {
+                return status;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Conversations, the most recently changed first.
+    pub async fn list_conversations(&self) -> Result<Vec<ConversationSummary>> {
+        self.with_store(|s| Ok(s.list_conversations()?)).await
+    }
+
+    /// A conversation with the messages on its current path.
+    pub async fn open_conversation(&self, id: Uuid) -> Result<ConversationDetail> {
+        self.with_store(move |s| Ok(s.conversation(id)?)).await
+    }
+
+    /// Stores the prompt, generates the reply on the engine thread while streaming events to
+    /// `on_event`, and stores the reply with its provenance. `on_event` returns `false` when
+    /// nobody listens any more; generation then stops and what was written so far is kept.
+    pub async fn send_message(
+        &self,
+        request: SendMessage,
+        mut on_event: impl FnMut(ChatEvent) -> bool + Send,
+    ) -> Result<Message> {
+        let engine = self.ready_engine()?;
+        let SendMessage {
+            conversation_id,
+            text,
+            sampler,
+        } = request;
+        let params = sampler.unwrap_or_default();
+        let (prompt, history) = self
+            .with_store(move |s| {
+                let prompt = s.add_prompt(conversation_id, &text)?;
+                let path = s.conversation(prompt.conversation_id)?.messages;
+                Ok((prompt, path))
+            })
+            .await?;
+        let mut listening = on_event(ChatEvent::Started {
+            prompt: prompt.clone(),
+        });
+
+        let messages = history
+            .iter()
+            .map(|m| {
+                let role = match m.role {
+                    Role::Prompter => ChatRole::User,
+                    Role::Assistant => ChatRole::Assistant,
+                };
+                ChatMessage::new(role, m.text.clone())
+            })
+            .collect();
+        let request = GenerateRequest::new(messages, params.clone());
+        let cancel = request.cancel.clone();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        engine.submit(request, Box::new(move |event| tx.send(event).is_ok()))?;
+
+        let mut reply_text = String::new();
+        let outcome = loop {
+            let Some(event) = rx.recv().await else {
+                break Err(Error::Engine(oa_engine::EngineError::EngineStopped));
+            };
+            match event {
+                GenerationEvent::Token(token) => {
+                    reply_text.push_str(&token.text);
+                    if listening && !on_event(ChatEvent::Token(token)) {
+                        listening = false;
+                        cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                GenerationEvent::Finished(stats) => break Ok(stats),
+                GenerationEvent::Failed(e) => break Err(Error::Engine(e)),
+            }
+        };
+        let stats = match outcome {
+            Ok(stats) => stats,
+            Err(e) => {
+                let error: oa_types::AppError = e.into();
+                on_event(ChatEvent::Failed {
+                    error: error.clone(),
+                });
+                return Err(Error::Reported(error));
+            }
+        };
+        if stats.finish_reason == FinishReason::Cancelled && reply_text.trim().is_empty() {
+            return Err(Error::Internal(
+                "the reply was cancelled before any text".into(),
+            ));
+        }
+        let info = engine.info();
+        let provenance = Provenance {
+            model_id: info.id.clone(),
+            model_sha256: info.sha256.clone(),
+            quantization: info.quantization.clone(),
+            architecture: info.architecture.clone(),
+            chat_template_sha256: info.chat_template_sha256.clone(),
+            sampler: params,
+            engine_version: oa_engine::ENGINE_VERSION.to_owned(),
+            prompt_tokens: stats.prompt_tokens,
+            completion_tokens: stats.completion_tokens,
+            time_to_first_token_ms: stats.time_to_first_token_ms,
+            total_ms: stats.total_ms,
+        };
+        let parent = prompt.clone();
+        let reply = self
+            .with_store(move |s| Ok(s.add_reply(&parent, &reply_text, Some(provenance))?))
+            .await?;
+        on_event(ChatEvent::Finished {
+            reply: reply.clone(),
+        });
+        Ok(reply)
+    }
+
+    fn ready_engine(&self) -> Result<Arc<Engine>> {
+        match &*self.engine.read().unwrap_or_else(|p| p.into_inner()) {
+            EngineSlot::Loading => Err(Error::ModelLoading),
+            EngineSlot::Ready(engine) => Ok(engine.clone()),
+            EngineSlot::Failed(error) => Err(Error::ModelUnavailable(error.clone())),
+        }
+    }
+
+    /// Runs `f` on a blocking thread with the store: SQLite never runs on the async runtime.
+    async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("storage task failed: {e}")))?
+    }
+}

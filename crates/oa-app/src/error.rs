@@ -1,0 +1,90 @@
+//! Errors of the use cases, and their user-facing form.
+
+use oa_engine::EngineError;
+use oa_store::StoreError;
+use oa_types::{AppError, ErrorCode};
+
+/// What a use case can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The model is still loading.
+    #[error("the model is still loading; try again in a moment")]
+    ModelLoading,
+    /// No usable model.
+    #[error("{}", .0.message)]
+    ModelUnavailable(AppError),
+    /// Inference failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The local database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A failure already put in words for the user (and already streamed to them).
+    #[error("{}", .0.message)]
+    Reported(AppError),
+    /// A blocking task died (a bug): reported, never a crash.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Result of use cases.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Error> for AppError {
+    fn from(e: Error) -> AppError {
+        match e {
+            Error::ModelLoading => AppError::new(ErrorCode::ModelLoading, e.to_string()),
+            Error::ModelUnavailable(err) | Error::Reported(err) => err,
+            Error::Engine(e) => engine_error(e),
+            Error::Store(StoreError::InvalidInput(m)) => {
+                AppError::new(ErrorCode::InvalidRequest, capitalize(&m))
+            }
+            Error::Store(StoreError::NotFound(what)) => AppError::new(
+                ErrorCode::InvalidRequest,
+                capitalize(&format!("{what} does not exist")),
+            ),
+            Error::Store(e) => AppError::new(
+                ErrorCode::Storage,
+                format!(
+                    "Could not save or read your conversations: {e}. Nothing already saved was lost."
+                ),
+            ),
+            Error::Internal(m) => AppError::new(ErrorCode::Internal, m),
+        }
+    }
+}
+
+/// The user-facing form of an engine error: what happened and what to do.
+pub(crate) fn engine_error(e: EngineError) -> AppError {
+    match &e {
+        EngineError::ModelNotFound(path) => AppError::new(
+            ErrorCode::ModelMissing,
+            format!(
+                "No model file at {}. Run `cargo xtask setup` to fetch the default model, \
+                 or set OA_MODEL to the path of a GGUF file.",
+                path.display()
+            ),
+        ),
+        EngineError::InvalidGguf { .. }
+        | EngineError::BadMetadata { .. }
+        | EngineError::UnsupportedArchitecture(_)
+        | EngineError::UnsupportedTokenizer(_)
+        | EngineError::Io { .. } => AppError::new(
+            ErrorCode::ModelInvalid,
+            format!("The model cannot be used: {e}. Choose another model file."),
+        ),
+        EngineError::InvalidRequest(_) | EngineError::ContextOverflow { .. } => {
+            AppError::new(ErrorCode::InvalidRequest, capitalize(&e.to_string()))
+        }
+        _ => AppError::new(ErrorCode::Inference, capitalize(&e.to_string())),
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

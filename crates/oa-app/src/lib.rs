@@ -1,0 +1,12 @@
+//! The use cases of Open Assistant Desktop.
+//!
+//! The desktop shell, the CLI and the local API all call this crate and nothing below it: it
+//! ties the local store ([`oa_store`]) to the inference engine ([`oa_engine`]). It keeps the
+//! threading rules in one place — SQLite is only touched on blocking threads, inference only on
+//! the engine thread — so that callers can be plain `async` code.
+
+mod app;
+mod error;
+
+pub use app::{App, AppConfig};
+pub use error::{Error, Result};

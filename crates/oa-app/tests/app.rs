@@ -1,0 +1,167 @@
+//! The chat use case end to end below the UI: real model, real SQLite file.
+
+use std::path::PathBuf;
+
+use oa_app::{App, AppConfig};
+use oa_types::{AppError, ChatEvent, ErrorCode, ModelStatus, SamplerParams, SendMessage};
+
+fn model_path() -> PathBuf {
+    let path = std::env::var_os("OA_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        });
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask setup` first",
+        path.display()
+    );
+    path
+}
+
+fn short_reply() -> Option<SamplerParams> {
+    Some(SamplerParams {
+        max_tokens: 24,
+        ..Default::default()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_streams_a_reply_that_is_stored_with_provenance_and_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = AppConfig {
+        data_dir: dir.path().to_owned(),
+        model_path: model_path(),
+    };
+    let app = App::open(config.clone()).unwrap();
+    let ModelStatus::Ready { info } = app.wait_for_model().await else {
+        panic!("model not ready")
+    };
+
+    let mut events = Vec::new();
+    let request = SendMessage {
+        conversation_id: None,
+        text: "Say hello in Spanish.".into(),
+        sampler: short_reply(),
+    };
+    let reply = app
+        .send_message(request, |e| {
+            events.push(e);
+            true
+        })
+        .await
+        .unwrap();
+
+    let ChatEvent::Started { prompt } = &events[0] else {
+        panic!("first event: {:?}", events[0])
+    };
+    let tokens: String = events
+        .iter()
+        .filter_map(|e| match e {
+            ChatEvent::Token(t) => Some(t.text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(events.len() > 4, "tokens arrive one by one: {events:?}");
+    assert!(matches!(events.last(), Some(ChatEvent::Finished { .. })));
+    assert_eq!(tokens, reply.text, "the stored reply is what was streamed");
+    assert!(
+        reply.text.to_lowercase().contains("hola"),
+        "{:?}",
+        reply.text
+    );
+    let provenance = reply
+        .provenance
+        .clone()
+        .expect("model replies carry provenance");
+    assert_eq!(provenance.model_sha256, info.sha256);
+    assert_eq!(provenance.sampler.max_tokens, 24);
+    assert!(provenance.completion_tokens > 0);
+
+    // A follow-up continues the same conversation.
+    let follow = SendMessage {
+        conversation_id: Some(prompt.conversation_id),
+        text: "Thanks!".into(),
+        sampler: short_reply(),
+    };
+    app.send_message(follow, |_| true).await.unwrap();
+    drop(app);
+
+    let app = App::open(config).unwrap();
+    let list = app.list_conversations().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].title, "Say hello in Spanish.");
+    let detail = app.open_conversation(list[0].id).await.unwrap();
+    assert_eq!(detail.messages.len(), 4);
+    assert_eq!(detail.messages[1], reply);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_model_file_is_a_clear_message_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("models/none.gguf");
+    let app = App::open(AppConfig {
+        data_dir: dir.path().to_owned(),
+        model_path: missing.clone(),
+    })
+    .unwrap();
+    let ModelStatus::Unavailable { error } = app.wait_for_model().await else {
+        panic!()
+    };
+    assert_eq!(error.code, ErrorCode::ModelMissing);
+    assert!(
+        error.message.contains(&missing.display().to_string()),
+        "{}",
+        error.message
+    );
+    assert!(error.message.contains("cargo xtask setup"));
+
+    let request = SendMessage {
+        conversation_id: None,
+        text: "Hi".into(),
+        sampler: None,
+    };
+    let err: AppError = app
+        .send_message(request, |_| true)
+        .await
+        .unwrap_err()
+        .into();
+    assert_eq!(err.code, ErrorCode::ModelMissing);
+    assert!(app.list_conversations().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_that_goes_away_stops_generation_and_keeps_the_partial_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(AppConfig {
+        data_dir: dir.path().to_owned(),
+        model_path: model_path(),
+    })
+    .unwrap();
+    app.wait_for_model().await;
+    let mut seen = 0;
+    let request = SendMessage {
+        conversation_id: None,
+        text: "Write a long story about a dragon.".into(),
+        sampler: Some(SamplerParams {
+            max_tokens: 400,
+            ..Default::default()
+        }),
+    };
+    let reply = app
+        .send_message(request, |e| {
+            if matches!(e, ChatEvent::Token(_)) {
+                seen += 1;
+            }
+            seen < 5
+        })
+        .await
+        .unwrap();
+    let provenance = reply.provenance.unwrap();
+    assert!(
+        provenance.completion_tokens < 20,
+        "stopped early: {provenance:?}"
+    );
+    assert!(!reply.text.is_empty());
+}

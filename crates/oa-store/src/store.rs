@@ -1,0 +1,315 @@
+//! Reading and writing conversations.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use oa_types::{ConversationDetail, ConversationSummary, Message, Provenance, Role, Uuid};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::{Result, StoreError, migrations};
+
+/// Longest title derived from a first prompt, in characters.
+const TITLE_CHARS: usize = 60;
+
+/// An open local database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and migrates it to the latest schema.
+    pub fn open(path: &Path) -> Result<Store> {
+        let open_err = |reason: String| StoreError::Open {
+            path: path.to_owned(),
+            reason,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+        }
+        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        Store::from_connection(conn).map_err(|e| match e {
+            StoreError::Sqlite(e) => open_err(e.to_string()),
+            other => other,
+        })
+    }
+
+    /// An in-memory database, for tests and previews.
+    pub fn open_in_memory() -> Result<Store> {
+        Store::from_connection(Connection::open_in_memory()?)
+    }
+
+    fn from_connection(mut conn: Connection) -> Result<Store> {
+        conn.busy_timeout(Duration::from_secs(5))?;
+        // WAL: readers never block the writer, and a crash mid-write leaves the last commit intact.
+        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        migrations::migrate(&mut conn)?;
+        Ok(Store { conn })
+    }
+
+    /// Schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Stores what the person typed. With no conversation, starts a new one titled after the
+    /// prompt; otherwise the prompt continues the conversation's current path.
+    pub fn add_prompt(&mut self, conversation_id: Option<Uuid>, text: &str) -> Result<Message> {
+        if text.trim().is_empty() {
+            return Err(StoreError::InvalidInput("a message cannot be empty".into()));
+        }
+        let now = now_ms();
+        let tx = self.conn.transaction()?;
+        let (conversation_id, parent_id) = match conversation_id {
+            Some(id) => (id, current_leaf(&tx, id)?),
+            None => {
+                let id = Uuid::now_v7();
+                tx.execute(
+                    "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+                    params![id.to_string(), title_from(text), now],
+                )?;
+                (id, None)
+            }
+        };
+        let message = Message {
+            id: Uuid::now_v7(),
+            conversation_id,
+            parent_id,
+            role: Role::Prompter,
+            text: text.to_owned(),
+            created_at_ms: now,
+            provenance: None,
+        };
+        insert_message(&tx, &message)?;
+        tx.commit()?;
+        Ok(message)
+    }
+
+    /// Stores a reply to `parent` and makes it the end of the conversation's current path.
+    pub fn add_reply(
+        &mut self,
+        parent: &Message,
+        text: &str,
+        provenance: Option<Provenance>,
+    ) -> Result<Message> {
+        let message = Message {
+            id: Uuid::now_v7(),
+            conversation_id: parent.conversation_id,
+            parent_id: Some(parent.id),
+            role: Role::Assistant,
+            text: text.to_owned(),
+            created_at_ms: now_ms(),
+            provenance,
+        };
+        let tx = self.conn.transaction()?;
+        insert_message(&tx, &message)?;
+        tx.commit()?;
+        Ok(message)
+    }
+
+    /// Conversations, the most recently changed first.
+    pub fn list_conversations(&self) -> Result<Vec<ConversationSummary>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT c.id, c.title, c.updated_at,
+                    (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)
+             FROM conversations c ORDER BY c.updated_at DESC, c.id DESC",
+        )?;
+        let rows = stmt.query_map([], summary_from_row)?;
+        rows.map(|r| r?.into_summary()).collect()
+    }
+
+    /// A conversation with the messages on its current path, root first.
+    pub fn conversation(&self, id: Uuid) -> Result<ConversationDetail> {
+        let summary = self
+            .conn
+            .query_row(
+                "SELECT c.id, c.title, c.updated_at,
+                        (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)
+                 FROM conversations c WHERE c.id = ?1",
+                [id.to_string()],
+                summary_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("conversation {id}")))?
+            .into_summary()?;
+        let mut stmt = self.conn.prepare(
+            "WITH RECURSIVE path(id, depth) AS (
+                 SELECT current_leaf_id, 0 FROM conversations WHERE id = ?1
+                 UNION ALL
+                 SELECT m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.id
+                 WHERE m.parent_id IS NOT NULL
+             )
+             SELECT m.id, m.conversation_id, m.parent_id, m.role, m.text, m.created_at, m.provenance
+             FROM path JOIN messages m ON m.id = path.id ORDER BY path.depth DESC",
+        )?;
+        let messages = stmt
+            .query_map([id.to_string()], |row| {
+                Ok(RawMessage {
+                    id: row.get(0)?,
+                    conversation_id: row.get(1)?,
+                    parent_id: row.get(2)?,
+                    role: row.get(3)?,
+                    text: row.get(4)?,
+                    created_at_ms: row.get(5)?,
+                    provenance: row.get(6)?,
+                })
+            })?
+            .map(|r| r?.into_message())
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ConversationDetail { summary, messages })
+    }
+}
+
+fn current_leaf(tx: &Transaction<'_>, conversation: Uuid) -> Result<Option<Uuid>> {
+    let leaf: Option<Option<String>> = tx
+        .query_row(
+            "SELECT current_leaf_id FROM conversations WHERE id = ?1",
+            [conversation.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match leaf {
+        None => Err(StoreError::NotFound(format!("conversation {conversation}"))),
+        Some(leaf) => leaf.map(|s| parse_uuid(&s)).transpose(),
+    }
+}
+
+/// Inserts a message and makes it the conversation's current leaf, in the caller's transaction.
+fn insert_message(tx: &Transaction<'_>, m: &Message) -> Result<()> {
+    let provenance = m
+        .provenance
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::InvalidInput(format!("provenance: {e}")))?;
+    tx.execute(
+        "INSERT INTO messages (id, conversation_id, parent_id, role, text, created_at, provenance)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            m.id.to_string(),
+            m.conversation_id.to_string(),
+            m.parent_id.map(|p| p.to_string()),
+            m.role.as_str(),
+            m.text,
+            m.created_at_ms,
+            provenance,
+        ],
+    )?;
+    let updated = tx.execute(
+        "UPDATE conversations SET current_leaf_id = ?1, updated_at = ?2 WHERE id = ?3",
+        params![
+            m.id.to_string(),
+            m.created_at_ms,
+            m.conversation_id.to_string()
+        ],
+    )?;
+    if updated == 0 {
+        return Err(StoreError::NotFound(format!(
+            "conversation {}",
+            m.conversation_id
+        )));
+    }
+    Ok(())
+}
+
+struct RawSummary {
+    id: String,
+    title: String,
+    updated_at_ms: i64,
+    message_count: i64,
+}
+
+impl RawSummary {
+    fn into_summary(self) -> Result<ConversationSummary> {
+        Ok(ConversationSummary {
+            id: parse_uuid(&self.id)?,
+            title: self.title,
+            updated_at_ms: self.updated_at_ms,
+            message_count: u32::try_from(self.message_count).unwrap_or(u32::MAX),
+        })
+    }
+}
+
+fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawSummary> {
+    Ok(RawSummary {
+        id: row.get(0)?,
+        title: row.get(1)?,
+        updated_at_ms: row.get(2)?,
+        message_count: row.get(3)?,
+    })
+}
+
+struct RawMessage {
+    id: String,
+    conversation_id: String,
+    parent_id: Option<String>,
+    role: String,
+    text: String,
+    created_at_ms: i64,
+    provenance: Option<String>,
+}
+
+impl RawMessage {
+    fn into_message(self) -> Result<Message> {
+        Ok(Message {
+            id: parse_uuid(&self.id)?,
+            conversation_id: parse_uuid(&self.conversation_id)?,
+            parent_id: self.parent_id.as_deref().map(parse_uuid).transpose()?,
+            role: Role::parse(&self.role)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown role {:?}", self.role)))?,
+            text: self.text,
+            created_at_ms: self.created_at_ms,
+            provenance: self
+                .provenance
+                .map(|p| serde_json::from_str(&p))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("provenance of {}: {e}", self.id)))?,
+        })
+    }
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|_| StoreError::Corrupt(format!("bad id {s:?}")))
+}
+
+/// A conversation's first title: the prompt's first line, shortened at a word boundary.
+fn title_from(text: &str) -> String {
+    let line = text.trim().lines().next().unwrap_or_default().trim();
+    if line.chars().count() <= TITLE_CHARS {
+        return line.to_owned();
+    }
+    let cut: String = line.chars().take(TITLE_CHARS).collect();
+    let cut = cut
+        .rsplit_once(' ')
+        .map(|(head, _)| head)
+        .filter(|h| h.len() > 20)
+        .unwrap_or(&cut);
+    format!("{}…", cut.trim_end())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_the_first_line_shortened_at_a_word() {
+        assert_eq!(title_from("  Hello there\nsecond line"), "Hello there");
+        let long = "word ".repeat(30);
+        let t = title_from(&long);
+        assert!(
+            t.ends_with('…') && t.chars().count() <= TITLE_CHARS + 1,
+            "{t}"
+        );
+    }
+}

@@ -1,0 +1,259 @@
+//! [`ServerClient`]: one dataset server, at one base URL.
+
+use std::time::Duration;
+
+use reqwest::Url;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// How long to wait for a TCP connection: long enough for a slow mobile link, short enough that
+/// an offline laptop gives up quickly and keeps its events for later.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a whole request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest piece of an error body that ends up in an [`Error::Status`] message.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// A client of one dataset server.
+///
+/// Cheap to clone; clones share connections.
+#[derive(Debug, Clone)]
+pub struct ServerClient {
+    base: Url,
+    http: reqwest::Client,
+}
+
+/// What the server said about its own health.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerHealth {
+    /// The newest database migration the server has applied; tells which protocol features the
+    /// server can have.
+    pub schema_version: i64,
+}
+
+/// `GET /healthz`'s body, as `oa-server` writes it.
+#[derive(Debug, Deserialize)]
+struct HealthBody {
+    status: String,
+    database: String,
+    schema_version: Option<i64>,
+}
+
+/// The parts of an error body this client understands: the server's `{ code, message }`, or a
+/// failed health check's `{ status, database }`.
+#[derive(Debug, Deserialize)]
+struct ErrorBody {
+    message: Option<String>,
+    database: Option<String>,
+}
+
+impl ServerClient {
+    /// A client for the server at `base_url`, e.g. `https://oa.example.org` or
+    /// `http://127.0.0.1:8080/`. A path is kept (`https://example.org/oa/` serves under `/oa/`).
+    ///
+    /// Fails with [`Error::InvalidUrl`] for anything that is not a plain `http`/`https` URL with a
+    /// host, and for URLs with credentials, a query or a fragment: devices authenticate with a
+    /// token, and a password in a URL ends up in logs.
+    pub fn new(base_url: &str) -> Result<Self> {
+        let base = parse_base_url(base_url)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent(concat!("oa-sync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(Error::ClientSetup)?;
+        Ok(ServerClient { base, http })
+    }
+
+    /// The server's base URL, always ending in `/`.
+    pub fn base_url(&self) -> &str {
+        self.base.as_str()
+    }
+
+    /// Asks the server whether it can serve (`GET /healthz`).
+    ///
+    /// A server that answers but cannot reach its database is an [`Error::Status`] with `503`
+    /// and the server's reason; no answer at all is [`Error::Unreachable`].
+    pub async fn health(&self) -> Result<ServerHealth> {
+        let response = self
+            .http
+            .get(self.endpoint("healthz"))
+            .send()
+            .await
+            .map_err(|source| self.unreachable(source))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(Error::Status {
+                status: status.as_u16(),
+                message: status_message(status, &body),
+            });
+        }
+
+        let body: HealthBody = response.json().await.map_err(|error| {
+            if error.is_decode() {
+                Error::InvalidResponse {
+                    reason: format!("/healthz did not answer with a health report: {error}"),
+                }
+            } else {
+                // The connection broke while the body was on its way.
+                self.unreachable(error)
+            }
+        })?;
+        match (body.status.as_str(), body.schema_version) {
+            ("ok", Some(schema_version)) => Ok(ServerHealth { schema_version }),
+            (status, _) => Err(Error::InvalidResponse {
+                reason: format!(
+                    "/healthz answered success with status {status:?}, database {:?} and no \
+                     schema version",
+                    body.database
+                ),
+            }),
+        }
+    }
+
+    fn endpoint(&self, path: &str) -> Url {
+        // `path` is one of ours, relative and well formed, and `base` ends in `/`.
+        self.base
+            .join(path)
+            .expect("a relative path joins onto a base URL")
+    }
+
+    fn unreachable(&self, source: reqwest::Error) -> Error {
+        Error::Unreachable {
+            url: self.base.to_string(),
+            source: source.without_url(),
+        }
+    }
+}
+
+fn parse_base_url(input: &str) -> Result<Url> {
+    let invalid = |reason: String| Error::InvalidUrl { reason };
+    let input = input.trim();
+    if input.is_empty() {
+        return Err(invalid("it is empty".to_owned()));
+    }
+    let mut url = Url::parse(input).map_err(|error| invalid(error.to_string()))?;
+    match url.scheme() {
+        "http" | "https" => {}
+        other => {
+            return Err(invalid(format!(
+                "it must start with http:// or https://, not {other}:"
+            )));
+        }
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("it has no host".to_owned()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "it must not contain a user name or password".to_owned(),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "it must not have a query (?...) or fragment (#...)".to_owned(),
+        ));
+    }
+    // Without the trailing slash, joining "healthz" onto `https://example.org/oa` would replace
+    // `oa` instead of going below it.
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// The most useful message an error response carries, shortened for display.
+fn status_message(status: reqwest::StatusCode, body: &str) -> String {
+    let from_body = match serde_json::from_str::<ErrorBody>(body) {
+        Ok(ErrorBody {
+            message: Some(message),
+            ..
+        }) => message,
+        Ok(ErrorBody {
+            database: Some(reason),
+            ..
+        }) => format!("its database is unavailable ({reason})"),
+        // Not this server's JSON, e.g. a proxy's HTML page.
+        _ => body.trim().to_owned(),
+    };
+    if from_body.is_empty() {
+        return status
+            .canonical_reason()
+            .unwrap_or("no explanation given")
+            .to_owned();
+    }
+    match from_body.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}…", &from_body[..cut]),
+        None => from_body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(input: &str) -> String {
+        match ServerClient::new(input) {
+            Err(Error::InvalidUrl { reason }) => reason,
+            other => panic!("{input:?} should be rejected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn base_url_gains_a_trailing_slash_so_paths_stay_below_it() {
+        let client = ServerClient::new(" https://example.org/oa ").unwrap();
+        assert_eq!(client.base_url(), "https://example.org/oa/");
+        assert_eq!(
+            client.endpoint("healthz").as_str(),
+            "https://example.org/oa/healthz"
+        );
+        let root = ServerClient::new("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            root.endpoint("healthz").as_str(),
+            "http://127.0.0.1:8080/healthz"
+        );
+    }
+
+    #[test]
+    fn unusable_urls_are_rejected_with_a_reason() {
+        assert_eq!(reason(""), "it is empty");
+        assert!(reason("example.org").contains("relative URL"));
+        assert!(reason("ftp://example.org").contains("http://"));
+        assert!(reason("https://user:pw@example.org").contains("password"));
+        assert!(reason("https://example.org/?token=1").contains("query"));
+    }
+
+    #[test]
+    fn rejected_url_is_not_repeated_in_the_message() {
+        let error = ServerClient::new("ftp://alice:s3cret@example.org").unwrap_err();
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn error_bodies_become_readable_messages() {
+        let status = reqwest::StatusCode::SERVICE_UNAVAILABLE;
+        assert_eq!(
+            status_message(
+                status,
+                r#"{"code":"database_unavailable","message":"try later"}"#
+            ),
+            "try later"
+        );
+        assert_eq!(
+            status_message(status, r#"{"status":"unavailable","database":"timed out"}"#),
+            "its database is unavailable (timed out)"
+        );
+        assert_eq!(status_message(status, ""), "Service Unavailable");
+        let page = "x".repeat(1000);
+        assert_eq!(
+            status_message(status, &page).chars().count(),
+            MAX_MESSAGE_CHARS + 1
+        );
+    }
+}

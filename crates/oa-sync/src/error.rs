@@ -1,0 +1,52 @@
+//! What can go wrong when the desktop app talks to the dataset server.
+
+/// A `Result` whose error is this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a request to the dataset server failed.
+///
+/// The variants tell apart what the user can fix (a mistyped server URL), what fixes itself later
+/// (the network or the server is down) and what the server refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configured server URL cannot be used. The URL itself is not repeated: it may hold
+    /// credentials, and the user knows what they typed.
+    #[error("invalid server URL: {reason}")]
+    InvalidUrl {
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The HTTP client could not be set up (the system's network configuration was refused).
+    #[error("cannot set up the HTTP client")]
+    ClientSetup(#[source] reqwest::Error),
+
+    /// No answer from the server: nothing listens there, the network is down, or it timed out.
+    /// Worth retrying later.
+    #[error("cannot reach the server at {url}")]
+    Unreachable {
+        /// The server's base URL.
+        url: String,
+        /// The underlying network error.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// The server answered with an error status.
+    #[error("the server answered {status}: {message}")]
+    Status {
+        /// The HTTP status code, e.g. `503`.
+        status: u16,
+        /// The server's own explanation, or the status's name when it gave none.
+        message: String,
+    },
+
+    /// The server answered successfully, but not with what this client expects: another kind of
+    /// server at that URL, or an incompatible version.
+    #[error("the server's answer could not be understood: {reason}")]
+    InvalidResponse {
+        /// What did not match.
+        reason: String,
+    },
+}

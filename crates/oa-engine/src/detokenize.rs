@@ -37,16 +37,15 @@ impl Detokenizer {
         }
     }
 
-    /// Text still held back at the end of the stream (a dangling partial character decodes to
-    /// the replacement character, as every other tool shows it).
+    /// Text still held back at the end of the stream. A character cut off by the end of the
+    /// reply (the token budget ran out in the middle of an emoji) is dropped rather than shown
+    /// as a replacement character.
     pub fn finish(&mut self, tokenizer: &ModelTokenizer) -> Result<String> {
         let before = tokenizer.decode(&self.ids[self.prefix_start..self.emitted_end])?;
         let now = tokenizer.decode(&self.ids[self.prefix_start..])?;
         self.prefix_start = self.ids.len();
         self.emitted_end = self.ids.len();
-        Ok(now
-            .strip_prefix(&before)
-            .map(str::to_owned)
-            .unwrap_or_default())
+        let rest = now.strip_prefix(&before).unwrap_or_default();
+        Ok(rest.trim_end_matches('\u{FFFD}').to_owned())
     }
 }

@@ -239,3 +239,22 @@ fn broken_files_are_typed_errors_not_panics() {
         }
     }
 }
+
+#[test]
+fn streamed_text_never_holds_half_a_character() {
+    let gguf = GgufFile::open(&model_path()).unwrap();
+    let tok = ModelTokenizer::from_gguf(&gguf).unwrap();
+    let text = "Emoji 😀🎉, CJK 東京都, accents naïve café, and ASCII.";
+    let mut detok = oa_engine::detokenize::Detokenizer::new();
+    let mut out = String::new();
+    let mut pieces = 0;
+    for id in tok.encode(text).unwrap() {
+        let piece = detok.push(&tok, id).unwrap();
+        assert!(!piece.contains('\u{FFFD}'), "half a character in {piece:?}");
+        pieces += usize::from(!piece.is_empty());
+        out.push_str(&piece);
+    }
+    out.push_str(&detok.finish(&tok).unwrap());
+    assert_eq!(out, text);
+    assert!(pieces > 10);
+}

@@ -1,0 +1,58 @@
+//! The desktop shell of Open Assistant: a Tauri 2 window around the Leptos UI.
+//!
+//! The shell is thin on purpose. Commands ([`commands`]) adapt the UI's calls to the use cases
+//! in `oa-app`; tokens reach the UI through a `tauri::ipc::Channel`. Where the data lives and which
+//! model runs is decided here, at start-up:
+//! - data: `OA_DATA_DIR`, else the platform's app data folder;
+//! - model: `OA_MODEL`, else `<data>/models/SmolLM2-135M-Instruct.Q4_1.gguf`.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use oa_app::{App, AppConfig};
+use tauri::Manager;
+
+/// File name of the default model.
+const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// Builds and runs the app until its window closes.
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tao=warn,wry=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let result = tauri::Builder::default()
+        .setup(|app| {
+            let data_dir = match std::env::var_os("OA_DATA_DIR") {
+                Some(dir) => PathBuf::from(dir),
+                None => app.path().app_data_dir()?,
+            };
+            let model_path = std::env::var_os("OA_MODEL")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("models").join(DEFAULT_MODEL_FILE));
+            tracing::info!(data = %data_dir.display(), model = %model_path.display(), "starting");
+            let state = App::open(AppConfig {
+                data_dir,
+                model_path,
+            })?;
+            app.manage(Arc::new(state));
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::model_status,
+            commands::list_conversations,
+            commands::open_conversation,
+            commands::send_message,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        tracing::error!("Open Assistant could not start: {e}");
+        std::process::exit(1);
+    }
+}

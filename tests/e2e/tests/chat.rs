@@ -1,0 +1,195 @@
+//! The walking skeleton in the real app: type a question, watch the reply stream in, restart,
+//! find the conversation again; and a clear message when there is no model.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use fantoccini::Locator;
+use oa_e2e::{AppUnderTest, Display, Launch, screenshot_dir};
+
+const TEST_TIMEOUT: Duration = Duration::from_secs(300);
+const REPLY_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Records every change of the newest assistant bubble's text, with a timestamp.
+const RECORD_STREAM: &str = r#"
+    window.__oaSnapshots = [];
+    const record = () => {
+        const bubbles = document.querySelectorAll('.message.assistant .message-text');
+        const last = bubbles[bubbles.length - 1];
+        if (!last) return;
+        const text = last.textContent;
+        const shots = window.__oaSnapshots;
+        if (shots.length === 0 || shots[shots.length - 1].text !== text) {
+            shots.push({ text, at: performance.now() });
+        }
+    };
+    new MutationObserver(record).observe(document.getElementById('app'),
+        { subtree: true, childList: true, characterData: true });
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_gets_a_streamed_reply_that_is_there_after_a_restart() -> Result<()> {
+    tokio::time::timeout(TEST_TIMEOUT, chat_and_restart())
+        .await
+        .context("test timed out")?
+}
+
+async fn chat_and_restart() -> Result<()> {
+    let data = tempfile::tempdir()?;
+    let display = Display::start()?;
+    let launch = Launch::with_default_model(data.path())?;
+    let app = AppUnderTest::start(&display, &launch).await?;
+    let (state, text) = app.model_state().await?;
+    ensure!(state == "ready", "model not ready: {state} {text}");
+
+    let prompt = "Tell me a fun fact about cats.";
+    app.client.execute(RECORD_STREAM, vec![]).await?;
+    let composer = app.client.find(Locator::Css("#composer")).await?;
+    composer.send_keys(prompt).await?;
+    app.client
+        .find(Locator::Css("#send"))
+        .await?
+        .click()
+        .await?;
+
+    app.client
+        .wait()
+        .at_most(REPLY_TIMEOUT)
+        .for_element(Locator::Css(".message.assistant[data-state='done']"))
+        .await
+        .context("the reply did not finish")?;
+    let reply = app
+        .client
+        .find(Locator::Css(
+            ".message.assistant[data-state='done'] .message-text",
+        ))
+        .await?
+        .text()
+        .await?;
+    let shots = app
+        .client
+        .execute("return window.__oaSnapshots;", vec![])
+        .await?;
+    let shots: Vec<(String, f64)> = shots
+        .as_array()
+        .context("snapshots")?
+        .iter()
+        .map(|s| {
+            (
+                s["text"].as_str().unwrap_or_default().to_owned(),
+                s["at"].as_f64().unwrap_or(0.0),
+            )
+        })
+        .filter(|(text, _)| !text.is_empty())
+        .collect();
+
+    // Tokens arrive one by one: the bubble grows through many intermediate states, each
+    // extending the last, over a visible stretch of time.
+    ensure!(
+        shots.len() >= 5,
+        "the reply appeared in {} steps, not streamed: {shots:?}",
+        shots.len()
+    );
+    for pair in shots.windows(2) {
+        ensure!(
+            pair[1].0.starts_with(pair[0].0.trim_end()),
+            "the text jumped: {pair:?}"
+        );
+    }
+    let span = shots.last().map(|s| s.1).unwrap_or_default() - shots[0].1;
+    ensure!(span > 100.0, "all text arrived within {span} ms");
+
+    // The reply is English text.
+    let words: Vec<&str> = reply.split_whitespace().collect();
+    ensure!(words.len() >= 3, "reply too short: {reply:?}");
+    let letters = reply.chars().filter(|c| c.is_ascii_alphabetic()).count();
+    let visible = reply.chars().filter(|c| !c.is_whitespace()).count();
+    ensure!(
+        letters * 10 >= visible * 7,
+        "reply is not English text: {reply:?}"
+    );
+    let common = [
+        "the", "a", "is", "are", "and", "of", "to", "in", "cats", "cat", "they", "can",
+    ];
+    ensure!(
+        words.iter().any(|w| common.contains(
+            &w.trim_matches(|c: char| !c.is_alphabetic())
+                .to_lowercase()
+                .as_str()
+        )),
+        "reply has no common English word: {reply:?}"
+    );
+    display.screenshot(&screenshot_dir().join("chat.png"))?;
+    app.quit().await?;
+
+    // Restart on the same data folder: the conversation is listed and opens with both messages.
+    let app = AppUnderTest::start(&display, &launch).await?;
+    let item = app
+        .client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("li.conversation"))
+        .await
+        .context("no conversation listed after restart")?;
+    let title = item.text().await?;
+    ensure!(title.contains(prompt), "listed title {title:?}");
+    item.click().await?;
+    let stored = app
+        .client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(".message.assistant .message-text"))
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        stored == reply,
+        "after restart the reply reads {stored:?}, not {reply:?}"
+    );
+    let question = app
+        .client
+        .find(Locator::Css(".message.prompter .message-text"))
+        .await?
+        .text()
+        .await?;
+    ensure!(question == prompt);
+    display.screenshot(&screenshot_dir().join("chat-after-restart.png"))?;
+    app.quit().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_model_file_the_app_says_what_to_do() -> Result<()> {
+    tokio::time::timeout(TEST_TIMEOUT, missing_model())
+        .await
+        .context("test timed out")?
+}
+
+async fn missing_model() -> Result<()> {
+    let data = tempfile::tempdir()?;
+    let display = Display::start()?;
+    let missing = data.path().join("models/missing.gguf");
+    let launch = Launch {
+        data_dir: data.path().to_owned(),
+        model: missing.clone(),
+    };
+    let app = AppUnderTest::start(&display, &launch).await?;
+    let (state, text) = app.model_state().await?;
+    ensure!(state == "unavailable", "state {state}: {text}");
+    ensure!(text.contains("No model file"), "status text: {text:?}");
+    ensure!(
+        text.contains(&missing.display().to_string()),
+        "status text: {text:?}"
+    );
+    let send = app.client.find(Locator::Css("#send")).await?;
+    app.client
+        .find(Locator::Css("#composer"))
+        .await?
+        .send_keys("Hello?")
+        .await?;
+    ensure!(
+        send.attr("disabled").await?.is_some(),
+        "send is enabled without a model"
+    );
+    display.screenshot(&screenshot_dir().join("no-model.png"))?;
+    app.quit().await
+}

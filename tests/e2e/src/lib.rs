@@ -42,7 +42,7 @@ impl Display {
                 .args([
                     "-screen",
                     "0",
-                    "1280x800x24",
+                    "1100x760x24",
                     "-nolisten",
                     "tcp",
                     "-noreset",
@@ -211,12 +211,23 @@ impl AppUnderTest {
             client,
             driver: guard.0.take().expect("driver"),
         };
-        app.client
+        let ready = app
+            .client
             .wait()
             .at_most(STARTUP_TIMEOUT)
             .for_element(Locator::Css("#app[data-ready='true']"))
-            .await
-            .context("the app did not become ready")?;
+            .await;
+        if let Err(e) = ready {
+            // Keep what the window showed, to tell a blank page from an error message.
+            let dir = screenshot_dir();
+            let _ = display.screenshot(&dir.join("startup-failure.png"));
+            let source = app.client.source().await.unwrap_or_default();
+            let _ = std::fs::write(dir.join("startup-failure.html"), &source);
+            bail!(
+                "the app did not become ready ({e}); page source and screenshot in {}",
+                dir.display()
+            );
+        }
         Ok(app)
     }
 
@@ -231,6 +242,18 @@ impl AppUnderTest {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The text of the first element matching `css` as the page renders it (`innerText`).
+    /// WebKitWebDriver's own element-text call returns an empty string for some list items.
+    pub async fn inner_text(&self, css: &str) -> Result<String> {
+        let script =
+            "const el = document.querySelector(arguments[0]); return el ? el.innerText : null;";
+        let value = self.client.execute(script, vec![json!(css)]).await?;
+        value
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("no element matches {css}"))
     }
 
     /// Ends the session, which closes the app, and stops the driver.

@@ -124,16 +124,19 @@ async fn chat_and_restart() -> Result<()> {
 
     // Restart on the same data folder: the conversation is listed and opens with both messages.
     let app = AppUnderTest::start(&display, &launch).await?;
-    let item = app
-        .client
+    app.client
         .wait()
         .at_most(Duration::from_secs(20))
         .for_element(Locator::Css("li.conversation"))
         .await
         .context("no conversation listed after restart")?;
-    let title = item.text().await?;
+    let title = app.inner_text("li.conversation").await?;
     ensure!(title.contains(prompt), "listed title {title:?}");
-    item.click().await?;
+    app.client
+        .find(Locator::Css("li.conversation"))
+        .await?
+        .click()
+        .await?;
     let stored = app
         .client
         .wait()

@@ -1,0 +1,412 @@
+//! Sending a prompt and following its reply as it streams.
+//!
+//! [`Exchange`] turns the app's [`ChatEvent`]s into changes of the shared state and says what must
+//! be fetched again; [`send_draft`] drives one exchange from the composer to the stored reply.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use oa_types::{ChatEvent, ModelStatus, SendMessage};
+
+use crate::clock::sleep;
+use crate::ipc;
+use crate::state::{AppState, LiveReply, MessageView};
+use crate::status::ReplyStats;
+
+/// How long to wait for the closing event after the command has returned.
+const CLOSING_EVENT_WAIT_MS: i32 = 2000;
+const WAIT_STEP_MS: i32 = 50;
+
+/// What must happen after an event, beyond the state change itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowUp {
+    /// The conversation list changed (new conversation, new reply).
+    RefreshConversations,
+}
+
+/// One prompt and its reply, from the first event to the last.
+#[derive(Debug)]
+pub struct Exchange {
+    /// The view the prompt was sent from: the thread is only changed while it is still shown.
+    epoch: u64,
+    /// The prompt starts a new conversation, which gets selected once the app names it.
+    new_conversation: bool,
+    /// The bubble the reply streams into, from `Started` on.
+    bubble: Option<MessageView>,
+    /// Milliseconds to the first token, once it arrived.
+    first_token_ms: Option<u64>,
+    /// `Finished` or `Failed` arrived.
+    closed: bool,
+}
+
+impl Exchange {
+    /// An exchange sent from the view `epoch`, to a new conversation or an open one.
+    pub fn new(epoch: u64, new_conversation: bool) -> Self {
+        Exchange {
+            epoch,
+            new_conversation,
+            bubble: None,
+            first_token_ms: None,
+            closed: false,
+        }
+    }
+
+    /// Whether the app has stored the prompt (so it must not be put back in the composer).
+    pub fn started(&self) -> bool {
+        self.bubble.is_some()
+    }
+
+    /// Whether the reply is complete or has failed.
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Applies one event to the state.
+    pub fn apply(&mut self, event: ChatEvent, state: &AppState) -> Option<FollowUp> {
+        match event {
+            ChatEvent::Started { prompt } => {
+                let bubble = MessageView::streaming();
+                self.bubble = Some(bubble.clone());
+                let conversation_id = prompt.conversation_id;
+                state.live.set(Some(LiveReply {
+                    conversation_id,
+                    bubble: bubble.clone(),
+                }));
+                if state.view_epoch.get_untracked() == self.epoch {
+                    if self.new_conversation {
+                        state.active.set(Some(conversation_id));
+                    }
+                    state.follow_newest.set(true);
+                    state.messages.update(|messages| {
+                        messages.push(MessageView::stored(&prompt));
+                        messages.push(bubble);
+                    });
+                }
+                self.new_conversation
+                    .then_some(FollowUp::RefreshConversations)
+            }
+            ChatEvent::Token(token) => {
+                let bubble = self.bubble.as_ref()?;
+                bubble.append(&token.text);
+                let first_token_ms = *self.first_token_ms.get_or_insert(token.elapsed_ms);
+                state.stats.set(Some(ReplyStats {
+                    tokens: token.index + 1,
+                    first_token_ms,
+                    total_ms: token.elapsed_ms,
+                    streaming: true,
+                }));
+                None
+            }
+            ChatEvent::Finished { reply } => {
+                if let Some(bubble) = &self.bubble {
+                    bubble.finish(&reply);
+                }
+                match &reply.provenance {
+                    Some(provenance) => state
+                        .stats
+                        .set(Some(ReplyStats::from_provenance(provenance))),
+                    None => state.stats.update(|stats| {
+                        if let Some(stats) = stats {
+                            stats.streaming = false;
+                        }
+                    }),
+                }
+                self.close(state);
+                Some(FollowUp::RefreshConversations)
+            }
+            ChatEvent::Failed { error } => {
+                if let Some(bubble) = &self.bubble {
+                    bubble.fail(error.message);
+                } else {
+                    state.notice.set(Some(error.message));
+                }
+                self.close(state);
+                Some(FollowUp::RefreshConversations)
+            }
+        }
+    }
+
+    /// The command failed without a closing event: the error belongs to the bubble if there is
+    /// one. Returns `false` when the prompt never reached the app.
+    pub fn reject(&mut self, message: String, state: &AppState) -> bool {
+        let Some(bubble) = &self.bubble else {
+            return false;
+        };
+        if !self.closed {
+            bubble.fail(message);
+            self.close(state);
+        }
+        true
+    }
+
+    /// The command returned but the closing event never came: keep what arrived.
+    pub fn abandon(&mut self, state: &AppState) {
+        if let Some(bubble) = &self.bubble {
+            bubble.state.set(crate::state::BubbleState::Done);
+        }
+        self.close(state);
+    }
+
+    fn close(&mut self, state: &AppState) {
+        self.closed = true;
+        state.live.set(None);
+        state.stats.update(|stats| {
+            if let Some(stats) = stats {
+                stats.streaming = false;
+            }
+        });
+    }
+}
+
+fn follow_up(state: AppState, follow_up: Option<FollowUp>) {
+    match follow_up {
+        Some(FollowUp::RefreshConversations) => state.refresh_conversations(),
+        None => {}
+    }
+}
+
+/// Sends what is in the composer, if it can be sent now.
+pub fn send_draft(state: AppState) {
+    if !state.can_send() {
+        return;
+    }
+    let text = state.draft.get_untracked().trim().to_owned();
+    state.busy.set(true);
+    state.notice.set(None);
+    state.draft.set(String::new());
+    spawn_local(async move {
+        run(state, text).await;
+        state.busy.set(false);
+        state.focus_composer();
+    });
+}
+
+async fn run(state: AppState, text: String) {
+    // A prompt typed while the model loads is sent as soon as it is ready.
+    loop {
+        match state.model.get_untracked() {
+            Some(ModelStatus::Ready { .. }) => break,
+            Some(ModelStatus::Unavailable { error }) => {
+                restore_draft(&state, text, error.message);
+                return;
+            }
+            Some(ModelStatus::Loading { .. }) | None => sleep(WAIT_STEP_MS * 2).await,
+        }
+    }
+
+    let conversation_id = state.active.get_untracked();
+    let epoch = state.view_epoch.get_untracked();
+    let exchange = Rc::new(RefCell::new(Exchange::new(
+        epoch,
+        conversation_id.is_none(),
+    )));
+    let request = SendMessage {
+        conversation_id,
+        text: text.clone(),
+        sampler: None,
+    };
+    let on_event = {
+        let exchange = exchange.clone();
+        move |event| {
+            let next = exchange.borrow_mut().apply(event, &state);
+            follow_up(state, next);
+        }
+    };
+    match ipc::send_message(&request, on_event).await {
+        Ok(()) => {
+            // Channel messages may trail the command's own answer.
+            let mut waited = 0;
+            while !exchange.borrow().closed() && waited < CLOSING_EVENT_WAIT_MS {
+                sleep(WAIT_STEP_MS).await;
+                waited += WAIT_STEP_MS;
+            }
+            let mut exchange = exchange.borrow_mut();
+            if !exchange.closed() {
+                exchange.abandon(&state);
+                state.refresh_conversations();
+            }
+        }
+        Err(error) => {
+            let handled = exchange.borrow_mut().reject(error.message.clone(), &state);
+            if handled {
+                state.refresh_conversations();
+            } else {
+                restore_draft(&state, text, error.message);
+            }
+        }
+    }
+}
+
+/// The prompt never reached the app: give the text back and say why.
+fn restore_draft(state: &AppState, text: String, message: String) {
+    if state.draft.with_untracked(String::is_empty) {
+        state.draft.set(text);
+    }
+    state.notice.set(Some(message));
+}
+
+#[cfg(test)]
+mod tests {
+    use oa_types::{
+        AppError, ErrorCode, Message, Provenance, Role, SamplerParams, TokenEvent, Uuid,
+    };
+
+    use super::*;
+    use crate::state::BubbleState;
+
+    fn message(role: Role, conversation_id: Uuid, text: &str) -> Message {
+        Message {
+            id: Uuid::from_u128(id_for(text)),
+            conversation_id,
+            parent_id: None,
+            role,
+            text: text.to_owned(),
+            created_at_ms: 0,
+            provenance: None,
+        }
+    }
+
+    fn id_for(text: &str) -> u128 {
+        text.bytes().fold(7u128, |acc, b| {
+            acc.wrapping_mul(31).wrapping_add(u128::from(b))
+        })
+    }
+
+    fn token(text: &str, index: u32, elapsed_ms: u64) -> ChatEvent {
+        ChatEvent::Token(TokenEvent {
+            text: text.to_owned(),
+            index,
+            elapsed_ms,
+        })
+    }
+
+    fn texts(state: &AppState) -> Vec<(Role, String, BubbleState)> {
+        state.messages.with_untracked(|messages| {
+            messages
+                .iter()
+                .map(|m| (m.role, m.text.get_untracked(), m.state.get_untracked()))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_new_conversation_streams_into_one_bubble_and_is_selected() {
+        let state = AppState::new();
+        let mut exchange = Exchange::new(state.view_epoch.get_untracked(), true);
+        let conversation = Uuid::from_u128(1);
+        let prompt = message(Role::Prompter, conversation, "Hi");
+
+        let next = exchange.apply(ChatEvent::Started { prompt }, &state);
+        assert_eq!(next, Some(FollowUp::RefreshConversations));
+        assert_eq!(state.active.get_untracked(), Some(conversation));
+        assert_eq!(
+            texts(&state),
+            [
+                (Role::Prompter, "Hi".to_owned(), BubbleState::Done),
+                (Role::Assistant, String::new(), BubbleState::Streaming)
+            ]
+        );
+
+        assert_eq!(exchange.apply(token("Hel", 0, 120), &state), None);
+        exchange.apply(token("lo", 1, 170), &state);
+        assert_eq!(texts(&state)[1].1, "Hello");
+        let live = state.stats.get_untracked().unwrap();
+        assert_eq!(
+            (live.tokens, live.first_token_ms, live.total_ms),
+            (2, 120, 170)
+        );
+        assert!(live.streaming);
+
+        let mut reply = message(Role::Assistant, conversation, "Hello!");
+        reply.provenance = Some(Provenance {
+            model_id: "m".into(),
+            model_sha256: String::new(),
+            quantization: "Q4_1".into(),
+            architecture: "llama".into(),
+            chat_template_sha256: String::new(),
+            sampler: SamplerParams::default(),
+            engine_version: "0".into(),
+            prompt_tokens: 9,
+            completion_tokens: 3,
+            time_to_first_token_ms: 100,
+            total_ms: 300,
+        });
+        let next = exchange.apply(
+            ChatEvent::Finished {
+                reply: reply.clone(),
+            },
+            &state,
+        );
+        assert_eq!(next, Some(FollowUp::RefreshConversations));
+        assert!(exchange.closed());
+        assert_eq!(
+            texts(&state)[1],
+            (Role::Assistant, "Hello!".to_owned(), BubbleState::Done)
+        );
+        let bubble_id = state.messages.with_untracked(|m| m[1].id.get_untracked());
+        assert_eq!(bubble_id, Some(reply.id));
+        assert!(state.live.get_untracked().is_none());
+        let last = state.stats.get_untracked().unwrap();
+        assert_eq!(
+            (last.tokens, last.first_token_ms, last.streaming),
+            (3, 100, false)
+        );
+    }
+
+    #[test]
+    fn a_failure_shows_in_the_bubble_and_keeps_the_text() {
+        let state = AppState::new();
+        let conversation = Uuid::from_u128(2);
+        state.active.set(Some(conversation));
+        let mut exchange = Exchange::new(state.view_epoch.get_untracked(), false);
+        let prompt = message(Role::Prompter, conversation, "Hi");
+        assert_eq!(exchange.apply(ChatEvent::Started { prompt }, &state), None);
+        exchange.apply(token("Par", 0, 10), &state);
+        let error = AppError::new(ErrorCode::Inference, "The engine stopped.");
+        exchange.apply(ChatEvent::Failed { error }, &state);
+
+        assert_eq!(
+            texts(&state)[1],
+            (Role::Assistant, "Par".to_owned(), BubbleState::Failed)
+        );
+        let shown = state
+            .messages
+            .with_untracked(|m| m[1].error.get_untracked());
+        assert_eq!(shown.as_deref(), Some("The engine stopped."));
+        // The command's own rejection that follows does not overwrite it.
+        assert!(exchange.reject("other".into(), &state));
+        let shown = state
+            .messages
+            .with_untracked(|m| m[1].error.get_untracked());
+        assert_eq!(shown.as_deref(), Some("The engine stopped."));
+    }
+
+    #[test]
+    fn a_rejection_before_start_is_left_to_the_composer() {
+        let state = AppState::new();
+        let mut exchange = Exchange::new(0, true);
+        assert!(!exchange.reject("The model is still loading".into(), &state));
+        assert!(texts(&state).is_empty());
+    }
+
+    #[test]
+    fn events_for_a_view_left_behind_do_not_touch_the_thread() {
+        let state = AppState::new();
+        let mut exchange = Exchange::new(state.view_epoch.get_untracked(), true);
+        state.view_epoch.set(5); // The user opened something else meanwhile.
+        let conversation = Uuid::from_u128(3);
+        state.active.set(Some(Uuid::from_u128(4)));
+        let prompt = message(Role::Prompter, conversation, "Hi");
+        let next = exchange.apply(ChatEvent::Started { prompt }, &state);
+        assert_eq!(next, Some(FollowUp::RefreshConversations));
+        exchange.apply(token("x", 0, 10), &state);
+
+        assert!(texts(&state).is_empty());
+        assert_eq!(state.active.get_untracked(), Some(Uuid::from_u128(4)));
+        let live = state.live.get_untracked().unwrap();
+        assert_eq!(live.conversation_id, conversation);
+        assert_eq!(live.bubble.text.get_untracked(), "x");
+    }
+}

@@ -1,0 +1,152 @@
+//! Every call from the UI into the desktop app goes through this module.
+//!
+//! The app exposes its commands through `window.__TAURI__.core` (`withGlobalTauri` is on), so no
+//! JavaScript package is bundled: `invoke` sends a command and `Channel` carries the stream of a
+//! reply back. Values cross the boundary as plain JS objects in the wire format of `oa-types`, and
+//! every failure, whatever its origin, comes back as an [`AppError`] whose message the UI can show.
+
+use oa_types::{
+    AppError, ChatEvent, ConversationDetail, ConversationSummary, ErrorCode, ModelStatus,
+    SendMessage, Uuid,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `window.__TAURI__.core.invoke(cmd, args)`: a promise of the command's value that rejects
+    /// with its error (an `AppError` object for this app's commands). Declared as returning the
+    /// promise, not as `async`, so that a synchronous throw (no bridge) is an `Err` too.
+    #[wasm_bindgen(catch, js_namespace = ["window", "__TAURI__", "core"], js_name = invoke)]
+    fn tauri_invoke_promise(cmd: &str, args: JsValue) -> Result<js_sys::Promise, JsValue>;
+
+    /// `window.__TAURI__.core.Channel`: the app pushes messages into it while a command runs.
+    #[wasm_bindgen(js_namespace = ["window", "__TAURI__", "core"])]
+    type Channel;
+
+    #[wasm_bindgen(catch, constructor, js_namespace = ["window", "__TAURI__", "core"])]
+    fn new() -> Result<Channel, JsValue>;
+
+    #[wasm_bindgen(method, setter)]
+    fn set_onmessage(this: &Channel, handler: &JsValue);
+}
+
+/// Arguments of `open_conversation`.
+#[derive(Serialize)]
+struct OpenConversationArgs {
+    id: Uuid,
+}
+
+/// The model's state: loading, ready, or unavailable with the reason.
+pub async fn model_status() -> Result<ModelStatus, AppError> {
+    call("model_status", JsValue::UNDEFINED).await
+}
+
+/// Every stored conversation, the most recently changed first.
+pub async fn list_conversations() -> Result<Vec<ConversationSummary>, AppError> {
+    call("list_conversations", JsValue::UNDEFINED).await
+}
+
+/// One conversation with the messages of its current path, root first.
+pub async fn open_conversation(id: Uuid) -> Result<ConversationDetail, AppError> {
+    call("open_conversation", to_js(&OpenConversationArgs { id })?).await
+}
+
+/// Sends a prompt and streams the reply: `on_event` receives each [`ChatEvent`] as it arrives,
+/// and the returned future settles once the app has finished with the request.
+///
+/// The handler belongs to the JS channel from then on (it is freed when the channel is), because
+/// the last events may arrive after the command itself has returned.
+pub async fn send_message(
+    request: &SendMessage,
+    mut on_event: impl FnMut(ChatEvent) + 'static,
+) -> Result<(), AppError> {
+    let channel = Channel::new().map_err(from_js_error)?;
+    let handler = Closure::<dyn FnMut(JsValue)>::new(move |message: JsValue| {
+        match serde_wasm_bindgen::from_value::<ChatEvent>(message) {
+            Ok(event) => on_event(event),
+            Err(e) => web_sys::console::error_1(&format!("unreadable chat event: {e}").into()),
+        }
+    });
+    channel.set_onmessage(&handler.into_js_value());
+
+    let args = js_sys::Object::new();
+    set_field(&args, "request", &to_js(request)?)?;
+    // Tauri maps the camelCase key to the command's `on_event` parameter.
+    set_field(&args, "onEvent", &channel)?;
+    // The reply itself arrives through the channel; the command's own value carries nothing.
+    tauri_invoke("send_message", args.into())
+        .await
+        .map_err(from_js_error)?;
+    Ok(())
+}
+
+/// Runs a command and waits for its value.
+async fn tauri_invoke(cmd: &str, args: JsValue) -> Result<JsValue, JsValue> {
+    let promise = tauri_invoke_promise(cmd, args)?;
+    wasm_bindgen_futures::JsFuture::from(promise).await
+}
+
+async fn call<T: DeserializeOwned>(cmd: &str, args: JsValue) -> Result<T, AppError> {
+    let value = tauri_invoke(cmd, args).await.map_err(from_js_error)?;
+    serde_wasm_bindgen::from_value(value).map_err(|e| {
+        AppError::new(
+            ErrorCode::Internal,
+            format!("The app sent an unexpected answer to `{cmd}`: {e}"),
+        )
+    })
+}
+
+/// Plain JS objects (not `Map`s), as `invoke` expects.
+fn to_js(value: &impl Serialize) -> Result<JsValue, AppError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| {
+            AppError::new(
+                ErrorCode::Internal,
+                format!("Could not prepare the request: {e}"),
+            )
+        })
+}
+
+fn set_field(object: &js_sys::Object, key: &str, value: &JsValue) -> Result<(), AppError> {
+    js_sys::Reflect::set(object, &JsValue::from_str(key), value)
+        .map(drop)
+        .map_err(from_js_error)
+}
+
+/// Turns whatever a call threw or rejected with into an error the user can read: the app's own
+/// `{code, message}`, a bare string, or a JS `Error` (e.g. when the page runs outside the app).
+fn from_js_error(value: JsValue) -> AppError {
+    if let Ok(error) = serde_wasm_bindgen::from_value::<AppError>(value.clone()) {
+        return error;
+    }
+    if !bridge_present() {
+        return AppError::new(
+            ErrorCode::Internal,
+            "The desktop bridge is missing: this page only works inside the Open Assistant app.",
+        );
+    }
+    let message = value
+        .as_string()
+        .or_else(|| {
+            js_sys::Reflect::get(&value, &JsValue::from_str("message"))
+                .ok()
+                .and_then(|m| m.as_string())
+        })
+        .unwrap_or_else(|| "Something went wrong talking to the app.".to_owned());
+    AppError::new(ErrorCode::Internal, message)
+}
+
+/// Whether `window.__TAURI__.core` exists.
+fn bridge_present() -> bool {
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    js_sys::Reflect::get(&window, &JsValue::from_str("__TAURI__"))
+        .ok()
+        .filter(|tauri| tauri.is_object())
+        .and_then(|tauri| js_sys::Reflect::get(&tauri, &JsValue::from_str("core")).ok())
+        .is_some_and(|core| core.is_object())
+}

@@ -1,0 +1,41 @@
+//! The Leptos user interface of Open Assistant Desktop, compiled to wasm and shown by the desktop
+//! shell's webview.
+//!
+//! The page is a chat: conversations on the left, the open one on the right with a composer under
+//! it, and a status line naming the model and the speed of its last reply. It holds no data of its
+//! own; everything comes from the app through the commands in [`ipc`]:
+//!
+//! | module      | what it holds                                                        |
+//! |-------------|----------------------------------------------------------------------|
+//! | [`app`]     | the root component and layout                                        |
+//! | [`state`]   | the shared state (context) and the messages on screen                |
+//! | [`ipc`]     | every call into the app (`window.__TAURI__`)                         |
+//! | [`exchange`]| sending a prompt and applying the streamed reply                     |
+//! | [`chat`]    | the thread, message bubbles and the composer                         |
+//! | [`sidebar`] | "New chat" and the conversation list                                 |
+//! | [`status`]  | the model banner, the status line and reply timing                   |
+//! | [`clock`]   | timers                                                               |
+//!
+//! `static/boot.js` loads the `wasm-bindgen --target web` output; initialising the module runs
+//! [`start`], which mounts [`app::App`] on `<body>`. Element ids, classes and `data-*` attributes
+//! named in the components are what the end-to-end tests select on: keep them stable.
+
+pub mod app;
+pub mod chat;
+pub mod clock;
+pub mod exchange;
+pub mod ipc;
+pub mod sidebar;
+pub mod state;
+pub mod status;
+
+use wasm_bindgen::prelude::*;
+
+/// Entry point, run when the wasm module is initialised.
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        web_sys::console::error_1(&format!("Open Assistant UI: {info}").into());
+    }));
+    leptos::mount::mount_to_body(app::App);
+}

@@ -14,9 +14,6 @@ use std::sync::Arc;
 use oa_app::{App, AppConfig};
 use tauri::Manager;
 
-/// File name of the default model.
-const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
-
 /// Builds and runs the app until its window closes.
 pub fn run() {
     tracing_subscriber::fmt()
@@ -33,14 +30,13 @@ pub fn run() {
                 Some(dir) => PathBuf::from(dir),
                 None => app.path().app_data_dir()?,
             };
-            let model_path = std::env::var_os("OA_MODEL")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| data_dir.join("models").join(DEFAULT_MODEL_FILE));
-            tracing::info!(data = %data_dir.display(), model = %model_path.display(), "starting");
-            let state = App::open(AppConfig {
-                data_dir,
-                model_path,
-            })?;
+            let config = AppConfig::new(data_dir, std::env::var_os("OA_MODEL").map(PathBuf::from));
+            tracing::info!(
+                data = %config.data_dir.display(),
+                model = %config.model_path.display(),
+                "starting"
+            );
+            let state = App::open(config)?;
             app.manage(Arc::new(state));
             Ok(())
         })

@@ -24,9 +24,9 @@ struct Cli {
 enum Command {
     /// Chat with a local GGUF model; one line is one message, an empty line or Ctrl-D ends.
     Chat {
-        /// The GGUF model file.
+        /// The GGUF model file [default: the default model in DATA_DIR/models].
         #[arg(long, env = "OA_MODEL")]
-        model: PathBuf,
+        model: Option<PathBuf>,
         /// Where conversations are stored.
         #[arg(long, env = "OA_DATA_DIR")]
         data_dir: PathBuf,
@@ -62,14 +62,7 @@ async fn main() -> Result<()> {
                 seed,
                 ..Default::default()
             };
-            chat(
-                AppConfig {
-                    data_dir,
-                    model_path: model,
-                },
-                sampler,
-            )
-            .await
+            chat(AppConfig::new(data_dir, model), sampler).await
         }
     }
 }

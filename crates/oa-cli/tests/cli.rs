@@ -5,18 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 fn model_path() -> PathBuf {
-    let path = std::env::var_os("OA_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo xtask setup` first",
-        path.display()
-    );
-    path
+    oa_engine::testing::default_model()
 }
 
 fn oa_chat(model: &PathBuf, data: &std::path::Path, input: &str) -> std::process::Output {

@@ -17,7 +17,6 @@ use oa_types::{ModelInfo, SamplerParams, TokenEvent};
 use crate::detokenize::Detokenizer;
 use crate::model::LoadedModel;
 use crate::sampler::Sampler;
-use crate::template::TemplateMessage;
 use crate::{EngineError, Result};
 
 /// Who speaks in a chat message, in chat-template terms.
@@ -32,7 +31,8 @@ pub enum ChatRole {
 }
 
 impl ChatRole {
-    fn as_str(self) -> &'static str {
+    /// The role's name in chat templates.
+    pub fn as_str(self) -> &'static str {
         match self {
             ChatRole::System => "system",
             ChatRole::User => "user",
@@ -240,44 +240,6 @@ fn serve(mut model: LoadedModel, jobs: mpsc::Receiver<Job>) {
     }
 }
 
-/// The prompt's tokens after the context policy: the oldest messages (after a leading system
-/// message) are dropped, whole, until the prompt leaves room for the reply. The newest message
-/// is never dropped; if it alone does not fit, the request fails with `ContextOverflow`.
-fn fit_prompt(model: &LoadedModel, request: &GenerateRequest) -> Result<(Vec<u32>, u32)> {
-    let messages = &request.messages;
-    if messages.is_empty() {
-        return Err(EngineError::InvalidRequest(
-            "a request needs at least one message".into(),
-        ));
-    }
-    let ctx = model.context_length;
-    let reserve = (request.params.max_tokens as usize).min(ctx / 2).max(1);
-    let keep_system = usize::from(messages[0].role == ChatRole::System);
-    let mut first = keep_system;
-    loop {
-        let selected: Vec<TemplateMessage<'_>> = messages[..keep_system]
-            .iter()
-            .chain(&messages[first..])
-            .map(|m| TemplateMessage {
-                role: m.role.as_str(),
-                content: &m.content,
-            })
-            .collect();
-        let prompt = model.template.render(&selected)?;
-        let ids = model.tokenizer.encode_prompt(&prompt)?;
-        if ids.len() + reserve <= ctx {
-            return Ok((ids, (first - keep_system) as u32));
-        }
-        if first + 1 >= messages.len() {
-            return Err(EngineError::ContextOverflow {
-                needed: ids.len() + reserve,
-                available: ctx,
-            });
-        }
-        first += 1;
-    }
-}
-
 fn run(
     model: &mut LoadedModel,
     request: &GenerateRequest,
@@ -285,7 +247,8 @@ fn run(
 ) -> Result<GenerationStats> {
     let start = Instant::now();
     let mut sampler = Sampler::new(&request.params)?;
-    let (prompt, dropped_messages) = fit_prompt(model, request)?;
+    let (prompt, dropped_messages) =
+        model.fit_prompt(&request.messages, request.params.max_tokens)?;
     let stop_ids = model.tokenizer.stop_ids();
     let mut history = prompt.clone();
     let mut detok = Detokenizer::new();

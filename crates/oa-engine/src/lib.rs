@@ -14,6 +14,8 @@ pub mod gguf;
 pub mod model;
 pub mod sampler;
 pub mod template;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod tokenizer;
 
 pub use engine::{
@@ -21,6 +23,9 @@ pub use engine::{
     GenerationStats, Job,
 };
 pub use error::{EngineError, Result};
+
+/// File name of the default model (SmolLM2-135M-Instruct, Q4_1), as `cargo xtask setup` saves it.
+pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
 /// Version of the engine, recorded in every reply's provenance.
 pub const ENGINE_VERSION: &str = concat!("oa-engine/", env!("CARGO_PKG_VERSION"));

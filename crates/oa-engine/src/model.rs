@@ -9,9 +9,9 @@ use candle_transformers::models::quantized_llama;
 use oa_types::ModelInfo;
 
 use crate::gguf::{GgufFile, sha256_file};
-use crate::template::ChatTemplate;
+use crate::template::{ChatTemplate, TemplateMessage};
 use crate::tokenizer::ModelTokenizer;
-use crate::{EngineError, Result};
+use crate::{ChatMessage, ChatRole, EngineError, Result};
 
 /// Positions the llama implementation holds RoPE tables for: the usable context is the smaller of
 /// this and what the file declares.
@@ -110,5 +110,50 @@ impl LoadedModel {
         let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
         let logits = self.weights.forward(&input, position)?;
         Ok(logits.squeeze(0)?)
+    }
+
+    /// The prompt's token ids under the context policy, and how many messages were left out.
+    ///
+    /// When the conversation and a reply of `max_tokens` (at most half the context) do not fit,
+    /// the oldest messages after a leading system message are dropped, whole, and a dropped
+    /// question takes its answers with it so the history never starts with the assistant. The
+    /// newest message is never dropped: if it alone does not fit, the result is
+    /// `ContextOverflow`.
+    pub fn fit_prompt(&self, messages: &[ChatMessage], max_tokens: u32) -> Result<(Vec<u32>, u32)> {
+        if messages.is_empty() {
+            return Err(EngineError::InvalidRequest(
+                "a request needs at least one message".into(),
+            ));
+        }
+        let ctx = self.context_length;
+        let reserve = (max_tokens as usize).min(ctx / 2).max(1);
+        let keep_system = usize::from(messages[0].role == ChatRole::System);
+        let mut first = keep_system;
+        loop {
+            let selected: Vec<TemplateMessage<'_>> = messages[..keep_system]
+                .iter()
+                .chain(&messages[first..])
+                .map(|m| TemplateMessage {
+                    role: m.role.as_str(),
+                    content: &m.content,
+                })
+                .collect();
+            let ids = self
+                .tokenizer
+                .encode_prompt(&self.template.render(&selected)?)?;
+            if ids.len() + reserve <= ctx {
+                return Ok((ids, (first - keep_system) as u32));
+            }
+            if first + 1 >= messages.len() {
+                return Err(EngineError::ContextOverflow {
+                    needed: ids.len() + reserve,
+                    available: ctx,
+                });
+            }
+            first += 1;
+            while first + 1 < messages.len() && messages[first].role == ChatRole::Assistant {
+                first += 1;
+            }
+        }
     }
 }

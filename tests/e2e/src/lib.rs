@@ -238,22 +238,32 @@ impl AppUnderTest {
             let status = self.client.find(Locator::Css("#model-status")).await?;
             let state = status.attr("data-state").await?.unwrap_or_default();
             if state != "loading" || Instant::now() > deadline {
-                return Ok((state, status.text().await?));
+                let text = self
+                    .text_of("#model-status", Duration::from_secs(5))
+                    .await?;
+                return Ok((state, text));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
-    /// The text of the first element matching `css` as the page renders it (`innerText`).
-    /// WebKitWebDriver's own element-text call returns an empty string for some list items.
-    pub async fn inner_text(&self, css: &str) -> Result<String> {
+    /// The text of the first element matching `css` as the page renders it (`innerText`),
+    /// waiting up to `timeout` for such an element with some text to appear. WebKitWebDriver's
+    /// own element-text call returns an empty string for some elements, so it is not used.
+    pub async fn text_of(&self, css: &str, timeout: Duration) -> Result<String> {
         let script =
             "const el = document.querySelector(arguments[0]); return el ? el.innerText : null;";
-        let value = self.client.execute(script, vec![json!(css)]).await?;
-        value
-            .as_str()
-            .map(str::to_owned)
-            .with_context(|| format!("no element matches {css}"))
+        let deadline = Instant::now() + timeout;
+        loop {
+            let value = self.client.execute(script, vec![json!(css)]).await?;
+            match value.as_str() {
+                Some(text) if !text.trim().is_empty() => return Ok(text.to_owned()),
+                _ if Instant::now() > deadline => {
+                    bail!("no element matching {css} showed any text within {timeout:?}")
+                }
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     /// Ends the session, which closes the app, and stops the driver.

@@ -59,12 +59,10 @@ async fn chat_and_restart() -> Result<()> {
         .await
         .context("the reply did not finish")?;
     let reply = app
-        .client
-        .find(Locator::Css(
+        .text_of(
             ".message.assistant[data-state='done'] .message-text",
-        ))
-        .await?
-        .text()
+            Duration::from_secs(5),
+        )
         .await?;
     let shots = app
         .client
@@ -124,13 +122,9 @@ async fn chat_and_restart() -> Result<()> {
 
     // Restart on the same data folder: the conversation is listed and opens with both messages.
     let app = AppUnderTest::start(&display, &launch).await?;
-    app.client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("li.conversation"))
-        .await
-        .context("no conversation listed after restart")?;
-    let title = app.inner_text("li.conversation").await?;
+    let title = app
+        .text_of("li.conversation", Duration::from_secs(20))
+        .await?;
     ensure!(title.contains(prompt), "listed title {title:?}");
     app.client
         .find(Locator::Css("li.conversation"))
@@ -138,22 +132,14 @@ async fn chat_and_restart() -> Result<()> {
         .click()
         .await?;
     let stored = app
-        .client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css(".message.assistant .message-text"))
-        .await?
-        .text()
+        .text_of(".message.assistant .message-text", Duration::from_secs(20))
         .await?;
     ensure!(
         stored == reply,
         "after restart the reply reads {stored:?}, not {reply:?}"
     );
     let question = app
-        .client
-        .find(Locator::Css(".message.prompter .message-text"))
-        .await?
-        .text()
+        .text_of(".message.prompter .message-text", Duration::from_secs(5))
         .await?;
     ensure!(question == prompt);
     display.screenshot(&screenshot_dir().join("chat-after-restart.png"))?;

@@ -139,6 +139,12 @@ pub fn Composer() -> impl IntoView {
             send_draft(state);
         }
     };
+    // The cursor starts in the composer, so a person can type the moment the window opens.
+    Effect::new(move |_| {
+        if let Some(textarea) = state.composer.get() {
+            let _ = textarea.focus();
+        }
+    });
     let placeholder = move || {
         if state.model_unavailable() {
             "The assistant cannot answer until a model is available"

@@ -42,6 +42,19 @@ async fn chat_and_restart() -> Result<()> {
     let (state, text) = app.model_state().await?;
     ensure!(state == "ready", "model not ready: {state} {text}");
 
+    // The cursor waits in the composer: a person can type as soon as the window opens.
+    let focused = app
+        .client
+        .execute(
+            "return document.activeElement && document.activeElement.id;",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        focused == "composer",
+        "focus is on {focused}, not the composer"
+    );
+
     let prompt = "Tell me a fun fact about cats.";
     app.client.execute(RECORD_STREAM, vec![]).await?;
     let composer = app.client.find(Locator::Css("#composer")).await?;

@@ -40,6 +40,9 @@ impl From<Error> for AppError {
             Error::Store(StoreError::InvalidInput(m)) => {
                 AppError::new(ErrorCode::InvalidRequest, capitalize(&m))
             }
+            Error::Store(e @ (StoreError::Feedback(_) | StoreError::InvalidTransition { .. })) => {
+                AppError::new(ErrorCode::InvalidRequest, capitalize(&e.to_string()))
+            }
             Error::Store(StoreError::NotFound(what)) => AppError::new(
                 ErrorCode::InvalidRequest,
                 capitalize(&format!("{what} does not exist")),

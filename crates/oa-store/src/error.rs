@@ -31,6 +31,20 @@ pub enum StoreError {
     /// The caller passed something the store refuses (an empty message, for one).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// Feedback that breaks Open-Assistant's rules (an unknown label, a value off the scale, a
+    /// ranking that does not cover exactly the sibling replies…).
+    #[error("invalid feedback: {0}")]
+    Feedback(#[from] oa_types::FeedbackError),
+    /// A contribution event cannot move from its consent state to the one asked for.
+    #[error("contribution {event} is {} and cannot become {}", .from.as_str(), .to.as_str())]
+    InvalidTransition {
+        /// The event.
+        event: oa_types::Uuid,
+        /// Its state.
+        from: oa_types::ConsentState,
+        /// The refused target state.
+        to: oa_types::ConsentState,
+    },
     /// A stored row could not be read back (damaged by another program).
     #[error("damaged row: {0}")]
     Corrupt(String),

@@ -4,11 +4,19 @@
 //! Open-Assistant message trees: each message has a parent, and a conversation remembers the
 //! leaf of the path the person last viewed. The file is opened in WAL mode with foreign keys on;
 //! each user action is one transaction, so a crash never leaves half an action behind.
+//! Feedback (votes, labels, rankings, reactions) is kept with its current value, and every
+//! shareable action is also recorded in an outbox of contribution events that leave the machine
+//! only with the person's consent. Message text is indexed for full-text search (FTS5).
 //! The schema is versioned (`PRAGMA user_version`) and migrated forward on open.
 
 mod error;
+mod feedback;
 mod migrations;
+mod outbox;
+mod search;
 mod store;
+mod tree;
 
 pub use error::{Result, StoreError};
-pub use store::Store;
+pub use search::MAX_SEARCH_HITS;
+pub use store::{MAX_TITLE_CHARS, Store};

@@ -28,6 +28,76 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_by_parent ON messages (parent_id);
     CREATE INDEX conversations_by_update ON conversations (updated_at DESC);
     "#,
+    // 2: pinning, feedback, the contribution outbox and full-text search.
+    r#"
+    ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1));
+    CREATE INDEX conversations_by_pin ON conversations (pinned DESC, updated_at DESC);
+    -- Siblings are listed oldest first.
+    CREATE INDEX messages_by_parent_created ON messages (parent_id, created_at);
+
+    -- The current value of each kind of feedback on a message; the history lives in the outbox.
+    CREATE TABLE feedback (
+        message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        kind       TEXT NOT NULL CHECK (kind IN ('rating', 'labels', 'ranking')),
+        value      TEXT NOT NULL CHECK (json_valid(value)),
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (message_id, kind)
+    ) STRICT;
+    CREATE TABLE reactions (
+        message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        emoji      TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (message_id, emoji)
+    ) STRICT;
+
+    -- The outbox. subject_id and conversation_id carry no foreign key on purpose: a retraction
+    -- must outlive the message it withdraws.
+    CREATE TABLE contribution_events (
+        id               TEXT PRIMARY KEY NOT NULL,
+        kind             TEXT NOT NULL CHECK (kind IN
+                             ('message', 'rating', 'labels', 'ranking', 'reaction', 'retraction')),
+        subject_id       TEXT NOT NULL,
+        conversation_id  TEXT NOT NULL,
+        payload          TEXT NOT NULL CHECK (json_valid(payload)),
+        state            TEXT NOT NULL DEFAULT 'private' CHECK (state IN
+                             ('private', 'queued', 'sent', 'accepted', 'rejected')),
+        rejection_reason TEXT,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        CHECK ((state = 'rejected') = (rejection_reason IS NOT NULL))
+    ) STRICT;
+    CREATE INDEX contribution_events_by_state ON contribution_events (state, created_at);
+    CREATE INDEX contribution_events_by_conversation ON contribution_events (conversation_id);
+    -- What was recorded is never rewritten; only the consent state moves.
+    CREATE TRIGGER contribution_events_are_immutable
+    BEFORE UPDATE OF id, kind, subject_id, conversation_id, payload, created_at
+    ON contribution_events
+    BEGIN
+        SELECT RAISE(ABORT, 'contribution events are immutable');
+    END;
+
+    -- Full-text index over message text. External content: the text is stored once, in
+    -- messages, and the index follows it through triggers. It is keyed by the implicit rowid of
+    -- messages; a VACUUM may renumber those, so anything that vacuums must rebuild the index.
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        text,
+        content = 'messages',
+        content_rowid = 'rowid',
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER messages_fts_after_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, text) VALUES (new.rowid, new.text);
+    END;
+    CREATE TRIGGER messages_fts_after_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+    END;
+    CREATE TRIGGER messages_fts_after_update AFTER UPDATE OF text ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+        INSERT INTO messages_fts (rowid, text) VALUES (new.rowid, new.text);
+    END;
+    -- Index the messages written before this version.
+    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    "#,
 ];
 
 /// Newest schema version this build writes.

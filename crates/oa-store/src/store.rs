@@ -3,18 +3,29 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use oa_types::{ConversationDetail, ConversationSummary, Message, Provenance, Role, Uuid};
+use oa_types::{
+    ContributionKind, ConversationDetail, ConversationListEntry, ConversationSummary, Message,
+    Provenance, Role, Uuid,
+};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use crate::outbox::{queue_retractions, record_event};
 use crate::{Result, StoreError, migrations};
 
 /// Longest title derived from a first prompt, in characters.
 const TITLE_CHARS: usize = 60;
 
+/// Longest title a person may give a conversation, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+
+/// Columns of `messages m`, in the order [`message_from_row`] reads them.
+pub(crate) const MESSAGE_COLUMNS: &str =
+    "m.id, m.conversation_id, m.parent_id, m.role, m.text, m.created_at, m.provenance";
+
 /// An open local database.
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    pub(crate) conn: Connection,
 }
 
 impl Store {
@@ -111,15 +122,87 @@ impl Store {
         Ok(message)
     }
 
-    /// Conversations, the most recently changed first.
+    /// Conversations, pinned ones first, then the most recently changed first.
     pub fn list_conversations(&self) -> Result<Vec<ConversationSummary>> {
+        Ok(self
+            .list_conversation_entries()?
+            .into_iter()
+            .map(|e| e.summary)
+            .collect())
+    }
+
+    /// Conversations with whether each is pinned, in the order of [`Store::list_conversations`].
+    pub fn list_conversation_entries(&self) -> Result<Vec<ConversationListEntry>> {
         let mut stmt = self.conn.prepare(
             "SELECT c.id, c.title, c.updated_at,
-                    (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)
-             FROM conversations c ORDER BY c.updated_at DESC, c.id DESC",
+                    (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id),
+                    c.pinned
+             FROM conversations c ORDER BY c.pinned DESC, c.updated_at DESC, c.id DESC",
         )?;
-        let rows = stmt.query_map([], summary_from_row)?;
-        rows.map(|r| r?.into_summary()).collect()
+        let rows = stmt.query_map([], |row| Ok((summary_from_row(row)?, row.get(4)?)))?;
+        rows.map(|r| {
+            let (raw, pinned) = r?;
+            Ok(ConversationListEntry {
+                summary: raw.into_summary()?,
+                pinned,
+            })
+        })
+        .collect()
+    }
+
+    /// Gives a conversation the title the person typed (trimmed). Renaming is not a change of
+    /// the conversation's content, so it does not move it up the list.
+    pub fn rename(&mut self, conversation_id: Uuid, title: &str) -> Result<()> {
+        let title = title.trim();
+        if title.is_empty() {
+            return Err(StoreError::InvalidInput("a title cannot be empty".into()));
+        }
+        if title.chars().count() > MAX_TITLE_CHARS {
+            return Err(StoreError::InvalidInput(format!(
+                "a title can be at most {MAX_TITLE_CHARS} characters long"
+            )));
+        }
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE conversations SET title = ?1 WHERE id = ?2",
+            params![title, conversation_id.to_string()],
+        )?;
+        if n == 0 {
+            return Err(not_found_conversation(conversation_id));
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Pins a conversation to the top of the list, or unpins it.
+    pub fn set_pinned(&mut self, conversation_id: Uuid, pinned: bool) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE conversations SET pinned = ?1 WHERE id = ?2",
+            params![pinned, conversation_id.to_string()],
+        )?;
+        if n == 0 {
+            return Err(not_found_conversation(conversation_id));
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes a conversation with all its messages, feedback and unsent contribution events.
+    /// Events the server may already hold (sent or accepted) are replaced by queued retractions,
+    /// so that the deletion reaches the dataset too; the retractions carry no text.
+    pub fn delete_conversation(&mut self, conversation_id: Uuid) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        queue_retractions(&tx, conversation_id, now_ms())?;
+        let n = tx.execute(
+            "DELETE FROM conversations WHERE id = ?1",
+            [conversation_id.to_string()],
+        )?;
+        if n == 0 {
+            return Err(not_found_conversation(conversation_id));
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// A conversation with the messages on its current path, root first.
@@ -134,7 +217,7 @@ impl Store {
                 summary_from_row,
             )
             .optional()?
-            .ok_or_else(|| StoreError::NotFound(format!("conversation {id}")))?
+            .ok_or_else(|| not_found_conversation(id))?
             .into_summary()?;
         let mut stmt = self.conn.prepare(
             "WITH RECURSIVE path(id, depth) AS (
@@ -147,21 +230,15 @@ impl Store {
              FROM path JOIN messages m ON m.id = path.id ORDER BY path.depth DESC",
         )?;
         let messages = stmt
-            .query_map([id.to_string()], |row| {
-                Ok(RawMessage {
-                    id: row.get(0)?,
-                    conversation_id: row.get(1)?,
-                    parent_id: row.get(2)?,
-                    role: row.get(3)?,
-                    text: row.get(4)?,
-                    created_at_ms: row.get(5)?,
-                    provenance: row.get(6)?,
-                })
-            })?
+            .query_map([id.to_string()], message_from_row)?
             .map(|r| r?.into_message())
             .collect::<Result<Vec<_>>>()?;
         Ok(ConversationDetail { summary, messages })
     }
+}
+
+pub(crate) fn not_found_conversation(id: Uuid) -> StoreError {
+    StoreError::NotFound(format!("conversation {id}"))
 }
 
 fn current_leaf(tx: &Transaction<'_>, conversation: Uuid) -> Result<Option<Uuid>> {
@@ -173,13 +250,14 @@ fn current_leaf(tx: &Transaction<'_>, conversation: Uuid) -> Result<Option<Uuid>
         )
         .optional()?;
     match leaf {
-        None => Err(StoreError::NotFound(format!("conversation {conversation}"))),
+        None => Err(not_found_conversation(conversation)),
         Some(leaf) => leaf.map(|s| parse_uuid(&s)).transpose(),
     }
 }
 
-/// Inserts a message and makes it the conversation's current leaf, in the caller's transaction.
-fn insert_message(tx: &Transaction<'_>, m: &Message) -> Result<()> {
+/// Inserts a message, makes it the conversation's current leaf and records its (private)
+/// contribution event, all in the caller's transaction.
+pub(crate) fn insert_message(tx: &Transaction<'_>, m: &Message) -> Result<()> {
     let provenance = m
         .provenance
         .as_ref()
@@ -208,11 +286,17 @@ fn insert_message(tx: &Transaction<'_>, m: &Message) -> Result<()> {
         ],
     )?;
     if updated == 0 {
-        return Err(StoreError::NotFound(format!(
-            "conversation {}",
-            m.conversation_id
-        )));
+        return Err(not_found_conversation(m.conversation_id));
     }
+    record_event(
+        tx,
+        ContributionKind::Message,
+        m.id,
+        m.conversation_id,
+        serde_json::to_value(m)
+            .map_err(|e| StoreError::InvalidInput(format!("message {}: {e}", m.id)))?,
+        m.created_at_ms,
+    )?;
     Ok(())
 }
 
@@ -243,7 +327,21 @@ fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawSummary> {
     })
 }
 
-struct RawMessage {
+/// Reads the columns of [`MESSAGE_COLUMNS`].
+pub(crate) fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawMessage> {
+    Ok(RawMessage {
+        id: row.get(0)?,
+        conversation_id: row.get(1)?,
+        parent_id: row.get(2)?,
+        role: row.get(3)?,
+        text: row.get(4)?,
+        created_at_ms: row.get(5)?,
+        provenance: row.get(6)?,
+    })
+}
+
+/// A message row as stored, before its ids and JSON are checked.
+pub(crate) struct RawMessage {
     id: String,
     conversation_id: String,
     parent_id: Option<String>,
@@ -254,7 +352,7 @@ struct RawMessage {
 }
 
 impl RawMessage {
-    fn into_message(self) -> Result<Message> {
+    pub(crate) fn into_message(self) -> Result<Message> {
         Ok(Message {
             id: parse_uuid(&self.id)?,
             conversation_id: parse_uuid(&self.conversation_id)?,
@@ -272,7 +370,7 @@ impl RawMessage {
     }
 }
 
-fn parse_uuid(s: &str) -> Result<Uuid> {
+pub(crate) fn parse_uuid(s: &str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|_| StoreError::Corrupt(format!("bad id {s:?}")))
 }
 
@@ -291,7 +389,7 @@ fn title_from(text: &str) -> String {
     format!("{}…", cut.trim_end())
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

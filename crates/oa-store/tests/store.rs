@@ -1,9 +1,18 @@
 //! The store on real SQLite files in temp dirs.
 
+mod store {
+    mod conversations;
+    mod feedback;
+    mod migration;
+    mod outbox;
+    mod search;
+    mod tree;
+}
+
 use oa_store::{Store, StoreError};
 use oa_types::{Provenance, Role, SamplerParams, Uuid};
 
-fn provenance() -> Provenance {
+pub(crate) fn provenance() -> Provenance {
     Provenance {
         model_id: "SmolLM2 135M Instruct".into(),
         model_sha256: "b".repeat(64),

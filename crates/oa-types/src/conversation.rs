@@ -109,6 +109,36 @@ pub struct ConversationDetail {
     pub messages: Vec<Message>,
 }
 
+/// A message on a conversation's current path, with where it sits among its siblings, so that
+/// the UI can show "2 / 3" and arrows to switch between alternative prompts or replies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PathMessage {
+    /// The message.
+    pub message: Message,
+    /// Its position among the messages with the same parent, oldest first, from 0.
+    pub sibling_index: u32,
+    /// How many messages share its parent, itself included.
+    pub sibling_count: u32,
+}
+
+/// A conversation with its current path, each message placed among its siblings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationTreePath {
+    /// The list line of this conversation.
+    pub summary: ConversationSummary,
+    /// Messages from the root prompt to the end of the current path.
+    pub messages: Vec<PathMessage>,
+}
+
+/// A line in the conversation list with the person's organisation of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationListEntry {
+    /// The conversation.
+    pub summary: ConversationSummary,
+    /// Pinned conversations are listed before the others.
+    pub pinned: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,12 +5,24 @@
 //! I/O, no async runtime and no native dependency — so that it builds for `wasm32-unknown-unknown`.
 
 mod chat;
+mod contribution;
 mod conversation;
 mod error;
+mod feedback;
 mod model;
+mod search;
 
 pub use chat::{ChatEvent, SendMessage, TokenEvent};
-pub use conversation::{ConversationDetail, ConversationSummary, Message, Provenance, Role};
+pub use contribution::{ConsentState, ContributionEvent, ContributionKind};
+pub use conversation::{
+    ConversationDetail, ConversationListEntry, ConversationSummary, ConversationTreePath, Message,
+    PathMessage, Provenance, Role,
+};
 pub use error::{AppError, ErrorCode};
+pub use feedback::{
+    Emoji, FeedbackError, LIKERT_STEPS, LabelScale, Labels, MAX_FEEDBACK_TEXT_CHARS,
+    MessageFeedback, Ranking, TextLabel, Thumbs, Vote,
+};
 pub use model::{ModelInfo, ModelStatus, SamplerParams};
+pub use search::{HIGHLIGHT_END, HIGHLIGHT_START, SearchHit};
 pub use uuid::Uuid;

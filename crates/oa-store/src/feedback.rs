@@ -1,0 +1,196 @@
+//! Feedback on messages: the current value of each kind, with every change in the outbox.
+//!
+//! Changing one's mind replaces the current value (what the UI shows) and records a new
+//! contribution event, so the history of what was said stays intact for the dataset.
+
+use oa_types::{
+    ContributionEvent, ContributionKind, Emoji, Labels, Message, MessageFeedback, Ranking, Thumbs,
+    Uuid,
+};
+use rusqlite::{Transaction, params};
+use serde_json::json;
+
+use crate::outbox::record_event;
+use crate::store::{now_ms, parse_uuid};
+use crate::tree::load_message;
+use crate::{Result, Store, StoreError};
+
+impl Store {
+    /// Records a thumbs vote on a message, replacing an earlier one.
+    pub fn rate(&mut self, message_id: Uuid, thumbs: &Thumbs) -> Result<ContributionEvent> {
+        thumbs.validate()?;
+        let value = to_json(serde_json::to_value(thumbs))?;
+        self.set_feedback(message_id, ContributionKind::Rating, "thumbs", value)
+    }
+
+    /// Records labels on a message, replacing the earlier set as a whole.
+    pub fn set_labels(&mut self, message_id: Uuid, labels: &Labels) -> Result<ContributionEvent> {
+        labels.validate()?;
+        let value = to_json(serde_json::to_value(labels))?;
+        self.set_feedback(message_id, ContributionKind::Labels, "labels", value)
+    }
+
+    /// Ranks the replies to `parent_id` (best first), or marks them not rankable; replaces an
+    /// earlier ranking. The ranking must name every reply exactly once.
+    pub fn rank_replies(
+        &mut self,
+        parent_id: Uuid,
+        ranking: &Ranking,
+    ) -> Result<ContributionEvent> {
+        let now = now_ms();
+        let tx = self.conn.transaction()?;
+        // Read the replies in the same transaction that stores the ranking, so the check and
+        // the write see the same tree.
+        let parent = load_message(&tx, parent_id)?;
+        let replies: Vec<Uuid> = {
+            let mut stmt =
+                tx.prepare("SELECT id FROM messages WHERE parent_id = ?1 ORDER BY created_at, id")?;
+            stmt.query_map([parent_id.to_string()], |r| r.get::<_, String>(0))?
+                .map(|id| parse_uuid(&id?))
+                .collect::<Result<_>>()?
+        };
+        ranking.validate_against(&replies)?;
+        let value = to_json(serde_json::to_value(ranking))?;
+        let event = write_feedback(
+            &tx,
+            &parent,
+            ContributionKind::Ranking,
+            "ranking",
+            value,
+            now,
+        )?;
+        tx.commit()?;
+        Ok(event)
+    }
+
+    /// Turns an emoji reaction on a message on or off. Returns the recorded event, or `None`
+    /// when the reaction already was in that state (nothing changed, nothing to record).
+    pub fn set_reaction(
+        &mut self,
+        message_id: Uuid,
+        emoji: Emoji,
+        on: bool,
+    ) -> Result<Option<ContributionEvent>> {
+        let now = now_ms();
+        let tx = self.conn.transaction()?;
+        let message = load_message(&tx, message_id)?;
+        let changed = if on {
+            tx.execute(
+                "INSERT OR IGNORE INTO reactions (message_id, emoji, created_at) VALUES (?1, ?2, ?3)",
+                params![message_id.to_string(), emoji.code(), now],
+            )?
+        } else {
+            tx.execute(
+                "DELETE FROM reactions WHERE message_id = ?1 AND emoji = ?2",
+                params![message_id.to_string(), emoji.code()],
+            )?
+        };
+        if changed == 0 {
+            return Ok(None);
+        }
+        let payload = json!({
+            "message_id": message_id,
+            "emoji": emoji,
+            "op": if on { "add" } else { "remove" },
+        });
+        let event = record_event(
+            &tx,
+            ContributionKind::Reaction,
+            message_id,
+            message.conversation_id,
+            payload,
+            now,
+        )?;
+        tx.commit()?;
+        Ok(Some(event))
+    }
+
+    /// The feedback currently on a message.
+    pub fn feedback(&self, message_id: Uuid) -> Result<MessageFeedback> {
+        load_message(&self.conn, message_id)?;
+        let mut feedback = MessageFeedback {
+            message_id,
+            ..MessageFeedback::default()
+        };
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, value FROM feedback WHERE message_id = ?1")?;
+        let rows = stmt.query_map([message_id.to_string()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (kind, value) = row?;
+            let corrupt = |e: serde_json::Error| {
+                StoreError::Corrupt(format!("{kind} feedback on {message_id}: {e}"))
+            };
+            match kind.as_str() {
+                "rating" => feedback.thumbs = Some(serde_json::from_str(&value).map_err(corrupt)?),
+                "labels" => feedback.labels = Some(serde_json::from_str(&value).map_err(corrupt)?),
+                "ranking" => {
+                    feedback.ranking = Some(serde_json::from_str(&value).map_err(corrupt)?)
+                }
+                other => return Err(StoreError::Corrupt(format!("feedback kind {other:?}"))),
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT emoji FROM reactions WHERE message_id = ?1")?;
+        let codes = stmt.query_map([message_id.to_string()], |r| r.get::<_, String>(0))?;
+        for code in codes {
+            let code = code?;
+            feedback.reactions.push(
+                Emoji::parse(&code)
+                    .map_err(|_| StoreError::Corrupt(format!("reaction {code:?}")))?,
+            );
+        }
+        feedback.reactions.sort();
+        Ok(feedback)
+    }
+
+    /// Replaces the current value of one kind of feedback and records the event, in one
+    /// transaction.
+    fn set_feedback(
+        &mut self,
+        message_id: Uuid,
+        kind: ContributionKind,
+        field: &str,
+        value: serde_json::Value,
+    ) -> Result<ContributionEvent> {
+        let now = now_ms();
+        let tx = self.conn.transaction()?;
+        let message = load_message(&tx, message_id)?;
+        let event = write_feedback(&tx, &message, kind, field, value, now)?;
+        tx.commit()?;
+        Ok(event)
+    }
+}
+
+/// Replaces the current value and records the event, in the caller's transaction.
+fn write_feedback(
+    tx: &Transaction<'_>,
+    message: &Message,
+    kind: ContributionKind,
+    field: &str,
+    value: serde_json::Value,
+    now: i64,
+) -> Result<ContributionEvent> {
+    tx.execute(
+        "INSERT INTO feedback (message_id, kind, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (message_id, kind) DO UPDATE SET value = excluded.value,
+                                                      updated_at = excluded.updated_at",
+        params![
+            message.id.to_string(),
+            kind.as_str(),
+            value.to_string(),
+            now
+        ],
+    )?;
+    let payload = json!({ "message_id": message.id, field: value });
+    record_event(tx, kind, message.id, message.conversation_id, payload, now)
+}
+
+/// Feedback types are plain data, so this cannot fail in practice; if it ever does, it is the
+/// caller's value that could not be written.
+fn to_json(value: serde_json::Result<serde_json::Value>) -> Result<serde_json::Value> {
+    value.map_err(|e| StoreError::InvalidInput(format!("feedback: {e}")))
+}

@@ -1,0 +1,231 @@
+//! The contribution outbox: every shareable action as an immutable event with a consent state.
+//!
+//! Events are written by the action's own transaction (see [`record_event`]), so an action and
+//! its event exist together or not at all. Only the consent state of an event ever changes, and
+//! only along the moves [`ConsentState::can_move_to`] allows.
+
+use oa_types::{ConsentState, ContributionEvent, ContributionKind, Uuid};
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde_json::json;
+
+use crate::store::{now_ms, parse_uuid};
+use crate::{Result, Store, StoreError};
+
+const EVENT_COLUMNS: &str =
+    "id, kind, subject_id, conversation_id, payload, state, rejection_reason, created_at";
+
+impl Store {
+    /// Events in one consent state, oldest first.
+    pub fn events(&self, state: ConsentState) -> Result<Vec<ContributionEvent>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {EVENT_COLUMNS} FROM contribution_events WHERE state = ?1
+             ORDER BY created_at, id"
+        ))?;
+        let rows = stmt.query_map([state.as_str()], event_from_row)?;
+        rows.map(|r| r?).collect()
+    }
+
+    /// One event.
+    pub fn event(&self, id: Uuid) -> Result<ContributionEvent> {
+        self.conn
+            .query_row(
+                &format!("SELECT {EVENT_COLUMNS} FROM contribution_events WHERE id = ?1"),
+                [id.to_string()],
+                event_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| not_found_event(id))?
+    }
+
+    /// The person agrees to share a private event: it is queued for the sync client.
+    pub fn share_event(&mut self, id: Uuid) -> Result<ContributionEvent> {
+        self.move_event(id, ConsentState::Queued, None)
+    }
+
+    /// The person takes back a queued event before it was sent: it becomes private again.
+    pub fn unshare_event(&mut self, id: Uuid) -> Result<ContributionEvent> {
+        self.move_event(id, ConsentState::Private, None)
+    }
+
+    /// The sync client sent a queued event.
+    pub fn mark_event_sent(&mut self, id: Uuid) -> Result<ContributionEvent> {
+        self.move_event(id, ConsentState::Sent, None)
+    }
+
+    /// The server accepted a sent event.
+    pub fn mark_event_accepted(&mut self, id: Uuid) -> Result<ContributionEvent> {
+        self.move_event(id, ConsentState::Accepted, None)
+    }
+
+    /// The server refused a sent event, for `reason` (kept to show the person).
+    pub fn mark_event_rejected(&mut self, id: Uuid, reason: &str) -> Result<ContributionEvent> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(StoreError::InvalidInput(
+                "a rejection needs a reason".into(),
+            ));
+        }
+        self.move_event(id, ConsentState::Rejected, Some(reason))
+    }
+
+    fn move_event(
+        &mut self,
+        id: Uuid,
+        to: ConsentState,
+        reason: Option<&str>,
+    ) -> Result<ContributionEvent> {
+        let tx = self.conn.transaction()?;
+        let from: String = tx
+            .query_row(
+                "SELECT state FROM contribution_events WHERE id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| not_found_event(id))?;
+        let from = ConsentState::parse(&from)
+            .ok_or_else(|| StoreError::Corrupt(format!("event {id} has state {from:?}")))?;
+        if !from.can_move_to(to) {
+            return Err(StoreError::InvalidTransition {
+                event: id,
+                from,
+                to,
+            });
+        }
+        tx.execute(
+            "UPDATE contribution_events SET state = ?1, rejection_reason = ?2, updated_at = ?3
+             WHERE id = ?4",
+            params![to.as_str(), reason, now_ms(), id.to_string()],
+        )?;
+        tx.commit()?;
+        self.event(id)
+    }
+}
+
+fn not_found_event(id: Uuid) -> StoreError {
+    StoreError::NotFound(format!("contribution event {id}"))
+}
+
+fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ContributionEvent>> {
+    let id: String = row.get(0)?;
+    let kind: String = row.get(1)?;
+    let subject: String = row.get(2)?;
+    let conversation: String = row.get(3)?;
+    let state: String = row.get(5)?;
+    let payload: String = row.get(4)?;
+    let rejection_reason: Option<String> = row.get(6)?;
+    let created_at_ms: i64 = row.get(7)?;
+    Ok((|| {
+        Ok(ContributionEvent {
+            id: parse_uuid(&id)?,
+            kind: ContributionKind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("event kind {kind:?}")))?,
+            subject_id: parse_uuid(&subject)?,
+            conversation_id: parse_uuid(&conversation)?,
+            payload,
+            state: ConsentState::parse(&state)
+                .ok_or_else(|| StoreError::Corrupt(format!("event state {state:?}")))?,
+            rejection_reason,
+            created_at_ms,
+        })
+    })())
+}
+
+/// Records a private event for an action, in the action's transaction.
+pub(crate) fn record_event(
+    tx: &Transaction<'_>,
+    kind: ContributionKind,
+    subject_id: Uuid,
+    conversation_id: Uuid,
+    payload: serde_json::Value,
+    now: i64,
+) -> Result<ContributionEvent> {
+    insert_event(
+        tx,
+        kind,
+        subject_id,
+        conversation_id,
+        payload,
+        ConsentState::Private,
+        now,
+    )
+}
+
+fn insert_event(
+    tx: &Transaction<'_>,
+    kind: ContributionKind,
+    subject_id: Uuid,
+    conversation_id: Uuid,
+    payload: serde_json::Value,
+    state: ConsentState,
+    now: i64,
+) -> Result<ContributionEvent> {
+    let payload = payload.to_string();
+    let event = ContributionEvent {
+        id: Uuid::now_v7(),
+        kind,
+        subject_id,
+        conversation_id,
+        payload,
+        state,
+        rejection_reason: None,
+        created_at_ms: now,
+    };
+    tx.execute(
+        "INSERT INTO contribution_events
+             (id, kind, subject_id, conversation_id, payload, state, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        params![
+            event.id.to_string(),
+            kind.as_str(),
+            subject_id.to_string(),
+            conversation_id.to_string(),
+            event.payload,
+            state.as_str(),
+            now,
+        ],
+    )?;
+    Ok(event)
+}
+
+/// Before a conversation is deleted: drops its events, and queues a retraction for each one the
+/// server may already hold. The retracted events themselves go too, since they hold the text the
+/// person asked to delete; a retraction names the event it withdraws, not its content. Events
+/// that are private or queued never left the machine and simply disappear.
+pub(crate) fn queue_retractions(
+    tx: &Transaction<'_>,
+    conversation_id: Uuid,
+    now: i64,
+) -> Result<Vec<ContributionEvent>> {
+    let reached: Vec<(String, String, String)> = {
+        let mut stmt = tx.prepare(
+            "SELECT id, kind, subject_id FROM contribution_events
+             WHERE conversation_id = ?1 AND state IN ('sent', 'accepted') AND kind != 'retraction'
+             ORDER BY created_at, id",
+        )?;
+        stmt.query_map([conversation_id.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?
+    };
+    tx.execute(
+        "DELETE FROM contribution_events WHERE conversation_id = ?1 AND kind != 'retraction'",
+        [conversation_id.to_string()],
+    )?;
+    reached
+        .into_iter()
+        .map(|(id, kind, subject)| {
+            insert_event(
+                tx,
+                ContributionKind::Retraction,
+                parse_uuid(&subject)?,
+                conversation_id,
+                json!({ "retracts": id, "kind": kind }),
+                // Queued, not private: the person consented to sharing what is retracted, and
+                // the retraction is what honours the deletion on the server.
+                ConsentState::Queued,
+                now,
+            )
+        })
+        .collect()
+}

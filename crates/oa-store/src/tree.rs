@@ -1,0 +1,164 @@
+//! Navigating and growing the message tree: alternative prompts, switching branches.
+//!
+//! Open-Assistant conversations are trees: editing a prompt or regenerating a reply adds a
+//! sibling rather than overwriting, so every version stays available. The conversation remembers
+//! one leaf; the path from the root to it is what the person sees.
+
+use oa_types::{ConversationTreePath, Message, PathMessage, Role, Uuid};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::store::{
+    MESSAGE_COLUMNS, RawMessage, insert_message, message_from_row, not_found_conversation, now_ms,
+    parse_uuid,
+};
+use crate::{Result, Store, StoreError};
+
+impl Store {
+    /// Stores an edited version of the prompt `edited_of` as its sibling (same parent) and makes
+    /// it the end of the current path; the original and everything after it stay in the tree.
+    pub fn add_sibling_prompt(
+        &mut self,
+        conversation_id: Uuid,
+        edited_of: Uuid,
+        text: &str,
+    ) -> Result<Message> {
+        if text.trim().is_empty() {
+            return Err(StoreError::InvalidInput("a message cannot be empty".into()));
+        }
+        let tx = self.conn.transaction()?;
+        let original = message_in(&tx, conversation_id, edited_of)?;
+        if original.role != Role::Prompter {
+            return Err(StoreError::InvalidInput(
+                "only a prompt can be edited; regenerate a reply instead".into(),
+            ));
+        }
+        let message = Message {
+            id: Uuid::now_v7(),
+            conversation_id,
+            parent_id: original.parent_id,
+            role: Role::Prompter,
+            text: text.to_owned(),
+            created_at_ms: now_ms(),
+            provenance: None,
+        };
+        insert_message(&tx, &message)?;
+        tx.commit()?;
+        Ok(message)
+    }
+
+    /// Switches the current path to go through `message_id`: the path now ends at the most
+    /// recently written message below it (itself when it has no replies), which is always a
+    /// leaf — so the person lands where they last were in that branch. Returns the new leaf.
+    pub fn set_current_leaf(&mut self, conversation_id: Uuid, message_id: Uuid) -> Result<Uuid> {
+        let tx = self.conn.transaction()?;
+        message_in(&tx, conversation_id, message_id)?;
+        let leaf: String = tx.query_row(
+            "WITH RECURSIVE below(id) AS (
+                 SELECT ?1
+                 UNION ALL
+                 SELECT m.id FROM messages m JOIN below ON m.parent_id = below.id
+             )
+             SELECT m.id FROM below JOIN messages m ON m.id = below.id
+             ORDER BY m.created_at DESC, m.id DESC LIMIT 1",
+            [message_id.to_string()],
+            |r| r.get(0),
+        )?;
+        // Viewing another branch is not a change of the conversation: updated_at stays.
+        tx.execute(
+            "UPDATE conversations SET current_leaf_id = ?1 WHERE id = ?2",
+            params![leaf, conversation_id.to_string()],
+        )?;
+        tx.commit()?;
+        parse_uuid(&leaf)
+    }
+
+    /// The message and its siblings (the messages with the same parent), oldest first.
+    pub fn siblings(&self, message_id: Uuid) -> Result<Vec<Message>> {
+        let (conversation, parent): (String, Option<String>) = self
+            .conn
+            .query_row(
+                "SELECT conversation_id, parent_id FROM messages WHERE id = ?1",
+                [message_id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .ok_or_else(|| not_found_message(message_id))?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m
+             WHERE m.conversation_id = ?1 AND m.parent_id IS ?2
+             ORDER BY m.created_at, m.id"
+        ))?;
+        let rows = stmt.query_map(params![conversation, parent], message_from_row)?;
+        rows.map(|r| r?.into_message()).collect()
+    }
+
+    /// Like [`Store::conversation`], with each message's place among its siblings.
+    pub fn conversation_tree_path(&self, id: Uuid) -> Result<ConversationTreePath> {
+        let detail = self.conversation(id)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT
+                 (SELECT count(*) FROM messages s
+                  WHERE s.conversation_id = m.conversation_id AND s.parent_id IS m.parent_id
+                    AND (s.created_at, s.id) < (m.created_at, m.id)),
+                 (SELECT count(*) FROM messages s
+                  WHERE s.conversation_id = m.conversation_id AND s.parent_id IS m.parent_id)
+             FROM messages m WHERE m.id = ?1",
+        )?;
+        let messages = detail
+            .messages
+            .into_iter()
+            .map(|message| {
+                let (index, count): (i64, i64) =
+                    stmt.query_row([message.id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                Ok(PathMessage {
+                    message,
+                    sibling_index: u32::try_from(index).unwrap_or(u32::MAX),
+                    sibling_count: u32::try_from(count).unwrap_or(u32::MAX),
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(ConversationTreePath {
+            summary: detail.summary,
+            messages,
+        })
+    }
+}
+
+pub(crate) fn not_found_message(id: Uuid) -> StoreError {
+    StoreError::NotFound(format!("message {id}"))
+}
+
+/// Loads a message, refusing one that is not in `conversation_id`.
+fn message_in(conn: &Connection, conversation_id: Uuid, message_id: Uuid) -> Result<Message> {
+    let message = load_message(conn, message_id)?;
+    if message.conversation_id != conversation_id {
+        // Only reachable with ids from two conversations mixed up; the conversation may not
+        // exist at all, so say which one was asked for.
+        let exists: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM conversations WHERE id = ?1)",
+            [conversation_id.to_string()],
+            |r| r.get(0),
+        )?;
+        return Err(if exists {
+            StoreError::NotFound(format!(
+                "message {message_id} in conversation {conversation_id}"
+            ))
+        } else {
+            not_found_conversation(conversation_id)
+        });
+    }
+    Ok(message)
+}
+
+/// Loads one message by id.
+pub(crate) fn load_message(conn: &Connection, message_id: Uuid) -> Result<Message> {
+    conn.query_row(
+        &format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?1"),
+        [message_id.to_string()],
+        message_from_row,
+    )
+    .optional()?
+    .map(RawMessage::into_message)
+    .transpose()?
+    .ok_or_else(|| not_found_message(message_id))
+}

@@ -1,0 +1,93 @@
+//! A database written by schema version 1 opens intact under the latest schema.
+
+use oa_store::Store;
+use oa_types::{ConsentState, Role, Uuid};
+use rusqlite::params;
+
+/// Schema version 1 exactly as it shipped. Frozen here on purpose: migrations are forward-only
+/// and the first one is never edited, so this is what files in the wild look like.
+const SCHEMA_V1: &str = r#"
+    CREATE TABLE conversations (
+        id              TEXT PRIMARY KEY NOT NULL,
+        title           TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        current_leaf_id TEXT REFERENCES messages(id) DEFERRABLE INITIALLY DEFERRED
+    ) STRICT;
+    CREATE TABLE messages (
+        id              TEXT PRIMARY KEY NOT NULL,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        parent_id       TEXT REFERENCES messages(id) ON DELETE CASCADE,
+        role            TEXT NOT NULL CHECK (role IN ('prompter', 'assistant')),
+        text            TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        provenance      TEXT CHECK (provenance IS NULL OR json_valid(provenance))
+    ) STRICT;
+    CREATE INDEX messages_by_conversation ON messages (conversation_id, created_at);
+    CREATE INDEX messages_by_parent ON messages (parent_id);
+    CREATE INDEX conversations_by_update ON conversations (updated_at DESC);
+"#;
+
+#[test]
+fn a_version_1_database_is_migrated_with_its_data_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oa.sqlite3");
+    let [conversation, prompt, reply] = [1u128, 2, 3].map(Uuid::from_u128);
+    let provenance = serde_json::to_string(&super::super::provenance()).unwrap();
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(SCHEMA_V1).unwrap();
+        tx.pragma_update(None, "user_version", 1).unwrap();
+        tx.execute(
+            "INSERT INTO conversations (id, title, created_at, updated_at, current_leaf_id)
+             VALUES (?1, 'Capitals', 1000, 2000, ?2)",
+            params![conversation.to_string(), reply.to_string()],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO messages (id, conversation_id, parent_id, role, text, created_at, provenance)
+             VALUES (?1, ?2, NULL, 'prompter', 'What is the capital of France?', 1000, NULL),
+                    (?3, ?2, ?1, 'assistant', 'Paris is the capital.', 2000, ?4)",
+            params![
+                prompt.to_string(),
+                conversation.to_string(),
+                reply.to_string(),
+                provenance
+            ],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 2, "latest schema");
+    let list = store.list_conversation_entries().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].summary.title, "Capitals");
+    assert_eq!(list[0].summary.updated_at_ms, 2000);
+    assert_eq!(list[0].summary.message_count, 2);
+    assert!(!list[0].pinned, "old conversations start unpinned");
+    let detail = store.conversation(conversation).unwrap();
+    let ids: Vec<_> = detail.messages.iter().map(|m| m.id).collect();
+    assert_eq!(ids, [prompt, reply]);
+    assert_eq!(detail.messages[1].role, Role::Assistant);
+    assert_eq!(
+        detail.messages[1].provenance,
+        Some(super::super::provenance())
+    );
+
+    // Messages written before the index existed are searchable.
+    let hits = store.search("capital", 10).unwrap();
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    // The old tree keeps growing under the new schema.
+    let follow = store
+        .add_prompt(Some(conversation), "And of Italy?")
+        .unwrap();
+    assert_eq!(follow.parent_id, Some(reply));
+    assert_eq!(store.events(ConsentState::Private).unwrap().len(), 1);
+    drop(store);
+    // Opening again runs nothing twice.
+    assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), 2);
+}

@@ -1,0 +1,140 @@
+//! Editing prompts into siblings and switching between branches.
+
+use oa_store::{Store, StoreError};
+use oa_types::{Message, Uuid};
+
+fn path_texts(store: &Store, conversation: Uuid) -> Vec<(String, u32, u32)> {
+    store
+        .conversation_tree_path(conversation)
+        .unwrap()
+        .messages
+        .into_iter()
+        .map(|p| (p.message.text, p.sibling_index, p.sibling_count))
+        .collect()
+}
+
+fn pause() {
+    // created_at has millisecond resolution; keep creation order unambiguous.
+    std::thread::sleep(std::time::Duration::from_millis(2));
+}
+
+/// prompt → reply → follow-up, returned in that order.
+fn three(store: &mut Store) -> [Message; 3] {
+    let prompt = store.add_prompt(None, "Capital of France?").unwrap();
+    pause();
+    let reply = store.add_reply(&prompt, "Paris.", None).unwrap();
+    pause();
+    let follow = store
+        .add_prompt(Some(prompt.conversation_id), "And Italy?")
+        .unwrap();
+    pause();
+    [prompt, reply, follow]
+}
+
+#[test]
+fn editing_a_prompt_adds_a_sibling_and_follows_it() {
+    let mut store = Store::open_in_memory().unwrap();
+    let [prompt, reply, follow] = three(&mut store);
+    let c = prompt.conversation_id;
+    let edited = store
+        .add_sibling_prompt(c, follow.id, "And Spain?")
+        .unwrap();
+    assert_eq!(edited.parent_id, Some(reply.id));
+    assert_eq!(
+        path_texts(&store, c),
+        [
+            ("Capital of France?".into(), 0, 1),
+            ("Paris.".into(), 0, 1),
+            ("And Spain?".into(), 1, 2),
+        ]
+    );
+    let siblings: Vec<_> = store
+        .siblings(follow.id)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(siblings, [follow.id, edited.id], "oldest first");
+    assert_eq!(store.siblings(edited.id).unwrap().len(), 2);
+    // The root prompt can be edited too: its sibling is another root of the same tree.
+    pause();
+    let root2 = store
+        .add_sibling_prompt(c, prompt.id, "Capital of Germany?")
+        .unwrap();
+    assert_eq!(root2.parent_id, None);
+    assert_eq!(
+        path_texts(&store, c),
+        [("Capital of Germany?".into(), 1, 2)]
+    );
+    assert_eq!(store.conversation(c).unwrap().messages, [root2]);
+}
+
+#[test]
+fn switching_lands_on_the_latest_message_of_the_branch() {
+    let mut store = Store::open_in_memory().unwrap();
+    let [prompt, reply, follow] = three(&mut store);
+    let c = prompt.conversation_id;
+    let edited = store
+        .add_sibling_prompt(c, follow.id, "And Spain?")
+        .unwrap();
+    pause();
+    let spain = store.add_reply(&edited, "Madrid.", None).unwrap();
+    pause();
+    // Back to the original follow-up: it has no reply, so the path ends there.
+    assert_eq!(store.set_current_leaf(c, follow.id).unwrap(), follow.id);
+    assert_eq!(
+        path_texts(&store, c).last().unwrap(),
+        &("And Italy?".into(), 0, 2)
+    );
+    // Choosing the edited branch again goes down to its reply.
+    assert_eq!(store.set_current_leaf(c, edited.id).unwrap(), spain.id);
+    // Choosing an ancestor lands on the most recently written leaf below it.
+    pause();
+    let rome = store.add_reply(&follow, "Rome.", None).unwrap();
+    store.set_current_leaf(c, edited.id).unwrap();
+    assert_eq!(store.set_current_leaf(c, reply.id).unwrap(), rome.id);
+    // A new prompt continues whatever path is current.
+    let next = store.add_prompt(Some(c), "Thanks").unwrap();
+    assert_eq!(next.parent_id, Some(rome.id));
+}
+
+#[test]
+fn bad_tree_operations_are_refused() {
+    let mut store = Store::open_in_memory().unwrap();
+    let [prompt, reply, follow] = three(&mut store);
+    let c = prompt.conversation_id;
+    let other = store.add_prompt(None, "elsewhere").unwrap();
+    assert!(matches!(
+        store.add_sibling_prompt(c, reply.id, "edited reply"),
+        Err(StoreError::InvalidInput(m)) if m.contains("only a prompt")
+    ));
+    assert!(matches!(
+        store.add_sibling_prompt(c, follow.id, "  "),
+        Err(StoreError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        store.add_sibling_prompt(c, Uuid::now_v7(), "x"),
+        Err(StoreError::NotFound(m)) if m.starts_with("message")
+    ));
+    assert!(matches!(
+        store.add_sibling_prompt(other.conversation_id, follow.id, "x"),
+        Err(StoreError::NotFound(m)) if m.contains("in conversation")
+    ));
+    assert!(matches!(
+        store.set_current_leaf(Uuid::now_v7(), follow.id),
+        Err(StoreError::NotFound(m)) if m.starts_with("conversation")
+    ));
+    assert!(matches!(
+        store.set_current_leaf(c, other.id),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.siblings(Uuid::now_v7()),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.conversation_tree_path(Uuid::now_v7()),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(path_texts(&store, c).len(), 3, "nothing changed");
+}

@@ -48,6 +48,73 @@ pub enum StoreError {
     /// A stored row could not be read back (damaged by another program).
     #[error("damaged row: {0}")]
     Corrupt(String),
+    /// An export could not be written (disk full, closed pipe…).
+    #[error("cannot write the export: {0}")]
+    Export(String),
+    /// A line of an oasst file was refused; nothing of the file was imported.
+    #[error("line {line} of the oasst file: {problem}; nothing was imported")]
+    Import {
+        /// The refused line, from 1.
+        line: usize,
+        /// What is wrong with it.
+        problem: ImportProblem,
+    },
+}
+
+/// What is wrong with a line of an oasst trees file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportProblem {
+    /// The line could not be read (not JSON, or not shaped like an oasst tree).
+    #[error("not an oasst tree: {0}")]
+    Malformed(String),
+    /// The file could not be read at all.
+    #[error("cannot read the file: {0}")]
+    Unreadable(String),
+    /// A role other than `prompter` and `assistant`.
+    #[error("message {message} has the unknown role {role:?}")]
+    UnknownRole {
+        /// The message.
+        message: oa_types::Uuid,
+        /// Its role.
+        role: String,
+    },
+    /// A message whose parent is neither in the file nor the message it is nested under.
+    #[error("the parent of message {message} is missing ({parent:?})")]
+    MissingParent {
+        /// The message.
+        message: oa_types::Uuid,
+        /// The parent it names, if any.
+        parent: Option<oa_types::Uuid>,
+    },
+    /// A message id seen earlier in the file or already in the store.
+    #[error("message {0} appears twice")]
+    DuplicateMessage(oa_types::Uuid),
+    /// A message with no text.
+    #[error("message {0} is empty")]
+    EmptyText(oa_types::Uuid),
+    /// A `created_date` that is not an ISO 8601 date and time.
+    #[error("message {message} has the unreadable date {date:?}")]
+    BadDate {
+        /// The message.
+        message: oa_types::Uuid,
+        /// The date as written.
+        date: String,
+    },
+    /// A prompt marked as written by a model: the store keeps model text only as replies.
+    #[error("message {0} is a prompt marked synthetic")]
+    SyntheticPrompt(oa_types::Uuid),
+    /// The tree nests deeper than the importer follows.
+    #[error("the tree is nested more than {0} levels deep")]
+    TooDeep(usize),
+    /// Feedback (labels, emojis, ranks) that breaks Open-Assistant's rules.
+    #[error("feedback on message {message}: {error}")]
+    Feedback {
+        /// The message the feedback is on (the parent, for ranks).
+        message: oa_types::Uuid,
+        /// What is wrong.
+        error: oa_types::FeedbackError,
+    },
 }
 
 /// Result of store operations.

@@ -7,16 +7,21 @@
 //! Feedback (votes, labels, rankings, reactions) is kept with its current value, and every
 //! shareable action is also recorded in an outbox of contribution events that leave the machine
 //! only with the person's consent. Message text is indexed for full-text search (FTS5).
+//! Each message's language is detected locally and kept as a BCP-47 tag. Conversations can be
+//! exported in Open-Assistant's oasst format and imported back ([`oasst`]).
 //! The schema is versioned (`PRAGMA user_version`) and migrated forward on open.
 
 mod error;
 mod feedback;
+mod lang;
 mod migrations;
+mod oasst;
 mod outbox;
 mod search;
 mod store;
 mod tree;
 
-pub use error::{Result, StoreError};
+pub use error::{ImportProblem, Result, StoreError};
+pub use oasst::IMPORTED_ENGINE_VERSION;
 pub use search::MAX_SEARCH_HITS;
 pub use store::{MAX_TITLE_CHARS, Store};

@@ -1,8 +1,8 @@
 //! Versioned schema migrations, applied in order inside one transaction each.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
 
-use crate::{Result, StoreError};
+use crate::{Result, StoreError, lang};
 
 /// Each entry upgrades the schema from version `index` to `index + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -98,6 +98,11 @@ const MIGRATIONS: &[&str] = &[
     -- Index the messages written before this version.
     INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
     "#,
+    // 3: each message's language (BCP-47), NULL when it could not be told. Messages written
+    // before this version are filled in by `after_migration`, in the same transaction.
+    r#"
+    ALTER TABLE messages ADD COLUMN lang TEXT;
+    "#,
 ];
 
 /// Newest schema version this build writes.
@@ -115,8 +120,19 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        after_migration(&tx, index as i64 + 1)?;
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
         tx.commit()?;
     }
     Ok(())
+}
+
+/// Work a migration needs that SQL cannot do, run in the migration's transaction so that the
+/// new version is only recorded once it is done.
+fn after_migration(tx: &Transaction<'_>, version: i64) -> Result<()> {
+    match version {
+        // Language detection lives in Rust; existing messages get their language once, here.
+        3 => lang::backfill(tx),
+        _ => Ok(()),
+    }
 }

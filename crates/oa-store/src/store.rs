@@ -265,8 +265,9 @@ pub(crate) fn insert_message(tx: &Transaction<'_>, m: &Message) -> Result<()> {
         .transpose()
         .map_err(|e| StoreError::InvalidInput(format!("provenance: {e}")))?;
     tx.execute(
-        "INSERT INTO messages (id, conversation_id, parent_id, role, text, created_at, provenance)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO messages
+             (id, conversation_id, parent_id, role, text, created_at, provenance, lang)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             m.id.to_string(),
             m.conversation_id.to_string(),
@@ -275,6 +276,7 @@ pub(crate) fn insert_message(tx: &Transaction<'_>, m: &Message) -> Result<()> {
             m.text,
             m.created_at_ms,
             provenance,
+            crate::lang::detect(&m.text),
         ],
     )?;
     let updated = tx.execute(
@@ -375,7 +377,7 @@ pub(crate) fn parse_uuid(s: &str) -> Result<Uuid> {
 }
 
 /// A conversation's first title: the prompt's first line, shortened at a word boundary.
-fn title_from(text: &str) -> String {
+pub(crate) fn title_from(text: &str) -> String {
     let line = text.trim().lines().next().unwrap_or_default().trim();
     if line.chars().count() <= TITLE_CHARS {
         return line.to_owned();

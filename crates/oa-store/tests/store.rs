@@ -2,8 +2,11 @@
 
 mod store {
     mod conversations;
+    mod crash;
     mod feedback;
+    mod lang;
     mod migration;
+    mod oasst;
     mod outbox;
     mod search;
     mod tree;

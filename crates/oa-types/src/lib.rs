@@ -10,6 +10,7 @@ mod conversation;
 mod error;
 mod feedback;
 mod model;
+mod oasst;
 mod search;
 
 pub use chat::{ChatEvent, SendMessage, TokenEvent};
@@ -24,5 +25,8 @@ pub use feedback::{
     MessageFeedback, Ranking, TextLabel, Thumbs, Vote,
 };
 pub use model::{ModelInfo, ModelStatus, SamplerParams};
+pub use oasst::{
+    OasstImportSummary, OasstLabel, OasstMessage, OasstTree, TREE_STATE_READY_FOR_EXPORT,
+};
 pub use search::{HIGHLIGHT_END, HIGHLIGHT_START, SearchHit};
 pub use uuid::Uuid;

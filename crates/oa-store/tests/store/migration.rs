@@ -49,7 +49,7 @@ fn a_version_1_database_is_migrated_with_its_data_intact() {
         tx.execute(
             "INSERT INTO messages (id, conversation_id, parent_id, role, text, created_at, provenance)
              VALUES (?1, ?2, NULL, 'prompter', 'What is the capital of France?', 1000, NULL),
-                    (?3, ?2, ?1, 'assistant', 'Paris is the capital.', 2000, ?4)",
+                    (?3, ?2, ?1, 'assistant', 'Paris is the capital of France, and its largest city by far.', 2000, ?4)",
             params![
                 prompt.to_string(),
                 conversation.to_string(),
@@ -62,7 +62,7 @@ fn a_version_1_database_is_migrated_with_its_data_intact() {
     }
 
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2, "latest schema");
+    assert_eq!(store.schema_version().unwrap(), 3, "latest schema");
     let list = store.list_conversation_entries().unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].summary.title, "Capitals");
@@ -78,6 +78,8 @@ fn a_version_1_database_is_migrated_with_its_data_intact() {
         Some(super::super::provenance())
     );
 
+    // Messages written before language detection existed have their language.
+    assert_eq!(store.message_lang(reply).unwrap().as_deref(), Some("en"));
     // Messages written before the index existed are searchable.
     let hits = store.search("capital", 10).unwrap();
     assert_eq!(hits.len(), 2, "{hits:?}");
@@ -89,5 +91,5 @@ fn a_version_1_database_is_migrated_with_its_data_intact() {
     assert_eq!(store.events(ConsentState::Private).unwrap().len(), 1);
     drop(store);
     // Opening again runs nothing twice.
-    assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), 2);
+    assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), 3);
 }

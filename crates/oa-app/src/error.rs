@@ -43,6 +43,16 @@ impl From<Error> for AppError {
             Error::Store(e @ (StoreError::Feedback(_) | StoreError::InvalidTransition { .. })) => {
                 AppError::new(ErrorCode::InvalidRequest, capitalize(&e.to_string()))
             }
+            Error::Store(StoreError::DiskFull) => AppError::new(
+                ErrorCode::Storage,
+                "Your disk is full, so this was not saved. Free some space and try again; \
+                 nothing saved earlier was lost.",
+            ),
+            Error::Store(StoreError::ReadOnly) => AppError::new(
+                ErrorCode::Storage,
+                "Your conversations cannot be saved: the data folder is read-only. Check that the \
+                 disk is writable and the folder belongs to you; nothing saved earlier was lost.",
+            ),
             Error::Store(StoreError::NotFound(what)) => AppError::new(
                 ErrorCode::InvalidRequest,
                 capitalize(&format!("{what} does not exist")),

@@ -12,9 +12,15 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
-    /// SQLite reported an error (disk full, read-only file, locked…).
+    /// The disk holding the database is full; the action was not saved, earlier ones are intact.
+    #[error("the disk is full")]
+    DiskFull,
+    /// The database or its folder cannot be written (read-only disk or permissions).
+    #[error("the database cannot be written: it or its folder is read-only")]
+    ReadOnly,
+    /// SQLite reported another error (locked, I/O…).
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     /// The database was written by a newer version of the app.
     #[error(
         "the database has schema version {found}, newer than this app's {supported}; update the app"
@@ -119,3 +125,14 @@ pub enum ImportProblem {
 
 /// Result of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl From<rusqlite::Error> for StoreError {
+    /// Disk full and read-only get their own variants: they are the failures a person can fix.
+    fn from(e: rusqlite::Error) -> StoreError {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull,
+            Some(rusqlite::ErrorCode::ReadOnly) => StoreError::ReadOnly,
+            _ => StoreError::Sqlite(e),
+        }
+    }
+}

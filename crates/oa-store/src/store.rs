@@ -38,8 +38,15 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
         }
-        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        Store::from_connection(conn).map_err(|e| match e {
+        let result = Connection::open(path)
+            .map_err(StoreError::from)
+            .and_then(Store::from_connection);
+        result.map_err(|e| match e {
+            // SQLite says only "unable to open database file" when it cannot create its journal
+            // next to the database; say what a person can fix.
+            StoreError::Sqlite(_) | StoreError::ReadOnly if !folder_is_writable(path) => {
+                StoreError::ReadOnly
+            }
             StoreError::Sqlite(e) => open_err(e.to_string()),
             other => other,
         })
@@ -239,6 +246,22 @@ impl Store {
 
 pub(crate) fn not_found_conversation(id: Uuid) -> StoreError {
     StoreError::NotFound(format!("conversation {id}"))
+}
+
+/// Whether a file can be created next to the database (the journal lives there).
+fn folder_is_writable(db: &Path) -> bool {
+    let dir = match db.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let probe = dir.join(format!(".oa-write-probe-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 fn current_leaf(tx: &Transaction<'_>, conversation: Uuid) -> Result<Option<Uuid>> {

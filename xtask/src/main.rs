@@ -1,8 +1,10 @@
 //! `cargo xtask`: everything a newcomer or CI needs, in Rust rather than shell scripts.
 //!
 //! `setup` prepares a Debian machine and fetches the reference models, `build-ui` assembles the
-//! wasm UI, `run` starts the desktop app, and `test` runs every check CI runs.
+//! wasm UI, `run` starts the desktop app, `test` runs every check CI runs, and `bench` measures
+//! what the person notices and writes reports under `target/bench`.
 
+mod bench;
 mod cargo;
 mod command;
 mod desktop;
@@ -45,6 +47,10 @@ enum Task {
     Test,
     /// Fail if the UI's wasm dependency tree holds a native crate.
     CheckUiDeps,
+    /// Run the benchmarks in release mode and write their reports to target/bench (the local
+    /// store: 100,000 messages, search and opening a long conversation). Missed goals are
+    /// reported, never a failure.
+    Bench,
 }
 
 fn main() -> Result<ExitCode> {
@@ -61,6 +67,7 @@ fn main() -> Result<ExitCode> {
         }
         Task::Test => testcmd::run(&project)?,
         Task::CheckUiDeps => ui::check_native_dependencies(&project)?,
+        Task::Bench => bench::run(&project)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -58,6 +58,10 @@ pub const DESKTOP_PACKAGE: &str = "oa-desktop";
 pub const DESKTOP_BIN: &str = "oa-desktop";
 pub const E2E_PACKAGE: &str = "oa-e2e";
 
+/// The local store's benchmark: an example of the store crate, run in release mode.
+pub const STORE_PACKAGE: &str = "oa-store";
+pub const STORE_BENCH_EXAMPLE: &str = "store_bench";
+
 /// Crates the UI must never depend on: anything native, and the crates built on them.
 /// The UI talks to Rust only through Tauri's IPC and shares nothing but `oa-types`.
 pub const UI_FORBIDDEN_CRATES: &[&str] = &[
@@ -133,5 +137,10 @@ impl Project {
 
     pub fn screenshot_dir(&self) -> PathBuf {
         self.root.join("target").join("screenshots")
+    }
+
+    /// Where benchmark reports go: `target/bench` of this checkout, wherever cargo builds.
+    pub fn bench_dir(&self) -> PathBuf {
+        self.root.join("target").join("bench")
     }
 }

@@ -249,7 +249,6 @@ fn run(
     let mut sampler = Sampler::new(&request.params)?;
     let (prompt, dropped_messages) =
         model.fit_prompt(&request.messages, request.params.max_tokens)?;
-    let stop_ids = model.tokenizer.stop_ids();
     let mut history = prompt.clone();
     let mut detok = Detokenizer::new();
     let mut logits = model.forward(&prompt, 0)?;
@@ -263,7 +262,7 @@ fn run(
             break FinishReason::Length;
         }
         let next = sampler.sample(&logits, &history)?;
-        if stop_ids.contains(&next) {
+        if model.tokenizer.stop_ids().contains(&next) {
             break FinishReason::Stop;
         }
         history.push(next);

@@ -32,6 +32,8 @@ pub struct ModelTokenizer {
     pub eos_id: Option<u32>,
     /// Whether a prompt starts with the BOS token (`tokenizer.ggml.add_bos_token`).
     pub add_bos: bool,
+    /// Turn-ending tokens, found once at load rather than by scanning the vocabulary per request.
+    stop_ids: Vec<u32>,
 }
 
 impl ModelTokenizer {
@@ -131,14 +133,17 @@ impl ModelTokenizer {
             gguf.metadata().get("tokenizer.ggml.add_bos_token"),
             Some(candle_core::quantized::gguf_file::Value::Bool(true))
         );
-        Ok(ModelTokenizer {
+        let mut tokenizer = ModelTokenizer {
             inner,
             tokens,
             control,
             bos_id,
             eos_id,
             add_bos,
-        })
+            stop_ids: Vec::new(),
+        };
+        tokenizer.stop_ids = tokenizer.find_stop_ids();
+        Ok(tokenizer)
     }
 
     /// Token ids of `text`; control tokens written in the text (from the chat template) become
@@ -192,7 +197,11 @@ impl ModelTokenizer {
 
     /// Tokens that end a turn: the end-of-sequence token and the turn-end control tokens of
     /// common chat formats that the vocabulary holds.
-    pub fn stop_ids(&self) -> Vec<u32> {
+    pub fn stop_ids(&self) -> &[u32] {
+        &self.stop_ids
+    }
+
+    fn find_stop_ids(&self) -> Vec<u32> {
         let mut ids: Vec<u32> = self.eos_id.into_iter().collect();
         for text in [
             "<|im_end|>",

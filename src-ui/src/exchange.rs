@@ -265,6 +265,7 @@ mod tests {
             text: text.to_owned(),
             created_at_ms: 0,
             provenance: None,
+            corrects: None,
         }
     }
 

@@ -22,6 +22,7 @@ mod store;
 mod tree;
 
 pub use error::{ImportProblem, Result, StoreError};
+pub use migrations::create_at_schema_version;
 pub use oasst::IMPORTED_ENGINE_VERSION;
-pub use search::MAX_SEARCH_HITS;
+pub use search::{MAX_SEARCH_HITS, RANKED_MATCHES};
 pub use store::{MAX_TITLE_CHARS, Store};

@@ -103,6 +103,58 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE messages ADD COLUMN lang TEXT;
     "#,
+    // 4: corrections, and prefix indexes for search-as-you-type.
+    r#"
+    -- A reply a person wrote in the assistant's place names the reply it corrects (a sibling).
+    ALTER TABLE messages ADD COLUMN corrects_id TEXT REFERENCES messages(id) ON DELETE SET NULL;
+
+    -- Corrections are their own kind of contribution. SQLite cannot change a CHECK constraint,
+    -- so the outbox is rebuilt with its rows, indexes and trigger.
+    CREATE TABLE contribution_events_v4 (
+        id               TEXT PRIMARY KEY NOT NULL,
+        kind             TEXT NOT NULL CHECK (kind IN
+                             ('message', 'correction', 'rating', 'labels', 'ranking', 'reaction',
+                              'retraction')),
+        subject_id       TEXT NOT NULL,
+        conversation_id  TEXT NOT NULL,
+        payload          TEXT NOT NULL CHECK (json_valid(payload)),
+        state            TEXT NOT NULL DEFAULT 'private' CHECK (state IN
+                             ('private', 'queued', 'sent', 'accepted', 'rejected')),
+        rejection_reason TEXT,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        CHECK ((state = 'rejected') = (rejection_reason IS NOT NULL))
+    ) STRICT;
+    INSERT INTO contribution_events_v4
+        (id, kind, subject_id, conversation_id, payload, state, rejection_reason, created_at,
+         updated_at)
+    SELECT id, kind, subject_id, conversation_id, payload, state, rejection_reason, created_at,
+           updated_at
+    FROM contribution_events;
+    DROP TABLE contribution_events;
+    ALTER TABLE contribution_events_v4 RENAME TO contribution_events;
+    CREATE INDEX contribution_events_by_state ON contribution_events (state, created_at);
+    CREATE INDEX contribution_events_by_conversation ON contribution_events (conversation_id);
+    CREATE TRIGGER contribution_events_are_immutable
+    BEFORE UPDATE OF id, kind, subject_id, conversation_id, payload, created_at
+    ON contribution_events
+    BEGIN
+        SELECT RAISE(ABORT, 'contribution events are immutable');
+    END;
+
+    -- The same full-text index with prefix indexes for one to three characters: the last word
+    -- typed is searched as a prefix, and without these a short prefix ("i", "th") merges the
+    -- lists of thousands of words on every keystroke. The triggers of version 2 keep feeding it.
+    DROP TABLE messages_fts;
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        text,
+        content = 'messages',
+        content_rowid = 'rowid',
+        tokenize = 'unicode61 remove_diacritics 2',
+        prefix = '1 2 3'
+    );
+    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    "#,
 ];
 
 /// Newest schema version this build writes.
@@ -117,7 +169,17 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
             supported: LATEST,
         });
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    upgrade(conn, current, LATEST)
+}
+
+/// Applies the migrations from version `from` to version `to`, one transaction each.
+fn upgrade(conn: &mut Connection, from: i64, to: i64) -> Result<()> {
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(to as usize)
+        .skip(from as usize)
+    {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         after_migration(&tx, index as i64 + 1)?;
@@ -125,6 +187,20 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+/// Creates a database at `path` at an older schema `version` (1 ..= latest), exactly as that
+/// version of the app left it, so that tests can open every older version and migrate it.
+#[doc(hidden)]
+pub fn create_at_schema_version(path: &std::path::Path, version: i64) -> Result<()> {
+    if !(1..=LATEST).contains(&version) {
+        return Err(StoreError::InvalidInput(format!(
+            "schema version {version} is not between 1 and {LATEST}"
+        )));
+    }
+    let mut conn = Connection::open(path)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    upgrade(&mut conn, 0, version)
 }
 
 /// Work a migration needs that SQL cannot do, run in the migration's transaction so that the

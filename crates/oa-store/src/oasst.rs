@@ -26,7 +26,9 @@ use oa_types::{
 };
 use rusqlite::{Transaction, params};
 
-use crate::store::{MESSAGE_COLUMNS, message_from_row, parse_uuid, title_from};
+use crate::store::{
+    MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS, message_from_row, parse_uuid, title_from,
+};
 use crate::{ImportProblem, Result, Store, StoreError};
 
 /// `engine_version` of the provenance given to imported model replies, whose real provenance
@@ -50,7 +52,9 @@ impl Store {
             let mut stmt = self.conn.prepare(&format!(
                 "SELECT {MESSAGE_COLUMNS}, m.lang FROM messages m ORDER BY m.created_at, m.id"
             ))?;
-            let rows = stmt.query_map([], |r| Ok((message_from_row(r)?, r.get(7)?)))?;
+            let rows = stmt.query_map([], |r| {
+                Ok((message_from_row(r)?, r.get(MESSAGE_COLUMN_COUNT)?))
+            })?;
             rows.map(|row| {
                 let (raw, lang) = row?;
                 Ok(Stored {

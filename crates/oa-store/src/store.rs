@@ -19,8 +19,10 @@ const TITLE_CHARS: usize = 60;
 pub const MAX_TITLE_CHARS: usize = 200;
 
 /// Columns of `messages m`, in the order [`message_from_row`] reads them.
-pub(crate) const MESSAGE_COLUMNS: &str =
-    "m.id, m.conversation_id, m.parent_id, m.role, m.text, m.created_at, m.provenance";
+pub(crate) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.parent_id, m.role, m.text, m.created_at, m.provenance, m.corrects_id";
+
+/// How many columns [`MESSAGE_COLUMNS`] lists: the index of a column selected after them.
+pub(crate) const MESSAGE_COLUMN_COUNT: usize = 8;
 
 /// An open local database.
 #[derive(Debug)]
@@ -101,6 +103,7 @@ impl Store {
             text: text.to_owned(),
             created_at_ms: now,
             provenance: None,
+            corrects: None,
         };
         insert_message(&tx, &message)?;
         tx.commit()?;
@@ -122,6 +125,7 @@ impl Store {
             text: text.to_owned(),
             created_at_ms: now_ms(),
             provenance,
+            corrects: None,
         };
         let tx = self.conn.transaction()?;
         insert_message(&tx, &message)?;
@@ -226,16 +230,16 @@ impl Store {
             .optional()?
             .ok_or_else(|| not_found_conversation(id))?
             .into_summary()?;
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare(&format!(
             "WITH RECURSIVE path(id, depth) AS (
                  SELECT current_leaf_id, 0 FROM conversations WHERE id = ?1
                  UNION ALL
                  SELECT m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.id
                  WHERE m.parent_id IS NOT NULL
              )
-             SELECT m.id, m.conversation_id, m.parent_id, m.role, m.text, m.created_at, m.provenance
-             FROM path JOIN messages m ON m.id = path.id ORDER BY path.depth DESC",
-        )?;
+             SELECT {MESSAGE_COLUMNS}
+             FROM path JOIN messages m ON m.id = path.id ORDER BY path.depth DESC"
+        ))?;
         let messages = stmt
             .query_map([id.to_string()], message_from_row)?
             .map(|r| r?.into_message())
@@ -289,8 +293,8 @@ pub(crate) fn insert_message(tx: &Transaction<'_>, m: &Message) -> Result<()> {
         .map_err(|e| StoreError::InvalidInput(format!("provenance: {e}")))?;
     tx.execute(
         "INSERT INTO messages
-             (id, conversation_id, parent_id, role, text, created_at, provenance, lang)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             (id, conversation_id, parent_id, role, text, created_at, provenance, lang, corrects_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             m.id.to_string(),
             m.conversation_id.to_string(),
@@ -300,6 +304,7 @@ pub(crate) fn insert_message(tx: &Transaction<'_>, m: &Message) -> Result<()> {
             m.created_at_ms,
             provenance,
             crate::lang::detect(&m.text),
+            m.corrects.map(|c| c.to_string()),
         ],
     )?;
     let updated = tx.execute(
@@ -313,9 +318,14 @@ pub(crate) fn insert_message(tx: &Transaction<'_>, m: &Message) -> Result<()> {
     if updated == 0 {
         return Err(not_found_conversation(m.conversation_id));
     }
+    let kind = if m.corrects.is_some() {
+        ContributionKind::Correction
+    } else {
+        ContributionKind::Message
+    };
     record_event(
         tx,
-        ContributionKind::Message,
+        kind,
         m.id,
         m.conversation_id,
         serde_json::to_value(m)
@@ -362,6 +372,7 @@ pub(crate) fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawM
         text: row.get(4)?,
         created_at_ms: row.get(5)?,
         provenance: row.get(6)?,
+        corrects_id: row.get(7)?,
     })
 }
 
@@ -374,6 +385,7 @@ pub(crate) struct RawMessage {
     text: String,
     created_at_ms: i64,
     provenance: Option<String>,
+    corrects_id: Option<String>,
 }
 
 impl RawMessage {
@@ -391,6 +403,7 @@ impl RawMessage {
                 .map(|p| serde_json::from_str(&p))
                 .transpose()
                 .map_err(|e| StoreError::Corrupt(format!("provenance of {}: {e}", self.id)))?,
+            corrects: self.corrects_id.as_deref().map(parse_uuid).transpose()?,
         })
     }
 }

@@ -1,8 +1,9 @@
-//! Navigating and growing the message tree: alternative prompts, switching branches.
+//! Navigating and growing the message tree: alternative prompts, corrections, switching
+//! branches.
 //!
-//! Open-Assistant conversations are trees: editing a prompt or regenerating a reply adds a
-//! sibling rather than overwriting, so every version stays available. The conversation remembers
-//! one leaf; the path from the root to it is what the person sees.
+//! Open-Assistant conversations are trees: editing a prompt, regenerating a reply or correcting
+//! one adds a sibling rather than overwriting, so every version stays available. The
+//! conversation remembers one leaf; the path from the root to it is what the person sees.
 
 use oa_types::{ConversationTreePath, Message, PathMessage, Role, Uuid};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -40,10 +41,63 @@ impl Store {
             text: text.to_owned(),
             created_at_ms: now_ms(),
             provenance: None,
+            corrects: None,
         };
         insert_message(&tx, &message)?;
         tx.commit()?;
         Ok(message)
+    }
+
+    /// Stores a reply the person wrote in the assistant's place, as a better version of the
+    /// assistant reply `corrected`: a sibling of it (same parent), marked as human-written and
+    /// linked to what it corrects, and made the end of the current path. The corrected reply
+    /// stays in the tree unchanged, so the pair can be compared and shared as a correction.
+    pub fn add_correction(
+        &mut self,
+        conversation_id: Uuid,
+        corrected: Uuid,
+        text: &str,
+    ) -> Result<Message> {
+        if text.trim().is_empty() {
+            return Err(StoreError::InvalidInput(
+                "a correction cannot be empty".into(),
+            ));
+        }
+        let tx = self.conn.transaction()?;
+        let original = message_in(&tx, conversation_id, corrected)?;
+        if original.role != Role::Assistant {
+            return Err(StoreError::InvalidInput(
+                "only an assistant reply can be corrected; edit a prompt instead".into(),
+            ));
+        }
+        if original.text == text {
+            return Err(StoreError::InvalidInput(
+                "a correction must differ from the reply it corrects".into(),
+            ));
+        }
+        let message = Message {
+            id: Uuid::now_v7(),
+            conversation_id,
+            parent_id: original.parent_id,
+            role: Role::Assistant,
+            text: text.to_owned(),
+            created_at_ms: now_ms(),
+            provenance: None,
+            corrects: Some(corrected),
+        };
+        insert_message(&tx, &message)?;
+        tx.commit()?;
+        Ok(message)
+    }
+
+    /// The corrections written for a reply, oldest first.
+    pub fn corrections_of(&self, message_id: Uuid) -> Result<Vec<Message>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.corrects_id = ?1
+             ORDER BY m.created_at, m.id"
+        ))?;
+        let rows = stmt.query_map([message_id.to_string()], message_from_row)?;
+        rows.map(|r| r?.into_message()).collect()
     }
 
     /// Switches the current path to go through `message_id`: the path now ends at the most

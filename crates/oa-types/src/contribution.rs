@@ -14,6 +14,9 @@ use uuid::Uuid;
 pub enum ContributionKind {
     /// A prompt or reply was written.
     Message,
+    /// A person wrote a better reply in the assistant's place; the payload is the new message,
+    /// whose `corrects` names the reply it corrects.
+    Correction,
     /// A thumbs vote.
     Rating,
     /// Text labels.
@@ -31,6 +34,7 @@ impl ContributionKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ContributionKind::Message => "message",
+            ContributionKind::Correction => "correction",
             ContributionKind::Rating => "rating",
             ContributionKind::Labels => "labels",
             ContributionKind::Ranking => "ranking",
@@ -43,6 +47,7 @@ impl ContributionKind {
     pub fn parse(s: &str) -> Option<ContributionKind> {
         [
             ContributionKind::Message,
+            ContributionKind::Correction,
             ContributionKind::Rating,
             ContributionKind::Labels,
             ContributionKind::Ranking,

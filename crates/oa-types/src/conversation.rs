@@ -78,12 +78,22 @@ pub struct Message {
     pub created_at_ms: i64,
     /// Set for model-written (synthetic) assistant messages.
     pub provenance: Option<Provenance>,
+    /// For a reply a person wrote in the assistant's place to correct another reply: the reply
+    /// it corrects (a sibling, with the same parent). `None` for every other message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrects: Option<Uuid>,
 }
 
 impl Message {
     /// Whether a model wrote this message (Open-Assistant's `synthetic`).
     pub fn is_synthetic(&self) -> bool {
         self.provenance.is_some()
+    }
+
+    /// Whether a person wrote this reply in the assistant's place: a correction, or an imported
+    /// human-written reply.
+    pub fn is_human_written_reply(&self) -> bool {
+        self.role == Role::Assistant && self.provenance.is_none()
     }
 }
 

@@ -62,7 +62,7 @@ fn a_version_1_database_is_migrated_with_its_data_intact() {
     }
 
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3, "latest schema");
+    assert_eq!(store.schema_version().unwrap(), 4, "latest schema");
     let list = store.list_conversation_entries().unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].summary.title, "Capitals");
@@ -91,5 +91,95 @@ fn a_version_1_database_is_migrated_with_its_data_intact() {
     assert_eq!(store.events(ConsentState::Private).unwrap().len(), 1);
     drop(store);
     // Opening again runs nothing twice.
-    assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), 3);
+    assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), 4);
+}
+
+/// Every older schema version, as that version's migrations left it, with a conversation and
+/// (from version 2, which added the outbox) events in every consent state.
+#[test]
+fn every_older_version_migrates_with_its_data_and_outbox_intact() {
+    let latest = {
+        let store = Store::open_in_memory().unwrap();
+        store.schema_version().unwrap()
+    };
+    for version in 1..latest {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("oa.sqlite3");
+        oa_store::create_at_schema_version(&path, version).unwrap();
+        let [conversation, prompt, reply] = [1u128, 2, 3].map(Uuid::from_u128);
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(&format!(
+                "BEGIN;
+                 INSERT INTO conversations (id, title, created_at, updated_at, current_leaf_id)
+                 VALUES ('{conversation}', 'Moons', 1000, 2000, '{reply}');
+                 INSERT INTO messages (id, conversation_id, parent_id, role, text, created_at)
+                 VALUES ('{prompt}', '{conversation}', NULL, 'prompter', 'How many moons has Mars?', 1000),
+                        ('{reply}', '{conversation}', '{prompt}', 'assistant', 'Mars has two moons, Phobos and Deimos.', 2000);
+                 COMMIT;"
+            ))
+            .unwrap();
+            if version >= 2 {
+                for (n, state, reason) in [
+                    (10u128, "private", None),
+                    (11, "queued", None),
+                    (12, "sent", None),
+                    (13, "accepted", None),
+                    (14, "rejected", Some("duplicate")),
+                ] {
+                    conn.execute(
+                        "INSERT INTO contribution_events (id, kind, subject_id, conversation_id,
+                             payload, state, rejection_reason, created_at, updated_at)
+                         VALUES (?1, 'message', ?2, ?3, '{}', ?4, ?5, 1000, 1000)",
+                        params![
+                            Uuid::from_u128(n).to_string(),
+                            reply.to_string(),
+                            conversation.to_string(),
+                            state,
+                            reason
+                        ],
+                    )
+                    .unwrap();
+                }
+            }
+        }
+
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), latest, "from {version}");
+        let detail = store.conversation(conversation).unwrap();
+        let texts: Vec<_> = detail.messages.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "How many moons has Mars?",
+                "Mars has two moons, Phobos and Deimos."
+            ],
+            "from {version}"
+        );
+        assert_eq!(store.search("phob", 10).unwrap().len(), 1, "from {version}");
+        if version >= 2 {
+            for (state, n) in [
+                (ConsentState::Private, 10u128),
+                (ConsentState::Queued, 11),
+                (ConsentState::Sent, 12),
+                (ConsentState::Accepted, 13),
+                (ConsentState::Rejected, 14),
+            ] {
+                let events = store.events(state).unwrap();
+                assert_eq!(events.len(), 1, "{state:?} from {version}");
+                assert_eq!(events[0].id, Uuid::from_u128(n));
+            }
+            let rejected = store.event(Uuid::from_u128(14)).unwrap();
+            assert_eq!(rejected.rejection_reason.as_deref(), Some("duplicate"));
+        }
+        // What the new version adds works on the migrated file.
+        let correction = store
+            .add_correction(conversation, reply, "Mars has two small moons.")
+            .unwrap();
+        assert_eq!(correction.corrects, Some(reply));
+        assert_eq!(
+            store.event(Uuid::from_u128(13)).map(|e| e.state).ok(),
+            (version >= 2).then_some(ConsentState::Accepted)
+        );
+    }
 }

@@ -19,7 +19,7 @@ struct Fixture {
     edited: Message,
 }
 
-/// A tree with branches: a prompt with a model reply and a human-written sibling reply, ranked
+/// A tree with branches: a prompt with a model reply and a person's correction of it, ranked
 /// and labelled, with reactions, a follow-up with an edited sibling; and a second conversation.
 fn fixture(store: &mut Store) -> Fixture {
     let prompt = store
@@ -38,10 +38,10 @@ fn fixture(store: &mut Store) -> Fixture {
         .unwrap();
     pause();
     let human = store
-        .add_reply(
-            &prompt,
+        .add_correction(
+            prompt.conversation_id,
+            model.id,
             "Short daily sessions beat long weekly ones; pair an app with real conversations.",
-            None,
         )
         .unwrap();
     store

@@ -133,3 +133,26 @@ fn edits_and_siblings_are_indexed() {
     assert_eq!(store.search("draft", 10).unwrap().len(), 2);
     assert_eq!(store.search("second", 10).unwrap().len(), 1);
 }
+
+#[test]
+fn a_word_in_thousands_of_messages_ranks_the_newest_matches() {
+    let mut store = Store::open_in_memory().unwrap();
+    // The best match by relevance alone (the word and nothing else), written first.
+    let oldest = store.add_prompt(None, "zebra").unwrap();
+    let conversation = Some(oldest.conversation_id);
+    let filler = "a message about the zebra among a good many other words of no interest";
+    for _ in 0..oa_store::RANKED_MATCHES {
+        store.add_prompt(conversation, filler).unwrap();
+    }
+    let newest_short = store.add_prompt(conversation, "zebra zebra").unwrap();
+    let hits = store.search("zebra", 5).unwrap();
+    assert_eq!(hits.len(), 5);
+    // Among the newest matches, relevance still decides: the short one comes first.
+    assert_eq!(hits[0].message_id, newest_short.id);
+    assert!(hits.iter().all(|h| h.message_id != oldest.id));
+    assert!(
+        hits.iter()
+            .all(|h| h.snippet_parts().contains(&(true, "zebra"))),
+        "{hits:?}"
+    );
+}

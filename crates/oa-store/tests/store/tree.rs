@@ -138,3 +138,70 @@ fn bad_tree_operations_are_refused() {
     ));
     assert_eq!(path_texts(&store, c).len(), 3, "nothing changed");
 }
+
+#[test]
+fn a_correction_is_a_human_written_sibling_linked_to_the_reply_it_corrects() {
+    let mut store = Store::open(&tempfile::tempdir().unwrap().path().join("c.sqlite3")).unwrap();
+    let prompt = store.add_prompt(None, "Capital of Australia?").unwrap();
+    pause();
+    let model = store
+        .add_reply(&prompt, "Sydney.", Some(super::super::provenance()))
+        .unwrap();
+    pause();
+    let correction = store
+        .add_correction(prompt.conversation_id, model.id, "Canberra.")
+        .unwrap();
+    assert_eq!(correction.parent_id, Some(prompt.id));
+    assert_eq!(correction.corrects, Some(model.id));
+    assert!(correction.is_human_written_reply() && !correction.is_synthetic());
+
+    // The correction is what the person now sees; the model's reply is still there, unchanged.
+    let path = path_texts(&store, prompt.conversation_id);
+    assert_eq!(
+        path,
+        [
+            ("Capital of Australia?".to_owned(), 0, 1),
+            ("Canberra.".to_owned(), 1, 2)
+        ]
+    );
+    let siblings = store.siblings(model.id).unwrap();
+    assert_eq!(siblings[0], model);
+    assert_eq!(siblings[1], correction);
+    assert_eq!(
+        store.corrections_of(model.id).unwrap(),
+        std::slice::from_ref(&correction)
+    );
+
+    // It is recorded as a correction for sharing, with what it corrects.
+    let event = store
+        .events(oa_types::ConsentState::Private)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.subject_id == correction.id)
+        .unwrap();
+    assert_eq!(event.kind, oa_types::ContributionKind::Correction);
+    let payload: Message = serde_json::from_str(&event.payload).unwrap();
+    assert_eq!(payload.corrects, Some(model.id));
+}
+
+#[test]
+fn only_assistant_replies_can_be_corrected_and_only_with_new_text() {
+    let mut store = Store::open_in_memory().unwrap();
+    let [prompt, reply, _] = three(&mut store);
+    let conversation = prompt.conversation_id;
+    for (target, text) in [
+        (prompt.id, "Capital of Spain?"),
+        (reply.id, "   "),
+        (reply.id, "Paris."),
+    ] {
+        let err = store
+            .add_correction(conversation, target, text)
+            .unwrap_err();
+        assert!(matches!(err, StoreError::InvalidInput(_)), "{err:?}");
+    }
+    let err = store
+        .add_correction(conversation, Uuid::now_v7(), "Rome.")
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert_eq!(store.conversation(conversation).unwrap().messages.len(), 3);
+}

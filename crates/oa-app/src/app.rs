@@ -50,7 +50,10 @@ enum EngineSlot {
 /// The running application. Cheap to share behind an `Arc`.
 pub struct App {
     config: AppConfig,
-    store: Arc<Mutex<Store>>,
+    /// `None` while the database cannot be opened (a read-only or full disk, say): the app
+    /// still starts, every use case that needs the data says why it cannot, and the next one
+    /// tries to open it again, so fixing the folder needs no restart.
+    store: Arc<Mutex<Option<Store>>>,
     engine: Arc<RwLock<EngineSlot>>,
 }
 
@@ -64,9 +67,17 @@ impl std::fmt::Debug for App {
 
 impl App {
     /// Opens the local database and starts loading the model in the background; the model's
-    /// state is reported by [`App::model_status`].
+    /// state is reported by [`App::model_status`]. A database that cannot be opened does not
+    /// stop the app: [`App::storage_error`] says why, and the use cases that need it fail with
+    /// that message until it opens.
     pub fn open(config: AppConfig) -> Result<App> {
-        let store = Store::open(&config.database_path())?;
+        let store = match Store::open(&config.database_path()) {
+            Ok(store) => Some(store),
+            Err(e) => {
+                tracing::warn!(error = %e, "the local database could not be opened");
+                None
+            }
+        };
         let engine = Arc::new(RwLock::new(EngineSlot::Loading));
         let slot = engine.clone();
         let path = config.model_path.clone();
@@ -124,6 +135,12 @@ impl App {
         }
     }
 
+    /// Why the local database cannot be used right now, or `None` when it can. Tries to open it
+    /// again when it could not be opened before.
+    pub async fn storage_error(&self) -> Option<oa_types::AppError> {
+        self.with_store(|_| Ok(())).await.err().map(Into::into)
+    }
+
     /// Conversations, the most recently changed first.
     pub async fn list_conversations(&self) -> Result<Vec<ConversationSummary>> {
         self.with_store(|s| Ok(s.list_conversations()?)).await
@@ -132,6 +149,23 @@ impl App {
     /// A conversation with the messages on its current path.
     pub async fn open_conversation(&self, id: Uuid) -> Result<ConversationDetail> {
         self.with_store(move |s| Ok(s.conversation(id)?)).await
+    }
+
+    /// Keeps a reply the person wrote in the assistant's place as a correction of `corrected`
+    /// (a sibling of it, linked to it); it becomes what the conversation shows.
+    pub async fn correct_reply(
+        &self,
+        conversation_id: Uuid,
+        corrected: Uuid,
+        text: String,
+    ) -> Result<Message> {
+        self.with_store(move |s| Ok(s.add_correction(conversation_id, corrected, &text)?))
+            .await
+    }
+
+    /// Messages matching what was typed, most relevant first (see [`Store::search`]).
+    pub async fn search(&self, query: String, limit: usize) -> Result<Vec<oa_types::SearchHit>> {
+        self.with_store(move |s| Ok(s.search(&query, limit)?)).await
     }
 
     /// Stores the prompt, generates the reply on the engine thread while streaming events to
@@ -240,14 +274,20 @@ impl App {
     }
 
     /// Runs `f` on a blocking thread with the store: SQLite never runs on the async runtime.
+    /// Opens the database first if it could not be opened before.
     async fn with_store<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let store = self.store.clone();
+        let path = self.config.database_path();
         tokio::task::spawn_blocking(move || {
             let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
+            let store = match &mut *guard {
+                Some(store) => store,
+                empty => empty.insert(Store::open(&path)?),
+            };
+            f(store)
         })
         .await
         .map_err(|e| Error::Internal(format!("storage task failed: {e}")))?

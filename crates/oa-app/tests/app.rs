@@ -154,3 +154,45 @@ async fn a_listener_that_goes_away_stops_generation_and_keeps_the_partial_reply(
     );
     assert!(!reply.text.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_replaces_the_reply_on_screen_and_keeps_the_models_in_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(AppConfig::new(dir.path().to_owned(), Some(model_path()))).unwrap();
+    assert!(matches!(
+        app.wait_for_model().await,
+        ModelStatus::Ready { .. }
+    ));
+    let request = SendMessage {
+        conversation_id: None,
+        text: "What is the capital of Australia?".into(),
+        sampler: short_reply(),
+    };
+    let model_reply = app.send_message(request, |_| true).await.unwrap();
+    let conversation = model_reply.conversation_id;
+    let correction = app
+        .correct_reply(
+            conversation,
+            model_reply.id,
+            "Canberra, chosen in 1908 as a compromise between Sydney and Melbourne.".into(),
+        )
+        .await
+        .unwrap();
+    assert!(correction.is_human_written_reply());
+    assert_eq!(correction.corrects, Some(model_reply.id));
+
+    let shown = app.open_conversation(conversation).await.unwrap().messages;
+    assert_eq!(shown.last(), Some(&correction));
+    let hits = app.search("compromise".into(), 10).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].message_id, correction.id);
+
+    // Correcting a prompt is refused with a message the person can act on.
+    let error: AppError = app
+        .correct_reply(conversation, shown[0].id, "Something else".into())
+        .await
+        .unwrap_err()
+        .into();
+    assert_eq!(error.code, ErrorCode::InvalidRequest);
+    assert!(error.message.contains("edit a prompt"), "{}", error.message);
+}

@@ -121,17 +121,25 @@ async fn a_read_only_data_folder_is_a_clear_error_and_loses_nothing() {
         .unwrap();
     drop(app);
 
-    // The next start finds its data folder read-only (a disk mounted read-only, say).
+    // The next start finds its data folder read-only (a disk mounted read-only, say). The app
+    // still starts, and says what is wrong wherever the data is needed.
     remount(&dir, "ro");
-    let error: AppError = App::open(AppConfig::new(dir.clone(), None))
-        .unwrap_err()
-        .into();
+    let app = open_ready(&dir).await;
+    let error = app.storage_error().await.expect("a storage error");
     assert_eq!(error.code, ErrorCode::Storage, "{error:?}");
     assert!(error.message.contains("read-only"), "{}", error.message);
+    let listed: AppError = app.list_conversations().await.unwrap_err().into();
+    assert_eq!(listed, error);
+    let sent: AppError = app
+        .send_message(send("Are you there?", None), |_| true)
+        .await
+        .unwrap_err()
+        .into();
+    assert_eq!(sent, error);
 
-    // Once writable again, everything saved before is there.
+    // Once the folder is writable again, the same running app finds everything saved before.
     remount(&dir, "rw");
-    let app = open_ready(&dir).await;
+    assert_eq!(app.storage_error().await, None);
     let detail = app.open_conversation(first.conversation_id).await.unwrap();
     assert_eq!(detail.messages.len(), 2);
     assert_eq!(detail.messages[1], first);

@@ -195,3 +195,56 @@ async fn missing_model() -> Result<()> {
     display.screenshot(&screenshot_dir().join("no-model.png"))?;
     app.quit().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_folder_that_cannot_be_used_is_explained_in_the_window() -> Result<()> {
+    tokio::time::timeout(TEST_TIMEOUT, unusable_data_folder())
+        .await
+        .context("test timed out")?
+}
+
+async fn unusable_data_folder() -> Result<()> {
+    let root = tempfile::tempdir()?;
+    // A file where the data folder should be: no database can be created below it.
+    let blocker = root.path().join("not-a-folder");
+    std::fs::write(&blocker, "")?;
+    let display = Display::start()?;
+    let launch = Launch {
+        data_dir: blocker.join("data"),
+        ..Launch::with_default_model(root.path())?
+    };
+    let app = AppUnderTest::start(&display, &launch).await?;
+    // The window opens and says what is wrong, instead of the app vanishing.
+    let notice = app
+        .text_of(".notice .notice-text", Duration::from_secs(20))
+        .await?;
+    ensure!(
+        notice.contains("Could not save or read your conversations")
+            && notice.contains("not-a-folder"),
+        "notice: {notice:?}"
+    );
+    // Sending says it again rather than losing the message silently.
+    let (state, text) = app.model_state().await?;
+    ensure!(state == "ready", "model not ready: {state} {text}");
+    app.client
+        .find(Locator::Css(".notice-close"))
+        .await?
+        .click()
+        .await?;
+    app.client
+        .find(Locator::Css("#composer"))
+        .await?
+        .send_keys("Hello?")
+        .await?;
+    app.client
+        .find(Locator::Css("#send"))
+        .await?
+        .click()
+        .await?;
+    let again = app
+        .text_of(".notice .notice-text", Duration::from_secs(20))
+        .await?;
+    ensure!(again == notice, "after sending: {again:?}");
+    display.screenshot(&screenshot_dir().join("storage-error.png"))?;
+    app.quit().await
+}

@@ -33,9 +33,9 @@ pub const PIP_PACKAGE: &str = "python3-pip";
 
 /// Python packages pinned for development, as `(name, version)`.
 ///
-/// Empty for now. The llama.cpp speed and correctness reference goes here once a benchmark
-/// uses it: `("llama-cpp-python", "0.3.36")` (it builds llama.cpp from source, about 9 minutes).
-pub const PYTHON_PACKAGES: &[(&str, &str)] = &[];
+/// llama-cpp-python is the reference the engine is compared with (token ids, logits, greedy
+/// text) in `oa-engine`'s tests; it builds llama.cpp from source, about 9 minutes, once.
+pub const PYTHON_PACKAGES: &[(&str, &str)] = &[("llama-cpp-python", "0.3.36")];
 
 /// The target the UI is compiled for.
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";

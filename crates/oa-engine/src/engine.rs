@@ -100,6 +100,9 @@ pub struct GenerationStats {
     pub finish_reason: FinishReason,
     /// Tokens of the rendered prompt.
     pub prompt_tokens: u32,
+    /// Prompt tokens not read again because the model had just read them (the conversation so
+    /// far, in a follow-up turn).
+    pub reused_prompt_tokens: u32,
     /// Tokens generated.
     pub completion_tokens: u32,
     /// Oldest messages left out because the conversation outgrew the context window.
@@ -251,7 +254,7 @@ fn run(
         model.fit_prompt(&request.messages, request.params.max_tokens)?;
     let mut history = prompt.clone();
     let mut detok = Detokenizer::new();
-    let mut logits = model.forward(&prompt, 0)?;
+    let (mut logits, reused_prompt_tokens) = model.prefill(&prompt)?;
     let mut generated = 0u32;
     let mut first_token_ms = None;
     let finish_reason = loop {
@@ -294,6 +297,7 @@ fn run(
     Ok(GenerationStats {
         finish_reason,
         prompt_tokens: prompt.len() as u32,
+        reused_prompt_tokens: reused_prompt_tokens as u32,
         completion_tokens: generated,
         dropped_messages,
         time_to_first_token_ms: first_token_ms.unwrap_or(total_ms),

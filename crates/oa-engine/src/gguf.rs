@@ -14,8 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{EngineError, Result};
 
-/// Architectures this engine runs.
-pub const SUPPORTED_ARCHITECTURES: &[&str] = &["llama"];
+pub use crate::arch::SUPPORTED_ARCHITECTURES;
 
 /// A GGUF file whose header has been read and checked.
 #[derive(Debug)]
@@ -102,24 +101,40 @@ impl GgufFile {
 
     /// An array of strings (for example the vocabulary).
     pub fn get_str_array(&self, key: &str) -> Result<Option<Vec<&str>>> {
-        let Some(value) = self.metadata().get(key) else {
-            return Ok(None);
-        };
-        let Value::Array(items) = value else {
-            return Err(bad(key, "not an array".into()));
-        };
-        items
-            .iter()
-            .map(|v| match v {
-                Value::String(s) => Ok(s.as_str()),
-                _ => Err(bad(key, "an array holding a non-string".into())),
-            })
-            .collect::<Result<Vec<_>>>()
-            .map(Some)
+        self.get_array(key, "string", |v| match v {
+            Value::String(s) => Some(s.as_str()),
+            _ => None,
+        })
     }
 
     /// An array of integers (for example token types).
     pub fn get_i64_array(&self, key: &str) -> Result<Option<Vec<i64>>> {
+        self.get_array(key, "integer", |v| match v {
+            Value::I32(n) => Some(i64::from(*n)),
+            Value::U32(n) => Some(i64::from(*n)),
+            Value::I64(n) => Some(*n),
+            Value::I8(n) => Some(i64::from(*n)),
+            Value::U8(n) => Some(i64::from(*n)),
+            _ => None,
+        })
+    }
+
+    /// An array of floats (for example token scores).
+    pub fn get_f32_array(&self, key: &str) -> Result<Option<Vec<f32>>> {
+        self.get_array(key, "number", |v| match v {
+            Value::F32(x) => Some(*x),
+            Value::F64(x) => Some(*x as f32),
+            _ => None,
+        })
+    }
+
+    /// An array whose every item `item` converts; `kind` names the expected item in errors.
+    fn get_array<'a, T>(
+        &'a self,
+        key: &str,
+        kind: &str,
+        item: impl Fn(&'a Value) -> Option<T>,
+    ) -> Result<Option<Vec<T>>> {
         let Some(value) = self.metadata().get(key) else {
             return Ok(None);
         };
@@ -128,16 +143,18 @@ impl GgufFile {
         };
         items
             .iter()
-            .map(|v| match v {
-                Value::I32(n) => Ok(i64::from(*n)),
-                Value::U32(n) => Ok(i64::from(*n)),
-                Value::I64(n) => Ok(*n),
-                Value::I8(n) => Ok(i64::from(*n)),
-                Value::U8(n) => Ok(i64::from(*n)),
-                _ => Err(bad(key, "an array holding a non-integer".into())),
-            })
+            .map(|v| item(v).ok_or_else(|| bad(key, format!("an array holding a non-{kind}"))))
             .collect::<Result<Vec<_>>>()
             .map(Some)
+    }
+
+    /// A boolean flag, `None` when absent.
+    pub fn get_bool(&self, key: &str) -> Result<Option<bool>> {
+        match self.metadata().get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(bad(key, "not a boolean".into())),
+        }
     }
 
     /// The architecture name (`general.architecture`).
@@ -184,73 +201,12 @@ impl GgufFile {
             .unwrap_or_else(|| "unknown".into())
     }
 
-    /// Checks that the file holds a model this engine can run, naming the first problem found.
+    /// Checks that the file holds a model this engine can run, naming the first problem found:
+    /// the architecture's hyper-parameters, every tensor's presence and shape, and that every
+    /// tensor's bytes lie within the file.
     fn validate(&self) -> Result<()> {
-        let arch = self.architecture()?;
-        if !SUPPORTED_ARCHITECTURES.contains(&arch) {
-            return Err(EngineError::UnsupportedArchitecture(arch.to_owned()));
-        }
-        let heads = self.require_positive(&format!("{arch}.attention.head_count"))?;
-        let kv_heads = self.require_positive(&format!("{arch}.attention.head_count_kv"))?;
-        let embedding = self.require_positive(&format!("{arch}.embedding_length"))?;
-        let blocks = self.require_positive(&format!("{arch}.block_count"))?;
-        self.require_positive(&format!("{arch}.feed_forward_length"))?;
-        self.context_length()?;
-        if embedding % heads != 0 {
-            return Err(bad(
-                &format!("{arch}.embedding_length"),
-                format!("{embedding}, not a multiple of the head count {heads}"),
-            ));
-        }
-        if heads % kv_heads != 0 {
-            return Err(bad(
-                &format!("{arch}.attention.head_count_kv"),
-                format!("{kv_heads}, which does not divide the head count {heads}"),
-            ));
-        }
-        let rope_key = format!("{arch}.rope.dimension_count");
-        if let Some(rope) = self.get_u64(&rope_key)?
-            && (rope == 0 || rope > embedding / heads || rope % 2 != 0)
-        {
-            return Err(bad(
-                &rope_key,
-                format!("{rope}, not an even size up to the head size"),
-            ));
-        }
-        let key = format!("{arch}.attention.layer_norm_rms_epsilon");
-        match self.metadata().get(&key) {
-            Some(Value::F32(eps)) if eps.is_finite() && *eps > 0.0 => {}
-            Some(other) => return Err(bad(&key, format!("{other:?}, not a positive number"))),
-            None => return Err(bad(&key, "missing".into())),
-        }
-
-        let vocab = self
-            .get_str_array("tokenizer.ggml.tokens")?
-            .ok_or_else(|| bad("tokenizer.ggml.tokens", "missing".into()))?
-            .len() as u64;
-        if vocab == 0 {
-            return Err(bad("tokenizer.ggml.tokens", "empty".into()));
-        }
-        let embd = self.tensor_dims("token_embd.weight")?;
-        if embd != [vocab as usize, embedding as usize] {
-            return Err(self.invalid(format!(
-                "token_embd.weight has shape {embd:?}, expected [{vocab}, {embedding}] \
-                 (vocabulary size × embedding length)"
-            )));
-        }
-        for block in 0..blocks {
-            for name in [
-                "attn_q",
-                "attn_k",
-                "attn_v",
-                "attn_output",
-                "attn_norm",
-                "ffn_norm",
-            ] {
-                self.tensor_dims(&format!("blk.{block}.{name}.weight"))?;
-            }
-        }
-        self.tensor_dims("output_norm.weight")?;
+        let hparams = crate::arch::HParams::read(self)?;
+        hparams.check_tensors(self)?;
         for (name, info) in &self.content.tensor_infos {
             let elems = info.shape.elem_count();
             let block = info.ggml_dtype.block_size();
@@ -275,15 +231,20 @@ impl GgufFile {
         Ok(())
     }
 
-    fn tensor_dims(&self, name: &str) -> Result<Vec<usize>> {
+    /// Whether the file holds a tensor of that name.
+    pub fn has_tensor(&self, name: &str) -> bool {
+        self.content.tensor_infos.contains_key(name)
+    }
+
+    /// The shape of a tensor, rows first; `None` when the file has no such tensor.
+    pub fn tensor_shape(&self, name: &str) -> Option<Vec<usize>> {
         self.content
             .tensor_infos
             .get(name)
             .map(|t| t.shape.dims().to_vec())
-            .ok_or_else(|| self.invalid(format!("tensor {name} is missing")))
     }
 
-    fn invalid(&self, reason: String) -> EngineError {
+    pub(crate) fn invalid(&self, reason: String) -> EngineError {
         EngineError::InvalidGguf {
             path: self.path.clone(),
             reason,

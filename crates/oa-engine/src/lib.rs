@@ -7,16 +7,20 @@
 //! ([`detokenize`]). The loaded model lives on one OS thread ([`Engine`]); callers talk to it
 //! through a channel, so inference never runs on an async runtime.
 
+pub mod arch;
 pub mod detokenize;
 mod engine;
 mod error;
 pub mod gguf;
 pub mod model;
+mod q4_1;
 pub mod sampler;
+pub mod spm;
 pub mod template;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod tokenizer;
+mod transformer;
 
 pub use engine::{
     ChatMessage, ChatRole, Engine, EventSink, FinishReason, GenerateRequest, GenerationEvent,

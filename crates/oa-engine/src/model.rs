@@ -5,30 +5,28 @@ use std::io::BufReader;
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
-use candle_transformers::models::quantized_llama;
 use oa_types::ModelInfo;
 
+use crate::arch::HParams;
 use crate::gguf::{GgufFile, sha256_file};
 use crate::template::{ChatTemplate, TemplateMessage};
 use crate::tokenizer::ModelTokenizer;
+use crate::transformer::Transformer;
 use crate::{ChatMessage, ChatRole, EngineError, Result};
-
-/// Positions the llama implementation holds RoPE tables for: the usable context is the smaller of
-/// this and what the file declares.
-const LLAMA_MAX_POSITIONS: usize = quantized_llama::MAX_SEQ_LEN;
 
 /// Everything needed to chat with one GGUF file.
 pub struct LoadedModel {
-    weights: quantized_llama::ModelWeights,
+    weights: Transformer,
+    /// The tokens whose keys and values the model's cache holds, in order.
+    cached: Vec<u32>,
     /// The tokenizer built from the file.
     pub tokenizer: ModelTokenizer,
     /// The chat template.
     pub template: ChatTemplate,
     /// Facts about the file.
     pub info: ModelInfo,
-    /// Tokens the model can attend to.
+    /// Tokens the model can attend to: what the file declares.
     pub context_length: usize,
-    device: Device,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -71,25 +69,27 @@ impl LoadedModel {
             chat_template_sha256: template.sha256().to_owned(),
             chat_template_fallback: template.is_fallback(),
         };
-        let device = Device::Cpu;
+        let hparams = HParams::read(&gguf)?;
         let file = File::open(&path).map_err(|source| EngineError::Io {
             path: path.clone(),
             source,
         })?;
         let mut reader = BufReader::new(file);
-        let GgufFile { content, .. } = gguf;
-        let weights = quantized_llama::ModelWeights::from_gguf(content, &mut reader, &device)
-            .map_err(|e| EngineError::InvalidGguf {
-                path: path.clone(),
-                reason: e.to_string(),
+        let weights = Transformer::load(hparams, &gguf.content, &mut reader, &Device::Cpu)
+            .map_err(|e| match e {
+                EngineError::Inference(e) => EngineError::InvalidGguf {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                },
+                other => other,
             })?;
         Ok(LoadedModel {
             weights,
+            cached: Vec::new(),
             tokenizer,
             template,
             info,
-            context_length: declared.min(LLAMA_MAX_POSITIONS),
-            device,
+            context_length: declared,
         })
     }
 
@@ -107,9 +107,44 @@ impl LoadedModel {
                 available: self.context_length,
             });
         }
-        let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
-        let logits = self.weights.forward(&input, position)?;
-        Ok(logits.squeeze(0)?)
+        if position > self.cached.len() {
+            return Err(EngineError::InvalidRequest(format!(
+                "position {position} is past the {} tokens already read",
+                self.cached.len()
+            )));
+        }
+        self.cached.truncate(position);
+        let logits = self.weights.forward(tokens, position);
+        if logits.is_err() {
+            // The cache may hold part of this call: start afresh next time.
+            self.cached.clear();
+            return logits;
+        }
+        self.cached.extend_from_slice(tokens);
+        debug_assert_eq!(self.cached.len(), self.weights.cached_len());
+        logits
+    }
+
+    /// Runs a whole prompt and returns the next-token logits, reading only what follows the
+    /// longest prefix it shares with what the model has already read (a follow-up turn
+    /// re-reads only the new messages). Returns the logits and how many prompt tokens were
+    /// reused.
+    pub fn prefill(&mut self, prompt: &[u32]) -> Result<(Tensor, usize)> {
+        if prompt.is_empty() {
+            return Err(EngineError::InvalidRequest(
+                "nothing to run the model on".into(),
+            ));
+        }
+        let shared = self
+            .cached
+            .iter()
+            .zip(prompt)
+            .take_while(|(a, b)| a == b)
+            .count();
+        // At least the last token is run again: its logits are the ones wanted.
+        let reuse = shared.min(prompt.len() - 1);
+        let logits = self.forward(&prompt[reuse..], reuse)?;
+        Ok((logits, reuse))
     }
 
     /// The prompt's token ids under the context policy, and how many messages were left out.

@@ -1,8 +1,14 @@
-//! Support for tests of this and other crates (feature `testing`): where the reference models are.
+//! Support for tests of this and other crates (feature `testing`): where the reference models
+//! are, and llama.cpp's answers for the same inputs.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use crate::DEFAULT_MODEL_FILE;
+
+/// File name of the second reference model (Gemma 3 270M, Q4_K_M; a base model).
+pub const GEMMA_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
 
 /// The default model the tests chat with: `OA_MODEL` if set, else the checkout's `models/`
 /// folder, where `cargo xtask setup` puts it.
@@ -13,15 +19,269 @@ use crate::DEFAULT_MODEL_FILE;
 pub fn default_model() -> PathBuf {
     let path = std::env::var_os("OA_MODEL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../models")
-                .join(DEFAULT_MODEL_FILE)
-        });
+        .unwrap_or_else(|| models_dir().join(DEFAULT_MODEL_FILE));
+    require(path)
+}
+
+/// The Gemma 3 reference model in the checkout's `models/` folder.
+///
+/// # Panics
+/// When the file is missing, with the command that fetches it.
+pub fn gemma_model() -> PathBuf {
+    require(models_dir().join(GEMMA_MODEL_FILE))
+}
+
+fn models_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models")
+}
+
+fn require(path: PathBuf) -> PathBuf {
     assert!(
         path.exists(),
         "{} is missing: run `cargo xtask setup` first",
         path.display()
     );
     path
+}
+
+/// llama.cpp's answer to `request`, from `tests/reference/llama_reference.py` (its docstring gives
+/// the request and answer format) run with llama-cpp-python, which `cargo xtask setup` installs.
+///
+/// # Panics
+/// When Python or llama-cpp-python is missing or the script fails, with its error output.
+pub fn llama_cpp(request: &serde_json::Value) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/llama_reference.py");
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs (installed by `cargo xtask setup`)");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(request.to_string().as_bytes())
+        .expect("the request reaches the script");
+    let out = child.wait_with_output().expect("the script finishes");
+    assert!(
+        out.status.success(),
+        "{} failed (run `cargo xtask setup` to install llama-cpp-python):\n{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the script answers JSON")
+}
+
+/// The sizes of a test model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelShape {
+    /// Transformer blocks.
+    pub layers: usize,
+    /// Query heads; the embedding is `heads × head_size`.
+    pub heads: usize,
+    /// Key/value heads.
+    pub kv_heads: usize,
+    /// Size of each head.
+    pub head_size: usize,
+    /// Width of the feed-forward layer.
+    pub feed_forward: usize,
+}
+
+impl ModelShape {
+    /// Four heads of 16 (two for keys and values), a feed-forward of 96, two layers; seven
+    /// for Gemma 3, so that the sixth is a global layer.
+    pub fn tiny(architecture: &str) -> ModelShape {
+        ModelShape {
+            layers: if architecture == "gemma3" { 7 } else { 2 },
+            heads: 4,
+            kv_heads: 2,
+            head_size: 16,
+            feed_forward: 96,
+        }
+    }
+}
+
+/// Writes a tiny model of `architecture` ([`ModelShape::tiny`]) with random weights; see
+/// [`write_test_model`].
+pub fn write_tiny_model(
+    architecture: &str,
+    path: &Path,
+    seed: u64,
+    weights: candle_core::quantized::GgmlDType,
+) {
+    write_test_model(
+        architecture,
+        path,
+        seed,
+        weights,
+        &ModelShape::tiny(architecture),
+    );
+}
+
+/// Writes a model of `architecture` with random weights (seeded; matrices in `weights`,
+/// vectors in f32) to `path`: every tensor the architecture reads, in the shapes it needs, and
+/// a byte-level vocabulary of 263 tokens. Such a file proves an architecture against llama.cpp
+/// without downloading a model. Gemma 3 files get a sliding window of 8 positions, so that a
+/// prompt of a few dozen tokens crosses it.
+///
+/// # Panics
+/// When the architecture is not one the engine runs, or the file cannot be written.
+pub fn write_test_model(
+    architecture: &str,
+    path: &Path,
+    seed: u64,
+    weights: candle_core::quantized::GgmlDType,
+    shape: &ModelShape,
+) {
+    write_edited_model(architecture, path, seed, weights, shape, |_, _| {});
+}
+
+/// Metadata of a model file being written: key and value.
+pub type Metadata = Vec<(String, candle_core::quantized::gguf_file::Value)>;
+/// Tensors of a model file being written: name and data.
+pub type Tensors = Vec<(String, candle_core::quantized::QTensor)>;
+
+/// Like [`write_test_model`], with `edit` changing the metadata and tensors before they are
+/// written: how the tests make broken files of every kind.
+pub fn write_edited_model(
+    architecture: &str,
+    path: &Path,
+    seed: u64,
+    weights: candle_core::quantized::GgmlDType,
+    shape: &ModelShape,
+    edit: impl FnOnce(&mut Metadata, &mut Tensors),
+) {
+    use candle_core::quantized::gguf_file::{self, Value};
+    use candle_core::quantized::{GgmlDType, QTensor};
+    use candle_core::{Device, Tensor};
+
+    let gemma = architecture == "gemma3";
+    let tokens = byte_level_vocabulary();
+    let vocab = tokens.len();
+    let hp = crate::arch::HParams::for_test_model(architecture, vocab, shape)
+        .expect("a supported architecture");
+    let (embedding, heads, kv_heads, head, ff, layers) = (
+        hp.embedding,
+        hp.heads,
+        hp.kv_heads,
+        hp.key_length,
+        hp.feed_forward,
+        hp.layers,
+    );
+    let key = |k: &str| format!("{architecture}.{k}");
+    let u32v = |n: usize| Value::U32(n as u32);
+    let mut metadata: Vec<(String, Value)> = vec![
+        (
+            "general.architecture".into(),
+            Value::String(architecture.into()),
+        ),
+        (
+            "general.name".into(),
+            Value::String(format!("tiny {architecture}")),
+        ),
+        (key("context_length"), u32v(256)),
+        (key("embedding_length"), u32v(embedding)),
+        (key("block_count"), u32v(layers)),
+        (key("feed_forward_length"), u32v(ff)),
+        (key("attention.head_count"), u32v(heads)),
+        (key("attention.head_count_kv"), u32v(kv_heads)),
+        (key("attention.key_length"), u32v(head)),
+        (key("attention.value_length"), u32v(head)),
+        (key("rope.dimension_count"), u32v(head)),
+        (key("attention.layer_norm_rms_epsilon"), Value::F32(1e-6)),
+        (
+            key("rope.freq_base"),
+            Value::F32(if gemma { 1_000_000.0 } else { 10_000.0 }),
+        ),
+        ("tokenizer.ggml.model".into(), Value::String("gpt2".into())),
+        ("tokenizer.ggml.pre".into(), Value::String("default".into())),
+        (
+            "tokenizer.ggml.tokens".into(),
+            Value::Array(tokens.iter().cloned().map(Value::String).collect()),
+        ),
+        (
+            "tokenizer.ggml.merges".into(),
+            Value::Array(vec![
+                Value::String("Ġ t".into()),
+                Value::String("h e".into()),
+            ]),
+        ),
+        ("tokenizer.ggml.bos_token_id".into(), u32v(vocab - 2)),
+        ("tokenizer.ggml.eos_token_id".into(), u32v(vocab - 1)),
+    ];
+    if gemma {
+        metadata.push((key("attention.sliding_window"), u32v(8)));
+    }
+    let mut rng = seed ^ 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    };
+    let tensors: Vec<(String, QTensor)> = hp
+        .tensors()
+        .into_iter()
+        .filter(|spec| !spec.optional)
+        .map(|spec| {
+            let n: usize = spec.dims.iter().product();
+            let is_norm = spec.name.contains("norm");
+            let values: Vec<f32> = (0..n)
+                .map(|_| {
+                    let r = next();
+                    if is_norm { 1.0 + 0.2 * r } else { 0.3 * r }
+                })
+                .collect();
+            let t = Tensor::from_vec(values, spec.dims.clone(), &Device::Cpu).unwrap();
+            let dtype = if spec.dims.len() == 2 {
+                weights
+            } else {
+                GgmlDType::F32
+            };
+            (spec.name, QTensor::quantize(&t, dtype).unwrap())
+        })
+        .collect();
+    let (mut metadata, mut tensors) = (metadata, tensors);
+    edit(&mut metadata, &mut tensors);
+    let metadata_refs: Vec<(&str, &Value)> =
+        metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
+    let mut file = std::fs::File::create(path).expect("the tiny model file can be created");
+    gguf_file::write(&mut file, &metadata_refs, &tensor_refs).expect("the tiny model is written");
+}
+
+/// GPT-2's byte-level alphabet (a printable character for each of the 256 bytes), two merged
+/// tokens, the special tokens llama.cpp expects of Phi-3, and BOS/EOS.
+fn byte_level_vocabulary() -> Vec<String> {
+    let mut printable: Vec<u32> = (u32::from(b'!')..=u32::from(b'~')).collect();
+    printable.extend(0xA1..=0xAC);
+    printable.extend(0xAE..=0xFF);
+    let mut extra = 0;
+    let mut tokens: Vec<String> = (0..=255u32)
+        .map(|byte| {
+            let code = if printable.contains(&byte) {
+                byte
+            } else {
+                extra += 1;
+                255 + extra
+            };
+            char::from_u32(code).expect("a valid character").to_string()
+        })
+        .collect();
+    // llama.cpp looks Phi-3's special tokens up by their text.
+    tokens.extend(
+        [
+            "Ġt",
+            "he",
+            "<unk>",
+            "<|endoftext|>",
+            "<|end|>",
+            "<s>",
+            "</s>",
+        ]
+        .map(String::from),
+    );
+    tokens
 }

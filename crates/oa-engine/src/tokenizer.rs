@@ -2,7 +2,9 @@
 //!
 //! A GGUF file carries its vocabulary, merges and pre-tokenizer name. The tokenizer is built from
 //! those alone, following llama.cpp's reading of each field, and refuses a pre-tokenizer it does
-//! not know instead of guessing — a wrong guess silently changes every token id.
+//! not know instead of guessing — a wrong guess silently changes every token id. Two kinds exist:
+//! byte-level BPE (`gpt2`: SmolLM2, Qwen, Llama 3) on the `tokenizers` crate, and
+//! SentencePiece-style vocabularies with scores (`llama`: Gemma, Mistral, Phi-3) in [`crate::spm`].
 
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::models::bpe::{BPE, Vocab};
@@ -12,10 +14,11 @@ use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::{AddedToken, PreTokenizerWrapper, Tokenizer};
 
 use crate::gguf::GgufFile;
+use crate::spm::{SpmVocab, token_type};
 use crate::{EngineError, Result};
 
-/// llama.cpp's token type for control tokens (`<|im_start|>` and friends).
-const TOKEN_TYPE_CONTROL: i64 = 3;
+/// Kinds of vocabulary (`tokenizer.ggml.model`) this engine reads.
+pub const SUPPORTED_TOKENIZER_MODELS: &[&str] = &["gpt2", "llama"];
 
 /// Pre-tokenizers (`tokenizer.ggml.pre`) this engine reproduces exactly.
 pub const SUPPORTED_PRE_TOKENIZERS: &[&str] = &["smollm", "gpt2", "default"];
@@ -23,7 +26,7 @@ pub const SUPPORTED_PRE_TOKENIZERS: &[&str] = &["smollm", "gpt2", "default"];
 /// A tokenizer plus the special tokens generation needs.
 #[derive(Debug, Clone)]
 pub struct ModelTokenizer {
-    inner: Tokenizer,
+    inner: Inner,
     tokens: Vec<String>,
     control: Vec<bool>,
     /// Beginning-of-sequence token, if the file names one.
@@ -36,32 +39,16 @@ pub struct ModelTokenizer {
     stop_ids: Vec<u32>,
 }
 
+#[derive(Debug, Clone)]
+enum Inner {
+    Bpe(Box<Tokenizer>),
+    Spm(Box<SpmVocab>),
+}
+
 impl ModelTokenizer {
     /// Builds the tokenizer from the file's metadata.
     pub fn from_gguf(gguf: &GgufFile) -> Result<ModelTokenizer> {
         let model = gguf.get_str("tokenizer.ggml.model")?.unwrap_or("gpt2");
-        if model != "gpt2" {
-            return Err(EngineError::UnsupportedTokenizer(format!(
-                "model `{model}` (tokenizer.ggml.model)"
-            )));
-        }
-        let pre = gguf.get_str("tokenizer.ggml.pre")?.unwrap_or("default");
-        let pre_tokenizer: PreTokenizerWrapper = match pre {
-            // Digits one by one, then GPT-2's byte-level split without a prefix space.
-            "smollm" => Sequence::new(vec![
-                Digits::new(true).into(),
-                ByteLevel::new(false, true, true).into(),
-            ])
-            .into(),
-            "gpt2" | "default" => ByteLevel::new(false, true, true).into(),
-            other => {
-                return Err(EngineError::UnsupportedTokenizer(format!(
-                    "pre-tokenizer `{other}` (tokenizer.ggml.pre); supported: {}",
-                    SUPPORTED_PRE_TOKENIZERS.join(", ")
-                )));
-            }
-        };
-
         let tokens: Vec<String> = gguf
             .get_str_array("tokenizer.ggml.tokens")?
             .ok_or_else(|| EngineError::BadMetadata {
@@ -71,52 +58,12 @@ impl ModelTokenizer {
             .into_iter()
             .map(str::to_owned)
             .collect();
-        let merges = gguf
-            .get_str_array("tokenizer.ggml.merges")?
-            .ok_or_else(|| EngineError::BadMetadata {
-                key: "tokenizer.ggml.merges".into(),
-                problem: "missing (a gpt2 tokenizer needs merges)".into(),
-            })?;
-        let merges = merges
-            .iter()
-            .map(|m| {
-                m.split_once(' ')
-                    .map(|(a, b)| (a.to_owned(), b.to_owned()))
-                    .ok_or_else(|| EngineError::BadMetadata {
-                        key: "tokenizer.ggml.merges".into(),
-                        problem: format!("holding `{m}`, not a pair separated by a space"),
-                    })
-            })
-            .collect::<Result<Vec<_>>>()?;
         let types = gguf
             .get_i64_array("tokenizer.ggml.token_type")?
             .unwrap_or_default();
         let control: Vec<bool> = (0..tokens.len())
-            .map(|i| types.get(i) == Some(&TOKEN_TYPE_CONTROL))
+            .map(|i| types.get(i) == Some(&token_type::CONTROL))
             .collect();
-
-        let vocab: Vocab = tokens
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.clone(), i as u32))
-            .collect();
-        let bpe = BPE::builder()
-            .vocab_and_merges(vocab, merges)
-            .build()
-            .map_err(|e| EngineError::Tokenize(format!("cannot build BPE: {e}")))?;
-        let mut inner = Tokenizer::new(bpe);
-        inner.with_pre_tokenizer(Some(pre_tokenizer));
-        inner.with_decoder(Some(ByteLevelDecoder::default()));
-        let specials: Vec<AddedToken> = tokens
-            .iter()
-            .zip(&control)
-            .filter(|(_, is_control)| **is_control)
-            .map(|(t, _)| AddedToken::from(t.clone(), true))
-            .collect();
-        inner
-            .add_special_tokens(specials)
-            .map_err(|e| EngineError::Tokenize(format!("cannot add control tokens: {e}")))?;
-
         let id = |key: &str| -> Result<Option<u32>> {
             match gguf.get_u64(key)? {
                 None => Ok(None),
@@ -129,10 +76,46 @@ impl ModelTokenizer {
         };
         let bos_id = id("tokenizer.ggml.bos_token_id")?;
         let eos_id = id("tokenizer.ggml.eos_token_id")?;
-        let add_bos = matches!(
-            gguf.metadata().get("tokenizer.ggml.add_bos_token"),
-            Some(candle_core::quantized::gguf_file::Value::Bool(true))
-        );
+        let inner = match model {
+            "gpt2" => Inner::Bpe(Box::new(bpe_tokenizer(gguf, &tokens, &control)?)),
+            "llama" => {
+                let scores = gguf
+                    .get_f32_array("tokenizer.ggml.scores")?
+                    .ok_or_else(|| EngineError::BadMetadata {
+                        key: "tokenizer.ggml.scores".into(),
+                        problem: "missing (a SentencePiece vocabulary needs scores)".into(),
+                    })?;
+                if scores.len() != tokens.len() {
+                    return Err(EngineError::BadMetadata {
+                        key: "tokenizer.ggml.scores".into(),
+                        problem: format!(
+                            "{} long for a vocabulary of {} tokens",
+                            scores.len(),
+                            tokens.len()
+                        ),
+                    });
+                }
+                let add_space_prefix = gguf
+                    .get_bool("tokenizer.ggml.add_space_prefix")?
+                    .unwrap_or(true);
+                Inner::Spm(Box::new(SpmVocab::new(
+                    tokens.clone(),
+                    types,
+                    scores,
+                    add_space_prefix,
+                    id("tokenizer.ggml.unknown_token_id")?,
+                )))
+            }
+            other => {
+                return Err(EngineError::UnsupportedTokenizer(format!(
+                    "model `{other}` (tokenizer.ggml.model); supported: {}",
+                    SUPPORTED_TOKENIZER_MODELS.join(", ")
+                )));
+            }
+        };
+        let add_bos = gguf
+            .get_bool("tokenizer.ggml.add_bos_token")?
+            .unwrap_or(matches!(inner, Inner::Spm(_)));
         let mut tokenizer = ModelTokenizer {
             inner,
             tokens,
@@ -149,11 +132,15 @@ impl ModelTokenizer {
     /// Token ids of `text`; control tokens written in the text (from the chat template) become
     /// their single special id.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self
-            .inner
-            .encode(text, false)
-            .map_err(|e| EngineError::Tokenize(e.to_string()))?;
-        Ok(enc.get_ids().to_vec())
+        match &self.inner {
+            Inner::Bpe(tokenizer) => {
+                let enc = tokenizer
+                    .encode(text, false)
+                    .map_err(|e| EngineError::Tokenize(e.to_string()))?;
+                Ok(enc.get_ids().to_vec())
+            }
+            Inner::Spm(vocab) => Ok(vocab.encode(text, true)),
+        }
     }
 
     /// Token ids of a rendered chat prompt, with BOS in front when the model wants one and the
@@ -170,9 +157,20 @@ impl ModelTokenizer {
 
     /// Text of `ids`, leaving out control tokens.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        self.inner
-            .decode(ids, true)
-            .map_err(|e| EngineError::Tokenize(e.to_string()))
+        if let Some(&bad) = ids.iter().find(|&&id| id as usize >= self.tokens.len()) {
+            return Err(EngineError::Tokenize(format!(
+                "token {bad} is beyond the vocabulary of {}",
+                self.tokens.len()
+            )));
+        }
+        match &self.inner {
+            Inner::Bpe(tokenizer) => tokenizer
+                .decode(ids, true)
+                .map_err(|e| EngineError::Tokenize(e.to_string())),
+            Inner::Spm(vocab) => {
+                Ok(String::from_utf8_lossy(&vocab.decode_bytes(ids, false)).into_owned())
+            }
+        }
     }
 
     /// The token's text as stored in the vocabulary.
@@ -219,4 +217,65 @@ impl ModelTokenizer {
         }
         ids
     }
+}
+
+/// The byte-level BPE tokenizer of a `gpt2` vocabulary, with the file's pre-tokenizer.
+fn bpe_tokenizer(gguf: &GgufFile, tokens: &[String], control: &[bool]) -> Result<Tokenizer> {
+    let pre = gguf.get_str("tokenizer.ggml.pre")?.unwrap_or("default");
+    let pre_tokenizer: PreTokenizerWrapper = match pre {
+        // Digits one by one, then GPT-2's byte-level split without a prefix space.
+        "smollm" => Sequence::new(vec![
+            Digits::new(true).into(),
+            ByteLevel::new(false, true, true).into(),
+        ])
+        .into(),
+        "gpt2" | "default" => ByteLevel::new(false, true, true).into(),
+        other => {
+            return Err(EngineError::UnsupportedTokenizer(format!(
+                "pre-tokenizer `{other}` (tokenizer.ggml.pre); supported: {}",
+                SUPPORTED_PRE_TOKENIZERS.join(", ")
+            )));
+        }
+    };
+
+    let merges = gguf
+        .get_str_array("tokenizer.ggml.merges")?
+        .ok_or_else(|| EngineError::BadMetadata {
+            key: "tokenizer.ggml.merges".into(),
+            problem: "missing (a gpt2 tokenizer needs merges)".into(),
+        })?;
+    let merges = merges
+        .iter()
+        .map(|m| {
+            m.split_once(' ')
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .ok_or_else(|| EngineError::BadMetadata {
+                    key: "tokenizer.ggml.merges".into(),
+                    problem: format!("holding `{m}`, not a pair separated by a space"),
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    let vocab: Vocab = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.clone(), i as u32))
+        .collect();
+    let bpe = BPE::builder()
+        .vocab_and_merges(vocab, merges)
+        .build()
+        .map_err(|e| EngineError::Tokenize(format!("cannot build BPE: {e}")))?;
+    let mut inner = Tokenizer::new(bpe);
+    inner.with_pre_tokenizer(Some(pre_tokenizer));
+    inner.with_decoder(Some(ByteLevelDecoder::default()));
+    let specials: Vec<AddedToken> = tokens
+        .iter()
+        .zip(control)
+        .filter(|(_, is_control)| **is_control)
+        .map(|(t, _)| AddedToken::from(t.clone(), true))
+        .collect();
+    inner
+        .add_special_tokens(specials)
+        .map_err(|e| EngineError::Tokenize(format!("cannot add control tokens: {e}")))?;
+    Ok(inner)
 }

@@ -1,0 +1,512 @@
+//! The decoder-only transformer that runs every architecture in [`crate::arch`], on candle-core
+//! tensors and candle's quantized matrix multiplication.
+//!
+//! The engine owns this layer rather than using candle-transformers' quantized models, whose
+//! defects change the output (see `docs/architecture.md`): Gemma 3 with SiLU instead of GELU
+//! and no sliding window in decoding, llama's RoPE capped at 4,096 positions, no Qwen3 or Phi-3.
+//! RoPE angles are computed for the positions of each call, once for all layers, so any
+//! context the file declares works without a table per layer. The KV cache remembers how many
+//! positions it holds; a call at an earlier position keeps the cache up to there and continues
+//! from it, which is how a follow-up turn reuses the shared prefix of the conversation.
+
+use std::io::{Read, Seek};
+use std::sync::Arc;
+
+use candle_core::quantized::{QMatMul, QTensor, gguf_file::Content};
+use candle_core::{D, DType, Device, Module, Tensor};
+
+use crate::arch::{Ffn, HParams, Qkv, RopeStyle};
+use crate::q4_1::Q4_1Matrix;
+use crate::{EngineError, Result};
+
+struct Norm {
+    weight: Tensor,
+    eps: f32,
+}
+
+impl Norm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(candle_nn::ops::rms_norm(
+            &x.contiguous()?,
+            &self.weight,
+            self.eps,
+        )?)
+    }
+}
+
+/// A weight matrix: candle's quantized multiplication, or the engine's own for Q4_1
+/// ([`crate::q4_1`]).
+enum Matrix {
+    Candle(QMatMul),
+    Q4_1(Q4_1Matrix),
+}
+
+impl Matrix {
+    fn new(t: QTensor) -> Result<Matrix> {
+        Ok(match Q4_1Matrix::from_qtensor(&t)? {
+            Some(m) => Matrix::Q4_1(m),
+            None => Matrix::Candle(QMatMul::from_qtensor(t)?),
+        })
+    }
+
+    fn shared(t: Arc<QTensor>) -> Result<Matrix> {
+        Ok(match Q4_1Matrix::from_qtensor(&t)? {
+            Some(m) => Matrix::Q4_1(m),
+            None => Matrix::Candle(QMatMul::from_arc(t)?),
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Matrix::Candle(m) => Ok(m.forward(x)?),
+            Matrix::Q4_1(m) => m.forward(x),
+        }
+    }
+}
+
+struct Linear {
+    weight: Matrix,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = self.weight.forward(x)?;
+        Ok(match &self.bias {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        })
+    }
+}
+
+enum QkvProj {
+    Separate { q: Linear, k: Linear, v: Linear },
+    Fused(Linear),
+}
+
+enum FfnProj {
+    Gated { gate: Linear, up: Linear },
+    Fused { gate_up: Linear },
+}
+
+struct Layer {
+    attn_norm: Norm,
+    qkv: QkvProj,
+    q_norm: Option<Norm>,
+    k_norm: Option<Norm>,
+    output: Linear,
+    post_attn_norm: Option<Norm>,
+    ffn_norm: Norm,
+    ffn: FfnProj,
+    down: Linear,
+    post_ffn_norm: Option<Norm>,
+    local: bool,
+}
+
+/// Keys and values of the positions seen so far, per layer, shaped (1, kv heads, positions,
+/// head size), in f16 as llama.cpp keeps them by default: half the memory, and the same
+/// rounding, which decides near-ties in greedy decoding.
+#[derive(Default)]
+struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    len: usize,
+}
+
+impl KvCache {
+    fn append(&mut self, layer: usize, k: Tensor, v: Tensor) -> Result<(Tensor, Tensor)> {
+        let slot = &mut self.layers[layer];
+        let (k, v) = match slot.take() {
+            Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+            None => (k, v),
+        };
+        *slot = Some((k.clone(), v.clone()));
+        Ok((k, v))
+    }
+
+    fn truncate(&mut self, len: usize) -> Result<()> {
+        if len >= self.len {
+            return Ok(());
+        }
+        for slot in &mut self.layers {
+            *slot = match slot.take() {
+                Some(_) if len == 0 => None,
+                Some((k, v)) => Some((
+                    k.narrow(2, 0, len)?.contiguous()?,
+                    v.narrow(2, 0, len)?.contiguous()?,
+                )),
+                None => None,
+            };
+        }
+        self.len = len;
+        Ok(())
+    }
+}
+
+/// Reads tensors by name from a checked file.
+struct Loader<'a, R> {
+    content: &'a Content,
+    reader: &'a mut R,
+    device: &'a Device,
+    eps: f32,
+}
+
+impl<R: Read + Seek> Loader<'_, R> {
+    fn qtensor(&mut self, name: &str) -> Result<QTensor> {
+        Ok(self.content.tensor(self.reader, name, self.device)?)
+    }
+
+    fn tensor(&mut self, name: &str) -> Result<Tensor> {
+        Ok(self
+            .qtensor(name)?
+            .dequantize(self.device)?
+            .to_dtype(DType::F32)?)
+    }
+
+    fn norm(&mut self, name: &str) -> Result<Norm> {
+        Ok(Norm {
+            weight: self.tensor(name)?,
+            eps: self.eps,
+        })
+    }
+
+    fn linear(&mut self, prefix: &str, bias: bool) -> Result<Linear> {
+        Ok(Linear {
+            weight: Matrix::new(self.qtensor(&format!("{prefix}.weight"))?)?,
+            bias: if bias {
+                Some(self.tensor(&format!("{prefix}.bias"))?)
+            } else {
+                None
+            },
+        })
+    }
+}
+
+/// RoPE angles for one call's positions.
+struct Angles {
+    cos: Tensor,
+    sin: Tensor,
+}
+
+/// A loaded model of any supported architecture.
+pub(crate) struct Transformer {
+    hp: HParams,
+    embedding: Arc<QTensor>,
+    layers: Vec<Layer>,
+    norm: Norm,
+    output: Matrix,
+    /// Divisors of each RoPE frequency (`rope_freqs.weight`, Llama 3.1+), else ones.
+    rope_freq_factors: Vec<f32>,
+    cache: KvCache,
+    device: Device,
+}
+
+impl Transformer {
+    /// Reads the weights of a file whose metadata and tensor shapes have been checked
+    /// ([`HParams::check_tensors`]).
+    pub fn load<R: Read + Seek>(
+        hp: HParams,
+        content: &Content,
+        reader: &mut R,
+        device: &Device,
+    ) -> Result<Transformer> {
+        let mut w = Loader {
+            content,
+            reader,
+            device,
+            eps: hp.rms_eps,
+        };
+        let embedding = Arc::new(w.qtensor("token_embd.weight")?);
+        let final_norm = w.norm("output_norm.weight")?;
+        let output = if content.tensor_infos.contains_key("output.weight") {
+            Matrix::new(w.qtensor("output.weight")?)?
+        } else {
+            Matrix::shared(embedding.clone())?
+        };
+        let rope_freq_factors = if content.tensor_infos.contains_key("rope_freqs.weight") {
+            w.tensor("rope_freqs.weight")?.to_vec1::<f32>()?
+        } else {
+            vec![1.0; hp.rope_dims / 2]
+        };
+        let mut layers = Vec::with_capacity(hp.layers);
+        for i in 0..hp.layers {
+            let p = format!("blk.{i}");
+            let qkv = match hp.spec.qkv {
+                Qkv::Separate { bias } => QkvProj::Separate {
+                    q: w.linear(&format!("{p}.attn_q"), bias)?,
+                    k: w.linear(&format!("{p}.attn_k"), bias)?,
+                    v: w.linear(&format!("{p}.attn_v"), bias)?,
+                },
+                Qkv::Fused => QkvProj::Fused(w.linear(&format!("{p}.attn_qkv"), false)?),
+            };
+            let ffn = match hp.spec.ffn {
+                Ffn::Silu | Ffn::Gelu => FfnProj::Gated {
+                    gate: w.linear(&format!("{p}.ffn_gate"), false)?,
+                    up: w.linear(&format!("{p}.ffn_up"), false)?,
+                },
+                Ffn::Fused => FfnProj::Fused {
+                    gate_up: w.linear(&format!("{p}.ffn_up"), false)?,
+                },
+            };
+            let (qk_norm, sandwich) = (hp.spec.qk_norm, hp.spec.sandwich_norms);
+            let mut norm_if = |wanted: bool, n: &str| -> Result<Option<Norm>> {
+                wanted
+                    .then(|| w.norm(&format!("{p}.{n}.weight")))
+                    .transpose()
+            };
+            let q_norm = norm_if(qk_norm, "attn_q_norm")?;
+            let k_norm = norm_if(qk_norm, "attn_k_norm")?;
+            let post_attn_norm = norm_if(sandwich, "post_attention_norm")?;
+            let post_ffn_norm = norm_if(sandwich, "post_ffw_norm")?;
+            layers.push(Layer {
+                attn_norm: w.norm(&format!("{p}.attn_norm.weight"))?,
+                qkv,
+                q_norm,
+                k_norm,
+                output: w.linear(&format!("{p}.attn_output"), false)?,
+                post_attn_norm,
+                ffn_norm: w.norm(&format!("{p}.ffn_norm.weight"))?,
+                ffn,
+                down: w.linear(&format!("{p}.ffn_down"), false)?,
+                post_ffn_norm,
+                local: hp.is_local(i),
+            });
+        }
+        let cache = KvCache {
+            layers: vec![None; hp.layers],
+            len: 0,
+        };
+        Ok(Transformer {
+            hp,
+            embedding,
+            layers,
+            norm: final_norm,
+            output,
+            rope_freq_factors,
+            cache,
+            device: device.clone(),
+        })
+    }
+
+    /// Positions held in the KV cache.
+    pub fn cached_len(&self) -> usize {
+        self.cache.len
+    }
+
+    /// Runs `tokens` at `position` and returns the logits after the last one, shape (vocab).
+    /// The cache keeps positions before `position` and forgets any after; `position` may not
+    /// be past what the cache holds.
+    pub fn forward(&mut self, tokens: &[u32], position: usize) -> Result<Tensor> {
+        if position > self.cache.len {
+            return Err(EngineError::InvalidRequest(format!(
+                "position {position} is past the {} cached positions",
+                self.cache.len
+            )));
+        }
+        self.cache.truncate(position)?;
+        let seq = tokens.len();
+        let ids = Tensor::new(tokens, &self.device)?;
+        let mut x = self.embedding.embedding(&ids)?.unsqueeze(0)?;
+        if self.hp.spec.scale_embeddings {
+            x = (x * (self.hp.embedding as f64).sqrt())?;
+        }
+        let global = self.angles(
+            position,
+            seq,
+            self.hp.rope_base,
+            self.hp.rope_freq_scale,
+            true,
+        )?;
+        let local = match self.hp.spec.sliding_window_pattern {
+            Some(p) => Some(self.angles(position, seq, p.local_rope_base, 1.0, false)?),
+            None => None,
+        };
+        let kv_len = position + seq;
+        let causal = mask(seq, position, kv_len, None, &self.device)?;
+        let windowed = match self.hp.sliding_window {
+            Some(w) => mask(seq, position, kv_len, Some(w), &self.device)?,
+            None => None,
+        };
+        for i in 0..self.layers.len() {
+            let layer = &self.layers[i];
+            let (angles, mask) = match (&local, layer.local) {
+                (Some(local), true) => (local, windowed.as_ref()),
+                _ => (&global, causal.as_ref()),
+            };
+            let h = layer.attn_norm.forward(&x)?;
+            let h = self.attention(i, &h, angles, mask)?;
+            let layer = &self.layers[i];
+            let h = match &layer.post_attn_norm {
+                Some(n) => n.forward(&h)?,
+                None => h,
+            };
+            x = (x + h)?;
+            let h = layer.ffn_norm.forward(&x)?;
+            let h = self.feed_forward(layer, &h)?;
+            let h = match &layer.post_ffn_norm {
+                Some(n) => n.forward(&h)?,
+                None => h,
+            };
+            x = (x + h)?;
+        }
+        self.cache.len = kv_len;
+        let last = x.narrow(1, seq - 1, 1)?;
+        let last = self.norm.forward(&last)?;
+        Ok(self.output.forward(&last)?.flatten_all()?)
+    }
+
+    fn angles(
+        &self,
+        position: usize,
+        seq: usize,
+        base: f32,
+        freq_scale: f32,
+        with_factors: bool,
+    ) -> Result<Angles> {
+        let dims = self.hp.rope_dims;
+        let inv: Vec<f32> = (0..dims / 2)
+            .map(|i| {
+                let f = base.powf(-((2 * i) as f32) / dims as f32);
+                if with_factors {
+                    f / self.rope_freq_factors[i]
+                } else {
+                    f
+                }
+            })
+            .collect();
+        let mut angles = Vec::with_capacity(seq * inv.len());
+        for p in position..position + seq {
+            let p = p as f32 * freq_scale;
+            angles.extend(inv.iter().map(|f| p * f));
+        }
+        let t = Tensor::from_vec(angles, (seq, dims / 2), &self.device)?;
+        Ok(Angles {
+            cos: t.cos()?,
+            sin: t.sin()?,
+        })
+    }
+
+    fn rope(&self, x: &Tensor, angles: &Angles) -> Result<Tensor> {
+        let head = self.hp.key_length;
+        let dims = self.hp.rope_dims;
+        let rotate = |x: &Tensor| -> Result<Tensor> {
+            let x = x.contiguous()?;
+            Ok(match self.hp.spec.rope {
+                RopeStyle::Pairs => candle_nn::rotary_emb::rope_i(&x, &angles.cos, &angles.sin)?,
+                RopeStyle::Halves => candle_nn::rotary_emb::rope(&x, &angles.cos, &angles.sin)?,
+            })
+        };
+        if dims == head {
+            return rotate(x);
+        }
+        let rotated = rotate(&x.narrow(D::Minus1, 0, dims)?)?;
+        let pass = x.narrow(D::Minus1, dims, head - dims)?;
+        Ok(Tensor::cat(&[&rotated, &pass], D::Minus1)?)
+    }
+
+    fn attention(
+        &mut self,
+        index: usize,
+        x: &Tensor,
+        angles: &Angles,
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        let hp = &self.hp;
+        let layer = &self.layers[index];
+        let (b, seq, _) = x.dims3()?;
+        let (heads, kv_heads, head) = (hp.heads, hp.kv_heads, hp.key_length);
+        let (q, k, v) = match &layer.qkv {
+            QkvProj::Separate { q, k, v } => (q.forward(x)?, k.forward(x)?, v.forward(x)?),
+            QkvProj::Fused(qkv) => {
+                let all = qkv.forward(x)?;
+                let (qd, kvd) = (heads * head, kv_heads * head);
+                (
+                    all.narrow(D::Minus1, 0, qd)?,
+                    all.narrow(D::Minus1, qd, kvd)?,
+                    all.narrow(D::Minus1, qd + kvd, kvd)?,
+                )
+            }
+        };
+        let mut q = q.reshape((b, seq, heads, head))?;
+        let mut k = k.reshape((b, seq, kv_heads, head))?;
+        let v = v.reshape((b, seq, kv_heads, head))?;
+        if let Some(n) = &layer.q_norm {
+            q = n.forward(&q)?;
+        }
+        if let Some(n) = &layer.k_norm {
+            k = n.forward(&k)?;
+        }
+        let q = self.rope(&q.transpose(1, 2)?, angles)?;
+        let k = self.rope(&k.transpose(1, 2)?, angles)?;
+        let v = v.transpose(1, 2)?.contiguous()?;
+        let (k, v) = self
+            .cache
+            .append(index, k.to_dtype(DType::F16)?, v.to_dtype(DType::F16)?)?;
+        let rep = heads / kv_heads;
+        let k =
+            candle_transformers::utils::repeat_kv(k.to_dtype(DType::F32)?, rep)?.contiguous()?;
+        let v =
+            candle_transformers::utils::repeat_kv(v.to_dtype(DType::F32)?, rep)?.contiguous()?;
+        // llama.cpp multiplies the f16 cache by queries and weights rounded to f16, summing in
+        // f32; products of f16 values are exact in f32, so rounding the inputs is the same math.
+        let q = round_to_f16(&q)?;
+        let scale = 1.0 / (head as f64).sqrt();
+        let scores = (q.matmul(&k.t()?)? * scale)?;
+        let scores = match mask {
+            Some(m) => scores.broadcast_add(m)?,
+            None => scores,
+        };
+        let weights = round_to_f16(&candle_nn::ops::softmax_last_dim(&scores)?)?;
+        let y = weights.matmul(&v)?;
+        let y = y.transpose(1, 2)?.reshape((b, seq, heads * head))?;
+        self.layers[index].output.forward(&y)
+    }
+
+    fn feed_forward(&self, layer: &Layer, x: &Tensor) -> Result<Tensor> {
+        let gated = match (&layer.ffn, self.hp.spec.ffn) {
+            (FfnProj::Gated { gate, up }, Ffn::Gelu) => {
+                (gate.forward(x)?.gelu()? * up.forward(x)?)?
+            }
+            (FfnProj::Gated { gate, up }, _) => (gate.forward(x)?.silu()? * up.forward(x)?)?,
+            (FfnProj::Fused { gate_up }, _) => {
+                let both = gate_up.forward(x)?;
+                let f = self.hp.feed_forward;
+                (both.narrow(D::Minus1, 0, f)?.silu()? * both.narrow(D::Minus1, f, f)?)?
+            }
+        };
+        layer.down.forward(&gated)
+    }
+}
+
+/// `x` with every value rounded to the nearest f16, kept in f32.
+fn round_to_f16(x: &Tensor) -> Result<Tensor> {
+    Ok(x.to_dtype(DType::F16)?.to_dtype(DType::F32)?.contiguous()?)
+}
+
+/// The additive attention mask for `seq` queries starting at `position` over `kv_len` keys:
+/// causal, and limited to the last `window` positions when given. `None` when nothing is
+/// masked (one query that may see every key).
+fn mask(
+    seq: usize,
+    position: usize,
+    kv_len: usize,
+    window: Option<usize>,
+    device: &Device,
+) -> Result<Option<Tensor>> {
+    let visible = |query: usize, key: usize| key <= query && window.is_none_or(|w| query - key < w);
+    let all_visible = (0..seq).all(|i| (0..kv_len).all(|j| visible(position + i, j)));
+    if all_visible {
+        return Ok(None);
+    }
+    let values: Vec<f32> = (0..seq)
+        .flat_map(|i| {
+            (0..kv_len).map(move |j| {
+                if visible(position + i, j) {
+                    0.0
+                } else {
+                    f32::NEG_INFINITY
+                }
+            })
+        })
+        .collect();
+    Ok(Some(Tensor::from_vec(values, (seq, kv_len), device)?))
+}

@@ -1,0 +1,71 @@
+"""llama.cpp's answers for the engine's comparison tests, through llama-cpp-python.
+
+Reads one JSON request on stdin and writes one JSON answer on stdout:
+
+    {"model": PATH,
+     "tokenize": [TEXT, ...],                      # ids as llama.cpp tokenizes them
+     "generate": [{"ids": [ID, ...], "n": N}, ...], # greedy continuation and its logits
+     "logits": [[ID, ...], ...]}                    # last-position logits of each sequence
+
+    {"tokens": [[ID, ...], ...],
+     "generations": [{"ids": [ID, ...], "logits": [FLOAT, ...]}, ...],
+     "logits": [[FLOAT, ...], ...]}
+
+Greedy decoding is done here with plain argmax over llama.cpp's logits, so no sampler of
+either side takes part. `generate`'s "logits" are those after the prompt, before the first
+generated token. Text is tokenized without BOS and with special tokens parsed, as the
+engine's `ModelTokenizer::encode` does.
+"""
+
+import json
+import sys
+
+import llama_cpp
+import numpy as np
+
+
+def last_logits(llm: llama_cpp.Llama) -> np.ndarray:
+    """Logits after the last token evaluated (the only row llama.cpp computed)."""
+    pointer = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
+    return np.ctypeslib.as_array(pointer, shape=(llm.n_vocab(),)).copy()
+
+
+def main() -> None:
+    request = json.load(sys.stdin)
+    llm = llama_cpp.Llama(
+        model_path=request["model"],
+        n_ctx=request.get("n_ctx", 2048),
+        n_batch=request.get("n_ctx", 2048),
+        n_threads=2,
+        logits_all=False,
+        verbose=False,
+    )
+    answer = {
+        "tokens": [
+            llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+            for text in request.get("tokenize", [])
+        ],
+        "generations": [],
+        "logits": [],
+    }
+    for job in request.get("generate", []):
+        llm.reset()
+        llm.eval(job["ids"])
+        scores = last_logits(llm)
+        first = [float(x) for x in scores]
+        generated = []
+        for _ in range(job["n"]):
+            token = int(scores.argmax())
+            generated.append(token)
+            llm.eval([token])
+            scores = last_logits(llm)
+        answer["generations"].append({"ids": generated, "logits": first})
+    for ids in request.get("logits", []):
+        llm.reset()
+        llm.eval(ids)
+        answer["logits"].append([float(x) for x in last_logits(llm)])
+    json.dump(answer, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -5,7 +5,9 @@ Reads one JSON request on stdin and writes one JSON answer on stdout:
     {"model": PATH,
      "tokenize": [TEXT, ...],                      # ids as llama.cpp tokenizes them
      "generate": [{"ids": [ID, ...], "n": N}, ...], # greedy continuation and its logits
-     "logits": [[ID, ...], ...]}                    # last-position logits of each sequence
+     "logits": [[ID, ...], ...],                    # last-position logits of each sequence
+     "n_ctx": N,                                     # optional, 2048
+     "repack": false}                                # optional: no repacked weight layouts
 
     {"tokens": [[ID, ...], ...],
      "generations": [{"ids": [ID, ...], "logits": [FLOAT, ...]}, ...],
@@ -32,6 +34,15 @@ def last_logits(llm: llama_cpp.Llama) -> np.ndarray:
 
 def main() -> None:
     request = json.load(sys.stdin)
+    if not request.get("repack", True):
+        default_params = llama_cpp.llama_model_default_params
+
+        def without_repacking():
+            params = default_params()
+            params.use_extra_bufts = False
+            return params
+
+        llama_cpp.llama_model_default_params = without_repacking
     llm = llama_cpp.Llama(
         model_path=request["model"],
         n_ctx=request.get("n_ctx", 2048),

@@ -27,20 +27,64 @@ enum Command {
         /// The GGUF model file [default: the default model in DATA_DIR/models].
         #[arg(long, env = "OA_MODEL")]
         model: Option<PathBuf>,
-        /// Where conversations are stored.
+        /// Where conversations are stored [default: the desktop app's data folder].
         #[arg(long, env = "OA_DATA_DIR")]
-        data_dir: PathBuf,
-        /// Sampling temperature (0 = always the most likely token).
-        #[arg(long, default_value_t = SamplerParams::default().temperature)]
-        temperature: f32,
-        /// Most tokens per reply.
-        #[arg(long, default_value_t = SamplerParams::default().max_tokens)]
-        max_tokens: u32,
-        /// Random seed.
-        #[arg(long, default_value_t = SamplerParams::default().seed)]
-        seed: u64,
+        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        sampler: SamplerArgs,
     },
 }
+
+/// Sampling settings; each defaults to the app's.
+#[derive(clap::Args)]
+struct SamplerArgs {
+    /// Sampling temperature (0 = always the most likely token).
+    #[arg(long, default_value_t = SamplerParams::default().temperature)]
+    temperature: f32,
+    /// Keep the most likely tokens whose probabilities add up to this (1 = off).
+    #[arg(long, default_value_t = SamplerParams::default().top_p)]
+    top_p: f32,
+    /// Keep only this many most likely tokens (0 = off).
+    #[arg(long, default_value_t = SamplerParams::default().top_k)]
+    top_k: u32,
+    /// Penalty for repeating a recent token (1 = off).
+    #[arg(long, default_value_t = SamplerParams::default().repeat_penalty)]
+    repeat_penalty: f32,
+    /// How many recent tokens the repeat penalty looks at.
+    #[arg(long, default_value_t = SamplerParams::default().repeat_last_n)]
+    repeat_last_n: u32,
+    /// Most tokens per reply.
+    #[arg(long, default_value_t = SamplerParams::default().max_tokens)]
+    max_tokens: u32,
+    /// Random seed: the same seed and settings give the same reply.
+    #[arg(long, default_value_t = SamplerParams::default().seed)]
+    seed: u64,
+}
+
+impl From<SamplerArgs> for SamplerParams {
+    fn from(a: SamplerArgs) -> SamplerParams {
+        SamplerParams {
+            temperature: a.temperature,
+            top_p: a.top_p,
+            top_k: a.top_k,
+            repeat_penalty: a.repeat_penalty,
+            repeat_last_n: a.repeat_last_n,
+            max_tokens: a.max_tokens,
+            seed: a.seed,
+        }
+    }
+}
+
+/// The desktop app's data folder (the platform's data folder and the app's identifier), so that
+/// the terminal and the app share their conversations.
+fn default_data_dir() -> Result<PathBuf> {
+    dirs::data_dir()
+        .map(|d| d.join(APP_IDENTIFIER))
+        .context("no data folder on this system; pass --data-dir")
+}
+
+/// The desktop app's identifier (`src-tauri/tauri.conf.json`).
+const APP_IDENTIFIER: &str = "org.open-assistant.desktop";
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -52,17 +96,13 @@ async fn main() -> Result<()> {
         Command::Chat {
             model,
             data_dir,
-            temperature,
-            max_tokens,
-            seed,
+            sampler,
         } => {
-            let sampler = SamplerParams {
-                temperature,
-                max_tokens,
-                seed,
-                ..Default::default()
+            let data_dir = match data_dir {
+                Some(dir) => dir,
+                None => default_data_dir()?,
             };
-            chat(AppConfig::new(data_dir, model), sampler).await
+            chat(AppConfig::new(data_dir, model), sampler.into()).await
         }
     }
 }

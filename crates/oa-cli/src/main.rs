@@ -53,6 +53,18 @@ struct SamplerArgs {
     /// How many recent tokens the repeat penalty looks at.
     #[arg(long, default_value_t = SamplerParams::default().repeat_last_n)]
     repeat_last_n: u32,
+    /// Drop tokens less likely than this times the most likely one (0 = off).
+    #[arg(long, default_value_t = SamplerParams::default().min_p)]
+    min_p: f32,
+    /// Penalty for any token already used (0 = off).
+    #[arg(long, default_value_t = SamplerParams::default().presence_penalty)]
+    presence_penalty: f32,
+    /// Penalty per earlier use of a token (0 = off).
+    #[arg(long, default_value_t = SamplerParams::default().frequency_penalty)]
+    frequency_penalty: f32,
+    /// End the reply before this text (may be given several times).
+    #[arg(long)]
+    stop: Vec<String>,
     /// Most tokens per reply.
     #[arg(long, default_value_t = SamplerParams::default().max_tokens)]
     max_tokens: u32,
@@ -71,6 +83,10 @@ impl From<SamplerArgs> for SamplerParams {
             repeat_last_n: a.repeat_last_n,
             max_tokens: a.max_tokens,
             seed: a.seed,
+            min_p: a.min_p,
+            presence_penalty: a.presence_penalty,
+            frequency_penalty: a.frequency_penalty,
+            stop: a.stop,
         }
     }
 }

@@ -16,7 +16,7 @@ use oa_types::{ModelInfo, SamplerParams, TokenEvent};
 
 use crate::detokenize::Detokenizer;
 use crate::model::LoadedModel;
-use crate::sampler::Sampler;
+use crate::sampler::{Sampler, StopMatcher};
 use crate::{EngineError, Result};
 
 /// Who speaks in a chat message, in chat-template terms.
@@ -254,6 +254,8 @@ fn run(
         model.fit_prompt(&request.messages, request.params.max_tokens)?;
     let mut history = prompt.clone();
     let mut detok = Detokenizer::new();
+    let mut stops = StopMatcher::new(&request.params.stop);
+    let mut stop_string_reached = false;
     let (mut logits, reused_prompt_tokens) = model.prefill(&prompt)?;
     let mut generated = 0u32;
     let mut first_token_ms = None;
@@ -269,7 +271,7 @@ fn run(
             break FinishReason::Stop;
         }
         history.push(next);
-        let text = detok.push(&model.tokenizer, next)?;
+        let (text, stopped) = stops.push(&detok.push(&model.tokenizer, next)?);
         let elapsed_ms = start.elapsed().as_millis() as u64;
         first_token_ms.get_or_insert(elapsed_ms);
         if !sink(GenerationEvent::Token(TokenEvent {
@@ -280,11 +282,19 @@ fn run(
             break FinishReason::Cancelled;
         }
         generated += 1;
+        if stopped {
+            stop_string_reached = true;
+            break FinishReason::Stop;
+        }
         if history.len() < model.context_length {
             logits = model.forward(&[next], history.len() - 1)?;
         }
     };
-    let rest = detok.finish(&model.tokenizer)?;
+    let mut rest = String::new();
+    if !stop_string_reached {
+        let (tail, _) = stops.push(&detok.finish(&model.tokenizer)?);
+        rest = tail + &stops.finish();
+    }
     if !rest.is_empty() {
         let elapsed_ms = start.elapsed().as_millis() as u64;
         sink(GenerationEvent::Token(TokenEvent {

@@ -276,3 +276,28 @@ fn a_follow_up_turn_reuses_the_conversation_so_far() {
         first.prompt_tokens
     );
 }
+
+#[test]
+fn a_stop_string_ends_the_reply_before_it() {
+    let engine = Engine::load(model_path()).unwrap();
+    let request = |stop: Vec<String>| {
+        GenerateRequest::new(
+            ask("Count from one to ten in words, separated by commas."),
+            SamplerParams { stop, ..greedy(48) },
+        )
+    };
+    let (full, _) = engine.generate(request(Vec::new())).unwrap();
+    // A stop string from the middle of what the model writes without one.
+    let middle = (full.len() / 2..full.len().saturating_sub(3))
+        .find(|&i| full.is_char_boundary(i) && full.is_char_boundary(i + 3))
+        .unwrap_or_else(|| panic!("reply too short: {full:?}"));
+    let stop = full[middle..middle + 3].to_owned();
+    let at = full.find(&stop).unwrap();
+    let (cut, stats) = engine.generate(request(vec![stop])).unwrap();
+    assert_eq!(
+        cut,
+        full[..at],
+        "the reply ends just before the stop string"
+    );
+    assert_eq!(stats.finish_reason, FinishReason::Stop);
+}

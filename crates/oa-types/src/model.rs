@@ -19,6 +19,20 @@ pub struct SamplerParams {
     pub max_tokens: u32,
     /// Random seed: the same seed, prompt and model give the same text.
     pub seed: u64,
+    /// Drop tokens less likely than `min_p` times the most likely one (`0` = off).
+    #[serde(default)]
+    pub min_p: f32,
+    /// Subtracted once from the logit of every token seen in the last `repeat_last_n` tokens
+    /// (`0` = off; OpenAI's `presence_penalty`).
+    #[serde(default)]
+    pub presence_penalty: f32,
+    /// Subtracted from a token's logit once per time it occurs in the last `repeat_last_n`
+    /// tokens (`0` = off; OpenAI's `frequency_penalty`).
+    #[serde(default)]
+    pub frequency_penalty: f32,
+    /// The reply ends before the first occurrence of any of these texts, which is not shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
 }
 
 impl Default for SamplerParams {
@@ -31,6 +45,10 @@ impl Default for SamplerParams {
             repeat_last_n: 64,
             max_tokens: 512,
             seed: 42,
+            min_p: 0.0,
+            presence_penalty: 0.0,
+            frequency_penalty: 0.0,
+            stop: Vec::new(),
         }
     }
 }

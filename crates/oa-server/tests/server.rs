@@ -1,6 +1,12 @@
 //! The server against a real PostgreSQL cluster (see `oa_server::testing`), spoken to over real
 //! HTTP on loopback, as a load balancer, a monitor or the desktop app would.
 
+mod server {
+    mod accounts;
+    pub(crate) mod client;
+    mod ingest;
+}
+
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 

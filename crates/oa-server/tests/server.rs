@@ -5,6 +5,7 @@ mod server {
     mod accounts;
     pub(crate) mod client;
     mod ingest;
+    mod pipeline;
 }
 
 use std::process::{Child, Command, Stdio};

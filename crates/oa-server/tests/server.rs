@@ -5,7 +5,8 @@ mod server {
     mod accounts;
     pub(crate) mod client;
     mod ingest;
-    mod pipeline;
+    pub(crate) mod pipeline;
+    mod simulation;
 }
 
 use std::process::{Child, Command, Stdio};

@@ -368,10 +368,14 @@ pub(crate) async fn retract(
     let Some(kind) = kind else {
         return Ok(None);
     };
-    sqlx::query("DELETE FROM score_events WHERE event_id = $1")
-        .bind(target)
-        .execute(&mut *tx)
-        .await?;
+    // The points for the event, and a retracted reply's rank bonus.
+    sqlx::query(
+        "DELETE FROM score_events WHERE event_id = $1 \
+            OR message_id IN (SELECT id FROM messages WHERE event_id = $1)",
+    )
+    .bind(target)
+    .execute(&mut *tx)
+    .await?;
     let tree: Option<Uuid> = match kind.as_str() {
         "message" => {
             sqlx::query_scalar(

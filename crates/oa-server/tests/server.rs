@@ -5,7 +5,9 @@ mod server {
     mod accounts;
     pub(crate) mod client;
     mod ingest;
+    mod observability;
     pub(crate) mod pipeline;
+    mod scores;
     mod simulation;
 }
 

@@ -29,6 +29,15 @@ pub fn http() -> reqwest::Client {
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// The test configuration with the given tree policy (and cheap password hashing).
+pub fn config_with(tree: oa_server::TreePolicy) -> oa_server::Config {
+    oa_server::Config {
+        password: oa_server::PasswordCost::insecure_fast(),
+        tree,
+        ..oa_server::Config::default()
+    }
+}
+
 /// Registers `name` and returns its first device.
 pub async fn register(server: &TestServer, name: &str) -> Result<Contributor> {
     let http = http();

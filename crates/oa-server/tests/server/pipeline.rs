@@ -2,12 +2,14 @@
 
 use anyhow::{Context as _, Result};
 use oa_server::testing::TestServer;
-use oa_server::{Config, PasswordCost, TreePolicy};
+use oa_server::{Config, TreePolicy};
 use oa_types::{EventStatus, RejectionReason, Role, Task, TaskKind, TaskList, Uuid};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::client::{Contributor, labels_event, message, message_event, register, synthetic};
+use super::client::{
+    Contributor, config_with, labels_event, message, message_event, register, synthetic,
+};
 
 pub(crate) async fn lease(who: &Contributor, count: u32, kinds: &[TaskKind]) -> Result<Vec<Task>> {
     let (status, body) = who
@@ -30,16 +32,12 @@ pub(crate) async fn tree(who: &Contributor, id: Uuid) -> Result<Value> {
 }
 
 fn small_policy() -> Config {
-    Config {
-        password: PasswordCost::insecure_fast(),
-        tree: TreePolicy {
-            reviews_initial_prompt: 1,
-            reviews_reply: 1,
-            goal_tree_size: 3,
-            ..TreePolicy::default()
-        },
-        ..Config::default()
-    }
+    config_with(TreePolicy {
+        reviews_initial_prompt: 1,
+        reviews_reply: 1,
+        goal_tree_size: 3,
+        ..TreePolicy::default()
+    })
 }
 
 #[tokio::test]

@@ -245,7 +245,8 @@ struct KnownTask {
 /// The rows an accepted batch writes.
 #[derive(Default)]
 struct Writes {
-    events: Vec<(usize, serde_json::Value)>,
+    /// Indexes of the accepted events in the request.
+    events: Vec<usize>,
     new_trees: Vec<Uuid>,
     messages: Vec<NewMessage>,
     labels: Vec<(Uuid, Uuid, String)>,
@@ -289,21 +290,25 @@ async fn ingest_batch(
         .await?;
 
     let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
-    let existing: HashMap<Uuid, Uuid> =
-        sqlx::query_as("SELECT id, account_id FROM contribution_events WHERE id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect();
-    let pre_retracted: HashSet<Uuid> = sqlx::query_scalar(
-        "SELECT retracted_event_id FROM retractions WHERE retracted_event_id = ANY($1)",
+    // Ids already stored (with their account), and ids retracted before they arrived.
+    let mut existing: HashMap<Uuid, Uuid> = HashMap::new();
+    let mut pre_retracted: HashSet<Uuid> = HashSet::new();
+    let known_ids: Vec<(Uuid, Uuid, bool)> = sqlx::query_as(
+        "SELECT id, account_id, false FROM contribution_events WHERE id = ANY($1) \
+         UNION ALL \
+         SELECT retracted_event_id, account_id, true FROM retractions \
+         WHERE retracted_event_id = ANY($1)",
     )
     .bind(&ids)
     .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .collect();
+    .await?;
+    for (id, account, retracted) in known_ids {
+        if retracted {
+            pre_retracted.insert(id);
+        } else {
+            existing.insert(id, account);
+        }
+    }
 
     let parsed: Vec<std::result::Result<Payload, Refusal>> =
         events.iter().map(parse_payload).collect();
@@ -555,9 +560,16 @@ struct Check<'a> {
 impl Check<'_> {
     fn apply(&mut self, index: usize, payload: Payload) -> std::result::Result<(), Refusal> {
         let task = self.task()?;
-        let json: serde_json::Value = serde_json::from_str(&self.event.payload)
-            .map_err(|e| refuse(RejectionReason::MalformedPayload, e.to_string()))?;
-        if !json.is_object() {
+        // PostgreSQL's text and jsonb cannot hold NUL, wherever it hides in the payload.
+        if self.event.payload.contains("\\u0000") {
+            return Err(refuse(
+                RejectionReason::InvalidText,
+                "the payload contains a NUL character",
+            ));
+        }
+        // The payload parsed into its struct above; serde also reads structs from JSON arrays,
+        // so make sure it is an object, as the database requires.
+        if !self.event.payload.trim_start().starts_with('{') {
             return Err(refuse(
                 RejectionReason::MalformedPayload,
                 "a payload is a JSON object",
@@ -625,7 +637,7 @@ impl Check<'_> {
         }
         self.retract_owners
             .insert(self.event.id, self.caller.account_id);
-        self.writes.events.push((index, json));
+        self.writes.events.push(index);
         Ok(())
     }
 
@@ -992,11 +1004,11 @@ async fn write(
     let mut conversations = Vec::new();
     let mut created = Vec::new();
     let mut task_ids: Vec<Option<Uuid>> = Vec::new();
-    for (index, json) in &writes.events {
+    for index in &writes.events {
         let event = &events[*index];
         ids.push(event.id);
         kinds.push(event.kind.as_str());
-        payloads.push(json.to_string());
+        payloads.push(event.payload.as_str());
         subjects.push(event.subject_id);
         conversations.push(event.conversation_id);
         created.push(event.created_at_ms);
@@ -1097,12 +1109,15 @@ async fn write(
         )
         .await?;
     }
+    // Only red flags and skips feed auto-moderation; other reactions change no counts.
     let mut touched_messages = writes.touched_messages.clone();
     if !writes.reactions.is_empty() {
         let mut add = (Vec::new(), Vec::new(), Vec::new());
         let mut remove = (Vec::new(), Vec::new());
         for ((message_id, emoji), event) in &writes.reactions {
-            touched_messages.insert(*message_id);
+            if emoji == Emoji::RedFlag.code() || emoji.starts_with("_skip") {
+                touched_messages.insert(*message_id);
+            }
             match event {
                 Some(event_id) => {
                     add.0.push(*message_id);
@@ -1165,7 +1180,8 @@ async fn write(
     }
     touched_trees.sort();
     touched_trees.dedup();
-    pipeline::advance(tx, &state.config().tree, &touched_trees).await?;
+    let reviews_changed = !writes.labels.is_empty() || !writes.retractions.is_empty();
+    pipeline::advance(tx, &state.config().tree, &touched_trees, reviews_changed).await?;
     Ok(())
 }
 

@@ -87,14 +87,61 @@ impl TreeState {
 }
 
 /// Moves the given trees as far along the pipeline as their contributions allow.
+///
+/// `reviews_changed` says whether labels were added or removed: without that, no review verdict
+/// can change and the review step is skipped.
 pub(crate) async fn advance(
     tx: &mut PgConnection,
     policy: &TreePolicy,
     trees: &[Uuid],
+    reviews_changed: bool,
 ) -> Result<()> {
     if trees.is_empty() {
         return Ok(());
     }
+    if reviews_changed {
+        review(tx, policy, trees).await?;
+    }
+    // The root decides whether the tree grows; a root that is gone (retracted, hidden) ends it.
+    sqlx::query(
+        "UPDATE message_trees t SET updated_at = now(), state = CASE \
+             WHEN m.deleted OR m.review_state = 'rejected' THEN 'aborted_low_grade' \
+             ELSE 'growing' END \
+         FROM messages m \
+         WHERE m.id = t.id AND t.id = ANY($1) AND ( \
+             (t.state = 'initial_prompt_review' AND (m.review_state <> 'pending' OR m.deleted)) \
+             OR (t.state IN ('growing', 'ranking') AND m.deleted))",
+    )
+    .bind(trees)
+    .execute(&mut *tx)
+    .await?;
+    // Growing trees that reached their size with nothing pending are ranked; with the trees
+    // already being ranked, they are the ones that may be ready for scoring.
+    let ranking: Vec<Uuid> = sqlx::query_scalar(
+        "WITH moved AS ( \
+             UPDATE message_trees t SET state = 'ranking', updated_at = now() \
+             WHERE t.id = ANY($1) AND t.state = 'growing' \
+               AND (SELECT count(*) FROM messages m WHERE m.tree_id = t.id \
+                    AND m.review_state = 'accepted' AND NOT m.deleted) >= $2 \
+               AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.tree_id = t.id \
+                    AND m.review_state = 'pending' AND NOT m.deleted) \
+             RETURNING t.id) \
+         SELECT id FROM moved \
+         UNION SELECT id FROM message_trees WHERE id = ANY($1) AND state = 'ranking' \
+         ORDER BY 1",
+    )
+    .bind(trees)
+    .bind(policy.goal_tree_size as i64)
+    .fetch_all(&mut *tx)
+    .await?;
+    for tree in ranking {
+        score_tree(tx, policy, tree).await?;
+    }
+    Ok(())
+}
+
+/// Counts the reviews of pending messages in `trees` and decides those that have enough.
+async fn review(tx: &mut PgConnection, policy: &TreePolicy, trees: &[Uuid]) -> Result<()> {
     // Reviews: labels from anyone but the writer (a person judging model output they uploaded
     // is not judging themselves, so synthetic messages take every label).
     sqlx::query(
@@ -116,48 +163,6 @@ pub(crate) async fn advance(
     .bind(policy.acceptance_threshold)
     .execute(&mut *tx)
     .await?;
-    // The root decides whether the tree grows; a root that is gone ends it.
-    sqlx::query(
-        "UPDATE message_trees t SET updated_at = now(), state = CASE \
-             WHEN m.deleted OR m.review_state = 'rejected' THEN 'aborted_low_grade' \
-             ELSE 'growing' END \
-         FROM messages m \
-         WHERE m.id = t.id AND t.id = ANY($1) AND t.state = 'initial_prompt_review' \
-           AND (m.review_state <> 'pending' OR m.deleted)",
-    )
-    .bind(trees)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE message_trees t SET state = 'aborted_low_grade', updated_at = now() \
-         FROM messages m \
-         WHERE m.id = t.id AND t.id = ANY($1) AND m.deleted \
-           AND t.state IN ('growing', 'ranking')",
-    )
-    .bind(trees)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE message_trees t SET state = 'ranking', updated_at = now() \
-         WHERE t.id = ANY($1) AND t.state = 'growing' \
-           AND (SELECT count(*) FROM messages m WHERE m.tree_id = t.id \
-                AND m.review_state = 'accepted' AND NOT m.deleted) >= $2 \
-           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.tree_id = t.id \
-                AND m.review_state = 'pending' AND NOT m.deleted)",
-    )
-    .bind(trees)
-    .bind(policy.goal_tree_size as i64)
-    .execute(&mut *tx)
-    .await?;
-    let ranking: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM message_trees WHERE id = ANY($1) AND state = 'ranking' ORDER BY id",
-    )
-    .bind(trees)
-    .fetch_all(&mut *tx)
-    .await?;
-    for tree in ranking {
-        score_tree(tx, policy, tree).await?;
-    }
     Ok(())
 }
 

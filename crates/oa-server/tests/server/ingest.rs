@@ -174,6 +174,15 @@ async fn each_bad_event_is_rejected_with_its_reason_and_the_rest_accepted() -> R
         (message_event(&long), RejectionReason::TextTooLong),
         (message_event(&nul), RejectionReason::InvalidText),
         (
+            event(
+                ContributionKind::Rating,
+                a.id,
+                conversation,
+                json!({ "message_id": a.id, "thumbs": { "vote": "-1", "comment": "a\u{0}b" } }),
+            ),
+            RejectionReason::InvalidText,
+        ),
+        (
             labels_event(&a, json!({ "funny": 1 })),
             RejectionReason::UnknownLabel,
         ),

@@ -39,7 +39,7 @@ const SERVER_BENCH_EXAMPLE: &str = "bench_server";
 /// Load connections, each its own account (`OA_BENCH_CONNECTIONS` overrides).
 const CONNECTIONS: usize = 2;
 /// Conversations per batch, five events each (`OA_BENCH_CONVERSATIONS` overrides).
-const CONVERSATIONS_PER_BATCH: usize = 20;
+const CONVERSATIONS_PER_BATCH: usize = 10;
 
 /// The load's shape: connections and conversations per batch.
 #[derive(Debug, Clone, Copy)]

@@ -1035,6 +1035,11 @@ async fn write(
     .execute(&mut *tx)
     .await?;
 
+    // Points first, so that label sets and rankings superseded below take theirs away, even
+    // when the newer one is in this very batch.
+    if !writes.scores.is_empty() {
+        score::record(tx, caller.account_id, &writes.scores).await?;
+    }
     if !writes.new_trees.is_empty() {
         sqlx::query(
             "INSERT INTO message_trees (id, state) \
@@ -1047,6 +1052,8 @@ async fn write(
     if !writes.messages.is_empty() {
         insert_messages(tx, caller, &writes.messages).await?;
     }
+    // Messages created by this batch have no earlier labels, rankings or reactions to replace.
+    let created: HashSet<Uuid> = writes.messages.iter().map(|m| m.id).collect();
     if !writes.labels.is_empty() {
         let (event_ids, message_ids, labels): (Vec<Uuid>, Vec<Uuid>, Vec<String>) =
             unzip3(writes.labels.iter().cloned());
@@ -1061,14 +1068,20 @@ async fn write(
         .execute(&mut *tx)
         .await?;
         // A newer label set from the same account replaces the older one, points included.
-        supersede(
-            tx,
-            Judgement::Labels,
-            caller.account_id,
-            &event_ids,
-            &message_ids,
-        )
-        .await?;
+        let mut targets = HashSet::new();
+        let replaces = message_ids
+            .iter()
+            .any(|m| !created.contains(m) || !targets.insert(*m));
+        if replaces {
+            supersede(
+                tx,
+                Judgement::Labels,
+                caller.account_id,
+                &event_ids,
+                &message_ids,
+            )
+            .await?;
+        }
     }
     if !writes.rankings.is_empty() {
         let mut event_ids = Vec::new();
@@ -1124,22 +1137,26 @@ async fn write(
                     add.1.push(emoji.clone());
                     add.2.push(*event_id);
                 }
+                None if created.contains(message_id) => {}
                 None => {
                     remove.0.push(*message_id);
                     remove.1.push(emoji.clone());
                 }
             }
         }
-        sqlx::query(
-            "DELETE FROM reactions r USING UNNEST($2::uuid[], $3::text[]) AS x(m, e) \
-             WHERE r.message_id = x.m AND r.emoji = x.e AND r.account_id = $1",
-        )
-        .bind(caller.account_id)
-        .bind(&remove.0)
-        .bind(&remove.1)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
+        if !remove.0.is_empty() {
+            sqlx::query(
+                "DELETE FROM reactions r USING UNNEST($2::uuid[], $3::text[]) AS x(m, e) \
+                 WHERE r.message_id = x.m AND r.emoji = x.e AND r.account_id = $1",
+            )
+            .bind(caller.account_id)
+            .bind(&remove.0)
+            .bind(&remove.1)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !add.0.is_empty() {
+            sqlx::query(
             "INSERT INTO reactions (message_id, account_id, emoji, event_id) \
              SELECT m, $1, e, ev FROM UNNEST($2::uuid[], $3::text[], $4::uuid[]) AS x(m, e, ev) \
              ON CONFLICT (message_id, account_id, emoji) DO UPDATE SET event_id = EXCLUDED.event_id",
@@ -1150,6 +1167,7 @@ async fn write(
         .bind(&add.2)
         .execute(&mut *tx)
         .await?;
+        }
     }
     if !writes.completed_tasks.is_empty() {
         let (task_ids, event_ids): (Vec<Uuid>, Vec<Uuid>) =
@@ -1162,9 +1180,6 @@ async fn write(
         .bind(&event_ids)
         .execute(&mut *tx)
         .await?;
-    }
-    if !writes.scores.is_empty() {
-        score::record(tx, caller.account_id, &writes.scores).await?;
     }
     let mut touched_trees: Vec<Uuid> = writes.touched_trees.into_iter().collect();
     for (retraction_id, target) in &writes.retractions {

@@ -425,3 +425,58 @@ async fn a_flood_is_rate_limited_per_device_with_a_retry_hint() -> Result<()> {
     assert_eq!(response.json::<Value>().await?["code"], "rate_limited");
     Ok(())
 }
+
+#[tokio::test]
+async fn changing_ones_mind_replaces_labels_and_votes_without_double_points() -> Result<()> {
+    let server = TestServer::start().await?;
+    let alice = register(&server, "Alice").await?;
+    let bob = register(&server, "Bob").await?;
+    let conversation = Uuid::now_v7();
+    let prompt = message(
+        conversation,
+        None,
+        Role::Prompter,
+        "Is a tomato a fruit or not?",
+    );
+    let reply = synthetic(conversation, prompt.id, "Botanically, yes.");
+    alice
+        .ingest_ok(&[message_event(&prompt), message_event(&reply)])
+        .await?;
+    let vote = |v: &str| {
+        event(
+            ContributionKind::Rating,
+            reply.id,
+            conversation,
+            json!({ "message_id": reply.id, "thumbs": { "vote": v } }),
+        )
+    };
+    bob.ingest_ok(&[labels_event(&reply, json!({ "quality": 0.25 })), vote("+1")])
+        .await?;
+    // Later, in one batch, two new label sets and the opposite vote.
+    bob.ingest_ok(&[
+        labels_event(&reply, json!({ "quality": 0.5 })),
+        labels_event(&reply, json!({ "quality": 1, "helpfulness": 1 })),
+        vote("-1"),
+    ])
+    .await?;
+    let active: Vec<Value> =
+        sqlx::query_scalar("SELECT labels FROM labels WHERE account_id = $1 AND NOT retracted")
+            .bind(bob.account())
+            .fetch_all(server.pool())
+            .await?;
+    assert_eq!(active, [json!({ "quality": 1, "helpfulness": 1 })]);
+    let points: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM score_events WHERE account_id = $1 AND kind = 'labels'",
+    )
+    .bind(bob.account())
+    .fetch_one(server.pool())
+    .await?;
+    assert_eq!(points, 1, "only the label set in force earns points");
+    let votes: Vec<String> =
+        sqlx::query_scalar("SELECT emoji FROM reactions WHERE account_id = $1")
+            .bind(bob.account())
+            .fetch_all(server.pool())
+            .await?;
+    assert_eq!(votes, ["-1"]);
+    Ok(())
+}

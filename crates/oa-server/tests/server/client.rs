@@ -158,6 +158,11 @@ pub fn message(conversation: Uuid, parent: Option<Uuid>, role: Role, text: &str)
     }
 }
 
+/// The first prompt of a new conversation.
+pub fn new_prompt(text: &str) -> Message {
+    message(Uuid::now_v7(), None, Role::Prompter, text)
+}
+
 pub fn synthetic(conversation: Uuid, parent: Uuid, text: &str) -> Message {
     Message {
         provenance: Some(Provenance {

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::client::{
-    event, labels_event, message, message_event, ranking_event, register, retraction_event,
-    synthetic,
+    event, labels_event, message, message_event, new_prompt, ranking_event, register,
+    retraction_event, synthetic,
 };
 
 async fn count(server: &TestServer, table: &str) -> Result<i64> {
@@ -25,13 +25,8 @@ async fn count(server: &TestServer, table: &str) -> Result<i64> {
 async fn a_shared_conversation_is_accepted_and_a_replay_changes_nothing() -> Result<()> {
     let server = TestServer::start().await?;
     let alice = register(&server, "Alice").await?;
-    let conversation = Uuid::now_v7();
-    let prompt = message(
-        conversation,
-        None,
-        Role::Prompter,
-        "What is the capital of France?",
-    );
+    let prompt = new_prompt("What is the capital of France?");
+    let conversation = prompt.conversation_id;
     let a = synthetic(conversation, prompt.id, "Paris.");
     let b = synthetic(conversation, prompt.id, "It is Paris, on the Seine.");
     let batch = vec![
@@ -100,13 +95,8 @@ async fn each_bad_event_is_rejected_with_its_reason_and_the_rest_accepted() -> R
     let server = TestServer::start().await?;
     let alice = register(&server, "Alice").await?;
     let bob = register(&server, "Bob").await?;
-    let conversation = Uuid::now_v7();
-    let prompt = message(
-        conversation,
-        None,
-        Role::Prompter,
-        "Tell me a joke about compilers.",
-    );
+    let prompt = new_prompt("Tell me a joke about compilers.");
+    let conversation = prompt.conversation_id;
     let a = synthetic(
         conversation,
         prompt.id,
@@ -319,8 +309,8 @@ async fn batches_that_are_not_well_formed_are_refused_whole() -> Result<()> {
         (StatusCode::BAD_REQUEST, Some("invalid_body"))
     );
 
-    let conversation = Uuid::now_v7();
-    let prompt = message(conversation, None, Role::Prompter, "hello there, model");
+    let prompt = new_prompt("hello there, model");
+    let conversation = prompt.conversation_id;
     let many: Vec<_> = (0..1001).map(|_| message_event(&prompt)).collect();
     let (status, body) = post(json!({ "version": 1, "events": many })).await?;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
@@ -431,13 +421,8 @@ async fn changing_ones_mind_replaces_labels_and_votes_without_double_points() ->
     let server = TestServer::start().await?;
     let alice = register(&server, "Alice").await?;
     let bob = register(&server, "Bob").await?;
-    let conversation = Uuid::now_v7();
-    let prompt = message(
-        conversation,
-        None,
-        Role::Prompter,
-        "Is a tomato a fruit or not?",
-    );
+    let prompt = new_prompt("Is a tomato a fruit or not?");
+    let conversation = prompt.conversation_id;
     let reply = synthetic(conversation, prompt.id, "Botanically, yes.");
     alice
         .ingest_ok(&[message_event(&prompt), message_event(&reply)])

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::client::{
-    Contributor, config_with, labels_event, message, message_event, register, synthetic,
+    Contributor, config_with, labels_event, message, message_event, new_prompt, register, synthetic,
 };
 
 pub(crate) async fn lease(who: &Contributor, count: u32, kinds: &[TaskKind]) -> Result<Vec<Task>> {
@@ -44,13 +44,8 @@ fn small_policy() -> Config {
 async fn a_prompt_is_reviewed_by_others_through_leased_tasks_then_grows() -> Result<()> {
     let server = TestServer::start().await?;
     let alice = register(&server, "Alice").await?;
-    let conversation = Uuid::now_v7();
-    let prompt = message(
-        conversation,
-        None,
-        Role::Prompter,
-        "How do tides work, roughly?",
-    );
+    let prompt = new_prompt("How do tides work, roughly?");
+    let conversation = prompt.conversation_id;
     alice.ingest_ok(&[message_event(&prompt)]).await?;
     assert_eq!(
         tree(&alice, prompt.id).await?["state"],
@@ -157,13 +152,8 @@ async fn task_results_are_checked_against_the_task_and_its_owner() -> Result<()>
     let alice = register(&server, "Alice").await?;
     let bob = register(&server, "Bob").await?;
     let carol = register(&server, "Carol").await?;
-    let conversation = Uuid::now_v7();
-    let prompt = message(
-        conversation,
-        None,
-        Role::Prompter,
-        "Name three prime numbers.",
-    );
+    let prompt = new_prompt("Name three prime numbers.");
+    let conversation = prompt.conversation_id;
     alice.ingest_ok(&[message_event(&prompt)]).await?;
     let bobs = lease(&bob, 1, &[TaskKind::LabelMessage]).await?;
     let task = bobs.first().context("a review task")?;

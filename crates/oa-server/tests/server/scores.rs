@@ -11,8 +11,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::client::{
-    Contributor, config_with, labels_event, message, message_event, ranking_event, register,
-    retraction_event, synthetic,
+    Contributor, config_with, labels_event, message, message_event, new_prompt, ranking_event,
+    register, retraction_event, synthetic,
 };
 use super::pipeline::tree;
 
@@ -36,13 +36,8 @@ async fn finished_tree() -> Result<Finished> {
     }))
     .await?;
     let alice = register(&server, "Alice").await?;
-    let conversation = Uuid::now_v7();
-    let prompt = message(
-        conversation,
-        None,
-        Role::Prompter,
-        "What should I cook tonight?",
-    );
+    let prompt = new_prompt("What should I cook tonight?");
+    let conversation = prompt.conversation_id;
     alice.ingest_ok(&[message_event(&prompt)]).await?;
     let model_reply = synthetic(conversation, prompt.id, "Pasta with tomatoes and basil.");
     alice.ingest_ok(&[message_event(&model_reply)]).await?;

@@ -282,12 +282,20 @@ async fn score_tree(tx: &mut PgConnection, policy: &TreePolicy, tree: Uuid) -> R
     let mut sums = Vec::new();
     let mut counts = Vec::new();
     let mut trolls = Vec::new();
+    let mut agreement: Vec<_> = agreement.into_iter().collect();
+    agreement.sort_by_key(|(account, _)| *account);
     for (account, (sum, count, troll)) in agreement {
         accounts.push(account);
         sums.push(sum);
         counts.push(count);
         trolls.push(troll);
     }
+    // Rankers' rows are locked in id order first: two batches scoring different trees with the
+    // same rankers would otherwise lock them in opposite orders and deadlock.
+    sqlx::query("SELECT 1 FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(&accounts)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "UPDATE accounts a SET agreement_sum = a.agreement_sum + x.s, \
              agreement_count = a.agreement_count + x.c, \
@@ -450,7 +458,9 @@ pub(crate) async fn moderate(
     .bind(policy.red_flags_to_hide as i32)
     .fetch_all(&mut *tx)
     .await?;
-    for (account, _) in &hidden {
+    let mut writers: Vec<Uuid> = hidden.iter().map(|(account, _)| *account).collect();
+    writers.sort();
+    for account in writers {
         sqlx::query("UPDATE accounts SET troll_score = troll_score + 1 WHERE id = $1")
             .bind(account)
             .execute(&mut *tx)

@@ -4,6 +4,7 @@
 mod server {
     mod accounts;
     pub(crate) mod client;
+    mod concurrency;
     mod ingest;
     mod observability;
     pub(crate) mod pipeline;

@@ -322,3 +322,37 @@ async fn red_flags_from_several_people_hide_a_message_and_mark_its_writer() -> R
     assert!(stats["troll_score"].as_f64().unwrap() >= 1.0, "{stats}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_message_everyone_skips_stops_getting_reply_tasks() -> Result<()> {
+    let server = TestServer::start_with(config_with(TreePolicy {
+        reviews_initial_prompt: 0,
+        ..TreePolicy::default()
+    }))
+    .await?;
+    let alice = register(&server, "Alice").await?;
+    let prompt = new_prompt("Write a limerick about a database index.");
+    alice.ingest_ok(&[message_event(&prompt)]).await?;
+    assert_eq!(tree(&alice, prompt.id).await?["state"], "growing");
+    for name in ["Bob", "Carol", "Dave"] {
+        let skipper = register(&server, name).await?;
+        let tasks = lease(&skipper, 1, &[TaskKind::AssistantReply]).await?;
+        assert_eq!(tasks.len(), 1, "{name} gets the reply task");
+        let (status, _) = skipper
+            .call(
+                Method::POST,
+                &format!("/v1/tasks/{}/skip", tasks[0].id),
+                None,
+            )
+            .await?;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    let erin = register(&server, "Erin").await?;
+    assert!(
+        lease(&erin, 5, &[TaskKind::AssistantReply])
+            .await?
+            .is_empty(),
+        "three skips stop the message's reply tasks"
+    );
+    Ok(())
+}

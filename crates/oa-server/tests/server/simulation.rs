@@ -202,6 +202,10 @@ async fn consensus_recovers_the_truth_and_trust_sinks_the_adversaries() -> Resul
     for (contributor, behaviour) in &crowd {
         let (_, stats) = contributor.call(Method::GET, "/v1/me/stats", None).await?;
         let trust = stats["trust"].as_f64().context("trust")?;
+        if *behaviour == Behaviour::Inverted {
+            // Ranking the reverse of everyone else is what trolls do.
+            assert!(stats["troll_score"].as_f64().unwrap() > 0.0, "{stats}");
+        }
         assert!(stats["rankings_scored"].as_u64().unwrap() > 0, "{stats}");
         if *behaviour == Behaviour::Honest {
             honest_trust.push(trust);

@@ -7,7 +7,9 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use oa_types::{ContributorStats, Leaderboard, LeaderboardEntry, LeaderboardWindow, Uuid};
+use oa_types::{
+    AgreementPoint, ContributorStats, Leaderboard, LeaderboardEntry, LeaderboardWindow, Uuid,
+};
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use crate::auth::{Caller, parse_role};
@@ -163,6 +165,13 @@ pub(crate) async fn my_stats(
         };
         windows.push((window, line));
     }
+    let history: Vec<(i64, f64)> = sqlx::query_as(
+        "SELECT (extract(epoch FROM created_at) * 1000)::bigint, tau FROM rankings \
+         WHERE account_id = $1 AND tau IS NOT NULL ORDER BY created_at DESC, event_id LIMIT 50",
+    )
+    .bind(caller.account_id)
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(Json(ContributorStats {
         account_id: caller.account_id,
         display_name,
@@ -172,6 +181,10 @@ pub(crate) async fn my_stats(
         rankings_scored: count as u32,
         troll_score: f64::from(troll),
         windows,
+        agreement_history: history
+            .into_iter()
+            .map(|(at_ms, tau)| AgreementPoint { at_ms, tau })
+            .collect(),
     }))
 }
 

@@ -140,22 +140,25 @@ pub(crate) async fn advance(
     Ok(())
 }
 
-/// Counts the reviews of pending messages in `trees` and decides those that have enough.
+/// Counts the reviews of pending messages in `trees` (a retracted review no longer counts) and
+/// decides those that have enough.
 async fn review(tx: &mut PgConnection, policy: &TreePolicy, trees: &[Uuid]) -> Result<()> {
     // Reviews: labels from anyone but the writer (a person judging model output they uploaded
     // is not judging themselves, so synthetic messages take every label).
     sqlx::query(
         "WITH r AS ( \
-             SELECT l.message_id, count(*) AS n, \
+             SELECT m.id AS message_id, count(l.event_id) AS n, \
                     avg(1 - coalesce((l.labels->>'spam')::float8, 0)) AS acceptance \
-             FROM labels l JOIN messages m ON m.id = l.message_id \
-             WHERE m.tree_id = ANY($1) AND m.review_state = 'pending' AND NOT l.retracted \
-               AND (l.account_id <> m.account_id OR m.synthetic) \
-             GROUP BY l.message_id) \
+             FROM messages m LEFT JOIN labels l ON l.message_id = m.id AND NOT l.retracted \
+                  AND (l.account_id <> m.account_id OR m.synthetic) \
+             WHERE m.tree_id = ANY($1) AND m.review_state = 'pending' \
+             GROUP BY m.id) \
          UPDATE messages m SET review_count = r.n, review_state = CASE \
              WHEN r.n < (CASE WHEN m.parent_id IS NULL THEN $2 ELSE $3 END) THEN 'pending' \
              WHEN r.acceptance >= $4 THEN 'accepted' ELSE 'rejected' END \
-         FROM r WHERE m.id = r.message_id",
+         FROM r WHERE m.id = r.message_id \
+           AND (m.review_count <> r.n \
+                OR r.n >= (CASE WHEN m.parent_id IS NULL THEN $2 ELSE $3 END))",
     )
     .bind(trees)
     .bind(policy.reviews_initial_prompt as i32)

@@ -31,10 +31,10 @@ pub use oasst::{
 };
 pub use search::{HIGHLIGHT_END, HIGHLIGHT_START, SearchHit};
 pub use server::{
-    AccountRole, ContributorStats, DeviceInfo, DeviceSession, EventResult, EventStatus,
-    HealthReport, HealthStatus, INGEST_VERSION, IngestRequest, IngestResponse, Leaderboard,
-    LeaderboardEntry, LeaderboardWindow, LeaseRequest, LoginRequest, MAX_EVENTS_PER_BATCH,
-    RegisterRequest, RejectionReason, SetRoleRequest, SubmittedEvent, Task, TaskKind, TaskList,
-    TaskMessage,
+    AccountRole, AgreementPoint, ContributorStats, DeviceInfo, DeviceSession, EventResult,
+    EventStatus, HealthReport, HealthStatus, INGEST_VERSION, IngestRequest, IngestResponse,
+    Leaderboard, LeaderboardEntry, LeaderboardWindow, LeaseRequest, LoginRequest,
+    MAX_EVENTS_PER_BATCH, RegisterRequest, RejectionReason, SetRoleRequest, SubmittedEvent, Task,
+    TaskKind, TaskList, TaskMessage,
 };
 pub use uuid::Uuid;

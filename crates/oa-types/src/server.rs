@@ -497,6 +497,19 @@ pub struct ContributorStats {
     pub troll_score: f64,
     /// Their line for each window (rank 0 when they have no points in it).
     pub windows: Vec<(LeaderboardWindow, LeaderboardEntry)>,
+    /// Agreement of their latest scored rankings, newest first (at most 50): how their
+    /// agreement developed over time.
+    #[serde(default)]
+    pub agreement_history: Vec<AgreementPoint>,
+}
+
+/// One scored ranking's agreement with the consensus.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AgreementPoint {
+    /// Milliseconds since the Unix epoch when the ranking arrived.
+    pub at_ms: i64,
+    /// Kendall τ against the consensus, from −1 to 1.
+    pub tau: f64,
 }
 
 #[cfg(test)]

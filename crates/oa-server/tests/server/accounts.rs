@@ -219,3 +219,26 @@ async fn only_admins_change_roles() -> Result<()> {
     assert_eq!(stats["role"], "moderator");
     Ok(())
 }
+
+#[tokio::test]
+async fn the_first_admin_is_appointed_from_the_command_line() -> Result<()> {
+    let server = TestServer::start().await?;
+    let carol = register(&server, "Carol").await?;
+    let url = server.database().expect("start() creates one").url();
+    let set_role = |name: &str, role: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_oa-server"))
+            .args(["set-role", "--database-url", &url, "--display-name", name])
+            .args(["--role", role])
+            .output()
+    };
+    let output = set_role("carol", "admin")?;
+    assert!(output.status.success(), "{output:?}");
+    let (_, stats) = carol.call(Method::GET, "/v1/me/stats", None).await?;
+    assert_eq!(stats["role"], "admin");
+    let unknown = set_role("nobody", "admin")?;
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no account is called"));
+    let bad_role = set_role("carol", "emperor")?;
+    assert!(!bad_role.status.success());
+    Ok(())
+}

@@ -356,3 +356,24 @@ async fn a_message_everyone_skips_stops_getting_reply_tasks() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_retracted_review_no_longer_counts() -> Result<()> {
+    let server = TestServer::start().await?;
+    let alice = register(&server, "Alice").await?;
+    let bob = register(&server, "Bob").await?;
+    let prompt = new_prompt("What is the boiling point of water on Everest?");
+    alice.ingest_ok(&[message_event(&prompt)]).await?;
+    let review = labels_event(&prompt, json!({ "spam": 0, "quality": 1 }));
+    bob.ingest_ok(std::slice::from_ref(&review)).await?;
+    assert_eq!(
+        tree(&alice, prompt.id).await?["messages"][0]["review_count"],
+        1
+    );
+    bob.ingest_ok(&[super::client::retraction_event(&review)])
+        .await?;
+    let view = tree(&alice, prompt.id).await?;
+    assert_eq!(view["messages"][0]["review_count"], 0, "{view}");
+    assert_eq!(view["state"], "initial_prompt_review");
+    Ok(())
+}

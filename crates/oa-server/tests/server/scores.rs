@@ -128,6 +128,7 @@ async fn the_leaderboard_weighs_work_and_rank_bonuses_by_trust() -> Result<()> {
     let (_, stats) = f.rankers[0].call(Method::GET, "/v1/me/stats", None).await?;
     assert_eq!(stats["rankings_scored"], 1);
     assert_eq!(stats["agreement"], 1.0);
+    assert_eq!(stats["agreement_history"][0]["tau"], 1.0);
     let trust = stats["trust"].as_f64().unwrap();
     assert!(trust > 0.6, "{stats}");
     let all = &stats["windows"][3];

@@ -1182,11 +1182,16 @@ async fn write(
         .await?;
     }
     let mut touched_trees: Vec<Uuid> = writes.touched_trees.into_iter().collect();
+    // Messages whose reviews may have changed: those labelled now, and every pending message of
+    // a tree where something was retracted.
+    let labelled: Vec<Uuid> = writes.labels.iter().map(|l| l.1).collect();
+    let mut retracted_in: Vec<Uuid> = Vec::new();
     for (retraction_id, target) in &writes.retractions {
         if let Some(tree) =
             pipeline::retract(tx, caller.account_id, *retraction_id, *target).await?
         {
             touched_trees.push(tree);
+            retracted_in.push(tree);
         }
     }
     if !touched_messages.is_empty() {
@@ -1195,8 +1200,11 @@ async fn write(
     }
     touched_trees.sort();
     touched_trees.dedup();
-    let reviews_changed = !writes.labels.is_empty() || !writes.retractions.is_empty();
-    pipeline::advance(tx, &state.config().tree, &touched_trees, reviews_changed).await?;
+    let reviews = pipeline::Reviews {
+        messages: &labelled,
+        trees: &retracted_in,
+    };
+    pipeline::advance(tx, &state.config().tree, &touched_trees, reviews).await?;
     Ok(())
 }
 

@@ -86,21 +86,27 @@ impl TreeState {
     }
 }
 
+/// Where reviews may have changed, so that only those are counted again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reviews<'a> {
+    /// Messages that were labelled.
+    pub messages: &'a [Uuid],
+    /// Trees in which something was retracted: all their pending messages.
+    pub trees: &'a [Uuid],
+}
+
 /// Moves the given trees as far along the pipeline as their contributions allow.
-///
-/// `reviews_changed` says whether labels were added or removed: without that, no review verdict
-/// can change and the review step is skipped.
 pub(crate) async fn advance(
     tx: &mut PgConnection,
     policy: &TreePolicy,
     trees: &[Uuid],
-    reviews_changed: bool,
+    reviews: Reviews<'_>,
 ) -> Result<()> {
     if trees.is_empty() {
         return Ok(());
     }
-    if reviews_changed {
-        review(tx, policy, trees).await?;
+    if !reviews.messages.is_empty() || !reviews.trees.is_empty() {
+        review(tx, policy, reviews).await?;
     }
     // The root decides whether the tree grows; a root that is gone (retracted, hidden) ends it.
     sqlx::query(
@@ -142,16 +148,20 @@ pub(crate) async fn advance(
 
 /// Counts the reviews of pending messages in `trees` (a retracted review no longer counts) and
 /// decides those that have enough.
-async fn review(tx: &mut PgConnection, policy: &TreePolicy, trees: &[Uuid]) -> Result<()> {
+async fn review(tx: &mut PgConnection, policy: &TreePolicy, reviews: Reviews<'_>) -> Result<()> {
     // Reviews: labels from anyone but the writer (a person judging model output they uploaded
     // is not judging themselves, so synthetic messages take every label).
     sqlx::query(
-        "WITH r AS ( \
+        "WITH targets AS ( \
+             SELECT id FROM messages WHERE id = ANY($1) \
+             UNION SELECT id FROM messages WHERE tree_id = ANY($5)), \
+         r AS ( \
              SELECT m.id AS message_id, count(l.event_id) AS n, \
                     avg(1 - coalesce((l.labels->>'spam')::float8, 0)) AS acceptance \
-             FROM messages m LEFT JOIN labels l ON l.message_id = m.id AND NOT l.retracted \
+             FROM targets JOIN messages m ON m.id = targets.id \
+             LEFT JOIN labels l ON l.message_id = m.id AND NOT l.retracted \
                   AND (l.account_id <> m.account_id OR m.synthetic) \
-             WHERE m.tree_id = ANY($1) AND m.review_state = 'pending' \
+             WHERE m.review_state = 'pending' \
              GROUP BY m.id) \
          UPDATE messages m SET review_count = r.n, review_state = CASE \
              WHEN r.n < (CASE WHEN m.parent_id IS NULL THEN $2 ELSE $3 END) THEN 'pending' \
@@ -160,10 +170,11 @@ async fn review(tx: &mut PgConnection, policy: &TreePolicy, trees: &[Uuid]) -> R
            AND (m.review_count <> r.n \
                 OR r.n >= (CASE WHEN m.parent_id IS NULL THEN $2 ELSE $3 END))",
     )
-    .bind(trees)
+    .bind(reviews.messages)
     .bind(policy.reviews_initial_prompt as i32)
     .bind(policy.reviews_reply as i32)
     .bind(policy.acceptance_threshold)
+    .bind(reviews.trees)
     .execute(&mut *tx)
     .await?;
     Ok(())

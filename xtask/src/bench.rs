@@ -15,10 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::command;
 use crate::project::{Project, STORE_BENCH_EXAMPLE, STORE_PACKAGE};
+use crate::step::{Timings, headline, ok};
 
+/// The dataset server's benchmark (`target/bench/server.json`).
 #[path = "bench_server.rs"]
 mod server;
-use crate::step::{Timings, headline, ok};
 
 /// The 95th percentile of a search, in milliseconds, that search-as-you-type should stay under.
 pub const SEARCH_P95_GOAL_MS: f64 = 20.0;

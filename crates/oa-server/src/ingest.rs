@@ -140,7 +140,23 @@ fn refuse(reason: RejectionReason, message: impl Into<String>) -> Refusal {
     (reason, message.into())
 }
 
+/// The latest time accepted on an event or message (1 January 3000), in milliseconds: a wrong
+/// clock is the client's business, but PostgreSQL cannot store any number as a time.
+const LATEST_MS: i64 = 32_503_680_000_000;
+
+fn check_time(what: &str, ms: i64) -> std::result::Result<(), Refusal> {
+    if (0..=LATEST_MS).contains(&ms) {
+        Ok(())
+    } else {
+        Err(refuse(
+            RejectionReason::MalformedPayload,
+            format!("the {what} time {ms} is not between 1970 and 3000"),
+        ))
+    }
+}
+
 fn parse_payload(event: &SubmittedEvent) -> std::result::Result<Payload, Refusal> {
+    check_time("event", event.created_at_ms)?;
     let malformed = |error: serde_json::Error| {
         refuse(
             RejectionReason::MalformedPayload,
@@ -202,6 +218,9 @@ fn parse_payload(event: &SubmittedEvent) -> std::result::Result<Payload, Refusal
             RejectionReason::SubjectMismatch,
             "the payload is about another message than the event's subject",
         ));
+    }
+    if let Payload::Message(m) = &payload {
+        check_time("message", m.created_at_ms)?;
     }
     if let Payload::Message(m) = &payload
         && m.conversation_id != event.conversation_id

@@ -164,6 +164,26 @@ async fn each_bad_event_is_rejected_with_its_reason_and_the_rest_accepted() -> R
         (message_event(&long), RejectionReason::TextTooLong),
         (message_event(&nul), RejectionReason::InvalidText),
         (
+            {
+                let mut e = labels_event(&a, json!({ "quality": 1 }));
+                e.created_at_ms = i64::MAX;
+                e
+            },
+            RejectionReason::MalformedPayload,
+        ),
+        (
+            message_event(&oa_types::Message {
+                created_at_ms: -5,
+                ..message(
+                    conversation,
+                    Some(prompt.id),
+                    Role::Assistant,
+                    "From before 1970",
+                )
+            }),
+            RejectionReason::MalformedPayload,
+        ),
+        (
             event(
                 ContributionKind::Rating,
                 a.id,

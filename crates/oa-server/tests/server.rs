@@ -5,6 +5,7 @@ mod server {
     mod accounts;
     pub(crate) mod client;
     mod concurrency;
+    mod garbage;
     mod ingest;
     mod observability;
     pub(crate) mod pipeline;

@@ -200,6 +200,26 @@ pub fn labels_event(message: &Message, labels: Value) -> SubmittedEvent {
     )
 }
 
+/// A thumbs vote (`+1` or `-1`) with reasons.
+pub fn rating_event(message: &Message, vote: &str, reasons: &[&str]) -> SubmittedEvent {
+    event(
+        ContributionKind::Rating,
+        message.id,
+        message.conversation_id,
+        json!({ "message_id": message.id, "thumbs": { "vote": vote, "reasons": reasons } }),
+    )
+}
+
+/// An emoji reaction turned on.
+pub fn reaction_event(message: &Message, emoji: &str) -> SubmittedEvent {
+    event(
+        ContributionKind::Reaction,
+        message.id,
+        message.conversation_id,
+        json!({ "message_id": message.id, "emoji": emoji, "op": "add" }),
+    )
+}
+
 pub fn ranking_event(parent: &Message, order: &[Uuid]) -> SubmittedEvent {
     event(
         ContributionKind::Ranking,

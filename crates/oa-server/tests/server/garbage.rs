@@ -11,8 +11,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::client::{
-    event, labels_event, message, message_event, new_prompt, ranking_event, register,
-    retraction_event, synthetic,
+    labels_event, message, message_event, new_prompt, ranking_event, rating_event, reaction_event,
+    register, retraction_event, synthetic,
 };
 
 /// Replaces one value somewhere in `value` with something of another type or an odd string.
@@ -74,18 +74,8 @@ async fn mangled_events_are_each_answered_and_never_fail_a_batch() -> Result<()>
         message_event(&message(conversation, Some(a.id), Role::Prompter, "Why A?")),
         labels_event(&a, json!({ "quality": 0.5, "spam": 0 })),
         ranking_event(&prompt, &[a.id, b.id]),
-        event(
-            ContributionKind::Rating,
-            b.id,
-            conversation,
-            json!({ "message_id": b.id, "thumbs": { "vote": "-1", "reasons": ["wrong"] } }),
-        ),
-        event(
-            ContributionKind::Reaction,
-            b.id,
-            conversation,
-            json!({ "message_id": b.id, "emoji": "red_flag", "op": "add" }),
-        ),
+        rating_event(&b, "-1", &["wrong"]),
+        reaction_event(&b, "red_flag"),
         retraction_event(&labels_event(&a, json!({ "quality": 1 }))),
     ];
     let mut answered = 0;

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::client::{
-    event, labels_event, message, message_event, new_prompt, ranking_event, register,
-    retraction_event, synthetic,
+    event, labels_event, message, message_event, new_prompt, ranking_event, rating_event,
+    reaction_event, register, retraction_event, synthetic,
 };
 
 async fn count(server: &TestServer, table: &str) -> Result<i64> {
@@ -35,18 +35,8 @@ async fn a_shared_conversation_is_accepted_and_a_replay_changes_nothing() -> Res
         message_event(&b),
         labels_event(&a, json!({ "quality": 0.75, "spam": 0 })),
         ranking_event(&prompt, &[b.id, a.id]),
-        event(
-            ContributionKind::Rating,
-            a.id,
-            conversation,
-            json!({ "message_id": a.id, "thumbs": { "vote": "+1", "reasons": ["correct"] } }),
-        ),
-        event(
-            ContributionKind::Reaction,
-            b.id,
-            conversation,
-            json!({ "message_id": b.id, "emoji": "heart_eyes", "op": "add" }),
-        ),
+        rating_event(&a, "+1", &["correct"]),
+        reaction_event(&b, "heart_eyes"),
     ];
     let results = alice.ingest(&batch).await?;
     for (result, sent) in results.iter().zip(&batch) {
@@ -447,14 +437,7 @@ async fn changing_ones_mind_replaces_labels_and_votes_without_double_points() ->
     alice
         .ingest_ok(&[message_event(&prompt), message_event(&reply)])
         .await?;
-    let vote = |v: &str| {
-        event(
-            ContributionKind::Rating,
-            reply.id,
-            conversation,
-            json!({ "message_id": reply.id, "thumbs": { "vote": v } }),
-        )
-    };
+    let vote = |v: &str| rating_event(&reply, v, &[]);
     bob.ingest_ok(&[labels_event(&reply, json!({ "quality": 0.25 })), vote("+1")])
         .await?;
     // Later, in one batch, two new label sets and the opposite vote.

@@ -306,12 +306,7 @@ async fn red_flags_from_several_people_hide_a_message_and_mark_its_writer() -> R
     for name in ["Bob", "Carol", "Dave"] {
         let flagger = register(&server, name).await?;
         let results = flagger
-            .ingest(&[super::client::event(
-                oa_types::ContributionKind::Reaction,
-                prompt.id,
-                prompt.conversation_id,
-                json!({ "message_id": prompt.id, "emoji": "red_flag", "op": "add" }),
-            )])
+            .ingest(&[super::client::reaction_event(&prompt, "red_flag")])
             .await?;
         assert_eq!(results[0].status, EventStatus::Accepted);
     }

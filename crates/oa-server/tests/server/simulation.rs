@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::client::{Contributor, message, message_event, ranking_event, register, synthetic};
 use super::pipeline::{lease, tree};
 
-const PROMPTS: usize = 150;
+const PROMPTS: usize = 300;
 const REPLIES: usize = 5;
 /// Open-Assistant's K: rankings a parent needs before its consensus is computed.
 const RANKINGS_PER_PARENT: u32 = 3;

@@ -277,6 +277,9 @@ struct Writes {
     scores: Vec<(Uuid, &'static str, f32)>,
     touched_trees: HashSet<Uuid>,
     touched_messages: HashSet<Uuid>,
+    /// Whether a touched tree may change state: a root may get its verdict, or a tree that
+    /// grows or is being ranked got something. When false, the tree moves are skipped.
+    trees_may_move: bool,
 }
 
 struct NewMessage {
@@ -660,6 +663,16 @@ impl Check<'_> {
         Ok(())
     }
 
+    /// Records whether the tree this event touched may change state: `root` when the event can
+    /// decide a root's review, or when the tree grows or is being ranked.
+    fn note_tree(&mut self, tree: Uuid, root: bool) {
+        let open = matches!(
+            self.trees.get(&tree),
+            Some(TreeState::Growing | TreeState::Ranking)
+        );
+        self.writes.trees_may_move |= root || open;
+    }
+
     /// The task this event claims to complete, checked for ownership and state.
     fn task(&self) -> std::result::Result<Option<(Uuid, KnownTask)>, Refusal> {
         let Some(task_id) = self.event.task_id else {
@@ -864,6 +877,7 @@ impl Check<'_> {
             },
         );
         self.writes.touched_trees.insert(tree_id);
+        self.note_tree(tree_id, message.parent_id.is_none() && review_needed == 0);
         if !synthetic {
             let kind = match (message.parent_id, message.role) {
                 (None, _) => score::INITIAL_PROMPT,
@@ -926,6 +940,7 @@ impl Check<'_> {
         }
         let message = self.judged(message_id, true)?;
         self.writes.touched_trees.insert(message.tree_id);
+        self.note_tree(message.tree_id, message.depth == 0);
         let kind = if labels.len() >= 3 {
             score::FULL_LABELS
         } else {
@@ -995,6 +1010,7 @@ impl Check<'_> {
             Ranking::NotRankable => (Vec::new(), true),
         };
         self.writes.touched_trees.insert(parent.tree_id);
+        self.note_tree(parent.tree_id, false);
         self.writes
             .scores
             .push((self.event.id, score::RANKING, score::points(score::RANKING)));
@@ -1213,9 +1229,12 @@ async fn write(
             retracted_in.push(tree);
         }
     }
+    let mut trees_may_move = writes.trees_may_move || !retracted_in.is_empty();
     if !touched_messages.is_empty() {
         let messages: Vec<Uuid> = touched_messages.into_iter().collect();
-        touched_trees.extend(pipeline::moderate(tx, &state.config().tree, &messages).await?);
+        let hidden = pipeline::moderate(tx, &state.config().tree, &messages).await?;
+        trees_may_move |= !hidden.is_empty();
+        touched_trees.extend(hidden);
     }
     touched_trees.sort();
     touched_trees.dedup();
@@ -1223,7 +1242,14 @@ async fn write(
         messages: &labelled,
         trees: &retracted_in,
     };
-    pipeline::advance(tx, &state.config().tree, &touched_trees, reviews).await?;
+    pipeline::advance(
+        tx,
+        &state.config().tree,
+        &touched_trees,
+        reviews,
+        trees_may_move,
+    )
+    .await?;
     Ok(())
 }
 

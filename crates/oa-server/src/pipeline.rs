@@ -96,17 +96,24 @@ pub(crate) struct Reviews<'a> {
 }
 
 /// Moves the given trees as far along the pipeline as their contributions allow.
+///
+/// `may_move` false says that no tree can change state (only non-root messages of trees in
+/// review were touched): then only the reviews are counted.
 pub(crate) async fn advance(
     tx: &mut PgConnection,
     policy: &TreePolicy,
     trees: &[Uuid],
     reviews: Reviews<'_>,
+    may_move: bool,
 ) -> Result<()> {
     if trees.is_empty() {
         return Ok(());
     }
     if !reviews.messages.is_empty() || !reviews.trees.is_empty() {
         review(tx, policy, reviews).await?;
+    }
+    if !may_move {
+        return Ok(());
     }
     // The root decides whether the tree grows; a root that is gone (retracted, hidden) ends it.
     sqlx::query(

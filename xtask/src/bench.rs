@@ -17,12 +17,20 @@ use crate::command;
 use crate::project::{Project, STORE_BENCH_EXAMPLE, STORE_PACKAGE};
 use crate::step::{Timings, headline, ok};
 
+/// The dataset server's benchmark (`target/bench/server.json`).
+#[path = "bench_server.rs"]
+mod server;
+
 /// The 95th percentile of a search, in milliseconds, that search-as-you-type should stay under.
 pub const SEARCH_P95_GOAL_MS: f64 = 20.0;
 /// The 95th percentile of opening a 1,000-message conversation, in milliseconds.
 pub const OPEN_1000_GOAL_MS: f64 = 30.0;
 
 pub fn run(project: &Project) -> Result<()> {
+    // `OA_BENCH=server` runs only the server benchmark.
+    if std::env::var_os("OA_BENCH").is_some_and(|only| only == "server") {
+        return server::run(project);
+    }
     let dir = project.bench_dir();
     fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     let samples_path = dir.join("store.samples.json");
@@ -59,7 +67,7 @@ pub fn run(project: &Project) -> Result<()> {
     print!("{}", report.table());
     headline("time per step");
     print!("{}", timings.summary());
-    Ok(())
+    server::run(project)
 }
 
 fn read_samples(path: &Path) -> Result<StoreSamples> {

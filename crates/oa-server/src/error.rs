@@ -22,6 +22,79 @@ pub enum Error {
     #[error("not found")]
     NotFound,
 
+    /// The request is not one the endpoint understands: malformed JSON, wrong types, an
+    /// unsupported version, a value out of range. `code` names the problem.
+    ///
+    /// Answered with `400 Bad Request`.
+    #[error("bad request ({code}): {message}")]
+    BadRequest {
+        /// Machine-readable, e.g. `malformed_json`, `invalid_utf8`, `unsupported_version`.
+        code: &'static str,
+        /// For a person; never holds internals.
+        message: String,
+    },
+
+    /// The request carries no usable device token: missing, unknown, expired or revoked.
+    ///
+    /// Answered with `401 Unauthorized`, code `missing_token`, `invalid_token`, `token_expired`
+    /// or `token_revoked`.
+    #[error("unauthorized ({0})")]
+    Unauthorized(&'static str),
+
+    /// Display name or password is wrong. Which of the two is not said.
+    ///
+    /// Answered with `401 Unauthorized`, code `invalid_credentials`.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+
+    /// The caller is signed in but may not do this (a contributor changing roles, someone
+    /// else's task or device).
+    ///
+    /// Answered with `403 Forbidden`, code `forbidden`.
+    #[error("forbidden")]
+    Forbidden,
+
+    /// The request conflicts with what exists, e.g. a display name already taken.
+    ///
+    /// Answered with `409 Conflict`.
+    #[error("conflict ({code})")]
+    Conflict {
+        /// Machine-readable, e.g. `display_name_taken`.
+        code: &'static str,
+        /// For a person.
+        message: String,
+    },
+
+    /// The request body is larger than the server accepts.
+    ///
+    /// Answered with `413 Payload Too Large`, code `payload_too_large`.
+    #[error("request body over {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+
+    /// The request body is not declared as JSON.
+    ///
+    /// Answered with `415 Unsupported Media Type`, code `unsupported_media_type`.
+    #[error("request body is not application/json")]
+    UnsupportedMediaType,
+
+    /// The account or device sent more than its share; retry after the given seconds.
+    ///
+    /// Answered with `429 Too Many Requests`, code `rate_limited`, and `Retry-After`.
+    #[error("rate limited for {retry_after_s} s")]
+    RateLimited {
+        /// Seconds until the request would fit.
+        retry_after_s: u64,
+    },
+
+    /// Something inside the server failed that is not the database (a worker thread died).
+    ///
+    /// Answered with `500 Internal Server Error`, code `internal`.
+    #[error("internal error: {0}")]
+    Internal(String),
+
     /// The database cannot be reached right now (no connection within the pool's timeout, the
     /// network failed, or the pool was closed). Retrying later may succeed.
     ///
@@ -62,8 +135,17 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::NotFound => StatusCode::NOT_FOUND,
+            Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Error::Unauthorized(_) | Error::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Error::Forbidden => StatusCode::FORBIDDEN,
+            Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Database(_) | Error::Migrate(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -71,19 +153,58 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::NotFound => "not_found",
+            Error::BadRequest { code, .. } | Error::Conflict { code, .. } => code,
+            Error::Unauthorized(code) => code,
+            Error::InvalidCredentials => "invalid_credentials",
+            Error::Forbidden => "forbidden",
+            Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::UnsupportedMediaType => "unsupported_media_type",
+            Error::RateLimited { .. } => "rate_limited",
             Error::DatabaseUnavailable(_) => "database_unavailable",
-            Error::Database(_) | Error::Migrate(_) => "internal",
+            Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => "internal",
         }
     }
 
     /// The message in the response body: written for the client, free of internals.
-    fn public_message(&self) -> &'static str {
+    fn public_message(&self) -> String {
         match self {
-            Error::NotFound => "no such resource",
-            Error::DatabaseUnavailable(_) => {
-                "the server cannot reach its database right now; try again later"
+            Error::NotFound => "no such resource".to_owned(),
+            Error::BadRequest { message, .. } | Error::Conflict { message, .. } => message.clone(),
+            Error::Unauthorized("missing_token") => {
+                "sign in: send the device token as `Authorization: Bearer <token>`".to_owned()
             }
-            Error::Database(_) | Error::Migrate(_) => "internal server error",
+            Error::Unauthorized("token_expired") => {
+                "this device's token has expired; sign in again".to_owned()
+            }
+            Error::Unauthorized("token_revoked") => {
+                "this device's token was revoked; sign in again".to_owned()
+            }
+            Error::Unauthorized(_) => "the device token is not valid".to_owned(),
+            Error::InvalidCredentials => "wrong display name or password".to_owned(),
+            Error::Forbidden => "you may not do this".to_owned(),
+            Error::PayloadTooLarge { limit } => {
+                format!("the request body is larger than {limit} bytes")
+            }
+            Error::UnsupportedMediaType => {
+                "send the body as JSON with `Content-Type: application/json`".to_owned()
+            }
+            Error::RateLimited { retry_after_s } => {
+                format!("too many contributions at once; try again in {retry_after_s} s")
+            }
+            Error::DatabaseUnavailable(_) => {
+                "the server cannot reach its database right now; try again later".to_owned()
+            }
+            Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => {
+                "internal server error".to_owned()
+            }
+        }
+    }
+
+    /// A `400` with the given code and message.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Error::BadRequest {
+            code,
+            message: message.into(),
         }
     }
 }
@@ -92,7 +213,7 @@ impl Error {
 #[derive(Debug, Serialize)]
 struct ErrorBody {
     code: &'static str,
-    message: &'static str,
+    message: String,
 }
 
 impl IntoResponse for Error {
@@ -106,7 +227,14 @@ impl IntoResponse for Error {
             code: self.code(),
             message: self.public_message(),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Error::RateLimited { retry_after_s } = self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_s),
+            );
+        }
+        response
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use oa_types::{HealthReport, HealthStatus};
 
 use crate::AppState;
 use crate::error::ErrorChain;
@@ -17,28 +17,6 @@ use crate::error::ErrorChain;
 /// How long the whole database check may take before the server reports itself unavailable.
 /// Probes usually time out after a few seconds; answering before they do gives a useful reason.
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Whether the server as a whole can serve requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HealthStatus {
-    /// Everything the server needs is reachable.
-    Ok,
-    /// The server cannot serve; `database` says why.
-    Unavailable,
-}
-
-/// The body of `GET /healthz`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HealthReport {
-    /// Overall verdict; `ok` comes with `200`, `unavailable` with `503`.
-    pub status: HealthStatus,
-    /// `ok`, or a short reason from a fixed vocabulary (never the database's own error text).
-    pub database: String,
-    /// The latest applied migration, present when the database is healthy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schema_version: Option<i64>,
-}
 
 /// Why the database check failed, worded for an operator reading a probe's output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

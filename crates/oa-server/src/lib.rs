@@ -14,24 +14,60 @@
 //! - With the `testing` feature, the `testing` module starts a throw-away PostgreSQL cluster for
 //!   the tests of this crate and of the crates that talk to it.
 //!
-//! Endpoints so far: `GET /healthz` (see [`HealthReport`]). Unknown paths answer `404` with the
-//! usual error body.
+//! Endpoints (all JSON; `/v1/*` except registration and sign-in need a device token):
+//!
+//! | method and path | what |
+//! |---|---|
+//! | `GET /healthz` | health with the schema version ([`HealthReport`]) |
+//! | `GET /metrics` | Prometheus metrics |
+//! | `GET /openapi.json` | the OpenAPI description of this table |
+//! | `POST /v1/accounts` | register; signs in the first device |
+//! | `POST /v1/sessions` | sign in a new device |
+//! | `GET /v1/devices`, `DELETE /v1/devices/{id}` | list devices, revoke a token |
+//! | `PUT /v1/accounts/{id}/role` | change a role (admins) |
+//! | `POST /v1/events` | ingest a batch of contribution events |
+//! | `GET /v1/trees/{id}`, `POST /v1/trees/{id}/halt` | a tree's state; halt it (moderators) |
+//! | `POST /v1/tasks/lease`, `GET /v1/tasks`, `POST /v1/tasks/{id}/skip` | offline tasks |
+//! | `GET /v1/leaderboard?window=day|week|month|all`, `GET /v1/me/stats` | scores |
+//!
+//! Unknown paths answer `404` with the usual error body.
 
+mod auth;
+mod body;
+mod config;
+mod consensus;
 mod error;
+mod export;
 mod health;
+mod ingest;
+mod leaderboard;
+mod limits;
+mod metrics;
+mod openapi;
+mod pipeline;
+mod score;
+mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 use std::future::Future;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{delete, get, post, put};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
+pub use auth::{account_by_name, set_account_role};
+pub use config::{Config, Limits, PasswordCost, TreePolicy};
+pub use consensus::{Ballot, kendall_tau, ranked_pairs, trust};
 pub use error::{Error, Result};
-pub use health::{HEALTH_TIMEOUT, HealthReport, HealthStatus};
+pub use export::{ExportSummary, export};
+pub use health::HEALTH_TIMEOUT;
+pub use oa_types::{HealthReport, HealthStatus};
+pub use pipeline::TreeState;
 
 /// The schema migrations, read from `migrations/` when the crate is compiled.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -39,23 +75,55 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// How long a request waits for a free database connection before the server answers `503`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What every request handler shares: for now, the database pool.
+/// What every request handler shares: the database pool, the configuration, the rate limiter
+/// and the metrics.
 ///
-/// Cloning is cheap (the pool is reference-counted).
+/// Cloning is cheap (everything is reference-counted).
 #[derive(Debug, Clone)]
 pub struct AppState {
     pool: PgPool,
+    config: Arc<Config>,
+    limiter: Arc<limits::RateLimiter>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
-    /// Wraps a pool whose database has been migrated with [`migrate`].
+    /// Wraps a pool whose database has been migrated with [`migrate`], with the default
+    /// configuration.
     pub fn new(pool: PgPool) -> Self {
-        AppState { pool }
+        Self::with_config(pool, Config::default())
+    }
+
+    /// Wraps a migrated pool with the given configuration.
+    pub fn with_config(pool: PgPool, config: Config) -> Self {
+        let limiter = limits::RateLimiter::new(
+            config.limits.events_per_minute_account,
+            config.limits.events_per_minute_device,
+        );
+        AppState {
+            pool,
+            config: Arc::new(config),
+            limiter: Arc::new(limiter),
+            metrics: Arc::default(),
+        }
     }
 
     /// The database pool.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn limiter(&self) -> &limits::RateLimiter {
+        &self.limiter
+    }
+
+    fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
     }
 }
 
@@ -63,9 +131,48 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(openapi::openapi))
+        .route("/v1/accounts", post(auth::register))
+        .route("/v1/accounts/{id}/role", put(auth::set_role))
+        .route("/v1/sessions", post(auth::login))
+        .route("/v1/devices", get(auth::list_devices))
+        .route("/v1/devices/{id}", delete(auth::revoke_device))
+        .route("/v1/events", post(ingest::ingest))
+        .route("/v1/trees/{id}", get(pipeline::show_tree))
+        .route("/v1/trees/{id}/halt", post(pipeline::halt_tree))
+        .route("/v1/tasks", get(tasks::list))
+        .route("/v1/tasks/lease", post(tasks::lease))
+        .route("/v1/tasks/{id}/skip", post(tasks::skip))
+        .route("/v1/leaderboard", get(leaderboard::leaderboard))
+        .route("/v1/me/stats", get(leaderboard::my_stats))
         .fallback(not_found)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
 }
+
+/// The method and path of every route, for the OpenAPI test.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+    ("post", "/v1/accounts"),
+    ("put", "/v1/accounts/{id}/role"),
+    ("post", "/v1/sessions"),
+    ("get", "/v1/devices"),
+    ("delete", "/v1/devices/{id}"),
+    ("post", "/v1/events"),
+    ("get", "/v1/trees/{id}"),
+    ("post", "/v1/trees/{id}/halt"),
+    ("get", "/v1/tasks"),
+    ("post", "/v1/tasks/lease"),
+    ("post", "/v1/tasks/{id}/skip"),
+    ("get", "/v1/leaderboard"),
+    ("get", "/v1/me/stats"),
+];
 
 /// Answers every path no route matches, with the same JSON error body as any other error.
 async fn not_found() -> Error {

@@ -1,9 +1,13 @@
 //! `oa-server`: the command line of the central dataset server.
 //!
 //! `oa-server serve` migrates the database and serves the HTTP API until Ctrl-C or SIGTERM;
-//! `oa-server migrate` only migrates. Everything else lives in the `oa_server` library.
+//! `oa-server migrate` only migrates; `oa-server export` writes the oasst dataset files;
+//! `oa-server set-role` appoints moderators and admins. Every setting is a flag with an `OA_*`
+//! environment variable. Everything else lives in the `oa_server` library.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -28,14 +32,107 @@ enum Command {
         #[command(flatten)]
         database: Database,
         /// Address and port to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
+        #[arg(long, env = "OA_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        #[command(flatten)]
+        tuning: Tuning,
     },
     /// Apply pending migrations and exit.
     Migrate {
         #[command(flatten)]
         database: Database,
     },
+    /// Write the trees that are ready for export as oasst `*.trees.jsonl` and `*.messages.jsonl`.
+    Export {
+        #[command(flatten)]
+        database: Database,
+        /// Directory to write into (created if missing).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// File name prefix, e.g. `oasst-2026-11-26`.
+        #[arg(long, default_value = "oasst")]
+        prefix: String,
+        /// Compress both files with gzip (`.jsonl.gz`).
+        #[arg(long)]
+        gzip: bool,
+    },
+    /// Give an account a role (the first admin is appointed this way).
+    SetRole {
+        #[command(flatten)]
+        database: Database,
+        /// The account's display name.
+        #[arg(long)]
+        display_name: String,
+        /// contributor, moderator or admin.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+/// The server's tunable settings; defaults are Open-Assistant's.
+#[derive(Args, Debug)]
+struct Tuning {
+    /// Largest request body in bytes.
+    #[arg(long, env = "OA_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Longest message text in characters.
+    #[arg(long, env = "OA_MAX_TEXT_CHARS", default_value_t = 10_000)]
+    max_text_chars: usize,
+    /// Events one account may send per minute.
+    #[arg(long, env = "OA_EVENTS_PER_MINUTE_ACCOUNT", default_value_t = 6_000)]
+    events_per_minute_account: u32,
+    /// Events one device may send per minute.
+    #[arg(long, env = "OA_EVENTS_PER_MINUTE_DEVICE", default_value_t = 3_000)]
+    events_per_minute_device: u32,
+    /// Reviews an initial prompt needs.
+    #[arg(long, env = "OA_REVIEWS_INITIAL_PROMPT", default_value_t = 3)]
+    reviews_initial_prompt: u32,
+    /// Reviews a reply needs.
+    #[arg(long, env = "OA_REVIEWS_REPLY", default_value_t = 3)]
+    reviews_reply: u32,
+    /// Share of positive reviews a message needs.
+    #[arg(long, env = "OA_ACCEPTANCE_THRESHOLD", default_value_t = 0.6)]
+    acceptance_threshold: f64,
+    /// Accepted messages at which a tree is ranked.
+    #[arg(long, env = "OA_GOAL_TREE_SIZE", default_value_t = 12)]
+    goal_tree_size: u32,
+    /// Rankings a parent needs before consensus (K).
+    #[arg(long, env = "OA_RANKINGS_PER_PARENT", default_value_t = 3)]
+    rankings_per_parent: u32,
+    /// Days a task lease lasts.
+    #[arg(long, env = "OA_LEASE_DAYS", default_value_t = 7)]
+    lease_days: u64,
+    /// argon2id memory per password hash, in KiB.
+    #[arg(long, env = "OA_ARGON2_MEMORY_KIB", default_value_t = 19 * 1024)]
+    argon2_memory_kib: u32,
+}
+
+impl Tuning {
+    fn config(&self) -> oa_server::Config {
+        let defaults = oa_server::Config::default();
+        oa_server::Config {
+            tree: oa_server::TreePolicy {
+                reviews_initial_prompt: self.reviews_initial_prompt,
+                reviews_reply: self.reviews_reply,
+                acceptance_threshold: self.acceptance_threshold,
+                goal_tree_size: self.goal_tree_size,
+                rankings_per_parent: self.rankings_per_parent.max(1),
+                ..defaults.tree
+            },
+            limits: oa_server::Limits {
+                max_body_bytes: self.max_body_bytes,
+                max_text_chars: self.max_text_chars,
+                events_per_minute_account: self.events_per_minute_account,
+                events_per_minute_device: self.events_per_minute_device,
+            },
+            password: oa_server::PasswordCost {
+                memory_kib: self.argon2_memory_kib.max(8),
+                ..defaults.password
+            },
+            lease_duration: Duration::from_secs(self.lease_days.max(1) * 24 * 3600),
+            ..defaults
+        }
+    }
 }
 
 // No `Debug`: the URL holds the password and must not end up in a log by accident.
@@ -86,15 +183,59 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate { database } => {
             database.connect_and_migrate().await?;
         }
-        Command::Serve { database, listen } => {
+        Command::Export {
+            database,
+            out,
+            prefix,
+            gzip,
+        } => {
+            let pool = database.connect_and_migrate().await?;
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            let started = std::time::Instant::now();
+            let summary = oa_server::export(&pool, &out, &prefix, gzip)
+                .await
+                .context("the export failed")?;
+            tracing::info!(
+                trees = summary.trees,
+                messages = summary.messages,
+                seconds = started.elapsed().as_secs_f64(),
+                trees_file = %summary.trees_path.display(),
+                messages_file = %summary.messages_path.display(),
+                "exported"
+            );
+        }
+        Command::SetRole {
+            database,
+            display_name,
+            role,
+        } => {
+            let role = oa_types::AccountRole::parse(&role)
+                .context("the role is one of contributor, moderator, admin")?;
+            let pool = database.connect_and_migrate().await?;
+            let account = oa_server::account_by_name(&pool, &display_name)
+                .await
+                .with_context(|| format!("no account is called {display_name:?}"))?;
+            oa_server::set_account_role(&pool, account, role).await?;
+        }
+        Command::Serve {
+            database,
+            listen,
+            tuning,
+        } => {
+            let config = tuning.config();
             let pool = database.connect_and_migrate().await?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
             tracing::info!(address = %listener.local_addr()?, "serving");
-            oa_server::serve(listener, oa_server::AppState::new(pool), shutdown_signal())
-                .await
-                .context("the server stopped with an error")?;
+            oa_server::serve(
+                listener,
+                oa_server::AppState::with_config(pool, config),
+                shutdown_signal(),
+            )
+            .await
+            .context("the server stopped with an error")?;
             tracing::info!("shut down");
         }
     }

@@ -38,8 +38,8 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgSslMode};
 use sqlx::{AssertSqlSafe, Connection as _};
 
-use crate::AppState;
 use crate::error::ErrorChain;
+use crate::{AppState, Config, PasswordCost};
 
 /// The superuser `initdb` creates; with `trust` authentication it needs no password.
 const SUPERUSER: &str = "oa";
@@ -556,8 +556,18 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Serves a fresh, migrated database.
+    /// Serves a fresh, migrated database with the default configuration, except that passwords
+    /// are hashed with argon2's cheapest parameters (tests sign in a lot).
     pub async fn start() -> Result<Self, FixtureError> {
+        Self::start_with(Config {
+            password: PasswordCost::insecure_fast(),
+            ..Config::default()
+        })
+        .await
+    }
+
+    /// Serves a fresh, migrated database with the given configuration.
+    pub async fn start_with(config: Config) -> Result<Self, FixtureError> {
         let database = database().await?;
         let pool = database.pool().await?;
         crate::migrate(&pool)
@@ -566,20 +576,24 @@ impl TestServer {
                 what: "migrating a test database",
                 message: ErrorChain(&error).to_string(),
             })?;
-        let mut server = Self::with_pool(pool).await?;
+        let mut server = Self::serve(pool, config).await?;
         server.database = Some(database);
         Ok(server)
     }
 
     /// Serves the given pool as it is: not migrated, or pointing nowhere, if a test wants that.
     pub async fn with_pool(pool: PgPool) -> Result<Self, FixtureError> {
+        Self::serve(pool, Config::default()).await
+    }
+
+    async fn serve(pool: PgPool, config: Config) -> Result<Self, FixtureError> {
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .map_err(FixtureError::setup("binding a loopback port"))?;
         let addr = listener
             .local_addr()
             .map_err(FixtureError::setup("binding a loopback port"))?;
-        let state = AppState::new(pool.clone());
+        let state = AppState::with_config(pool.clone(), config);
         let task = tokio::spawn(async move {
             if let Err(error) = crate::serve(listener, state, std::future::pending()).await {
                 eprintln!("oa-server testing: the test server stopped: {error}");

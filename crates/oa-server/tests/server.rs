@@ -1,6 +1,18 @@
 //! The server against a real PostgreSQL cluster (see `oa_server::testing`), spoken to over real
 //! HTTP on loopback, as a load balancer, a monitor or the desktop app would.
 
+mod server {
+    mod accounts;
+    pub(crate) mod client;
+    mod concurrency;
+    mod garbage;
+    mod ingest;
+    mod observability;
+    pub(crate) mod pipeline;
+    mod scores;
+    mod simulation;
+}
+
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 

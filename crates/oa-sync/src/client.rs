@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use oa_types::{HealthReport, HealthStatus};
 use reqwest::Url;
 use serde::Deserialize;
 
@@ -33,14 +34,6 @@ pub struct ServerHealth {
     /// The newest database migration the server has applied; tells which protocol features the
     /// server can have.
     pub schema_version: i64,
-}
-
-/// `GET /healthz`'s body, as `oa-server` writes it.
-#[derive(Debug, Deserialize)]
-struct HealthBody {
-    status: String,
-    database: String,
-    schema_version: Option<i64>,
 }
 
 /// The parts of an error body this client understands: the server's `{ code, message }`, or a
@@ -94,7 +87,7 @@ impl ServerClient {
             });
         }
 
-        let body: HealthBody = response.json().await.map_err(|error| {
+        let body: HealthReport = response.json().await.map_err(|error| {
             if error.is_decode() {
                 Error::InvalidResponse {
                     reason: format!("/healthz did not answer with a health report: {error}"),
@@ -104,8 +97,8 @@ impl ServerClient {
                 self.unreachable(error)
             }
         })?;
-        match (body.status.as_str(), body.schema_version) {
-            ("ok", Some(schema_version)) => Ok(ServerHealth { schema_version }),
+        match (body.status, body.schema_version) {
+            (HealthStatus::Ok, Some(schema_version)) => Ok(ServerHealth { schema_version }),
             (status, _) => Err(Error::InvalidResponse {
                 reason: format!(
                     "/healthz answered success with status {status:?}, database {:?} and no \

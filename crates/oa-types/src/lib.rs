@@ -12,6 +12,7 @@ mod feedback;
 mod model;
 mod oasst;
 mod search;
+mod server;
 
 pub use chat::{ChatEvent, SendMessage, TokenEvent};
 pub use contribution::{ConsentState, ContributionEvent, ContributionKind};
@@ -29,4 +30,11 @@ pub use oasst::{
     OasstImportSummary, OasstLabel, OasstMessage, OasstTree, TREE_STATE_READY_FOR_EXPORT,
 };
 pub use search::{HIGHLIGHT_END, HIGHLIGHT_START, SearchHit};
+pub use server::{
+    AccountRole, AgreementPoint, ContributorStats, DeviceInfo, DeviceSession, EventResult,
+    EventStatus, HealthReport, HealthStatus, INGEST_VERSION, IngestRequest, IngestResponse,
+    Leaderboard, LeaderboardEntry, LeaderboardWindow, LeaseRequest, LoginRequest,
+    MAX_EVENTS_PER_BATCH, RegisterRequest, RejectionReason, SetRoleRequest, SubmittedEvent, Task,
+    TaskKind, TaskList, TaskMessage,
+};
 pub use uuid::Uuid;

@@ -1,0 +1,407 @@
+//! Accounts, devices and bearer tokens.
+//!
+//! A person registers once and signs in on each device; every device gets its own random token,
+//! shown once and stored only as its SHA-256, so a leaked table holds no usable token and one lost
+//! laptop is revoked without touching the others. Passwords are hashed with argon2id on a
+//! blocking thread, since a hash takes tens of milliseconds of CPU and must not stall the async
+//! workers. [`Caller`] is the extractor that turns `Authorization: Bearer …` into an account.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use oa_types::{
+    AccountRole, DeviceInfo, DeviceSession, LoginRequest, RegisterRequest, SetRoleRequest, Uuid,
+};
+use rand::RngCore as _;
+use sha2::{Digest as _, Sha256};
+
+use crate::body::{IdPath, JsonBody};
+use crate::config::PasswordCost;
+use crate::{AppState, Error, Result};
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// Longest password accepted (argon2 takes any length; this bounds the work per request).
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+/// Longest display name.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 100;
+
+/// The signed-in account and device behind a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    /// The account.
+    pub account_id: Uuid,
+    /// The device whose token was sent.
+    pub device_id: Uuid,
+    /// The account's role.
+    pub role: AccountRole,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or(Error::Unauthorized("missing_token"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or(Error::Unauthorized("missing_token"))?;
+        let row: Option<(Uuid, Uuid, String, bool, bool)> = sqlx::query_as(
+            "SELECT d.id, d.account_id, a.role, d.revoked_at IS NOT NULL, d.expires_at <= now() \
+             FROM devices d JOIN accounts a ON a.id = d.account_id \
+             WHERE d.token_sha256 = $1",
+        )
+        .bind(token_hash(token).as_slice())
+        .fetch_optional(state.pool())
+        .await?;
+        let (device_id, account_id, role, revoked, expired) =
+            row.ok_or(Error::Unauthorized("invalid_token"))?;
+        if revoked {
+            return Err(Error::Unauthorized("token_revoked"));
+        }
+        if expired {
+            return Err(Error::Unauthorized("token_expired"));
+        }
+        Ok(Caller {
+            account_id,
+            device_id,
+            role: parse_role(&role)?,
+        })
+    }
+}
+
+pub(crate) fn parse_role(role: &str) -> Result<AccountRole> {
+    AccountRole::parse(role).ok_or_else(|| Error::Internal(format!("unknown role {role:?}")))
+}
+
+/// SHA-256 of a token: what the database keeps.
+pub(crate) fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A new random token: `oa_` and 256 random bits in hex.
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let mut token = String::with_capacity(3 + 64);
+    token.push_str("oa_");
+    for byte in bytes {
+        token.push_str(&format!("{byte:02x}"));
+    }
+    token
+}
+
+fn argon2(cost: PasswordCost) -> Result<Argon2<'static>> {
+    let params = Params::new(cost.memory_kib, cost.iterations, 1, None)
+        .map_err(|error| Error::Internal(format!("argon2 parameters: {error}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Hashes a password on a blocking thread.
+async fn hash_password(password: String, cost: PasswordCost) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let mut salt = [0u8; 16];
+        rand::rng().fill_bytes(&mut salt);
+        let salt = SaltString::encode_b64(&salt)
+            .map_err(|error| Error::Internal(format!("salt: {error}")))?;
+        argon2(cost)?
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|error| Error::Internal(format!("hashing: {error}")))
+    })
+    .await
+    .map_err(|error| Error::Internal(format!("hashing thread: {error}")))?
+}
+
+/// Checks a password against a stored hash on a blocking thread. The hash carries its own
+/// parameters, so accounts keep working when the configured cost changes.
+async fn verify_password(password: String, hash: String) -> Result<bool> {
+    tokio::task::spawn_blocking(move || {
+        let parsed = PasswordHash::new(&hash)
+            .map_err(|error| Error::Internal(format!("stored hash: {error}")))?;
+        Ok(Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
+    })
+    .await
+    .map_err(|error| Error::Internal(format!("hashing thread: {error}")))?
+}
+
+fn check_name(what: &'static str, name: &str, max: usize) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::bad_request(
+            "invalid_input",
+            format!("{what} cannot be empty"),
+        ));
+    }
+    if name.chars().count() > max {
+        return Err(Error::bad_request(
+            "invalid_input",
+            format!("{what} can be at most {max} characters long"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::bad_request(
+            "invalid_input",
+            format!("{what} cannot hold control characters"),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// `POST /v1/accounts`: creates an account and signs in its first device.
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<RegisterRequest>,
+) -> Result<(StatusCode, Json<DeviceSession>)> {
+    let display_name = check_name(
+        "a display name",
+        &request.display_name,
+        MAX_DISPLAY_NAME_CHARS,
+    )?;
+    let device_name = check_name(
+        "a device name",
+        &request.device_name,
+        MAX_DISPLAY_NAME_CHARS,
+    )?;
+    let chars = request.password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
+        return Err(Error::bad_request(
+            "weak_password",
+            format!("a password needs {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"),
+        ));
+    }
+    let hash = hash_password(request.password, state.config().password).await?;
+    let account_id = Uuid::now_v7();
+    let mut tx = state.pool().begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO accounts (id, display_name, password_hash) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(account_id)
+    .bind(&display_name)
+    .bind(&hash)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(Error::Conflict {
+            code: "display_name_taken",
+            message: format!("the display name {display_name:?} is taken"),
+        });
+    }
+    let session = new_device(
+        &mut tx,
+        &state,
+        account_id,
+        AccountRole::Contributor,
+        &device_name,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(account = %account_id, "account registered");
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+/// `POST /v1/sessions`: signs an account in on a new device.
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<LoginRequest>,
+) -> Result<(StatusCode, Json<DeviceSession>)> {
+    let device_name = check_name(
+        "a device name",
+        &request.device_name,
+        MAX_DISPLAY_NAME_CHARS,
+    )?;
+    let row: Option<(Uuid, Option<String>, String)> = sqlx::query_as(
+        "SELECT id, password_hash, role FROM accounts WHERE lower(display_name) = lower($1)",
+    )
+    .bind(request.display_name.trim())
+    .fetch_optional(state.pool())
+    .await?;
+    let Some((account_id, Some(hash), role)) = row else {
+        // Hash anyway, so that an unknown name takes as long as a wrong password.
+        let _ = hash_password(request.password, state.config().password).await;
+        return Err(Error::InvalidCredentials);
+    };
+    if !verify_password(request.password, hash).await? {
+        return Err(Error::InvalidCredentials);
+    }
+    let mut tx = state.pool().begin().await?;
+    let session = new_device(
+        &mut tx,
+        &state,
+        account_id,
+        parse_role(&role)?,
+        &device_name,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+async fn new_device(
+    tx: &mut sqlx::PgConnection,
+    state: &AppState,
+    account_id: Uuid,
+    role: AccountRole,
+    name: &str,
+) -> Result<DeviceSession> {
+    let token = new_token();
+    let device_id = Uuid::now_v7();
+    let lifetime_s = state.config().token_lifetime.as_secs_f64();
+    let expires_at_ms: i64 = sqlx::query_scalar(
+        "INSERT INTO devices (id, account_id, token_sha256, name, expires_at) \
+         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5)) \
+         RETURNING (extract(epoch FROM expires_at) * 1000)::bigint",
+    )
+    .bind(device_id)
+    .bind(account_id)
+    .bind(token_hash(&token).as_slice())
+    .bind(name)
+    .bind(lifetime_s)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(DeviceSession {
+        account_id,
+        device_id,
+        role,
+        token,
+        expires_at_ms,
+    })
+}
+
+/// `GET /v1/devices`: the caller's devices.
+pub(crate) async fn list_devices(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<DeviceInfo>>> {
+    let rows: Vec<(Uuid, String, i64, i64, bool)> = sqlx::query_as(
+        "SELECT id, name, (extract(epoch FROM created_at) * 1000)::bigint, \
+                (extract(epoch FROM expires_at) * 1000)::bigint, revoked_at IS NOT NULL \
+         FROM devices WHERE account_id = $1 ORDER BY created_at, id",
+    )
+    .bind(caller.account_id)
+    .fetch_all(state.pool())
+    .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(
+                |(id, name, created_at_ms, expires_at_ms, revoked)| DeviceInfo {
+                    id,
+                    name,
+                    created_at_ms,
+                    expires_at_ms,
+                    revoked,
+                    current: id == caller.device_id,
+                },
+            )
+            .collect(),
+    ))
+}
+
+/// `DELETE /v1/devices/{id}`: revokes a device's token. One's own devices, or any as an admin.
+pub(crate) async fn revoke_device(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(device_id): IdPath,
+) -> Result<StatusCode> {
+    let owner: Option<Uuid> = sqlx::query_scalar("SELECT account_id FROM devices WHERE id = $1")
+        .bind(device_id)
+        .fetch_optional(state.pool())
+        .await?;
+    match owner {
+        None => return Err(Error::NotFound),
+        Some(owner) if owner != caller.account_id && caller.role != AccountRole::Admin => {
+            // Someone else's device: as if it did not exist, so ids cannot be probed.
+            return Err(Error::NotFound);
+        }
+        Some(_) => {}
+    }
+    sqlx::query("UPDATE devices SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL")
+        .bind(device_id)
+        .execute(state.pool())
+        .await?;
+    tracing::info!(device = %device_id, by = %caller.account_id, "device revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /v1/accounts/{id}/role`: admins change roles.
+pub(crate) async fn set_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(account_id): IdPath,
+    JsonBody(request): JsonBody<SetRoleRequest>,
+) -> Result<StatusCode> {
+    if caller.role != AccountRole::Admin {
+        return Err(Error::Forbidden);
+    }
+    set_account_role(state.pool(), account_id, request.role).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Gives an account a role; the command line uses it to appoint the first admin.
+pub async fn set_account_role(
+    pool: &sqlx::PgPool,
+    account_id: Uuid,
+    role: AccountRole,
+) -> Result<()> {
+    let updated = sqlx::query("UPDATE accounts SET role = $2 WHERE id = $1")
+        .bind(account_id)
+        .bind(role.as_str())
+        .execute(pool)
+        .await?
+        .rows_affected();
+    if updated == 0 {
+        return Err(Error::NotFound);
+    }
+    tracing::info!(account = %account_id, role = role.as_str(), "role changed");
+    Ok(())
+}
+
+/// The id of the account with this display name (any case).
+pub async fn account_by_name(pool: &sqlx::PgPool, display_name: &str) -> Result<Uuid> {
+    sqlx::query_scalar("SELECT id FROM accounts WHERE lower(display_name) = lower($1)")
+        .bind(display_name.trim())
+        .fetch_optional(pool)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_hashed_to_32_bytes() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 67);
+        assert!(a.starts_with("oa_"));
+        assert_ne!(token_hash(&a), token_hash(&b));
+    }
+
+    #[tokio::test]
+    async fn passwords_verify_and_wrong_ones_do_not() {
+        let hash = hash_password("correct horse".into(), PasswordCost::insecure_fast())
+            .await
+            .unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(
+            verify_password("correct horse".into(), hash.clone())
+                .await
+                .unwrap()
+        );
+        assert!(!verify_password("wrong horse".into(), hash).await.unwrap());
+    }
+}

@@ -1,0 +1,126 @@
+//! The server's tunable settings: Open-Assistant's pipeline parameters, limits, and the cost of
+//! password hashing. `main.rs` fills them from flags and environment variables; tests pick small
+//! values so that a tree finishes with a handful of contributions.
+
+use std::time::Duration;
+
+/// Everything a running server can be tuned by. [`Config::default`] holds production values.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How trees grow, get reviewed and ranked.
+    pub tree: TreePolicy,
+    /// Request and text limits, rate limits and flood control.
+    pub limits: Limits,
+    /// Cost of argon2 password hashing.
+    pub password: PasswordCost,
+    /// How long a device token works.
+    pub token_lifetime: Duration,
+    /// How long a task lease lasts.
+    pub lease_duration: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            tree: TreePolicy::default(),
+            limits: Limits::default(),
+            password: PasswordCost::default(),
+            token_lifetime: Duration::from_secs(365 * 24 * 3600),
+            lease_duration: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// Open-Assistant's tree parameters (their defaults, except where noted).
+#[derive(Debug, Clone)]
+pub struct TreePolicy {
+    /// Reviews an initial prompt needs before the tree grows.
+    pub reviews_initial_prompt: u32,
+    /// Reviews a reply needs before it counts.
+    pub reviews_reply: u32,
+    /// Share of positive reviews (1 − mean `spam`) a message needs to be accepted.
+    pub acceptance_threshold: f64,
+    /// Accepted messages at which a tree stops growing and is ranked.
+    pub goal_tree_size: u32,
+    /// Deepest message a reply task is handed out for (the root is depth 0).
+    pub max_depth: u32,
+    /// Most replies a message gets through tasks.
+    pub max_children: u32,
+    /// Rankings a parent needs before its replies' consensus is computed (K).
+    pub rankings_per_parent: u32,
+    /// Red flags from distinct accounts that hide a message.
+    pub red_flags_to_hide: u32,
+    /// Skips of reply tasks after which a message gets no more reply tasks.
+    pub skips_to_stop: u32,
+    /// Growing trees below which initial-prompt tasks are handed out.
+    pub max_active_trees: u32,
+}
+
+impl Default for TreePolicy {
+    fn default() -> Self {
+        TreePolicy {
+            reviews_initial_prompt: 3,
+            reviews_reply: 3,
+            acceptance_threshold: 0.6,
+            goal_tree_size: 12,
+            max_depth: 3,
+            max_children: 3,
+            rankings_per_parent: 3,
+            red_flags_to_hide: 3,
+            skips_to_stop: 3,
+            max_active_trees: 100,
+        }
+    }
+}
+
+/// Sizes and rates the server accepts.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest message text, in characters.
+    pub max_text_chars: usize,
+    /// Events one account may send per minute (a token bucket of this size, refilled evenly).
+    pub events_per_minute_account: u32,
+    /// Events one device may send per minute.
+    pub events_per_minute_device: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 4 * 1024 * 1024,
+            max_text_chars: 10_000,
+            events_per_minute_account: 6_000,
+            events_per_minute_device: 3_000,
+        }
+    }
+}
+
+/// argon2id parameters; the default is OWASP's recommendation (19 MiB, 2 passes).
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordCost {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Passes over the memory.
+    pub iterations: u32,
+}
+
+impl Default for PasswordCost {
+    fn default() -> Self {
+        PasswordCost {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+        }
+    }
+}
+
+impl PasswordCost {
+    /// The cheapest parameters argon2 allows: for tests only, never for real accounts.
+    pub fn insecure_fast() -> Self {
+        PasswordCost {
+            memory_kib: 64,
+            iterations: 1,
+        }
+    }
+}

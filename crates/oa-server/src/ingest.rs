@@ -1,0 +1,1369 @@
+//! `POST /v1/events`: batches of contribution events from desktop apps.
+//!
+//! A batch is one transaction with a fixed number of statements, whatever its size: everything
+//! the checks need is read with a few `= ANY($1)` queries, every event is checked in memory in
+//! the batch's order (so a reply may follow its prompt in the same batch), and the accepted ones
+//! are written with `UNNEST` inserts. That keeps ingest fast enough for thousands of events per
+//! second on a small machine.
+//!
+//! Idempotency: an event id is stored once. An id this account already sent answers `duplicate`
+//! and changes nothing; an id another account used answers `rejected` (`id_conflict`). Batches of
+//! one account are serialised by a transaction-scoped advisory lock, so a batch retried while the
+//! first attempt is still running cannot slip past the check.
+
+use std::collections::{HashMap, HashSet};
+
+use axum::Json;
+use axum::extract::State;
+use oa_types::{
+    ContributionKind, Emoji, EventResult, EventStatus, FeedbackError, INGEST_VERSION,
+    IngestRequest, IngestResponse, MAX_EVENTS_PER_BATCH, Message, Ranking, RejectionReason, Role,
+    SubmittedEvent, TaskKind, TextLabel, Thumbs, Uuid,
+};
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+use sqlx::PgConnection;
+
+use crate::auth::Caller;
+use crate::body::JsonBody;
+use crate::pipeline::{self, TreeState};
+use crate::score;
+use crate::{AppState, Error, Result};
+
+/// Human-written texts shorter than this are not checked for duplicates ("yes", "thanks").
+const DUPLICATE_TEXT_MIN_CHARS: usize = 16;
+
+/// `POST /v1/events`.
+pub(crate) async fn ingest(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(request): JsonBody<IngestRequest>,
+) -> Result<Json<IngestResponse>> {
+    if request.version != INGEST_VERSION {
+        return Err(Error::bad_request(
+            "unsupported_version",
+            format!(
+                "ingest version {} is not supported; this server speaks version {INGEST_VERSION}",
+                request.version
+            ),
+        ));
+    }
+    if request.events.len() > MAX_EVENTS_PER_BATCH {
+        return Err(Error::bad_request(
+            "batch_too_large",
+            format!(
+                "a batch holds at most {MAX_EVENTS_PER_BATCH} events, not {}",
+                request.events.len()
+            ),
+        ));
+    }
+    if request.events.is_empty() {
+        return Ok(Json(IngestResponse { results: vec![] }));
+    }
+    state.limiter().take(
+        caller.account_id,
+        caller.device_id,
+        request.events.len() as u32,
+    )?;
+    let results = ingest_batch(&state, caller, &request.events).await?;
+    state.metrics().count_events(&results);
+    Ok(Json(IngestResponse { results }))
+}
+
+/// The kinds of payload the outbox writes, as the server reads them.
+#[derive(Debug)]
+enum Payload {
+    Message(Box<Message>),
+    Labels {
+        message_id: Uuid,
+        labels: serde_json::Map<String, serde_json::Value>,
+    },
+    Rating {
+        message_id: Uuid,
+        thumbs: Thumbs,
+    },
+    Ranking {
+        parent_id: Uuid,
+        ranking: Ranking,
+    },
+    Reaction {
+        message_id: Uuid,
+        emoji: String,
+        add: bool,
+    },
+    Retraction {
+        retracts: Uuid,
+    },
+}
+
+#[derive(Deserialize)]
+struct LabelsPayload {
+    message_id: Uuid,
+    labels: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RatingPayload {
+    message_id: Uuid,
+    thumbs: Thumbs,
+}
+
+#[derive(Deserialize)]
+struct RankingPayload {
+    message_id: Uuid,
+    ranking: Ranking,
+}
+
+#[derive(Deserialize)]
+struct ReactionPayload {
+    message_id: Uuid,
+    emoji: String,
+    op: ReactionOp,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ReactionOp {
+    Add,
+    Remove,
+}
+
+#[derive(Deserialize)]
+struct RetractionPayload {
+    retracts: Uuid,
+}
+
+/// A refusal: the code and a sentence for the person.
+type Refusal = (RejectionReason, String);
+
+fn refuse(reason: RejectionReason, message: impl Into<String>) -> Refusal {
+    (reason, message.into())
+}
+
+/// The latest time accepted on an event or message (1 January 3000), in milliseconds: a wrong
+/// clock is the client's business, but PostgreSQL cannot store any number as a time.
+const LATEST_MS: i64 = 32_503_680_000_000;
+
+fn check_time(what: &str, ms: i64) -> std::result::Result<(), Refusal> {
+    if (0..=LATEST_MS).contains(&ms) {
+        Ok(())
+    } else {
+        Err(refuse(
+            RejectionReason::MalformedPayload,
+            format!("the {what} time {ms} is not between 1970 and 3000"),
+        ))
+    }
+}
+
+fn parse_payload(event: &SubmittedEvent) -> std::result::Result<Payload, Refusal> {
+    check_time("event", event.created_at_ms)?;
+    let malformed = |error: serde_json::Error| {
+        refuse(
+            RejectionReason::MalformedPayload,
+            format!("the {} payload is not valid: {error}", event.kind.as_str()),
+        )
+    };
+    let payload = match event.kind {
+        ContributionKind::Message => {
+            let message: Message = serde_json::from_str(&event.payload).map_err(malformed)?;
+            Payload::Message(Box::new(message))
+        }
+        ContributionKind::Labels => {
+            let p: LabelsPayload = serde_json::from_str(&event.payload).map_err(malformed)?;
+            Payload::Labels {
+                message_id: p.message_id,
+                labels: p.labels,
+            }
+        }
+        ContributionKind::Rating => {
+            let p: RatingPayload = serde_json::from_str(&event.payload).map_err(malformed)?;
+            Payload::Rating {
+                message_id: p.message_id,
+                thumbs: p.thumbs,
+            }
+        }
+        ContributionKind::Ranking => {
+            let p: RankingPayload = serde_json::from_str(&event.payload).map_err(malformed)?;
+            Payload::Ranking {
+                parent_id: p.message_id,
+                ranking: p.ranking,
+            }
+        }
+        ContributionKind::Reaction => {
+            let p: ReactionPayload = serde_json::from_str(&event.payload).map_err(malformed)?;
+            Payload::Reaction {
+                message_id: p.message_id,
+                emoji: p.emoji,
+                add: matches!(p.op, ReactionOp::Add),
+            }
+        }
+        ContributionKind::Retraction => {
+            let p: RetractionPayload = serde_json::from_str(&event.payload).map_err(malformed)?;
+            Payload::Retraction {
+                retracts: p.retracts,
+            }
+        }
+    };
+    // Everything but a retraction is about the event's subject message.
+    let about = match &payload {
+        Payload::Message(m) => Some(m.id),
+        Payload::Labels { message_id, .. }
+        | Payload::Rating { message_id, .. }
+        | Payload::Reaction { message_id, .. } => Some(*message_id),
+        Payload::Ranking { parent_id, .. } => Some(*parent_id),
+        Payload::Retraction { .. } => None,
+    };
+    if about.is_some_and(|id| id != event.subject_id) {
+        return Err(refuse(
+            RejectionReason::SubjectMismatch,
+            "the payload is about another message than the event's subject",
+        ));
+    }
+    if let Payload::Message(m) = &payload {
+        check_time("message", m.created_at_ms)?;
+    }
+    if let Payload::Message(m) = &payload
+        && m.conversation_id != event.conversation_id
+    {
+        return Err(refuse(
+            RejectionReason::SubjectMismatch,
+            "the message belongs to another conversation than the event",
+        ));
+    }
+    Ok(payload)
+}
+
+/// What the checks need to know about a message already on the server (or earlier in the batch).
+#[derive(Debug, Clone)]
+struct KnownMessage {
+    tree_id: Uuid,
+    account_id: Uuid,
+    role: Role,
+    synthetic: bool,
+    deleted: bool,
+    rejected: bool,
+    depth: i32,
+}
+
+/// `id, tree_id, account_id, role, synthetic, deleted, review_state, depth` of a message.
+type MessageRow = (Uuid, Uuid, Uuid, String, bool, bool, String, i32);
+
+/// `id, account_id, kind, message_id, replies, closed` of a task.
+type TaskRow = (Uuid, Uuid, String, Option<Uuid>, Vec<Uuid>, bool);
+
+/// A task named by an event.
+#[derive(Debug, Clone)]
+struct KnownTask {
+    account_id: Uuid,
+    kind: TaskKind,
+    message_id: Option<Uuid>,
+    replies: Vec<Uuid>,
+    closed: bool,
+}
+
+/// The rows an accepted batch writes.
+#[derive(Default)]
+struct Writes {
+    /// Indexes of the accepted events in the request.
+    events: Vec<usize>,
+    new_trees: Vec<Uuid>,
+    messages: Vec<NewMessage>,
+    labels: Vec<(Uuid, Uuid, String)>,
+    rankings: Vec<(Uuid, Uuid, Vec<Uuid>, bool)>,
+    /// Final reaction state per (message, emoji): `Some(event)` on, `None` off.
+    reactions: HashMap<(Uuid, String), Option<Uuid>>,
+    retractions: Vec<(Uuid, Uuid)>,
+    completed_tasks: Vec<(Uuid, Uuid)>,
+    scores: Vec<(Uuid, &'static str, f32)>,
+    touched_trees: HashSet<Uuid>,
+    touched_messages: HashSet<Uuid>,
+    /// Whether a touched tree may change state: a root may get its verdict, or a tree that
+    /// grows or is being ranked got something. When false, the tree moves are skipped.
+    trees_may_move: bool,
+}
+
+struct NewMessage {
+    id: Uuid,
+    tree_id: Uuid,
+    parent_id: Option<Uuid>,
+    event_id: Uuid,
+    role: Role,
+    text: String,
+    depth: i32,
+    model_name: Option<String>,
+    provenance: Option<String>,
+    text_sha256: Option<Vec<u8>>,
+    created_at_ms: i64,
+    accepted: bool,
+}
+
+/// Checks and stores one batch; one result per event, in order.
+async fn ingest_batch(
+    state: &AppState,
+    caller: Caller,
+    events: &[SubmittedEvent],
+) -> Result<Vec<EventResult>> {
+    let policy = &state.config().tree;
+    let max_text = state.config().limits.max_text_chars;
+    let mut tx = state.pool().begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
+        .bind(caller.account_id)
+        .execute(&mut *tx)
+        .await?;
+
+    let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+    // Ids already stored (with their account), and ids retracted before they arrived.
+    let mut existing: HashMap<Uuid, Uuid> = HashMap::new();
+    let mut pre_retracted: HashSet<Uuid> = HashSet::new();
+    let known_ids: Vec<(Uuid, Uuid, bool)> = sqlx::query_as(
+        "SELECT id, account_id, false FROM contribution_events WHERE id = ANY($1) \
+         UNION ALL \
+         SELECT retracted_event_id, account_id, true FROM retractions \
+         WHERE retracted_event_id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (id, account, retracted) in known_ids {
+        if retracted {
+            pre_retracted.insert(id);
+        } else {
+            existing.insert(id, account);
+        }
+    }
+
+    let parsed: Vec<std::result::Result<Payload, Refusal>> =
+        events.iter().map(parse_payload).collect();
+
+    // Everything the payloads refer to, read at once.
+    let mut referenced: Vec<Uuid> = Vec::new();
+    let mut ranking_parents: Vec<Uuid> = Vec::new();
+    let mut retract_targets: Vec<Uuid> = Vec::new();
+    let mut text_hashes: Vec<Vec<u8>> = Vec::new();
+    for payload in parsed.iter().flatten() {
+        match payload {
+            Payload::Message(m) => {
+                referenced.push(m.id);
+                referenced.extend(m.parent_id);
+                if let Some(hash) = duplicate_key(m) {
+                    text_hashes.push(hash);
+                }
+            }
+            Payload::Labels { message_id, .. }
+            | Payload::Rating { message_id, .. }
+            | Payload::Reaction { message_id, .. } => referenced.push(*message_id),
+            Payload::Ranking { parent_id, .. } => {
+                referenced.push(*parent_id);
+                ranking_parents.push(*parent_id);
+            }
+            Payload::Retraction { retracts } => retract_targets.push(*retracts),
+        }
+    }
+    let task_ids: Vec<Uuid> = events.iter().filter_map(|e| e.task_id).collect();
+
+    let mut known: HashMap<Uuid, KnownMessage> = HashMap::new();
+    if !referenced.is_empty() {
+        let rows: Vec<MessageRow> = sqlx::query_as(
+            "SELECT id, tree_id, account_id, role, synthetic, deleted, review_state, depth \
+             FROM messages WHERE id = ANY($1)",
+        )
+        .bind(&referenced)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, tree_id, account_id, role, synthetic, deleted, review, depth) in rows {
+            known.insert(
+                id,
+                KnownMessage {
+                    tree_id,
+                    account_id,
+                    role: Role::parse(&role).unwrap_or(Role::Prompter),
+                    synthetic,
+                    deleted,
+                    rejected: review == "rejected",
+                    depth,
+                },
+            );
+        }
+    }
+    // The trees these messages live in, locked so that their state cannot move under the batch.
+    let mut tree_ids: Vec<Uuid> = known.values().map(|m| m.tree_id).collect();
+    tree_ids.sort();
+    tree_ids.dedup();
+    let mut trees: HashMap<Uuid, TreeState> = HashMap::new();
+    if !tree_ids.is_empty() {
+        let rows: Vec<(Uuid, String)> = sqlx::query_as(
+            "SELECT id, state FROM message_trees WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        )
+        .bind(&tree_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, state) in rows {
+            trees.insert(id, TreeState::parse(&state)?);
+        }
+    }
+    let mut children: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    if !ranking_parents.is_empty() {
+        let rows: Vec<(Uuid, Uuid, Uuid, Uuid, String, bool, i32)> = sqlx::query_as(
+            "SELECT parent_id, id, tree_id, account_id, role, synthetic, depth FROM messages \
+             WHERE parent_id = ANY($1) AND NOT deleted AND review_state <> 'rejected' \
+             ORDER BY created_at, id",
+        )
+        .bind(&ranking_parents)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (parent, id, tree_id, account_id, role, synthetic, depth) in rows {
+            children.entry(parent).or_default().push(id);
+            known.entry(id).or_insert(KnownMessage {
+                tree_id,
+                account_id,
+                role: Role::parse(&role).unwrap_or(Role::Assistant),
+                synthetic,
+                deleted: false,
+                rejected: false,
+                depth,
+            });
+        }
+    }
+    let mut seen_texts: HashSet<Vec<u8>> = if text_hashes.is_empty() {
+        HashSet::new()
+    } else {
+        sqlx::query_scalar(
+            "SELECT text_sha256 FROM messages WHERE account_id = $1 AND text_sha256 = ANY($2)",
+        )
+        .bind(caller.account_id)
+        .bind(&text_hashes)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect()
+    };
+    let mut tasks: HashMap<Uuid, KnownTask> = HashMap::new();
+    if !task_ids.is_empty() {
+        let rows: Vec<TaskRow> = sqlx::query_as(
+            "SELECT id, account_id, kind, message_id, replies, \
+                    completed_at IS NOT NULL OR skipped_at IS NOT NULL \
+             FROM tasks WHERE id = ANY($1) FOR UPDATE",
+        )
+        .bind(&task_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, account_id, kind, message_id, replies, closed) in rows {
+            let kind = TaskKind::parse(&kind)
+                .ok_or_else(|| Error::Internal(format!("unknown task kind {kind:?}")))?;
+            tasks.insert(
+                id,
+                KnownTask {
+                    account_id,
+                    kind,
+                    message_id,
+                    replies,
+                    closed,
+                },
+            );
+        }
+    }
+    let mut retract_owners: HashMap<Uuid, Uuid> = if retract_targets.is_empty() {
+        HashMap::new()
+    } else {
+        sqlx::query_as("SELECT id, account_id FROM contribution_events WHERE id = ANY($1)")
+            .bind(&retract_targets)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect()
+    };
+
+    let mut writes = Writes::default();
+    let mut results = Vec::with_capacity(events.len());
+    let mut batch_ids: HashSet<Uuid> = HashSet::new();
+    let mut retracted_in_batch: HashSet<Uuid> = HashSet::new();
+    for (index, (event, payload)) in events.iter().zip(parsed).enumerate() {
+        let outcome = if let Some(owner) = existing.get(&event.id) {
+            if *owner == caller.account_id {
+                Outcome::Duplicate
+            } else {
+                Outcome::Rejected(refuse(
+                    RejectionReason::IdConflict,
+                    "this event id is already used",
+                ))
+            }
+        } else if !batch_ids.insert(event.id) {
+            Outcome::Duplicate
+        } else if pre_retracted.contains(&event.id) || retracted_in_batch.contains(&event.id) {
+            Outcome::Rejected(refuse(
+                RejectionReason::Retracted,
+                "this event was retracted before it arrived",
+            ))
+        } else {
+            let mut check = Check {
+                caller,
+                policy,
+                max_text,
+                event,
+                known: &mut known,
+                trees: &mut trees,
+                children: &mut children,
+                seen_texts: &mut seen_texts,
+                tasks: &mut tasks,
+                retract_owners: &mut retract_owners,
+                retracted_in_batch: &mut retracted_in_batch,
+                writes: &mut writes,
+            };
+            match payload.and_then(|payload| check.apply(index, payload)) {
+                Ok(()) => Outcome::Accepted,
+                Err(refusal) => Outcome::Rejected(refusal),
+            }
+        };
+        results.push(match outcome {
+            Outcome::Accepted => EventResult {
+                id: event.id,
+                status: EventStatus::Accepted,
+                reason: None,
+                message: None,
+            },
+            Outcome::Duplicate => EventResult {
+                id: event.id,
+                status: EventStatus::Duplicate,
+                reason: None,
+                message: None,
+            },
+            Outcome::Rejected((reason, message)) => EventResult {
+                id: event.id,
+                status: EventStatus::Rejected,
+                reason: Some(reason),
+                message: Some(message),
+            },
+        });
+    }
+
+    write(&mut tx, state, caller, events, writes).await?;
+    tx.commit().await?;
+    Ok(results)
+}
+
+enum Outcome {
+    Accepted,
+    Duplicate,
+    Rejected(Refusal),
+}
+
+/// The normalised text's hash of a human-written message long enough to be checked for floods.
+fn duplicate_key(message: &Message) -> Option<Vec<u8>> {
+    if message.provenance.is_some()
+        || message.text.trim().chars().count() < DUPLICATE_TEXT_MIN_CHARS
+    {
+        return None;
+    }
+    let normalised = message
+        .text
+        .split_whitespace()
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(Sha256::digest(normalised.as_bytes()).to_vec())
+}
+
+/// The in-memory checks of one event against what the batch knows so far.
+struct Check<'a> {
+    caller: Caller,
+    policy: &'a crate::config::TreePolicy,
+    max_text: usize,
+    event: &'a SubmittedEvent,
+    known: &'a mut HashMap<Uuid, KnownMessage>,
+    trees: &'a mut HashMap<Uuid, TreeState>,
+    children: &'a mut HashMap<Uuid, Vec<Uuid>>,
+    seen_texts: &'a mut HashSet<Vec<u8>>,
+    tasks: &'a mut HashMap<Uuid, KnownTask>,
+    retract_owners: &'a mut HashMap<Uuid, Uuid>,
+    retracted_in_batch: &'a mut HashSet<Uuid>,
+    writes: &'a mut Writes,
+}
+
+impl Check<'_> {
+    fn apply(&mut self, index: usize, payload: Payload) -> std::result::Result<(), Refusal> {
+        let task = self.task()?;
+        // PostgreSQL's text and jsonb cannot hold NUL, wherever it hides in the payload.
+        if self.event.payload.contains("\\u0000") {
+            return Err(refuse(
+                RejectionReason::InvalidText,
+                "the payload contains a NUL character",
+            ));
+        }
+        // The payload parsed into its struct above; serde also reads structs from JSON arrays,
+        // so make sure it is an object, as the database requires.
+        if !self.event.payload.trim_start().starts_with('{') {
+            return Err(refuse(
+                RejectionReason::MalformedPayload,
+                "a payload is a JSON object",
+            ));
+        }
+        match payload {
+            Payload::Message(message) => self.message(&message, task.as_ref())?,
+            Payload::Labels { message_id, labels } => {
+                self.labels(message_id, &labels, task.as_ref())?
+            }
+            Payload::Rating { message_id, thumbs } => {
+                thumbs
+                    .validate()
+                    .map_err(|e| refuse(RejectionReason::InvalidRating, e.to_string()))?;
+                self.no_task(task.as_ref())?;
+                self.judged(message_id, false)?;
+                let (on, off) = match thumbs.vote {
+                    oa_types::Vote::Up => ("+1", "-1"),
+                    oa_types::Vote::Down => ("-1", "+1"),
+                };
+                self.writes
+                    .reactions
+                    .insert((message_id, on.to_owned()), Some(self.event.id));
+                self.writes
+                    .reactions
+                    .insert((message_id, off.to_owned()), None);
+            }
+            Payload::Reaction {
+                message_id,
+                emoji,
+                add,
+            } => {
+                let emoji = Emoji::parse(&emoji)
+                    .map_err(|e| refuse(RejectionReason::UnknownEmoji, e.to_string()))?;
+                self.no_task(task.as_ref())?;
+                self.judged(message_id, false)?;
+                self.writes.reactions.insert(
+                    (message_id, emoji.code().to_owned()),
+                    add.then_some(self.event.id),
+                );
+            }
+            Payload::Ranking { parent_id, ranking } => {
+                self.ranking(parent_id, &ranking, task.as_ref())?
+            }
+            Payload::Retraction { retracts } => {
+                self.no_task(task.as_ref())?;
+                match self.retract_owners.get(&retracts) {
+                    Some(owner) if *owner != self.caller.account_id => {
+                        return Err(refuse(
+                            RejectionReason::RetractForeign,
+                            "only its author can retract an event",
+                        ));
+                    }
+                    _ => {}
+                }
+                self.retracted_in_batch.insert(retracts);
+                self.writes.retractions.push((self.event.id, retracts));
+            }
+        }
+        if let Some((task_id, _)) = task {
+            self.writes.completed_tasks.push((task_id, self.event.id));
+            if let Some(t) = self.tasks.get_mut(&task_id) {
+                t.closed = true;
+            }
+        }
+        self.retract_owners
+            .insert(self.event.id, self.caller.account_id);
+        self.writes.events.push(index);
+        Ok(())
+    }
+
+    /// Records whether the tree this event touched may change state: `root` when the event can
+    /// decide a root's review, or when the tree grows or is being ranked.
+    fn note_tree(&mut self, tree: Uuid, root: bool) {
+        let open = matches!(
+            self.trees.get(&tree),
+            Some(TreeState::Growing | TreeState::Ranking)
+        );
+        self.writes.trees_may_move |= root || open;
+    }
+
+    /// The task this event claims to complete, checked for ownership and state.
+    fn task(&self) -> std::result::Result<Option<(Uuid, KnownTask)>, Refusal> {
+        let Some(task_id) = self.event.task_id else {
+            return Ok(None);
+        };
+        let task = self.tasks.get(&task_id).ok_or_else(|| {
+            refuse(
+                RejectionReason::UnknownTask,
+                format!("there is no task {task_id}"),
+            )
+        })?;
+        if task.account_id != self.caller.account_id {
+            return Err(refuse(
+                RejectionReason::ForeignTask,
+                "this task is leased to someone else",
+            ));
+        }
+        if task.closed {
+            return Err(refuse(
+                RejectionReason::TaskClosed,
+                "this task was already completed or skipped",
+            ));
+        }
+        Ok(Some((task_id, task.clone())))
+    }
+
+    fn no_task(&self, task: Option<&(Uuid, KnownTask)>) -> std::result::Result<(), Refusal> {
+        match task {
+            Some(_) => Err(refuse(
+                RejectionReason::TaskMismatch,
+                format!("a {} event completes no task", self.event.kind.as_str()),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn mismatch(&self, task: &KnownTask) -> Refusal {
+        refuse(
+            RejectionReason::TaskMismatch,
+            format!(
+                "a {} task is not completed by a {} event",
+                task.kind.as_str(),
+                self.event.kind.as_str()
+            ),
+        )
+    }
+
+    /// The message being judged (labelled, rated, reacted to, ranked under): it must exist, and
+    /// judging one's own writing (`own`) is refused.
+    fn judged(&self, message_id: Uuid, own: bool) -> std::result::Result<KnownMessage, Refusal> {
+        let message = self
+            .known
+            .get(&message_id)
+            .filter(|m| !m.deleted)
+            .ok_or_else(|| {
+                refuse(
+                    RejectionReason::ParentMissing,
+                    format!("message {message_id} is not on the server"),
+                )
+            })?;
+        if own && message.account_id == self.caller.account_id && !message.synthetic {
+            return Err(refuse(
+                RejectionReason::OwnMessage,
+                "you cannot judge a message you wrote",
+            ));
+        }
+        Ok(message.clone())
+    }
+
+    fn message(
+        &mut self,
+        message: &Message,
+        task: Option<&(Uuid, KnownTask)>,
+    ) -> std::result::Result<(), Refusal> {
+        let text = &message.text;
+        if text.trim().is_empty() {
+            return Err(refuse(RejectionReason::EmptyText, "the text is empty"));
+        }
+        if text.chars().count() > self.max_text {
+            return Err(refuse(
+                RejectionReason::TextTooLong,
+                format!("a message holds at most {} characters", self.max_text),
+            ));
+        }
+        if text.contains('\0') {
+            return Err(refuse(
+                RejectionReason::InvalidText,
+                "the text contains a NUL character",
+            ));
+        }
+        if self.known.contains_key(&message.id) {
+            return Err(refuse(
+                RejectionReason::IdConflict,
+                "a message with this id is already on the server",
+            ));
+        }
+        let synthetic = message.provenance.is_some();
+        if synthetic && message.role != Role::Assistant {
+            return Err(refuse(
+                RejectionReason::InvalidRole,
+                "only assistant replies can be model-written",
+            ));
+        }
+        let (tree_id, depth, needed) = match message.parent_id {
+            None => {
+                if message.role != Role::Prompter {
+                    return Err(refuse(
+                        RejectionReason::InvalidRole,
+                        "a conversation starts with the prompter",
+                    ));
+                }
+                (message.id, 0, true)
+            }
+            Some(parent_id) => {
+                let parent = self
+                    .known
+                    .get(&parent_id)
+                    .filter(|p| !p.deleted)
+                    .ok_or_else(|| {
+                        refuse(
+                            RejectionReason::ParentMissing,
+                            format!("the parent message {parent_id} is not on the server"),
+                        )
+                    })?;
+                if parent.role == message.role {
+                    return Err(refuse(
+                        RejectionReason::InvalidRole,
+                        format!(
+                            "a reply to a {} message is written by the other role",
+                            parent.role.as_str()
+                        ),
+                    ));
+                }
+                let state = self
+                    .trees
+                    .get(&parent.tree_id)
+                    .copied()
+                    .unwrap_or(TreeState::Growing);
+                let open = matches!(state, TreeState::InitialPromptReview | TreeState::Growing)
+                    && !parent.rejected;
+                if !open && task.is_none() {
+                    return Err(refuse(
+                        RejectionReason::TreeClosed,
+                        format!("the tree is {} and takes no new messages", state.as_str()),
+                    ));
+                }
+                (parent.tree_id, parent.depth + 1, open)
+            }
+        };
+        if let Some((_, task)) = task {
+            let expected = match (task.kind, message.parent_id) {
+                (TaskKind::InitialPrompt, None) => true,
+                (TaskKind::AssistantReply, Some(p)) => {
+                    message.role == Role::Assistant && task.message_id == Some(p)
+                }
+                (TaskKind::PrompterReply, Some(p)) => {
+                    message.role == Role::Prompter && task.message_id == Some(p)
+                }
+                _ => false,
+            };
+            if !expected || synthetic {
+                return Err(self.mismatch(task));
+            }
+            if !needed {
+                return Err(refuse(
+                    RejectionReason::NoLongerNeeded,
+                    "the tree stopped growing before this reply arrived",
+                ));
+            }
+        }
+        let text_sha256 = duplicate_key(message);
+        if let Some(hash) = &text_sha256
+            && !self.seen_texts.insert(hash.clone())
+        {
+            return Err(refuse(
+                RejectionReason::DuplicateText,
+                "you already sent this text",
+            ));
+        }
+        let review_needed = if message.parent_id.is_none() {
+            self.policy.reviews_initial_prompt
+        } else {
+            self.policy.reviews_reply
+        };
+        if message.parent_id.is_none() {
+            self.writes.new_trees.push(tree_id);
+            self.trees.insert(tree_id, TreeState::InitialPromptReview);
+        }
+        if let Some(parent) = message.parent_id {
+            self.children.entry(parent).or_default().push(message.id);
+        }
+        self.known.insert(
+            message.id,
+            KnownMessage {
+                tree_id,
+                account_id: self.caller.account_id,
+                role: message.role,
+                synthetic,
+                deleted: false,
+                rejected: false,
+                depth,
+            },
+        );
+        self.writes.touched_trees.insert(tree_id);
+        self.note_tree(tree_id, message.parent_id.is_none() && review_needed == 0);
+        if !synthetic {
+            let kind = match (message.parent_id, message.role) {
+                (None, _) => score::INITIAL_PROMPT,
+                (Some(_), Role::Prompter) => score::PROMPTER_REPLY,
+                (Some(_), Role::Assistant) => score::ASSISTANT_REPLY,
+            };
+            self.writes
+                .scores
+                .push((self.event.id, kind, score::points(kind)));
+        }
+        self.writes.messages.push(NewMessage {
+            id: message.id,
+            tree_id,
+            parent_id: message.parent_id,
+            event_id: self.event.id,
+            role: message.role,
+            text: message.text.clone(),
+            depth,
+            model_name: message.provenance.as_ref().map(|p| p.model_id.clone()),
+            provenance: message
+                .provenance
+                .as_ref()
+                .and_then(|p| serde_json::to_string(p).ok()),
+            text_sha256,
+            created_at_ms: message.created_at_ms,
+            accepted: review_needed == 0,
+        });
+        Ok(())
+    }
+
+    fn labels(
+        &mut self,
+        message_id: Uuid,
+        labels: &serde_json::Map<String, serde_json::Value>,
+        task: Option<&(Uuid, KnownTask)>,
+    ) -> std::result::Result<(), Refusal> {
+        if labels.is_empty() {
+            return Err(refuse(
+                RejectionReason::NoLabels,
+                FeedbackError::NoLabels.to_string(),
+            ));
+        }
+        for (name, value) in labels {
+            let label = TextLabel::parse(name)
+                .map_err(|e| refuse(RejectionReason::UnknownLabel, e.to_string()))?;
+            let value = value.as_f64().ok_or_else(|| {
+                refuse(
+                    RejectionReason::InvalidLabelValue,
+                    format!("the value of {name} is not a number"),
+                )
+            })?;
+            label
+                .validate(value as f32)
+                .map_err(|e| refuse(RejectionReason::InvalidLabelValue, e.to_string()))?;
+        }
+        if let Some((_, task)) = task
+            && (task.kind != TaskKind::LabelMessage || task.message_id != Some(message_id))
+        {
+            return Err(self.mismatch(task));
+        }
+        let message = self.judged(message_id, true)?;
+        self.writes.touched_trees.insert(message.tree_id);
+        self.note_tree(message.tree_id, message.depth == 0);
+        let kind = if labels.len() >= 3 {
+            score::FULL_LABELS
+        } else {
+            score::LABELS
+        };
+        self.writes
+            .scores
+            .push((self.event.id, kind, score::points(kind)));
+        self.writes.labels.push((
+            self.event.id,
+            message_id,
+            serde_json::Value::Object(labels.clone()).to_string(),
+        ));
+        Ok(())
+    }
+
+    fn ranking(
+        &mut self,
+        parent_id: Uuid,
+        ranking: &Ranking,
+        task: Option<&(Uuid, KnownTask)>,
+    ) -> std::result::Result<(), Refusal> {
+        let parent = self.judged(parent_id, false)?;
+        let replies: Vec<Uuid> = match task {
+            Some((_, task)) => {
+                if task.kind != TaskKind::RankReplies || task.message_id != Some(parent_id) {
+                    return Err(self.mismatch(task));
+                }
+                task.replies.clone()
+            }
+            None => self.children.get(&parent_id).cloned().unwrap_or_default(),
+        };
+        ranking.validate_against(&replies).map_err(|e| {
+            let reason = match e {
+                FeedbackError::RankedTwice(_) => RejectionReason::RankingDuplicateId,
+                FeedbackError::NotASibling(_) => RejectionReason::RankingForeignId,
+                FeedbackError::Unranked(_) => RejectionReason::RankingMissingId,
+                _ => RejectionReason::NothingToRank,
+            };
+            refuse(reason, e.to_string())
+        })?;
+        let own = replies.iter().any(|id| {
+            self.known
+                .get(id)
+                .is_some_and(|m| m.account_id == self.caller.account_id && !m.synthetic)
+        });
+        if own {
+            return Err(refuse(
+                RejectionReason::OwnMessage,
+                "you cannot rank replies you wrote",
+            ));
+        }
+        if task.is_some() {
+            let state = self.trees.get(&parent.tree_id).copied();
+            if !matches!(
+                state,
+                Some(TreeState::Growing | TreeState::InitialPromptReview | TreeState::Ranking)
+            ) {
+                return Err(refuse(
+                    RejectionReason::NoLongerNeeded,
+                    "the replies were already ranked by enough people",
+                ));
+            }
+        }
+        let (order, not_rankable) = match ranking {
+            Ranking::Ranked(order) => (order.clone(), false),
+            Ranking::NotRankable => (Vec::new(), true),
+        };
+        self.writes.touched_trees.insert(parent.tree_id);
+        self.note_tree(parent.tree_id, false);
+        self.writes
+            .scores
+            .push((self.event.id, score::RANKING, score::points(score::RANKING)));
+        self.writes
+            .rankings
+            .push((self.event.id, parent_id, order, not_rankable));
+        Ok(())
+    }
+}
+
+/// Writes an accepted batch: a fixed number of statements whatever its size.
+async fn write(
+    tx: &mut PgConnection,
+    state: &AppState,
+    caller: Caller,
+    events: &[SubmittedEvent],
+    writes: Writes,
+) -> Result<()> {
+    if writes.events.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::new();
+    let mut kinds = Vec::new();
+    let mut payloads = Vec::new();
+    let mut subjects = Vec::new();
+    let mut conversations = Vec::new();
+    let mut created = Vec::new();
+    let mut task_ids: Vec<Option<Uuid>> = Vec::new();
+    for index in &writes.events {
+        let event = &events[*index];
+        ids.push(event.id);
+        kinds.push(event.kind.as_str());
+        payloads.push(event.payload.as_str());
+        subjects.push(event.subject_id);
+        conversations.push(event.conversation_id);
+        created.push(event.created_at_ms);
+        task_ids.push(event.task_id);
+    }
+    sqlx::query(
+        "INSERT INTO contribution_events \
+             (id, account_id, device_id, kind, payload, subject_id, conversation_id, created_at, \
+              task_id) \
+         SELECT e.id, $1, $2, e.kind, e.payload::jsonb, e.subject, e.conversation, \
+                to_timestamp(e.created / 1000.0), e.task \
+         FROM UNNEST($3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::uuid[], $8::int8[], \
+                     $9::uuid[]) AS e(id, kind, payload, subject, conversation, created, task)",
+    )
+    .bind(caller.account_id)
+    .bind(caller.device_id)
+    .bind(&ids)
+    .bind(&kinds)
+    .bind(&payloads)
+    .bind(&subjects)
+    .bind(&conversations)
+    .bind(&created)
+    .bind(&task_ids)
+    .execute(&mut *tx)
+    .await?;
+
+    // Points first, so that label sets and rankings superseded below take theirs away, even
+    // when the newer one is in this very batch.
+    if !writes.scores.is_empty() {
+        score::record(tx, caller.account_id, &writes.scores).await?;
+    }
+    if !writes.new_trees.is_empty() {
+        sqlx::query(
+            "INSERT INTO message_trees (id, state) \
+             SELECT id, 'initial_prompt_review' FROM UNNEST($1::uuid[]) AS t(id)",
+        )
+        .bind(&writes.new_trees)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !writes.messages.is_empty() {
+        insert_messages(tx, caller, &writes.messages).await?;
+    }
+    // Messages created by this batch have no earlier labels, rankings or reactions to replace.
+    let created: HashSet<Uuid> = writes.messages.iter().map(|m| m.id).collect();
+    if !writes.labels.is_empty() {
+        let (event_ids, message_ids, labels): (Vec<Uuid>, Vec<Uuid>, Vec<String>) =
+            unzip3(writes.labels.iter().cloned());
+        sqlx::query(
+            "INSERT INTO labels (event_id, message_id, account_id, labels) \
+             SELECT e, m, $1, l::jsonb FROM UNNEST($2::uuid[], $3::uuid[], $4::text[]) AS x(e, m, l)",
+        )
+        .bind(caller.account_id)
+        .bind(&event_ids)
+        .bind(&message_ids)
+        .bind(&labels)
+        .execute(&mut *tx)
+        .await?;
+        // A newer label set from the same account replaces the older one, points included.
+        let mut targets = HashSet::new();
+        let replaces = message_ids
+            .iter()
+            .any(|m| !created.contains(m) || !targets.insert(*m));
+        if replaces {
+            supersede(
+                tx,
+                Judgement::Labels,
+                caller.account_id,
+                &event_ids,
+                &message_ids,
+            )
+            .await?;
+        }
+    }
+    if !writes.rankings.is_empty() {
+        let mut event_ids = Vec::new();
+        let mut parents = Vec::new();
+        let mut orders = Vec::new();
+        let mut not_rankable = Vec::new();
+        for (event_id, parent, order, nr) in &writes.rankings {
+            event_ids.push(*event_id);
+            parents.push(*parent);
+            orders.push(
+                order
+                    .iter()
+                    .map(Uuid::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            not_rankable.push(*nr);
+        }
+        sqlx::query(
+            "INSERT INTO rankings (event_id, parent_id, account_id, ranking, not_rankable) \
+             SELECT e, p, $1, \
+                    CASE WHEN r = '' THEN '{}'::uuid[] ELSE string_to_array(r, ',')::uuid[] END, nr \
+             FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::bool[]) AS x(e, p, r, nr)",
+        )
+        .bind(caller.account_id)
+        .bind(&event_ids)
+        .bind(&parents)
+        .bind(&orders)
+        .bind(&not_rankable)
+        .execute(&mut *tx)
+        .await?;
+        supersede(
+            tx,
+            Judgement::Rankings,
+            caller.account_id,
+            &event_ids,
+            &parents,
+        )
+        .await?;
+    }
+    // Only red flags and skips feed auto-moderation; other reactions change no counts.
+    let mut touched_messages = writes.touched_messages.clone();
+    if !writes.reactions.is_empty() {
+        let mut add = (Vec::new(), Vec::new(), Vec::new());
+        let mut remove = (Vec::new(), Vec::new());
+        for ((message_id, emoji), event) in &writes.reactions {
+            if emoji == Emoji::RedFlag.code() || emoji.starts_with("_skip") {
+                touched_messages.insert(*message_id);
+            }
+            match event {
+                Some(event_id) => {
+                    add.0.push(*message_id);
+                    add.1.push(emoji.clone());
+                    add.2.push(*event_id);
+                }
+                None if created.contains(message_id) => {}
+                None => {
+                    remove.0.push(*message_id);
+                    remove.1.push(emoji.clone());
+                }
+            }
+        }
+        if !remove.0.is_empty() {
+            sqlx::query(
+                "DELETE FROM reactions r USING UNNEST($2::uuid[], $3::text[]) AS x(m, e) \
+                 WHERE r.message_id = x.m AND r.emoji = x.e AND r.account_id = $1",
+            )
+            .bind(caller.account_id)
+            .bind(&remove.0)
+            .bind(&remove.1)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !add.0.is_empty() {
+            sqlx::query(
+            "INSERT INTO reactions (message_id, account_id, emoji, event_id) \
+             SELECT m, $1, e, ev FROM UNNEST($2::uuid[], $3::text[], $4::uuid[]) AS x(m, e, ev) \
+             ON CONFLICT (message_id, account_id, emoji) DO UPDATE SET event_id = EXCLUDED.event_id",
+        )
+        .bind(caller.account_id)
+        .bind(&add.0)
+        .bind(&add.1)
+        .bind(&add.2)
+        .execute(&mut *tx)
+        .await?;
+        }
+    }
+    if !writes.completed_tasks.is_empty() {
+        let (task_ids, event_ids): (Vec<Uuid>, Vec<Uuid>) =
+            writes.completed_tasks.iter().copied().unzip();
+        sqlx::query(
+            "UPDATE tasks t SET completed_at = now(), result_event_id = x.e \
+             FROM UNNEST($1::uuid[], $2::uuid[]) AS x(t, e) WHERE t.id = x.t",
+        )
+        .bind(&task_ids)
+        .bind(&event_ids)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let mut touched_trees: Vec<Uuid> = writes.touched_trees.into_iter().collect();
+    // Messages whose reviews may have changed: those labelled now, and every pending message of
+    // a tree where something was retracted.
+    let labelled: Vec<Uuid> = writes.labels.iter().map(|l| l.1).collect();
+    let mut retracted_in: Vec<Uuid> = Vec::new();
+    for (retraction_id, target) in &writes.retractions {
+        if let Some(tree) =
+            pipeline::retract(tx, caller.account_id, *retraction_id, *target).await?
+        {
+            touched_trees.push(tree);
+            retracted_in.push(tree);
+        }
+    }
+    let mut trees_may_move = writes.trees_may_move || !retracted_in.is_empty();
+    if !touched_messages.is_empty() {
+        let messages: Vec<Uuid> = touched_messages.into_iter().collect();
+        let hidden = pipeline::moderate(tx, &state.config().tree, &messages).await?;
+        trees_may_move |= !hidden.is_empty();
+        touched_trees.extend(hidden);
+    }
+    touched_trees.sort();
+    touched_trees.dedup();
+    let reviews = pipeline::Reviews {
+        messages: &labelled,
+        trees: &retracted_in,
+    };
+    pipeline::advance(
+        tx,
+        &state.config().tree,
+        &touched_trees,
+        reviews,
+        trees_may_move,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Label sets and rankings: what one account may give once per message, replacing earlier ones.
+#[derive(Debug, Clone, Copy)]
+enum Judgement {
+    Labels,
+    Rankings,
+}
+
+/// Marks this account's earlier label sets or rankings of the same messages as retracted, and
+/// takes their points back, so that changing one's mind does not count twice. Within the batch,
+/// the last event for a message wins.
+async fn supersede(
+    tx: &mut PgConnection,
+    judgement: Judgement,
+    account: Uuid,
+    events: &[Uuid],
+    messages: &[Uuid],
+) -> Result<()> {
+    let (table, column) = match judgement {
+        Judgement::Labels => ("labels", "message_id"),
+        Judgement::Rankings => ("rankings", "parent_id"),
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH latest AS ( \
+             SELECT DISTINCT ON (m) m AS subject, e AS event_id \
+             FROM UNNEST($2::uuid[], $3::uuid[]) WITH ORDINALITY AS x(e, m, n) \
+             ORDER BY m, n DESC), \
+         superseded AS ( \
+             UPDATE {table} j SET retracted = true FROM latest \
+             WHERE j.{column} = latest.subject AND j.account_id = $1 \
+               AND j.event_id <> latest.event_id AND NOT j.retracted \
+             RETURNING j.event_id) \
+         DELETE FROM score_events WHERE event_id IN (SELECT event_id FROM superseded)"
+    )))
+    .bind(account)
+    .bind(events)
+    .bind(messages)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_messages(
+    tx: &mut PgConnection,
+    caller: Caller,
+    messages: &[NewMessage],
+) -> Result<()> {
+    let mut ids = Vec::new();
+    let mut trees = Vec::new();
+    let mut parents: Vec<Option<Uuid>> = Vec::new();
+    let mut events = Vec::new();
+    let mut roles = Vec::new();
+    let mut texts = Vec::new();
+    let mut depths = Vec::new();
+    let mut synthetic = Vec::new();
+    let mut models: Vec<Option<String>> = Vec::new();
+    let mut provenance: Vec<Option<String>> = Vec::new();
+    let mut hashes: Vec<Option<Vec<u8>>> = Vec::new();
+    let mut created = Vec::new();
+    let mut review = Vec::new();
+    for m in messages {
+        ids.push(m.id);
+        trees.push(m.tree_id);
+        parents.push(m.parent_id);
+        events.push(m.event_id);
+        roles.push(m.role.as_str());
+        texts.push(m.text.as_str());
+        depths.push(m.depth);
+        synthetic.push(m.provenance.is_some());
+        models.push(m.model_name.clone());
+        provenance.push(m.provenance.clone());
+        hashes.push(m.text_sha256.clone());
+        created.push(m.created_at_ms);
+        review.push(if m.accepted { "accepted" } else { "pending" });
+    }
+    sqlx::query(
+        "INSERT INTO messages (id, tree_id, parent_id, event_id, account_id, role, text, depth, \
+                               synthetic, model_name, provenance, text_sha256, created_at, \
+                               review_state) \
+         SELECT id, tree, parent, event, $1, role, text, depth, syn, model, prov::jsonb, hash, \
+                to_timestamp(created / 1000.0), review \
+         FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], \
+                     $8::int4[], $9::bool[], $10::text[], $11::text[], $12::bytea[], $13::int8[], \
+                     $14::text[]) \
+              AS x(id, tree, parent, event, role, text, depth, syn, model, prov, hash, created, \
+                   review)",
+    )
+    .bind(caller.account_id)
+    .bind(&ids)
+    .bind(&trees)
+    .bind(&parents)
+    .bind(&events)
+    .bind(&roles)
+    .bind(&texts)
+    .bind(&depths)
+    .bind(&synthetic)
+    .bind(&models)
+    .bind(&provenance)
+    .bind(&hashes)
+    .bind(&created)
+    .bind(&review)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+fn unzip3<A, B, C>(items: impl Iterator<Item = (A, B, C)>) -> (Vec<A>, Vec<B>, Vec<C>) {
+    let mut out = (Vec::new(), Vec::new(), Vec::new());
+    for (a, b, c) in items {
+        out.0.push(a);
+        out.1.push(b);
+        out.2.push(c);
+    }
+    out
+}

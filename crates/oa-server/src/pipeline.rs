@@ -1,0 +1,588 @@
+//! Open-Assistant's tree pipeline: how a tree moves from its first prompt to the export.
+//!
+//! ```text
+//! initial_prompt_review ──root accepted──▶ growing ──goal size, nothing pending──▶ ranking
+//!        │ root rejected                                                           │ every parent
+//!        ▼                                                                         ▼ has K rankings
+//! aborted_low_grade                     ready_for_export ◀──scored── ready_for_scoring
+//!                     (halted_by_moderator from any state, by a moderator)
+//! ```
+//!
+//! A message is reviewed by labels from others: once it has the policy's number of reviews it is
+//! accepted when the share of positive ones (1 − mean `spam`) reaches the acceptance threshold,
+//! else rejected. Scoring merges each parent's rankings by trust-weighted ranked pairs, stores the
+//! consensus rank of every reply, scores every ranking's agreement (Kendall τ) and updates the
+//! rankers' trust, then gives the authors of the best three human-written replies their bonus.
+//!
+//! [`advance`] runs at the end of every ingest transaction for the trees the batch touched, with a
+//! fixed number of set-based statements; only trees that are being ranked cost more.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use oa_types::Uuid;
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use crate::auth::Caller;
+use crate::body::IdPath;
+use crate::config::TreePolicy;
+use crate::consensus::{self, Ballot};
+use crate::{AppState, Error, Result, score};
+
+/// Where a message tree is in Open-Assistant's pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TreeState {
+    /// The first prompt waits for its reviews.
+    InitialPromptReview,
+    /// Replies are being written and reviewed.
+    Growing,
+    /// Replies are being ranked.
+    Ranking,
+    /// Every parent has its rankings; consensus is being computed.
+    ReadyForScoring,
+    /// Finished: part of the export.
+    ReadyForExport,
+    /// The first prompt was rejected in review.
+    AbortedLowGrade,
+    /// Stopped by a moderator.
+    HaltedByModerator,
+}
+
+impl TreeState {
+    /// Every state.
+    pub const ALL: [TreeState; 7] = [
+        TreeState::InitialPromptReview,
+        TreeState::Growing,
+        TreeState::Ranking,
+        TreeState::ReadyForScoring,
+        TreeState::ReadyForExport,
+        TreeState::AbortedLowGrade,
+        TreeState::HaltedByModerator,
+    ];
+
+    /// The storage and export name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TreeState::InitialPromptReview => "initial_prompt_review",
+            TreeState::Growing => "growing",
+            TreeState::Ranking => "ranking",
+            TreeState::ReadyForScoring => "ready_for_scoring",
+            TreeState::ReadyForExport => "ready_for_export",
+            TreeState::AbortedLowGrade => "aborted_low_grade",
+            TreeState::HaltedByModerator => "halted_by_moderator",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Result<TreeState> {
+        TreeState::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| Error::Internal(format!("unknown tree state {s:?}")))
+    }
+}
+
+/// Where reviews may have changed, so that only those are counted again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reviews<'a> {
+    /// Messages that were labelled.
+    pub messages: &'a [Uuid],
+    /// Trees in which something was retracted: all their pending messages.
+    pub trees: &'a [Uuid],
+}
+
+/// Moves the given trees as far along the pipeline as their contributions allow.
+///
+/// `may_move` false says that no tree can change state (only non-root messages of trees in
+/// review were touched): then only the reviews are counted.
+pub(crate) async fn advance(
+    tx: &mut PgConnection,
+    policy: &TreePolicy,
+    trees: &[Uuid],
+    reviews: Reviews<'_>,
+    may_move: bool,
+) -> Result<()> {
+    if trees.is_empty() {
+        return Ok(());
+    }
+    if !reviews.messages.is_empty() || !reviews.trees.is_empty() {
+        review(tx, policy, reviews).await?;
+    }
+    if !may_move {
+        return Ok(());
+    }
+    // The root decides whether the tree grows; a root that is gone (retracted, hidden) ends it.
+    sqlx::query(
+        "UPDATE message_trees t SET updated_at = now(), state = CASE \
+             WHEN m.deleted OR m.review_state = 'rejected' THEN 'aborted_low_grade' \
+             ELSE 'growing' END \
+         FROM messages m \
+         WHERE m.id = t.id AND t.id = ANY($1) AND ( \
+             (t.state = 'initial_prompt_review' AND (m.review_state <> 'pending' OR m.deleted)) \
+             OR (t.state IN ('growing', 'ranking') AND m.deleted))",
+    )
+    .bind(trees)
+    .execute(&mut *tx)
+    .await?;
+    // Growing trees that reached their size with nothing pending are ranked; with the trees
+    // already being ranked, they are the ones that may be ready for scoring.
+    let ranking: Vec<Uuid> = sqlx::query_scalar(
+        "WITH moved AS ( \
+             UPDATE message_trees t SET state = 'ranking', updated_at = now() \
+             WHERE t.id = ANY($1) AND t.state = 'growing' \
+               AND (SELECT count(*) FROM messages m WHERE m.tree_id = t.id \
+                    AND m.review_state = 'accepted' AND NOT m.deleted) >= $2 \
+               AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.tree_id = t.id \
+                    AND m.review_state = 'pending' AND NOT m.deleted) \
+             RETURNING t.id) \
+         SELECT id FROM moved \
+         UNION SELECT id FROM message_trees WHERE id = ANY($1) AND state = 'ranking' \
+         ORDER BY 1",
+    )
+    .bind(trees)
+    .bind(policy.goal_tree_size as i64)
+    .fetch_all(&mut *tx)
+    .await?;
+    for tree in ranking {
+        score_tree(tx, policy, tree).await?;
+    }
+    Ok(())
+}
+
+/// Counts the reviews of pending messages in `trees` (a retracted review no longer counts) and
+/// decides those that have enough.
+async fn review(tx: &mut PgConnection, policy: &TreePolicy, reviews: Reviews<'_>) -> Result<()> {
+    // Reviews: labels from anyone but the writer (a person judging model output they uploaded
+    // is not judging themselves, so synthetic messages take every label).
+    sqlx::query(
+        "WITH targets AS ( \
+             SELECT id FROM messages WHERE id = ANY($1) \
+             UNION SELECT id FROM messages WHERE tree_id = ANY($5)), \
+         r AS ( \
+             SELECT m.id AS message_id, count(l.event_id) AS n, \
+                    avg(1 - coalesce((l.labels->>'spam')::float8, 0)) AS acceptance \
+             FROM targets JOIN messages m ON m.id = targets.id \
+             LEFT JOIN labels l ON l.message_id = m.id AND NOT l.retracted \
+                  AND (l.account_id <> m.account_id OR m.synthetic) \
+             WHERE m.review_state = 'pending' \
+             GROUP BY m.id) \
+         UPDATE messages m SET review_count = r.n, review_state = CASE \
+             WHEN r.n < (CASE WHEN m.parent_id IS NULL THEN $2 ELSE $3 END) THEN 'pending' \
+             WHEN r.acceptance >= $4 THEN 'accepted' ELSE 'rejected' END \
+         FROM r WHERE m.id = r.message_id \
+           AND (m.review_count <> r.n \
+                OR r.n >= (CASE WHEN m.parent_id IS NULL THEN $2 ELSE $3 END))",
+    )
+    .bind(reviews.messages)
+    .bind(policy.reviews_initial_prompt as i32)
+    .bind(policy.reviews_reply as i32)
+    .bind(policy.acceptance_threshold)
+    .bind(reviews.trees)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// One ranking of a parent's replies: event, ranker, order, not rankable, ranker's trust.
+type Vote = (Uuid, Uuid, Vec<Uuid>, bool, f64);
+
+/// `id, parent_id, role, synthetic, review_state, review_count, rank, deleted` of a message.
+type ViewRow = (
+    Uuid,
+    Option<Uuid>,
+    String,
+    bool,
+    String,
+    i32,
+    Option<i32>,
+    bool,
+);
+
+/// A tree in `ranking`: when every parent with two or more replies has K rankings, computes the
+/// consensus, agreement and trust, and finishes the tree.
+async fn score_tree(tx: &mut PgConnection, policy: &TreePolicy, tree: Uuid) -> Result<()> {
+    let parents: Vec<(Uuid, Vec<Uuid>)> = sqlx::query_as(
+        "SELECT parent_id, array_agg(id ORDER BY created_at, id) FROM messages \
+         WHERE tree_id = $1 AND parent_id IS NOT NULL AND review_state = 'accepted' \
+           AND NOT deleted \
+         GROUP BY parent_id HAVING count(*) >= 2",
+    )
+    .bind(tree)
+    .fetch_all(&mut *tx)
+    .await?;
+    let parent_ids: Vec<Uuid> = parents.iter().map(|p| p.0).collect();
+    let rows: Vec<(Uuid, Uuid, Uuid, Vec<Uuid>, bool, f32)> = sqlx::query_as(
+        "SELECT r.event_id, r.parent_id, r.account_id, r.ranking, r.not_rankable, a.trust \
+         FROM rankings r JOIN accounts a ON a.id = r.account_id \
+         WHERE r.parent_id = ANY($1) AND NOT r.retracted ORDER BY r.created_at, r.event_id",
+    )
+    .bind(&parent_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut by_parent: HashMap<Uuid, Vec<Vote>> = HashMap::new();
+    for (event, parent, account, order, not_rankable, trust) in rows {
+        by_parent.entry(parent).or_default().push((
+            event,
+            account,
+            order,
+            not_rankable,
+            f64::from(trust),
+        ));
+    }
+    let needed = policy.rankings_per_parent as usize;
+    if parents
+        .iter()
+        .any(|(parent, _)| by_parent.get(parent).map_or(0, Vec::len) < needed)
+    {
+        return Ok(());
+    }
+    set_state(tx, tree, TreeState::ReadyForScoring).await?;
+
+    let mut rank_ids = Vec::new();
+    let mut rank_values = Vec::new();
+    let mut tau_events = Vec::new();
+    let mut tau_values = Vec::new();
+    let mut agreement: HashMap<Uuid, (f64, i32, f32)> = HashMap::new();
+    for (parent, replies) in &parents {
+        let rankings = &by_parent[parent];
+        let ballots: Vec<Ballot> = rankings
+            .iter()
+            .filter(|r| !r.3)
+            .map(|r| Ballot {
+                order: r.2.clone(),
+                weight: r.4,
+            })
+            .collect();
+        if ballots.is_empty() {
+            // Everyone found these replies not rankable: they stay unranked.
+            continue;
+        }
+        let consensus = consensus::ranked_pairs(replies, &ballots);
+        for (rank, id) in consensus.iter().enumerate() {
+            rank_ids.push(*id);
+            rank_values.push(rank as i32);
+        }
+        for (event, account, order, not_rankable, _) in rankings {
+            if *not_rankable {
+                continue;
+            }
+            if let Some(tau) = consensus::kendall_tau(order, &consensus) {
+                tau_events.push(*event);
+                tau_values.push(tau);
+                let entry = agreement.entry(*account).or_insert((0.0, 0, 0.0));
+                entry.0 += tau;
+                entry.1 += 1;
+                // Ranking close to the reverse of everyone else is what trolls do.
+                if tau <= -0.5 {
+                    entry.2 += 1.0;
+                }
+            }
+        }
+    }
+    sqlx::query(
+        "UPDATE messages m SET rank = x.r FROM UNNEST($1::uuid[], $2::int4[]) AS x(id, r) \
+         WHERE m.id = x.id",
+    )
+    .bind(&rank_ids)
+    .bind(&rank_values)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE rankings r SET tau = x.t FROM UNNEST($1::uuid[], $2::float8[]) AS x(e, t) \
+         WHERE r.event_id = x.e",
+    )
+    .bind(&tau_events)
+    .bind(&tau_values)
+    .execute(&mut *tx)
+    .await?;
+    let mut accounts = Vec::new();
+    let mut sums = Vec::new();
+    let mut counts = Vec::new();
+    let mut trolls = Vec::new();
+    let mut agreement: Vec<_> = agreement.into_iter().collect();
+    agreement.sort_by_key(|(account, _)| *account);
+    for (account, (sum, count, troll)) in agreement {
+        accounts.push(account);
+        sums.push(sum);
+        counts.push(count);
+        trolls.push(troll);
+    }
+    // Rankers' rows are locked in id order first: two batches scoring different trees with the
+    // same rankers would otherwise lock them in opposite orders and deadlock.
+    sqlx::query("SELECT 1 FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(&accounts)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE accounts a SET agreement_sum = a.agreement_sum + x.s, \
+             agreement_count = a.agreement_count + x.c, \
+             troll_score = a.troll_score + x.t, \
+             trust = GREATEST($5, LEAST(1.0, \
+                 (a.agreement_sum + x.s + $6 * $7) / (a.agreement_count + x.c + $6))) \
+         FROM UNNEST($1::uuid[], $2::float8[], $3::int4[], $4::real[]) AS x(id, s, c, t) \
+         WHERE a.id = x.id",
+    )
+    .bind(&accounts)
+    .bind(&sums)
+    .bind(&counts)
+    .bind(&trolls)
+    .bind(consensus::MIN_TRUST)
+    .bind(consensus::PRIOR_RANKINGS)
+    .bind(consensus::PRIOR_TAU)
+    .execute(&mut *tx)
+    .await?;
+    // Bonuses for the best three human-written replies of each parent.
+    sqlx::query(
+        "INSERT INTO score_events (account_id, message_id, kind, points) \
+         SELECT m.account_id, m.id, b.kind, b.points \
+         FROM messages m JOIN UNNEST($2::int4[], $3::text[], $4::real[]) AS b(r, kind, points) \
+              ON b.r = m.rank \
+         WHERE m.tree_id = $1 AND NOT m.synthetic AND NOT m.deleted",
+    )
+    .bind(tree)
+    .bind([0i32, 1, 2].as_slice())
+    .bind(
+        [0, 1, 2]
+            .map(|r| score::rank_bonus(r).unwrap_or_default())
+            .as_slice(),
+    )
+    .bind(
+        [0, 1, 2]
+            .map(|r| score::points(score::rank_bonus(r).unwrap_or_default()))
+            .as_slice(),
+    )
+    .execute(&mut *tx)
+    .await?;
+    set_state(tx, tree, TreeState::ReadyForExport).await?;
+    tracing::info!(tree = %tree, "tree scored and ready for export");
+    Ok(())
+}
+
+async fn set_state(tx: &mut PgConnection, tree: Uuid, state: TreeState) -> Result<()> {
+    sqlx::query("UPDATE message_trees SET state = $2, updated_at = now() WHERE id = $1")
+        .bind(tree)
+        .bind(state.as_str())
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Applies a retraction by `account` of its event `target`: the content is removed from the
+/// server (message text emptied and hidden from exports, labels and rankings no longer counted,
+/// reactions removed, points taken back, the raw payload emptied). Returns the tree touched.
+///
+/// A retraction that arrives before its target is remembered, and the target is refused later.
+pub(crate) async fn retract(
+    tx: &mut PgConnection,
+    account: Uuid,
+    retraction: Uuid,
+    target: Uuid,
+) -> Result<Option<Uuid>> {
+    sqlx::query(
+        "INSERT INTO retractions (retracted_event_id, event_id, account_id) VALUES ($1, $2, $3) \
+         ON CONFLICT (retracted_event_id) DO NOTHING",
+    )
+    .bind(target)
+    .bind(retraction)
+    .bind(account)
+    .execute(&mut *tx)
+    .await?;
+    let kind: Option<String> = sqlx::query_scalar(
+        "UPDATE contribution_events SET payload = '{}'::jsonb, retracted_at = now() \
+         WHERE id = $1 AND account_id = $2 AND retracted_at IS NULL RETURNING kind",
+    )
+    .bind(target)
+    .bind(account)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(kind) = kind else {
+        return Ok(None);
+    };
+    // The points for the event, and a retracted reply's rank bonus.
+    sqlx::query(
+        "DELETE FROM score_events WHERE event_id = $1 \
+            OR message_id IN (SELECT id FROM messages WHERE event_id = $1)",
+    )
+    .bind(target)
+    .execute(&mut *tx)
+    .await?;
+    let tree: Option<Uuid> = match kind.as_str() {
+        "message" => {
+            sqlx::query_scalar(
+                "UPDATE messages SET deleted = true, text = '', provenance = NULL, \
+                     model_name = NULL, text_sha256 = NULL \
+                 WHERE event_id = $1 RETURNING tree_id",
+            )
+            .bind(target)
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+        "labels" => {
+            sqlx::query_scalar(
+                "UPDATE labels l SET retracted = true FROM messages m \
+                 WHERE l.event_id = $1 AND m.id = l.message_id RETURNING m.tree_id",
+            )
+            .bind(target)
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+        "ranking" => {
+            sqlx::query_scalar(
+                "UPDATE rankings r SET retracted = true FROM messages m \
+                 WHERE r.event_id = $1 AND m.id = r.parent_id RETURNING m.tree_id",
+            )
+            .bind(target)
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+        _ => {
+            sqlx::query_scalar(
+                "DELETE FROM reactions r USING messages m \
+                 WHERE r.event_id = $1 AND m.id = r.message_id RETURNING m.tree_id",
+            )
+            .bind(target)
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+    };
+    Ok(tree)
+}
+
+/// Open-Assistant's auto-moderation for messages that got reactions: counts red flags and skips,
+/// hides a message once enough distinct accounts flagged it, and raises its writer's troll score.
+/// Returns the trees of hidden messages.
+pub(crate) async fn moderate(
+    tx: &mut PgConnection,
+    policy: &TreePolicy,
+    messages: &[Uuid],
+) -> Result<Vec<Uuid>> {
+    sqlx::query(
+        "UPDATE messages m SET \
+             red_flags = (SELECT count(*) FROM reactions r \
+                          WHERE r.message_id = m.id AND r.emoji = 'red_flag'), \
+             skips = (SELECT count(*) FROM reactions r \
+                      WHERE r.message_id = m.id AND r.emoji LIKE '\\_skip%') \
+         WHERE m.id = ANY($1)",
+    )
+    .bind(messages)
+    .execute(&mut *tx)
+    .await?;
+    let hidden: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "UPDATE messages SET deleted = true \
+         WHERE id = ANY($1) AND NOT deleted AND red_flags >= $2 RETURNING account_id, tree_id",
+    )
+    .bind(messages)
+    .bind(policy.red_flags_to_hide as i32)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut writers: Vec<Uuid> = hidden.iter().map(|(account, _)| *account).collect();
+    writers.sort();
+    for account in writers {
+        sqlx::query("UPDATE accounts SET troll_score = troll_score + 1 WHERE id = $1")
+            .bind(account)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(hidden.into_iter().map(|(_, tree)| tree).collect())
+}
+
+/// A message of a tree as `GET /v1/trees/{id}` shows it.
+#[derive(Debug, Serialize)]
+pub struct TreeMessageView {
+    /// The message.
+    pub id: Uuid,
+    /// Its parent.
+    pub parent_id: Option<Uuid>,
+    /// `prompter` or `assistant`.
+    pub role: String,
+    /// Whether a model wrote it.
+    pub synthetic: bool,
+    /// `pending`, `accepted` or `rejected`.
+    pub review_state: String,
+    /// Reviews so far.
+    pub review_count: i32,
+    /// Consensus rank among its siblings, 0 for the best.
+    pub rank: Option<i32>,
+    /// Retracted or hidden by moderation.
+    pub deleted: bool,
+}
+
+/// The body of `GET /v1/trees/{id}`.
+#[derive(Debug, Serialize)]
+pub struct TreeView {
+    /// The tree (its root prompt's id).
+    pub id: Uuid,
+    /// Its state.
+    pub state: TreeState,
+    /// Its messages, oldest first, without their text.
+    pub messages: Vec<TreeMessageView>,
+}
+
+/// `GET /v1/trees/{id}`: a tree's state and its messages' standing.
+pub(crate) async fn show_tree(
+    State(state): State<AppState>,
+    _caller: Caller,
+    IdPath(tree): IdPath,
+) -> Result<Json<TreeView>> {
+    let tree_state: Option<String> =
+        sqlx::query_scalar("SELECT state FROM message_trees WHERE id = $1")
+            .bind(tree)
+            .fetch_optional(state.pool())
+            .await?;
+    let tree_state = TreeState::parse(&tree_state.ok_or(Error::NotFound)?)?;
+    let rows: Vec<ViewRow> = sqlx::query_as(
+        "SELECT id, parent_id, role, synthetic, review_state, review_count, rank, deleted \
+             FROM messages WHERE tree_id = $1 ORDER BY created_at, id",
+    )
+    .bind(tree)
+    .fetch_all(state.pool())
+    .await?;
+    Ok(Json(TreeView {
+        id: tree,
+        state: tree_state,
+        messages: rows
+            .into_iter()
+            .map(
+                |(id, parent_id, role, synthetic, review_state, review_count, rank, deleted)| {
+                    TreeMessageView {
+                        id,
+                        parent_id,
+                        role,
+                        synthetic,
+                        review_state,
+                        review_count,
+                        rank,
+                        deleted,
+                    }
+                },
+            )
+            .collect(),
+    }))
+}
+
+/// `POST /v1/trees/{id}/halt`: a moderator stops a tree; it is never exported.
+pub(crate) async fn halt_tree(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(tree): IdPath,
+) -> Result<StatusCode> {
+    if !caller.role.can_moderate() {
+        return Err(Error::Forbidden);
+    }
+    let updated = sqlx::query(
+        "UPDATE message_trees SET state = 'halted_by_moderator', updated_at = now() WHERE id = $1",
+    )
+    .bind(tree)
+    .execute(state.pool())
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(Error::NotFound);
+    }
+    tracing::info!(tree = %tree, by = %caller.account_id, "tree halted by a moderator");
+    Ok(StatusCode::NO_CONTENT)
+}

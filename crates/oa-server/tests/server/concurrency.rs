@@ -1,0 +1,104 @@
+//! Many devices at once: concurrent batches on the same trees, and the same batch sent twice at
+//! the same moment.
+
+use anyhow::Result;
+use oa_server::TreePolicy;
+use oa_server::testing::TestServer;
+use oa_types::EventStatus;
+
+use super::client::{config_with, message_event, new_prompt, ranking_event, register, synthetic};
+
+#[tokio::test]
+async fn concurrent_rankers_score_each_tree_once_and_a_doubled_batch_is_stored_once() -> Result<()>
+{
+    let server = TestServer::start_with(config_with(TreePolicy {
+        reviews_initial_prompt: 0,
+        reviews_reply: 0,
+        goal_tree_size: 4,
+        ..TreePolicy::default()
+    }))
+    .await?;
+    let creator = register(&server, "Creator").await?;
+    let mut trees = Vec::new();
+    let mut uploads = Vec::new();
+    for i in 0..10 {
+        let prompt = new_prompt(&format!("Concurrent question {i}, please answer."));
+        uploads.push(message_event(&prompt));
+        let mut replies = Vec::new();
+        for r in 0..3 {
+            let reply = synthetic(prompt.conversation_id, prompt.id, &format!("reply {r}"));
+            uploads.push(message_event(&reply));
+            replies.push(reply.id);
+        }
+        trees.push((prompt, replies));
+    }
+    creator.ingest_ok(&uploads).await?;
+
+    let mut rankers = Vec::new();
+    for i in 0..6 {
+        rankers.push(register(&server, &format!("ranker-{i}")).await?);
+    }
+    let mut handles = Vec::new();
+    for (i, ranker) in rankers.iter().enumerate() {
+        // Rankers disagree a little, so that agreement differs between them.
+        let batch: Vec<_> = trees
+            .iter()
+            .map(|(prompt, replies)| {
+                let mut order = replies.clone();
+                order.rotate_left(i % 2);
+                ranking_event(prompt, &order)
+            })
+            .collect();
+        // The first ranker's device sends its batch twice at once (a retry racing the original).
+        let copies = if i == 0 { 2 } else { 1 };
+        for _ in 0..copies {
+            let (ranker, batch) = (ranker.clone(), batch.clone());
+            handles.push(tokio::spawn(async move { ranker.ingest(&batch).await }));
+        }
+    }
+    let mut outcomes = Vec::new();
+    for handle in handles {
+        outcomes.push(handle.await??);
+    }
+    let (first, second) = (&outcomes[0], &outcomes[1]);
+    let accepted = |r: &[oa_types::EventResult]| {
+        r.iter()
+            .filter(|e| e.status == EventStatus::Accepted)
+            .count()
+    };
+    assert_eq!(accepted(first) + accepted(second), 10, "stored once");
+    assert!(
+        first
+            .iter()
+            .chain(second)
+            .all(|e| matches!(e.status, EventStatus::Accepted | EventStatus::Duplicate))
+    );
+    for outcome in &outcomes[2..] {
+        assert_eq!(accepted(outcome), 10);
+    }
+
+    for (prompt, replies) in &trees {
+        let state: String = sqlx::query_scalar("SELECT state FROM message_trees WHERE id = $1")
+            .bind(prompt.id)
+            .fetch_one(server.pool())
+            .await?;
+        assert_eq!(state, "ready_for_export");
+        let mut ranks: Vec<i32> =
+            sqlx::query_scalar("SELECT rank FROM messages WHERE id = ANY($1) AND rank IS NOT NULL")
+                .bind(replies)
+                .fetch_all(server.pool())
+                .await?;
+        ranks.sort();
+        assert_eq!(ranks, [0, 1, 2]);
+    }
+    // Every scored ranking was counted into its ranker's agreement exactly once.
+    let (scored, counted): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM rankings WHERE tau IS NOT NULL), \
+                (SELECT sum(agreement_count)::int8 FROM accounts)",
+    )
+    .fetch_one(server.pool())
+    .await?;
+    assert_eq!(scored, counted);
+    assert_eq!(scored, 30, "K = 3 rankings per parent, ten parents");
+    Ok(())
+}

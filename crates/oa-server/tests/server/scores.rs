@@ -1,0 +1,284 @@
+//! A tree from first prompt to export: leaderboard points scaled by trust, rank bonuses, the
+//! oasst files, and a retraction that takes content out of them.
+
+use std::io::Read as _;
+
+use anyhow::{Context as _, Result};
+use oa_server::TreePolicy;
+use oa_server::testing::TestServer;
+use oa_types::{OasstMessage, OasstTree, Role, SubmittedEvent, Uuid};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::client::{
+    Contributor, config_with, labels_event, message, message_event, new_prompt, ranking_event,
+    register, retraction_event, synthetic,
+};
+use super::pipeline::tree;
+
+struct Finished {
+    server: TestServer,
+    alice: Contributor,
+    writers: Vec<(Contributor, oa_types::Message, SubmittedEvent)>,
+    rankers: Vec<Contributor>,
+    prompt: oa_types::Message,
+    model_reply: oa_types::Message,
+}
+
+/// Alice asks; Bob, Carol and Dave reply by hand and a model replies too; Erin, Frank and Gina
+/// label and rank the replies (best: Carol, Bob, model, Dave). The tree ends ready for export.
+async fn finished_tree() -> Result<Finished> {
+    let server = TestServer::start_with(config_with(TreePolicy {
+        reviews_initial_prompt: 0,
+        reviews_reply: 0,
+        goal_tree_size: 5,
+        ..TreePolicy::default()
+    }))
+    .await?;
+    let alice = register(&server, "Alice").await?;
+    let prompt = new_prompt("What should I cook tonight?");
+    let conversation = prompt.conversation_id;
+    alice.ingest_ok(&[message_event(&prompt)]).await?;
+    let model_reply = synthetic(conversation, prompt.id, "Pasta with tomatoes and basil.");
+    alice.ingest_ok(&[message_event(&model_reply)]).await?;
+    let mut writers = Vec::new();
+    for (name, text) in [
+        ("Bob", "A risotto with mushrooms, if you have an hour."),
+        ("Carol", "A quick vegetable curry with rice: 30 minutes."),
+        ("Dave", "Cereal."),
+    ] {
+        let writer = register(&server, name).await?;
+        let reply = message(conversation, Some(prompt.id), Role::Assistant, text);
+        let event = message_event(&reply);
+        writer.ingest_ok(std::slice::from_ref(&event)).await?;
+        writers.push((writer, reply, event));
+    }
+    assert_eq!(tree(&alice, prompt.id).await?["state"], "ranking");
+    let best_first = [
+        writers[1].1.id,
+        writers[0].1.id,
+        model_reply.id,
+        writers[2].1.id,
+    ];
+    let mut rankers = Vec::new();
+    for (name, quality) in [("Erin", 1.0), ("Frank", 0.75), ("Gina", 1.0)] {
+        let ranker = register(&server, name).await?;
+        ranker
+            .ingest_ok(&[
+                labels_event(&writers[1].1, json!({ "quality": quality, "spam": 0 })),
+                ranking_event(&prompt, &best_first),
+            ])
+            .await?;
+        rankers.push(ranker);
+    }
+    let view = tree(&alice, prompt.id).await?;
+    assert_eq!(view["state"], "ready_for_export", "{view}");
+    Ok(Finished {
+        server,
+        alice,
+        writers,
+        rankers,
+        prompt,
+        model_reply,
+    })
+}
+
+async fn leaderboard(who: &Contributor, window: &str) -> Result<Value> {
+    let (status, body) = who
+        .call(
+            Method::GET,
+            &format!("/v1/leaderboard?window={window}"),
+            None,
+        )
+        .await?;
+    anyhow::ensure!(status == StatusCode::OK, "{status} {body}");
+    Ok(body)
+}
+
+fn score_of(board: &Value, name: &str) -> Option<f64> {
+    board["entries"]
+        .as_array()?
+        .iter()
+        .find(|e| e["display_name"] == name)
+        .and_then(|e| e["score"].as_f64())
+}
+
+#[tokio::test]
+async fn the_leaderboard_weighs_work_and_rank_bonuses_by_trust() -> Result<()> {
+    let f = finished_tree().await?;
+    for window in ["day", "week", "month", "all"] {
+        let board = leaderboard(&f.alice, window).await?;
+        assert_eq!(board["window"], window);
+        // Carol: reply 4 + best reply 9; Bob: 4 + 3; Dave: 4 (ranked 4th); all at the newcomer's
+        // trust of 0.5. Alice: one prompt (the model's reply earns nothing).
+        let close = |name: &str, expected: f64| {
+            let got = score_of(&board, name).unwrap_or(f64::NAN);
+            assert!((got - expected).abs() < 1e-4, "{name}: {got} vs {expected}");
+        };
+        close("Carol", 13.0 * 0.5);
+        close("Bob", 7.0 * 0.5);
+        close("Dave", 4.0 * 0.5);
+        close("Alice", 1.0 * 0.5);
+        assert_eq!(board["entries"][0]["display_name"], "Carol");
+        assert_eq!(board["entries"][0]["rank"], 1);
+        assert_eq!(board["entries"][0]["replies"], 1);
+    }
+    // The rankers agreed perfectly: their trust rose above the newcomer's, and it scales their
+    // points (labels 1 + ranking 1).
+    let (_, stats) = f.rankers[0].call(Method::GET, "/v1/me/stats", None).await?;
+    assert_eq!(stats["rankings_scored"], 1);
+    assert_eq!(stats["agreement"], 1.0);
+    assert_eq!(stats["agreement_history"][0]["tau"], 1.0);
+    let trust = stats["trust"].as_f64().unwrap();
+    assert!(trust > 0.6, "{stats}");
+    let all = &stats["windows"][3];
+    assert_eq!(all[0], "all");
+    assert_eq!(all[1]["labels"], 1);
+    assert_eq!(all[1]["rankings"], 1);
+    assert!((all[1]["score"].as_f64().unwrap() - 2.0 * trust).abs() < 1e-4);
+
+    let (status, body) = f
+        .alice
+        .call(Method::GET, "/v1/leaderboard?window=year", None)
+        .await?;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_input"))
+    );
+    let (_, fresh) = register(&f.server, "Newcomer")
+        .await?
+        .call(Method::GET, "/v1/me/stats", None)
+        .await?;
+    assert_eq!(fresh["windows"][0][1]["rank"], 0);
+    assert_eq!(fresh["agreement"], Value::Null);
+    Ok(())
+}
+
+fn read(path: &std::path::Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text)?;
+        Ok(text)
+    } else {
+        Ok(String::from_utf8(bytes)?)
+    }
+}
+
+fn lines<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).context("an oasst record"))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_export_has_ranks_labels_and_loses_what_is_retracted() -> Result<()> {
+    let f = finished_tree().await?;
+    // An unfinished tree is not exported.
+    let unfinished = message(
+        Uuid::now_v7(),
+        None,
+        Role::Prompter,
+        "Still growing, this one.",
+    );
+    f.alice.ingest_ok(&[message_event(&unfinished)]).await?;
+
+    let dir = tempfile::tempdir()?;
+    let summary = oa_server::export(f.server.pool(), dir.path(), "oasst", true).await?;
+    assert_eq!((summary.trees, summary.messages), (1, 5));
+    assert!(summary.trees_path.ends_with("oasst.trees.jsonl.gz"));
+    let trees: Vec<OasstTree> = lines(&read(&summary.trees_path)?)?;
+    let messages: Vec<OasstMessage> = lines(&read(&summary.messages_path)?)?;
+    assert_eq!(trees.len(), 1);
+    assert_eq!(messages.len(), 5);
+    let root = &trees[0].prompt;
+    assert_eq!(trees[0].message_tree_id, f.prompt.id);
+    assert_eq!(trees[0].tree_state, "ready_for_export");
+    assert_eq!(root.text, f.prompt.text);
+    assert!(root.created_date.ends_with("+00:00") && root.created_date.contains('T'));
+    let replies = root.replies.as_ref().context("replies")?;
+    assert_eq!(replies.len(), 4);
+    let by_id = |id: Uuid| replies.iter().find(|m| m.message_id == id).unwrap();
+    assert_eq!(by_id(f.writers[1].1.id).rank, Some(0));
+    assert_eq!(by_id(f.writers[0].1.id).rank, Some(1));
+    assert_eq!(by_id(f.model_reply.id).rank, Some(2));
+    assert_eq!(by_id(f.writers[2].1.id).rank, Some(3));
+    let model = by_id(f.model_reply.id);
+    assert!(model.synthetic);
+    assert_eq!(model.model_name.as_deref(), Some("SmolLM2 135M Instruct"));
+    let labels = by_id(f.writers[1].1.id).labels.as_ref().context("labels")?;
+    assert_eq!(labels["quality"].count, 3);
+    assert!((labels["quality"].value - 2.75 / 3.0).abs() < 1e-9);
+    assert_eq!(labels["spam"].value, 0.0);
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.message_tree_id == Some(f.prompt.id))
+    );
+    assert!(messages.iter().all(|m| m.replies.is_none()));
+
+    // Bob deletes his reply on his desktop: the retraction removes it from the next export and
+    // takes his points away.
+    let (bob, bobs_reply, bobs_event) = &f.writers[0];
+    bob.ingest_ok(&[retraction_event(bobs_event)]).await?;
+    let plain = tempfile::tempdir()?;
+    let summary = oa_server::export(f.server.pool(), plain.path(), "after", false).await?;
+    assert_eq!((summary.trees, summary.messages), (1, 4));
+    let trees_text = read(&summary.trees_path)?;
+    let messages_text = read(&summary.messages_path)?;
+    for text in [&trees_text, &messages_text] {
+        assert!(!text.contains(&bobs_reply.text), "retracted text is gone");
+        assert!(
+            !text.contains(&bobs_reply.id.to_string()),
+            "and so is its id"
+        );
+    }
+    let stored: String =
+        sqlx::query_scalar("SELECT payload::text FROM contribution_events WHERE id = $1")
+            .bind(bobs_event.id)
+            .fetch_one(f.server.pool())
+            .await?;
+    assert!(
+        !stored.contains(&bobs_reply.text),
+        "the raw event is emptied: {stored}"
+    );
+    let board = leaderboard(&f.alice, "all").await?;
+    assert_eq!(score_of(&board, "Bob"), None, "{board}");
+    // A replay of the retracted message is refused, not resurrected.
+    let replay = bob.ingest(std::slice::from_ref(bobs_event)).await?;
+    assert_eq!(replay[0].status, oa_types::EventStatus::Duplicate);
+    let text: String = sqlx::query_scalar("SELECT text FROM messages WHERE id = $1")
+        .bind(bobs_reply.id)
+        .fetch_one(f.server.pool())
+        .await?;
+    assert_eq!(text, "");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_export_command_writes_both_files() -> Result<()> {
+    let f = finished_tree().await?;
+    let dir = tempfile::tempdir()?;
+    let url = f.server.database().context("a database")?.url().to_owned();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_oa-server"))
+        .args([
+            "export",
+            "--database-url",
+            &url,
+            "--prefix",
+            "nightly",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()?;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let trees = read(&dir.path().join("nightly.trees.jsonl"))?;
+    let messages = read(&dir.path().join("nightly.messages.jsonl"))?;
+    assert_eq!(trees.lines().count(), 1);
+    assert_eq!(messages.lines().count(), 5);
+    Ok(())
+}

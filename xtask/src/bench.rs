@@ -1,8 +1,9 @@
 //! `cargo xtask bench`: measures the parts whose speed the person notices, and writes a report.
 //!
-//! The first benchmark is the local store (`oa-store`'s `store_bench` example): 100,000 messages
-//! in a real SQLite file, then full-text searches and opening a 1,000-message conversation. The
-//! example only measures and writes its raw samples; this module turns them into percentiles,
+//! Three benchmarks run: the local store (here), the engine (`bench_engine.rs`) and the dataset
+//! server (`bench_server.rs`). The store's (`oa-store`'s `store_bench` example) puts 100,000
+//! messages in a real SQLite file, then times full-text searches and opening a 1,000-message
+//! conversation. The example only measures and writes its raw samples; this module turns them into percentiles,
 //! compares them with the goals, writes `target/bench/store.json` in the checkout and prints a
 //! table. A missed goal is reported, never a failure: timings depend on the machine.
 
@@ -21,15 +22,21 @@ use crate::step::{Timings, headline, ok};
 #[path = "bench_server.rs"]
 mod server;
 
+/// The engine's follow-up-turn benchmark (`target/bench/engine.json`).
+#[path = "bench_engine.rs"]
+mod engine;
+
 /// The 95th percentile of a search, in milliseconds, that search-as-you-type should stay under.
 pub const SEARCH_P95_GOAL_MS: f64 = 20.0;
 /// The 95th percentile of opening a 1,000-message conversation, in milliseconds.
 pub const OPEN_1000_GOAL_MS: f64 = 30.0;
 
 pub fn run(project: &Project) -> Result<()> {
-    // `OA_BENCH=server` runs only the server benchmark.
-    if std::env::var_os("OA_BENCH").is_some_and(|only| only == "server") {
-        return server::run(project);
+    // `OA_BENCH=server` or `OA_BENCH=engine` runs only that benchmark.
+    match std::env::var("OA_BENCH").as_deref() {
+        Ok("server") => return server::run(project),
+        Ok("engine") => return engine::run(project),
+        _ => {}
     }
     let dir = project.bench_dir();
     fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
@@ -67,6 +74,7 @@ pub fn run(project: &Project) -> Result<()> {
     print!("{}", report.table());
     headline("time per step");
     print!("{}", timings.summary());
+    engine::run(project)?;
     server::run(project)
 }
 

@@ -38,8 +38,18 @@ impl GgufFile {
                 source,
             })?
             .len();
-        let mut reader = BufReader::new(file);
-        let content = Content::read(&mut reader).map_err(|e| EngineError::InvalidGguf {
+        GgufFile::read(path, &mut BufReader::new(file), file_size)
+    }
+
+    /// Reads and validates a GGUF header from `reader`, which holds `file_size` bytes; `path`
+    /// names the file in errors. What [`GgufFile::open`] does, for bytes from anywhere (the
+    /// fuzz target feeds it arbitrary ones).
+    pub fn read(
+        path: &Path,
+        reader: &mut (impl std::io::Read + std::io::Seek),
+        file_size: u64,
+    ) -> Result<GgufFile> {
+        let content = Content::read(reader).map_err(|e| EngineError::InvalidGguf {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;

@@ -166,6 +166,29 @@ fn parse_payload(event: &SubmittedEvent) -> std::result::Result<Payload, Refusal
     let payload = match event.kind {
         ContributionKind::Message => {
             let message: Message = serde_json::from_str(&event.payload).map_err(malformed)?;
+            if message.corrects.is_some() {
+                return Err(refuse(
+                    RejectionReason::MalformedPayload,
+                    "a message that corrects another is sent as a correction",
+                ));
+            }
+            Payload::Message(Box::new(message))
+        }
+        ContributionKind::Correction => {
+            // A reply a person wrote in the assistant's place, naming the reply it corrects.
+            let message: Message = serde_json::from_str(&event.payload).map_err(malformed)?;
+            if message.corrects.is_none_or(|c| c == message.id) {
+                return Err(refuse(
+                    RejectionReason::MalformedPayload,
+                    "a correction names the reply it corrects",
+                ));
+            }
+            if message.role != Role::Assistant || message.provenance.is_some() {
+                return Err(refuse(
+                    RejectionReason::InvalidRole,
+                    "a correction is an assistant reply written by a person",
+                ));
+            }
             Payload::Message(Box::new(message))
         }
         ContributionKind::Labels => {
@@ -345,6 +368,7 @@ async fn ingest_batch(
             Payload::Message(m) => {
                 referenced.push(m.id);
                 referenced.extend(m.parent_id);
+                referenced.extend(m.corrects);
                 if let Some(hash) = duplicate_key(m) {
                     text_hashes.push(hash);
                 }
@@ -822,6 +846,25 @@ impl Check<'_> {
                 (parent.tree_id, parent.depth + 1, open)
             }
         };
+        if let Some(corrected) = message.corrects {
+            // The corrected reply must be an assistant reply at the same place in the same tree.
+            let known = self
+                .known
+                .get(&corrected)
+                .filter(|m| !m.deleted)
+                .ok_or_else(|| {
+                    refuse(
+                        RejectionReason::ParentMissing,
+                        format!("the corrected reply {corrected} is not on the server"),
+                    )
+                })?;
+            if known.role != Role::Assistant || known.tree_id != tree_id || known.depth != depth {
+                return Err(refuse(
+                    RejectionReason::InvalidRole,
+                    "a correction stands beside the assistant reply it corrects",
+                ));
+            }
+        }
         if let Some((_, task)) = task {
             let expected = match (task.kind, message.parent_id) {
                 (TaskKind::InitialPrompt, None) => true,

@@ -155,6 +155,7 @@ pub fn message(conversation: Uuid, parent: Option<Uuid>, role: Role, text: &str)
         text: text.to_owned(),
         created_at_ms: 1_764_000_000_000,
         provenance: None,
+        corrects: None,
     }
 }
 

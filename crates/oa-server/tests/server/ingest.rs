@@ -468,3 +468,55 @@ async fn changing_ones_mind_replaces_labels_and_votes_without_double_points() ->
     assert_eq!(votes, ["-1"]);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_correction_stands_beside_the_reply_it_corrects() -> Result<()> {
+    let server = TestServer::start().await?;
+    let alice = register(&server, "Alice").await?;
+    let prompt = new_prompt("What is the capital of Australia?");
+    let conversation = prompt.conversation_id;
+    let model = synthetic(conversation, prompt.id, "Sydney.");
+    alice
+        .ingest_ok(&[message_event(&prompt), message_event(&model)])
+        .await?;
+    let correction_event = |corrects: Option<Uuid>, parent: Uuid| {
+        let m = oa_types::Message {
+            corrects,
+            ..message(conversation, Some(parent), Role::Assistant, "Canberra.")
+        };
+        event(
+            ContributionKind::Correction,
+            m.id,
+            conversation,
+            serde_json::to_value(&m).unwrap(),
+        )
+    };
+    let good = correction_event(Some(model.id), prompt.id);
+    let results = alice
+        .ingest(&[
+            good.clone(),
+            correction_event(None, prompt.id),
+            correction_event(Some(Uuid::now_v7()), prompt.id),
+            correction_event(Some(prompt.id), prompt.id),
+        ])
+        .await?;
+    let reasons: Vec<_> = results.iter().map(|r| (r.status, r.reason)).collect();
+    assert_eq!(
+        reasons,
+        [
+            (EventStatus::Accepted, None),
+            (
+                EventStatus::Rejected,
+                Some(RejectionReason::MalformedPayload)
+            ),
+            (EventStatus::Rejected, Some(RejectionReason::ParentMissing)),
+            (EventStatus::Rejected, Some(RejectionReason::InvalidRole)),
+        ]
+    );
+    let human: bool = sqlx::query_scalar("SELECT NOT synthetic FROM messages WHERE id = $1")
+        .bind(good.subject_id)
+        .fetch_one(server.pool())
+        .await?;
+    assert!(human, "a correction is stored as written by a person");
+    Ok(())
+}

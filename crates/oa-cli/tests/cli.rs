@@ -8,19 +8,16 @@ fn model_path() -> PathBuf {
     oa_engine::testing::default_model()
 }
 
-fn oa_chat(model: &PathBuf, data: &std::path::Path, input: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_oa"))
-        .args([
-            "chat",
-            "--temperature",
-            "0",
-            "--max-tokens",
-            "16",
-            "--model",
-        ])
-        .arg(model)
-        .arg("--data-dir")
-        .arg(data)
+/// Runs `oa chat` with `args`, typing `input`; `data` is the data folder (`--data-dir`), or
+/// `None` for the default one under `XDG_DATA_HOME` = `xdg`.
+fn run_chat(args: &[&str], data: Data<'_>, input: &str) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_oa"));
+    command.arg("chat").args(args).env_remove("OA_DATA_DIR");
+    match data {
+        Data::Dir(dir) => command.arg("--data-dir").arg(dir),
+        Data::Default { xdg } => command.env("XDG_DATA_HOME", xdg),
+    };
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -33,6 +30,18 @@ fn oa_chat(model: &PathBuf, data: &std::path::Path, input: &str) -> std::process
         .write_all(input.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// Where `oa chat` keeps its conversations in a test.
+enum Data<'a> {
+    Dir(&'a std::path::Path),
+    Default { xdg: &'a std::path::Path },
+}
+
+fn oa_chat(model: &std::path::Path, data: &std::path::Path, input: &str) -> std::process::Output {
+    let model = model.to_str().unwrap();
+    let args = ["--temperature", "0", "--max-tokens", "16", "--model", model];
+    run_chat(&args, Data::Dir(data), input)
 }
 
 #[test]
@@ -64,41 +73,31 @@ fn a_missing_model_is_a_clear_error() {
 #[test]
 fn without_a_data_folder_it_uses_the_desktop_apps_and_takes_every_sampler_flag() {
     let home = tempfile::tempdir().unwrap();
+    let model = model_path();
     let run = |seed: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_oa"))
-            .args([
-                "chat",
-                "--temperature",
-                "0.9",
-                "--top-p",
-                "0.8",
-                "--top-k",
-                "20",
-                "--repeat-penalty",
-                "1.2",
-                "--repeat-last-n",
-                "32",
-                "--max-tokens",
-                "12",
-                "--seed",
-                seed,
-                "--model",
-            ])
-            .arg(model_path())
-            .env_remove("OA_DATA_DIR")
-            .env("XDG_DATA_HOME", home.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"Write one sentence about the sea.\n\n")
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let args = [
+            "--temperature",
+            "0.9",
+            "--top-p",
+            "0.8",
+            "--top-k",
+            "20",
+            "--repeat-penalty",
+            "1.2",
+            "--repeat-last-n",
+            "32",
+            "--max-tokens",
+            "12",
+            "--seed",
+            seed,
+            "--model",
+            model.to_str().unwrap(),
+        ];
+        let out = run_chat(
+            &args,
+            Data::Default { xdg: home.path() },
+            "Write one sentence about the sea.\n\n",
+        );
         assert!(
             out.status.success(),
             "{}",

@@ -33,16 +33,7 @@ impl Store {
                 "only a prompt can be edited; regenerate a reply instead".into(),
             ));
         }
-        let message = Message {
-            id: Uuid::now_v7(),
-            conversation_id,
-            parent_id: original.parent_id,
-            role: Role::Prompter,
-            text: text.to_owned(),
-            created_at_ms: now_ms(),
-            provenance: None,
-            corrects: None,
-        };
+        let message = sibling_of(&original, text, None);
         insert_message(&tx, &message)?;
         tx.commit()?;
         Ok(message)
@@ -75,16 +66,7 @@ impl Store {
                 "a correction must differ from the reply it corrects".into(),
             ));
         }
-        let message = Message {
-            id: Uuid::now_v7(),
-            conversation_id,
-            parent_id: original.parent_id,
-            role: Role::Assistant,
-            text: text.to_owned(),
-            created_at_ms: now_ms(),
-            provenance: None,
-            corrects: Some(corrected),
-        };
+        let message = sibling_of(&original, text, Some(corrected));
         insert_message(&tx, &message)?;
         tx.commit()?;
         Ok(message)
@@ -175,6 +157,20 @@ impl Store {
             summary: detail.summary,
             messages,
         })
+    }
+}
+
+/// A new message a person wrote beside `original`: same conversation, parent and role.
+fn sibling_of(original: &Message, text: &str, corrects: Option<Uuid>) -> Message {
+    Message {
+        id: Uuid::now_v7(),
+        conversation_id: original.conversation_id,
+        parent_id: original.parent_id,
+        role: original.role,
+        text: text.to_owned(),
+        created_at_ms: now_ms(),
+        provenance: None,
+        corrects,
     }
 }
 

@@ -13,7 +13,7 @@ mod engine;
 mod error;
 pub mod gguf;
 pub mod model;
-mod q4_1;
+mod qmatmul;
 pub mod sampler;
 pub mod spm;
 pub mod template;

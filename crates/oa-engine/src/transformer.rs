@@ -16,42 +16,55 @@ use candle_core::quantized::{QMatMul, QTensor, gguf_file::Content};
 use candle_core::{D, DType, Device, Module, Tensor};
 
 use crate::arch::{Ffn, HParams, Qkv, RopeStyle};
-use crate::q4_1::Q4_1Matrix;
+use crate::qmatmul::QuantMatrix;
 use crate::{EngineError, Result};
 
+/// RMSNorm over the last dimension, computed as llama.cpp computes it: squares summed in f64,
+/// `1/√(mean + ε)` in f32, the row scaled by it and then multiplied by the weight. candle-nn's
+/// sums in f32 and divides; the last-bit differences then decide how the next matrix's 8-bit
+/// activations round, which on SmolLM2 moved a query by 2e-3 in the first layer.
 struct Norm {
-    weight: Tensor,
+    weight: Vec<f32>,
     eps: f32,
 }
 
 impl Norm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(candle_nn::ops::rms_norm(
-            &x.contiguous()?,
-            &self.weight,
-            self.eps,
-        )?)
+        let n = self.weight.len();
+        if x.dims().last() != Some(&n) {
+            return Err(EngineError::Inference(candle_core::Error::Msg(format!(
+                "a norm of width {n} applied to {:?}",
+                x.dims()
+            ))));
+        }
+        let mut values = x.flatten_all()?.to_vec1::<f32>()?;
+        for row in values.chunks_exact_mut(n) {
+            let sum: f64 = row.iter().map(|&a| f64::from(a * a)).sum();
+            let mean = (sum / n as f64) as f32;
+            let scale = 1.0 / (mean + self.eps).sqrt();
+            for (a, w) in row.iter_mut().zip(&self.weight) {
+                *a = (*a * scale) * w;
+            }
+        }
+        Ok(Tensor::from_vec(values, x.dims(), x.device())?)
     }
 }
 
-/// A weight matrix: candle's quantized multiplication, or the engine's own for Q4_1
-/// ([`crate::q4_1`]).
+/// A weight matrix: candle's quantized multiplication, or the engine's own where candle's
+/// arithmetic differs from llama.cpp's (Q4_1 and Q8_0, [`crate::qmatmul`]).
 enum Matrix {
     Candle(QMatMul),
-    Q4_1(Q4_1Matrix),
+    Own(QuantMatrix),
 }
 
 impl Matrix {
     fn new(t: QTensor) -> Result<Matrix> {
-        Ok(match Q4_1Matrix::from_qtensor(&t)? {
-            Some(m) => Matrix::Q4_1(m),
-            None => Matrix::Candle(QMatMul::from_qtensor(t)?),
-        })
+        Self::shared(Arc::new(t))
     }
 
     fn shared(t: Arc<QTensor>) -> Result<Matrix> {
-        Ok(match Q4_1Matrix::from_qtensor(&t)? {
-            Some(m) => Matrix::Q4_1(m),
+        Ok(match QuantMatrix::from_qtensor(&t)? {
+            Some(m) => Matrix::Own(m),
             None => Matrix::Candle(QMatMul::from_arc(t)?),
         })
     }
@@ -59,7 +72,7 @@ impl Matrix {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
             Matrix::Candle(m) => Ok(m.forward(x)?),
-            Matrix::Q4_1(m) => m.forward(x),
+            Matrix::Own(m) => m.forward(x),
         }
     }
 }
@@ -164,7 +177,7 @@ impl<R: Read + Seek> Loader<'_, R> {
 
     fn norm(&mut self, name: &str) -> Result<Norm> {
         Ok(Norm {
-            weight: self.tensor(name)?,
+            weight: self.tensor(name)?.flatten_all()?.to_vec1::<f32>()?,
             eps: self.eps,
         })
     }
@@ -362,21 +375,22 @@ impl Transformer {
         freq_scale: f32,
         with_factors: bool,
     ) -> Result<Angles> {
+        // As llama.cpp's rope cache: the angle starts at the position and is multiplied by
+        // `base^(−2/dims)` pair by pair, all in f32, so that the last bits agree with its.
         let dims = self.hp.rope_dims;
-        let inv: Vec<f32> = (0..dims / 2)
-            .map(|i| {
-                let f = base.powf(-((2 * i) as f32) / dims as f32);
-                if with_factors {
-                    f / self.rope_freq_factors[i]
-                } else {
-                    f
-                }
-            })
-            .collect();
-        let mut angles = Vec::with_capacity(seq * inv.len());
+        let step = base.powf(-2.0 / dims as f32);
+        let mut angles = Vec::with_capacity(seq * dims / 2);
         for p in position..position + seq {
-            let p = p as f32 * freq_scale;
-            angles.extend(inv.iter().map(|f| p * f));
+            let mut theta = p as f32;
+            for i in 0..dims / 2 {
+                let factor = if with_factors {
+                    self.rope_freq_factors[i]
+                } else {
+                    1.0
+                };
+                angles.push(freq_scale * (theta / factor));
+                theta *= step;
+            }
         }
         let t = Tensor::from_vec(angles, (seq, dims / 2), &self.device)?;
         Ok(Angles {
@@ -449,13 +463,8 @@ impl Transformer {
         // llama.cpp multiplies the f16 cache by queries and weights rounded to f16, summing in
         // f32; products of f16 values are exact in f32, so rounding the inputs is the same math.
         let q = round_to_f16(&q)?;
-        let scale = 1.0 / (head as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?;
-        let scores = match mask {
-            Some(m) => scores.broadcast_add(m)?,
-            None => scores,
-        };
-        let weights = round_to_f16(&candle_nn::ops::softmax_last_dim(&scores)?)?;
+        let scale = 1.0 / (head as f32).sqrt();
+        let weights = round_to_f16(&softmax(&q.matmul(&k.t()?)?, scale, mask)?)?;
         let y = weights.matmul(&v)?;
         let y = y.transpose(1, 2)?.reshape((b, seq, heads * head))?;
         self.layers[index].output.forward(&y)
@@ -475,6 +484,48 @@ impl Transformer {
         };
         layer.down.forward(&gated)
     }
+}
+
+/// Attention weights from raw scores of shape (…, queries, keys), as llama.cpp computes them:
+/// each score scaled in f32 and the mask (queries, keys) added, then `exp(x − max)` summed in
+/// f64 and every value multiplied by the sum's inverse.
+fn softmax(scores: &Tensor, scale: f32, mask: Option<&Tensor>) -> Result<Tensor> {
+    let dims = scores.dims().to_vec();
+    let (Some(&keys), Some(&queries)) = (dims.last(), dims.iter().rev().nth(1)) else {
+        return Err(EngineError::InvalidRequest(
+            "attention scores of rank < 2".into(),
+        ));
+    };
+    let mask = match mask {
+        Some(m) => Some(m.flatten_all()?.to_vec1::<f32>()?),
+        None => None,
+    };
+    if mask.as_ref().is_some_and(|m| m.len() != queries * keys) {
+        return Err(EngineError::Inference(candle_core::Error::Msg(
+            "an attention mask of the wrong shape".into(),
+        )));
+    }
+    let mut values = scores.flatten_all()?.to_vec1::<f32>()?;
+    for (r, row) in values.chunks_exact_mut(keys).enumerate() {
+        let query = r % queries;
+        for (j, v) in row.iter_mut().enumerate() {
+            *v *= scale;
+            if let Some(m) = &mask {
+                *v += m[query * keys + j];
+            }
+        }
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0f64;
+        for v in row.iter_mut() {
+            *v = (*v - max).exp();
+            sum += f64::from(*v);
+        }
+        let inverse = (1.0 / sum) as f32;
+        for v in row.iter_mut() {
+            *v *= inverse;
+        }
+    }
+    Ok(Tensor::from_vec(values, dims, scores.device())?)
 }
 
 /// `x` with every value rounded to the nearest f16, kept in f32.

@@ -105,11 +105,9 @@ fn phi3_matches_llama_cpp() {
     agrees_with_llama_cpp("phi3");
 }
 
-#[test]
-fn q4_1_weights_at_smollm2s_shape_give_llama_cpps_logits() {
-    // SmolLM2's head layout and feed-forward width, every matrix in Q4_1: the format of the
-    // default model, whose multiplication the engine owns (candle's is off, see `q4_1.rs`).
-    // One token, as in every step of decoding.
+/// One token, as in every step of decoding, through a random model of SmolLM2's head layout and
+/// feed-forward width with every matrix in `weights`.
+fn at_smollm2s_shape_gives_llama_cpps_logits(weights: GgmlDType) {
     let shape = ModelShape {
         layers: 2,
         heads: 9,
@@ -118,8 +116,8 @@ fn q4_1_weights_at_smollm2s_shape_give_llama_cpps_logits() {
         feed_forward: 1536,
     };
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("q4_1.gguf");
-    write_test_model("llama", &path, 7, GgmlDType::Q4_1, &shape);
+    let path = dir.path().join("smollm2-shape.gguf");
+    write_test_model("llama", &path, 7, weights, &shape);
     let mut model = LoadedModel::load(&path).unwrap();
     for token in [2u32, 77, 200] {
         let answer = llama_cpp(&json!({ "model": path, "n_ctx": 256, "logits": [[token]] }));
@@ -137,9 +135,22 @@ fn q4_1_weights_at_smollm2s_shape_give_llama_cpps_logits() {
             .fold(0.0, f32::max);
         assert!(
             worst < 1e-4,
-            "token {token}: logits differ by up to {worst}"
+            "{weights:?}, token {token}: logits differ by up to {worst}"
         );
     }
+}
+
+#[test]
+fn q4_1_weights_at_smollm2s_shape_give_llama_cpps_logits() {
+    // The format of the default model, whose multiplication the engine owns (`qmatmul.rs`).
+    at_smollm2s_shape_gives_llama_cpps_logits(GgmlDType::Q4_1);
+}
+
+#[test]
+fn q8_0_weights_at_smollm2s_shape_give_llama_cpps_logits() {
+    // SmolLM2's embedding and tied output; rows of 576 values, where candle's AVX-512 kernel
+    // would quantize the activations per 256 values instead of per 32 (`qmatmul.rs`).
+    at_smollm2s_shape_gives_llama_cpps_logits(GgmlDType::Q8_0);
 }
 
 #[test]

@@ -7,11 +7,17 @@ Reads one JSON request on stdin and writes one JSON answer on stdout:
      "generate": [{"ids": [ID, ...], "n": N}, ...], # greedy continuation and its logits
      "logits": [[ID, ...], ...],                    # last-position logits of each sequence
      "n_ctx": N,                                     # optional, 2048
-     "repack": false}                                # optional: no repacked weight layouts
+     "repack": false,                                # optional: no repacked weight layouts
+     "variation": true}                              # optional, see below
 
     {"tokens": [[ID, ...], ...],
      "generations": [{"ids": [ID, ...], "logits": [FLOAT, ...]}, ...],
      "logits": [[FLOAT, ...], ...]}
+
+With "variation", each generation also carries "variation": the largest difference between
+its "logits" and the same logits computed by llama.cpp in two other ways it offers (the prompt
+read one token at a time; flash attention) -- how far llama.cpp's own answers move with its
+settings.
 
 Greedy decoding is done here with plain argmax over llama.cpp's logits, so no sampler of
 either side takes part. `generate`'s "logits" are those after the prompt, before the first
@@ -30,6 +36,13 @@ def last_logits(llm: llama_cpp.Llama) -> np.ndarray:
     """Logits after the last token evaluated (the only row llama.cpp computed)."""
     pointer = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
     return np.ctypeslib.as_array(pointer, shape=(llm.n_vocab(),)).copy()
+
+
+def prompt_logits(model: str, ids: list, n_ctx: int, **settings) -> np.ndarray:
+    """Last-position logits of `ids` from a fresh context with llama.cpp `settings`."""
+    llm = llama_cpp.Llama(model_path=model, n_ctx=n_ctx, n_threads=2, verbose=False, **settings)
+    llm.eval(ids)
+    return last_logits(llm)
 
 
 def main() -> None:
@@ -70,7 +83,16 @@ def main() -> None:
             generated.append(token)
             llm.eval([token])
             scores = last_logits(llm)
-        answer["generations"].append({"ids": generated, "logits": first})
+        generation = {"ids": generated, "logits": first}
+        if request.get("variation"):
+            n_ctx = request.get("n_ctx", 2048)
+            first = np.array(first, dtype=np.float32)
+            others = [
+                prompt_logits(request["model"], job["ids"], n_ctx, n_batch=1, n_ubatch=1),
+                prompt_logits(request["model"], job["ids"], n_ctx, flash_attn=True),
+            ]
+            generation["variation"] = max(float(np.abs(o - first).max()) for o in others)
+        answer["generations"].append(generation)
     for ids in request.get("logits", []):
         llm.reset()
         llm.eval(ids)

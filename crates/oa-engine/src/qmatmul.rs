@@ -1,0 +1,270 @@
+//! Matrix multiplication with Q4_1 and Q8_0 weights, owned by the engine because candle's
+//! arithmetic differs from llama.cpp's for both.
+//!
+//! llama.cpp multiplies these weights by activations quantized in blocks of 32: Q8_1 (with
+//! `s = d · Σq` for Q4_1's offset term) and Q8_0. candle 0.11.1 differs twice:
+//! - For Q4_1 (and Q5_1) it computes `s` as `f16(Σq) · f16(d)` in half precision, while the
+//!   format rounds `Σq · d` once, from f32. On SmolLM2 Q4_1 this moved logits by up to 1.2.
+//! - On x86 CPUs with AVX-512 it repacks Q8_0 matrices whose rows are a multiple of 256 values
+//!   and quantizes the activations to Q8_K, one scale per 256 values; on a one-layer model of
+//!   SmolLM2's shape this moved logits by up to 0.2 (1% of their spread). SmolLM2's tied output
+//!   layer is such a matrix.
+//!
+//! Here activations are quantized as llama.cpp's x86 kernels do (`127 / max` as the multiplier,
+//! rounding half to even) and dot products summed block by block; rows are split over candle's
+//! thread pool. `tests/tiny_models.rs` compares the logits of random models in both formats
+//! with llama.cpp's.
+
+use std::sync::Mutex;
+
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Tensor};
+use half::f16;
+
+use crate::{EngineError, Result};
+
+/// Values per block, for every format here.
+const BLOCK: usize = 32;
+
+/// One block of Q4_1 weights: `value = d · q + m` for 4-bit `q`.
+#[derive(Clone, Copy)]
+struct Q4_1Block {
+    d: f32,
+    m: f32,
+    qs: [u8; BLOCK / 2],
+}
+
+/// One block of Q8_0 weights: `value = d · q` for 8-bit `q`.
+#[derive(Clone, Copy)]
+struct Q8_0Block {
+    d: f32,
+    qs: [i8; BLOCK],
+}
+
+/// One block of quantized activations: `value ≈ d · q`, and `s = d · Σq` (Q8_1's extra field).
+struct ActivationBlock {
+    d: f32,
+    s: f32,
+    qs: [i8; BLOCK],
+}
+
+enum Blocks {
+    Q4_1(Vec<Q4_1Block>),
+    Q8_0(Vec<Q8_0Block>),
+}
+
+/// A quantized matrix, rows × columns, unpacked for fast access.
+pub(crate) struct QuantMatrix {
+    rows: usize,
+    cols: usize,
+    blocks: Blocks,
+}
+
+impl QuantMatrix {
+    /// Takes a copy of a Q4_1 or Q8_0 tensor; `None` for any other type.
+    pub fn from_qtensor(t: &QTensor) -> Result<Option<QuantMatrix>> {
+        let block_bytes = match t.dtype() {
+            GgmlDType::Q4_1 => 20,
+            GgmlDType::Q8_0 => 34,
+            _ => return Ok(None),
+        };
+        let (rows, cols) = t.shape().dims2()?;
+        let data = t.data()?;
+        if cols % BLOCK != 0 || data.len() != rows * cols / BLOCK * block_bytes {
+            return Err(EngineError::Inference(candle_core::Error::Msg(format!(
+                "a {:?} tensor of {rows}×{cols} holds {} bytes",
+                t.dtype(),
+                data.len()
+            ))));
+        }
+        let scale = |b: &[u8], at: usize| f16::from_le_bytes([b[at], b[at + 1]]).to_f32();
+        let chunks = data.chunks_exact(block_bytes);
+        let blocks = if t.dtype() == GgmlDType::Q4_1 {
+            Blocks::Q4_1(
+                chunks
+                    .map(|b| Q4_1Block {
+                        d: scale(b, 0),
+                        m: scale(b, 2),
+                        qs: std::array::from_fn(|i| b[4 + i]),
+                    })
+                    .collect(),
+            )
+        } else {
+            Blocks::Q8_0(
+                chunks
+                    .map(|b| Q8_0Block {
+                        d: scale(b, 0),
+                        qs: std::array::from_fn(|i| b[2 + i] as i8),
+                    })
+                    .collect(),
+            )
+        };
+        Ok(Some(QuantMatrix { rows, cols, blocks }))
+    }
+
+    /// `x · Wᵀ` for `x` of shape (…, cols): the result has shape (…, rows).
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let Some((&cols, lead)) = dims.split_last() else {
+            return Err(EngineError::InvalidRequest("a scalar input".into()));
+        };
+        if cols != self.cols {
+            return Err(EngineError::Inference(candle_core::Error::Msg(format!(
+                "input of width {cols} for a matrix of {} columns",
+                self.cols
+            ))));
+        }
+        let n: usize = lead.iter().product();
+        let input = x.flatten_all()?.to_vec1::<f32>()?;
+        let activations: Vec<ActivationBlock> =
+            input.chunks_exact(BLOCK).map(quantize_activation).collect();
+        let out = self.rows_times(&activations, n)?;
+        let mut shape = lead.to_vec();
+        shape.push(self.rows);
+        Ok(Tensor::from_vec(out, shape, &Device::Cpu)?)
+    }
+
+    /// Every weight row against every one of the `n` activation rows, the weight rows split in
+    /// bands over candle's thread pool; the result is row-major, `n × rows`.
+    fn rows_times(&self, activations: &[ActivationBlock], n: usize) -> Result<Vec<f32>> {
+        const BAND: usize = 16;
+        let per_row = self.cols / BLOCK;
+        let bands = self.rows.div_ceil(BAND);
+        let parts: Mutex<Vec<(usize, Vec<f32>)>> = Mutex::new(Vec::with_capacity(bands));
+        candle_core::utils::barrier_pool().execute_chunked(bands, |range| {
+            let start = range.start * BAND;
+            let end = (range.end * BAND).min(self.rows);
+            let width = end - start;
+            let mut part = vec![0f32; n * width];
+            for r in start..end {
+                for i in 0..n {
+                    let a = &activations[i * per_row..(i + 1) * per_row];
+                    let w = r * per_row..(r + 1) * per_row;
+                    part[i * width + (r - start)] = match &self.blocks {
+                        Blocks::Q4_1(blocks) => dot_q4_1(&blocks[w], a),
+                        Blocks::Q8_0(blocks) => dot_q8_0(&blocks[w], a),
+                    };
+                }
+            }
+            if let Ok(mut parts) = parts.lock() {
+                parts.push((start, part));
+            }
+        });
+        let parts = parts.into_inner().unwrap_or_default();
+        let mut out = vec![0f32; n * self.rows];
+        let mut filled = 0;
+        for (start, part) in parts {
+            let width = part.len() / n.max(1);
+            for i in 0..n {
+                out[i * self.rows + start..i * self.rows + start + width]
+                    .copy_from_slice(&part[i * width..(i + 1) * width]);
+            }
+            filled += width;
+        }
+        if filled != self.rows && n > 0 {
+            return Err(EngineError::Inference(candle_core::Error::Msg(
+                "a matrix multiplication worker failed".into(),
+            )));
+        }
+        Ok(out)
+    }
+}
+
+/// llama.cpp's x86 `quantize_row_q8_0` / `quantize_row_q8_1`: multiply by `127 / max|x|`,
+/// round half to even, keep `d = max|x| / 127` and `s = d · Σq`, each rounded to f16 once.
+fn quantize_activation(x: &[f32]) -> ActivationBlock {
+    let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let d = amax / 127.0;
+    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+    let mut qs = [0i8; BLOCK];
+    let mut sum = 0i32;
+    for (q, v) in qs.iter_mut().zip(x) {
+        *q = (v * id).round_ties_even() as i8;
+        sum += i32::from(*q);
+    }
+    ActivationBlock {
+        d: f16::from_f32(d).to_f32(),
+        s: f16::from_f32(sum as f32 * d).to_f32(),
+        qs,
+    }
+}
+
+/// One row of Q4_1 weights by one row of activations, block by block as llama.cpp sums.
+fn dot_q4_1(w: &[Q4_1Block], a: &[ActivationBlock]) -> f32 {
+    let mut sum = 0f32;
+    for (w, a) in w.iter().zip(a) {
+        let mut sumi = 0i32;
+        for j in 0..BLOCK / 2 {
+            let lo = i32::from(w.qs[j] & 0x0F);
+            let hi = i32::from(w.qs[j] >> 4);
+            sumi += lo * i32::from(a.qs[j]) + hi * i32::from(a.qs[j + BLOCK / 2]);
+        }
+        sum += (w.d * a.d) * sumi as f32 + w.m * a.s;
+    }
+    sum
+}
+
+/// One row of Q8_0 weights by one row of activations, block by block as llama.cpp sums.
+fn dot_q8_0(w: &[Q8_0Block], a: &[ActivationBlock]) -> f32 {
+    let mut sum = 0f32;
+    for (w, a) in w.iter().zip(a) {
+        let sumi: i32 =
+            w.qs.iter()
+                .zip(&a.qs)
+                .map(|(&x, &y)| i32::from(x) * i32::from(y))
+                .sum();
+        sum += (w.d * a.d) * sumi as f32;
+    }
+    sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches_dequantized_weights_within_activation_rounding(dtype: GgmlDType) {
+        let (rows, cols) = (37, 64);
+        let values: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
+            .collect();
+        let w = Tensor::from_vec(values, (rows, cols), &Device::Cpu).unwrap();
+        let q = QTensor::quantize(&w, dtype).unwrap();
+        let m = QuantMatrix::from_qtensor(&q).unwrap().unwrap();
+        let x = Tensor::from_vec(
+            (0..2 * cols)
+                .map(|i| (i as f32 * 0.37).sin())
+                .collect::<Vec<f32>>(),
+            (2, cols),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let ours = m.forward(&x).unwrap().to_vec2::<f32>().unwrap();
+        let exact = x
+            .matmul(&q.dequantize(&Device::Cpu).unwrap().t().unwrap())
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        assert_eq!(ours.len(), 2);
+        assert_eq!(ours[0].len(), rows);
+        for (a, b) in ours.iter().flatten().zip(exact.iter().flatten()) {
+            assert!((a - b).abs() < 0.05, "{dtype:?}: {a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn q4_1_matches_dequantized_weights_within_activation_rounding() {
+        matches_dequantized_weights_within_activation_rounding(GgmlDType::Q4_1);
+    }
+
+    #[test]
+    fn q8_0_matches_dequantized_weights_within_activation_rounding() {
+        matches_dequantized_weights_within_activation_rounding(GgmlDType::Q8_0);
+    }
+
+    #[test]
+    fn other_formats_are_left_to_candle() {
+        let w = Tensor::zeros((4, 256), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let q = QTensor::quantize(&w, GgmlDType::Q4K).unwrap();
+        assert!(QuantMatrix::from_qtensor(&q).unwrap().is_none());
+    }
+}

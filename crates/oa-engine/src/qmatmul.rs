@@ -1,9 +1,9 @@
-//! Matrix multiplication with Q4_1 and Q8_0 weights, owned by the engine because candle's
-//! arithmetic differs from llama.cpp's for both.
+//! Matrix multiplication with Q4_1, Q5_1 and Q8_0 weights, owned by the engine because candle's
+//! arithmetic differs from llama.cpp's for them.
 //!
 //! llama.cpp multiplies these weights by activations quantized in blocks of 32: Q8_1 (with
 //! `s = d · Σq` for Q4_1's offset term) and Q8_0. candle 0.11.1 differs twice:
-//! - For Q4_1 (and Q5_1) it computes `s` as `f16(Σq) · f16(d)` in half precision, while the
+//! - For Q4_1 and Q5_1 it computes `s` as `f16(Σq) · f16(d)` in half precision, while the
 //!   format rounds `Σq · d` once, from f32. On SmolLM2 Q4_1 this moved logits by up to 1.2.
 //! - On x86 CPUs with AVX-512 it repacks Q8_0 matrices whose rows are a multiple of 256 values
 //!   and quantizes the activations to Q8_K, one scale per 256 values; on a one-layer model of
@@ -34,6 +34,15 @@ struct Q4_1Block {
     qs: [u8; BLOCK / 2],
 }
 
+/// One block of Q5_1 weights: `value = d · q + m` for 5-bit `q`, whose fifth bits are `qh`.
+#[derive(Clone, Copy)]
+struct Q5_1Block {
+    d: f32,
+    m: f32,
+    qh: u32,
+    qs: [u8; BLOCK / 2],
+}
+
 /// One block of Q8_0 weights: `value = d · q` for 8-bit `q`.
 #[derive(Clone, Copy)]
 struct Q8_0Block {
@@ -50,6 +59,7 @@ struct ActivationBlock {
 
 enum Blocks {
     Q4_1(Vec<Q4_1Block>),
+    Q5_1(Vec<Q5_1Block>),
     Q8_0(Vec<Q8_0Block>),
 }
 
@@ -61,10 +71,11 @@ pub(crate) struct QuantMatrix {
 }
 
 impl QuantMatrix {
-    /// Takes a copy of a Q4_1 or Q8_0 tensor; `None` for any other type.
+    /// Takes a copy of a Q4_1, Q5_1 or Q8_0 tensor; `None` for any other type.
     pub fn from_qtensor(t: &QTensor) -> Result<Option<QuantMatrix>> {
         let block_bytes = match t.dtype() {
             GgmlDType::Q4_1 => 20,
+            GgmlDType::Q5_1 => 24,
             GgmlDType::Q8_0 => 34,
             _ => return Ok(None),
         };
@@ -79,8 +90,8 @@ impl QuantMatrix {
         }
         let scale = |b: &[u8], at: usize| f16::from_le_bytes([b[at], b[at + 1]]).to_f32();
         let chunks = data.chunks_exact(block_bytes);
-        let blocks = if t.dtype() == GgmlDType::Q4_1 {
-            Blocks::Q4_1(
+        let blocks = match t.dtype() {
+            GgmlDType::Q4_1 => Blocks::Q4_1(
                 chunks
                     .map(|b| Q4_1Block {
                         d: scale(b, 0),
@@ -88,16 +99,25 @@ impl QuantMatrix {
                         qs: std::array::from_fn(|i| b[4 + i]),
                     })
                     .collect(),
-            )
-        } else {
-            Blocks::Q8_0(
+            ),
+            GgmlDType::Q5_1 => Blocks::Q5_1(
+                chunks
+                    .map(|b| Q5_1Block {
+                        d: scale(b, 0),
+                        m: scale(b, 2),
+                        qh: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+                        qs: std::array::from_fn(|i| b[8 + i]),
+                    })
+                    .collect(),
+            ),
+            _ => Blocks::Q8_0(
                 chunks
                     .map(|b| Q8_0Block {
                         d: scale(b, 0),
                         qs: std::array::from_fn(|i| b[2 + i] as i8),
                     })
                     .collect(),
-            )
+            ),
         };
         Ok(Some(QuantMatrix { rows, cols, blocks }))
     }
@@ -142,6 +162,7 @@ impl QuantMatrix {
                     let w = r * per_row..(r + 1) * per_row;
                     part[i * width + (r - start)] = match &self.blocks {
                         Blocks::Q4_1(blocks) => dot_q4_1(&blocks[w], a),
+                        Blocks::Q5_1(blocks) => dot_q5_1(&blocks[w], a),
                         Blocks::Q8_0(blocks) => dot_q8_0(&blocks[w], a),
                     };
                 }
@@ -204,6 +225,21 @@ fn dot_q4_1(w: &[Q4_1Block], a: &[ActivationBlock]) -> f32 {
     sum
 }
 
+/// One row of Q5_1 weights by one row of activations, block by block as llama.cpp sums.
+fn dot_q5_1(w: &[Q5_1Block], a: &[ActivationBlock]) -> f32 {
+    let mut sum = 0f32;
+    for (w, a) in w.iter().zip(a) {
+        let mut sumi = 0i32;
+        for j in 0..BLOCK / 2 {
+            let lo = i32::from(w.qs[j] & 0x0F) | (((w.qh >> j) & 1) << 4) as i32;
+            let hi = i32::from(w.qs[j] >> 4) | (((w.qh >> (j + BLOCK / 2)) & 1) << 4) as i32;
+            sumi += lo * i32::from(a.qs[j]) + hi * i32::from(a.qs[j + BLOCK / 2]);
+        }
+        sum += (w.d * a.d) * sumi as f32 + w.m * a.s;
+    }
+    sum
+}
+
 /// One row of Q8_0 weights by one row of activations, block by block as llama.cpp sums.
 fn dot_q8_0(w: &[Q8_0Block], a: &[ActivationBlock]) -> f32 {
     let mut sum = 0f32;
@@ -254,6 +290,11 @@ mod tests {
     #[test]
     fn q4_1_matches_dequantized_weights_within_activation_rounding() {
         matches_dequantized_weights_within_activation_rounding(GgmlDType::Q4_1);
+    }
+
+    #[test]
+    fn q5_1_matches_dequantized_weights_within_activation_rounding() {
+        matches_dequantized_weights_within_activation_rounding(GgmlDType::Q5_1);
     }
 
     #[test]

@@ -105,8 +105,15 @@ fn phi3_matches_llama_cpp() {
     agrees_with_llama_cpp("phi3");
 }
 
-/// One token, as in every step of decoding, through a random model of SmolLM2's head layout and
-/// feed-forward width with every matrix in `weights`.
+/// One token at a time, as in every step of decoding, through a random model of SmolLM2's head
+/// layout and feed-forward width with every matrix in `weights`.
+///
+/// Both sides quantize each matrix's input to 8 bits per value. Most tokens then give logits
+/// equal up to summation order (1e-4); for an occasional token a value that sits on a rounding
+/// boundary after a last-bit difference lands one step away, which moves the logits by up to
+/// about 0.6% of their spread. A wrong kernel moves every token's logits (candle's Q4_1 and
+/// Q8_0 kernels: 1% of the spread and more on every token), so at least 6 of 8 tokens must
+/// agree to 1e-4, and none by more than 1% of the spread.
 fn at_smollm2s_shape_gives_llama_cpps_logits(weights: GgmlDType) {
     let shape = ModelShape {
         layers: 2,
@@ -119,31 +126,51 @@ fn at_smollm2s_shape_gives_llama_cpps_logits(weights: GgmlDType) {
     let path = dir.path().join("smollm2-shape.gguf");
     write_test_model("llama", &path, 7, weights, &shape);
     let mut model = LoadedModel::load(&path).unwrap();
-    for token in [2u32, 77, 200] {
-        let answer = llama_cpp(&json!({ "model": path, "n_ctx": 256, "logits": [[token]] }));
-        let theirs: Vec<f32> = answer["logits"][0]
+    let tokens = [2u32, 5, 31, 77, 99, 150, 200, 250];
+    let requests: Vec<Vec<u32>> = tokens.iter().map(|&t| vec![t]).collect();
+    let answer = llama_cpp(&json!({ "model": path, "n_ctx": 256, "logits": requests }));
+    let mut exact = 0;
+    for (token, theirs) in tokens.iter().zip(answer["logits"].as_array().unwrap()) {
+        let theirs: Vec<f32> = theirs
             .as_array()
             .unwrap()
             .iter()
             .map(|v| v.as_f64().unwrap() as f32)
             .collect();
-        let ours: Vec<f32> = model.forward(&[token], 0).unwrap().to_vec1().unwrap();
+        let ours: Vec<f32> = model.forward(&[*token], 0).unwrap().to_vec1().unwrap();
         let worst = ours
             .iter()
             .zip(&theirs)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f32::max);
+        let spread = theirs.iter().copied().fold(f32::MIN, f32::max)
+            - theirs.iter().copied().fold(f32::MAX, f32::min);
+        eprintln!("{weights:?}, token {token}: max |Δlogit| {worst} of a spread of {spread}");
         assert!(
-            worst < 1e-4,
-            "{weights:?}, token {token}: logits differ by up to {worst}"
+            worst <= 0.01 * spread,
+            "{weights:?}, token {token}: logits differ by up to {worst} (spread {spread})"
         );
+        if worst < 1e-4 {
+            exact += 1;
+        }
     }
+    assert!(
+        exact >= 6,
+        "{weights:?}: only {exact} of {} tokens give llama.cpp's logits to 1e-4",
+        tokens.len()
+    );
 }
 
 #[test]
 fn q4_1_weights_at_smollm2s_shape_give_llama_cpps_logits() {
     // The format of the default model, whose multiplication the engine owns (`qmatmul.rs`).
     at_smollm2s_shape_gives_llama_cpps_logits(GgmlDType::Q4_1);
+}
+
+#[test]
+fn q5_1_weights_at_smollm2s_shape_give_llama_cpps_logits() {
+    // The other format whose activations carry `s = d · Σq` (`qmatmul.rs`).
+    at_smollm2s_shape_gives_llama_cpps_logits(GgmlDType::Q5_1);
 }
 
 #[test]

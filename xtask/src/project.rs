@@ -87,16 +87,23 @@ pub const ENV_MODEL: &str = "OA_MODEL";
 pub const ENV_APP_BINARY: &str = "OA_APP_BINARY";
 pub const ENV_SCREENSHOT_DIR: &str = "OA_SCREENSHOT_DIR";
 
-/// The checkout this xtask was built from.
+/// The checkout `cargo xtask` was run in.
 #[derive(Debug, Clone)]
 pub struct Project {
     root: PathBuf,
 }
 
 impl Project {
-    /// The repository root: the parent of this crate's folder.
+    /// The repository root: the parent of this crate's folder. `cargo run` names that folder
+    /// in the environment; the path compiled in is only a fallback, because checkouts that
+    /// share one `CARGO_TARGET_DIR` share `target/debug/xtask` too, and cargo does not copy a
+    /// checkout's own build there again when it is already up to date, so the binary may have
+    /// been built from another checkout.
     pub fn locate() -> Result<Self> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        let root = manifest_dir
             .parent()
             .context("xtask's manifest folder has no parent")?
             .to_path_buf();

@@ -131,6 +131,18 @@ impl From<sqlx::Error> for Error {
 }
 
 impl Error {
+    /// Whether the database refused a transaction because a concurrent one got there first (a
+    /// unique key taken meanwhile, a serialization failure or a deadlock): running it again
+    /// sees the other's result.
+    pub fn is_transaction_conflict(&self) -> bool {
+        match self {
+            Error::Database(sqlx::Error::Database(db)) => {
+                matches!(db.code().as_deref(), Some("23505" | "40001" | "40P01"))
+            }
+            _ => false,
+        }
+    }
+
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {

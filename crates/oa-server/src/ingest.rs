@@ -30,6 +30,12 @@ use crate::pipeline::{self, TreeState};
 use crate::score;
 use crate::{AppState, Error, Result};
 
+/// How often a batch is tried when another transaction wrote the same rows first. Batches of
+/// one account are serialised, but two accounts may send the same event id at the same moment:
+/// the second insert then fails on the unique key, and running the batch again answers that
+/// event `id_conflict` from the now committed row.
+const BATCH_ATTEMPTS: u32 = 3;
+
 /// Human-written texts shorter than this are not checked for duplicates ("yes", "thanks").
 const DUPLICATE_TEXT_MIN_CHARS: usize = 16;
 
@@ -65,7 +71,16 @@ pub(crate) async fn ingest(
         caller.device_id,
         request.events.len() as u32,
     )?;
-    let results = ingest_batch(&state, caller, &request.events).await?;
+    let mut attempt = 1;
+    let results = loop {
+        match ingest_batch(&state, caller, &request.events).await {
+            Err(e) if attempt < BATCH_ATTEMPTS && e.is_transaction_conflict() => {
+                tracing::debug!(attempt, error = %e, "batch conflicted with another; retrying");
+                attempt += 1;
+            }
+            outcome => break outcome?,
+        }
+    };
     state.metrics().count_events(&results);
     Ok(Json(IngestResponse { results }))
 }

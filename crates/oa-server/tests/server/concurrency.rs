@@ -4,7 +4,7 @@
 use anyhow::Result;
 use oa_server::TreePolicy;
 use oa_server::testing::TestServer;
-use oa_types::EventStatus;
+use oa_types::{EventStatus, RejectionReason};
 
 use super::client::{config_with, message_event, new_prompt, ranking_event, register, synthetic};
 
@@ -100,5 +100,37 @@ async fn concurrent_rankers_score_each_tree_once_and_a_doubled_batch_is_stored_o
     .await?;
     assert_eq!(scored, counted);
     assert_eq!(scored, 30, "K = 3 rankings per parent, ten parents");
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_accounts_sending_the_same_event_ids_at_once_are_both_answered() -> Result<()> {
+    // Event ids are the desktop's UUIDv7s, so this takes a copied outbox or a hostile client,
+    // but it must still be answered: the id goes to whoever committed first, the other gets
+    // `id_conflict`, and nobody gets a server error.
+    let server = TestServer::start_with(config_with(TreePolicy::default())).await?;
+    let alice = register(&server, "Alice").await?;
+    let mallory = register(&server, "Mallory").await?;
+    for round in 0..12 {
+        let batch: Vec<_> = (0..5)
+            .map(|i| message_event(&new_prompt(&format!("Round {round}, question {i}: why?"))))
+            .collect();
+        let (a, m) = tokio::join!(alice.ingest(&batch), mallory.ingest(&batch));
+        let (a, m) = (a?, m?);
+        for (mine, theirs) in a.iter().zip(&m) {
+            let statuses = [mine.status, theirs.status];
+            assert!(
+                statuses.contains(&EventStatus::Accepted)
+                    && statuses.contains(&EventStatus::Rejected),
+                "round {round}: {mine:?} / {theirs:?}"
+            );
+            let loser = if mine.status == EventStatus::Rejected {
+                mine
+            } else {
+                theirs
+            };
+            assert_eq!(loser.reason, Some(RejectionReason::IdConflict));
+        }
+    }
     Ok(())
 }

@@ -156,22 +156,34 @@ pub(crate) async fn advance(
 /// Counts the reviews of pending messages in `trees` (a retracted review no longer counts) and
 /// decides those that have enough.
 async fn review(tx: &mut PgConnection, policy: &TreePolicy, reviews: Reviews<'_>) -> Result<()> {
+    // The targets: the labelled messages, and every pending message of a tree in which
+    // something was retracted. They are looked up by id first (the materialized CTE), and only
+    // then checked for being pending: with statistics from when the table was small, the
+    // planner otherwise scans the index of pending messages, and on a busy server nearly every
+    // message is pending (over 100,000 rows read, 50–130 ms, for ten targets).
+    let mut targets = reviews.messages.to_vec();
+    if !reviews.trees.is_empty() {
+        targets.extend(
+            sqlx::query_scalar::<_, Uuid>(
+                "SELECT id FROM messages WHERE tree_id = ANY($1) AND review_state = 'pending'",
+            )
+            .bind(reviews.trees)
+            .fetch_all(&mut *tx)
+            .await?,
+        );
+    }
     // Reviews: labels from anyone but the writer (a person judging model output they uploaded
-    // is not judging themselves, so synthetic messages take every label). The targets are
-    // looked up by id (an array the planner sizes like a parameter), never by scanning for
-    // pending messages: on a busy server nearly every message is pending, and joining against
-    // all of them took over 100 ms per batch.
+    // is not judging themselves, so synthetic messages take every label).
     sqlx::query(
-        "WITH targets AS ( \
-             SELECT id FROM messages WHERE id = ANY($1) \
-             UNION SELECT id FROM messages WHERE tree_id = ANY($5)), \
+        "WITH targets AS MATERIALIZED ( \
+             SELECT id, account_id, synthetic, review_state FROM messages WHERE id = ANY($1)), \
          r AS ( \
              SELECT m.id AS message_id, count(l.event_id) AS n, \
                     avg(1 - coalesce((l.labels->>'spam')::float8, 0)) AS acceptance \
-             FROM messages m \
+             FROM targets m \
              LEFT JOIN labels l ON l.message_id = m.id AND NOT l.retracted \
                   AND (l.account_id <> m.account_id OR m.synthetic) \
-             WHERE m.id = ANY(ARRAY(SELECT id FROM targets)) AND m.review_state = 'pending' \
+             WHERE m.review_state = 'pending' \
              GROUP BY m.id) \
          UPDATE messages m SET review_count = r.n, review_state = CASE \
              WHEN r.n < (CASE WHEN m.parent_id IS NULL THEN $2 ELSE $3 END) THEN 'pending' \
@@ -180,11 +192,10 @@ async fn review(tx: &mut PgConnection, policy: &TreePolicy, reviews: Reviews<'_>
            AND (m.review_count <> r.n \
                 OR r.n >= (CASE WHEN m.parent_id IS NULL THEN $2 ELSE $3 END))",
     )
-    .bind(reviews.messages)
+    .bind(&targets)
     .bind(policy.reviews_initial_prompt as i32)
     .bind(policy.reviews_reply as i32)
     .bind(policy.acceptance_threshold)
-    .bind(reviews.trees)
     .execute(&mut *tx)
     .await?;
     Ok(())

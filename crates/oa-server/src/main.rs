@@ -21,8 +21,18 @@ use tracing_subscriber::EnvFilter;
     about = "The Open Assistant Desktop dataset server"
 )]
 struct Cli {
+    /// How log lines are written to standard error: `text` for people, `json` (one object per
+    /// line) for a log collector.
+    #[arg(long, env = "OA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -173,13 +183,18 @@ impl Database {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+        );
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
 
-    match Cli::parse().command {
+    match cli.command {
         Command::Migrate { database } => {
             database.connect_and_migrate().await?;
         }

@@ -266,6 +266,35 @@ async fn migrate_command_migrates_without_printing_the_password() -> Result<()> 
     Ok(())
 }
 
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() -> Result<()> {
+    let db = testing::database().await?;
+    let output = Command::new(env!("CARGO_BIN_EXE_oa-server"))
+        .args([
+            "--log-format",
+            "json",
+            "migrate",
+            "--database-url",
+            &db.url(),
+        ])
+        .env_remove("OA_DATABASE_URL")
+        .env("RUST_LOG", "info")
+        .output()?;
+    assert!(output.status.success());
+    let logs = String::from_utf8(output.stderr)?;
+    let lines: Vec<&str> = logs.lines().collect();
+    assert!(!lines.is_empty(), "nothing was logged");
+    for line in lines {
+        let record: Value = serde_json::from_str(line)
+            .map_err(|e| anyhow::anyhow!("not a JSON log line ({e}): {line}"))?;
+        assert!(
+            record["level"].is_string() && record["timestamp"].is_string(),
+            "{line}"
+        );
+    }
+    Ok(())
+}
+
 #[test]
 fn migrate_command_rejects_a_malformed_url_without_echoing_it() -> Result<()> {
     let (ok, printed) = run_binary(&["migrate", "--database-url", "postgres://oa:pw-123@[::1"])?;

@@ -51,6 +51,7 @@ struct Row {
     model_name: Option<String>,
     emojis: Option<sqlx::types::Json<BTreeMap<String, u32>>>,
     labels: Option<sqlx::types::Json<BTreeMap<String, OasstLabel>>>,
+    lang: Option<String>,
 }
 
 impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for Row {
@@ -70,6 +71,7 @@ impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for Row {
             model_name: row.try_get(10)?,
             emojis: row.try_get(11)?,
             labels: row.try_get(12)?,
+            lang: row.try_get(13)?,
         })
     }
 }
@@ -84,7 +86,8 @@ const EXPORT_SQL: &str = "\
            (SELECT jsonb_object_agg(x.key, jsonb_build_object('value', x.v, 'count', x.c)) FROM \
                 (SELECT key, avg(value::float8) AS v, count(*) AS c \
                  FROM labels l, jsonb_each_text(l.labels) \
-                 WHERE l.message_id = m.id AND NOT l.retracted GROUP BY key) x) \
+                 WHERE l.message_id = m.id AND NOT l.retracted GROUP BY key) x), \
+           m.lang \
     FROM message_trees t JOIN messages m ON m.tree_id = t.id \
     WHERE t.state = 'ready_for_export' AND NOT m.deleted AND m.review_state = 'accepted' \
     ORDER BY t.id, m.depth, m.created_at, m.id";
@@ -235,7 +238,7 @@ fn build_tree(rows: Vec<Row>) -> Option<OasstTree> {
             created_date: row.created_date,
             text: row.text,
             role: row.role,
-            lang: None,
+            lang: row.lang,
             review_count: row.review_count.max(0) as u32,
             review_result: Some(true),
             deleted: false,

@@ -1370,6 +1370,7 @@ async fn insert_messages(
     let mut hashes: Vec<Option<Vec<u8>>> = Vec::new();
     let mut created = Vec::new();
     let mut review = Vec::new();
+    let mut langs: Vec<Option<&str>> = Vec::new();
     for m in messages {
         ids.push(m.id);
         trees.push(m.tree_id);
@@ -1384,18 +1385,19 @@ async fn insert_messages(
         hashes.push(m.text_sha256.clone());
         created.push(m.created_at_ms);
         review.push(if m.accepted { "accepted" } else { "pending" });
+        langs.push(oa_types::detect_lang(&m.text));
     }
     sqlx::query(
         "INSERT INTO messages (id, tree_id, parent_id, event_id, account_id, role, text, depth, \
                                synthetic, model_name, provenance, text_sha256, created_at, \
-                               review_state) \
+                               review_state, lang) \
          SELECT id, tree, parent, event, $1, role, text, depth, syn, model, prov::jsonb, hash, \
-                to_timestamp(created / 1000.0), review \
+                to_timestamp(created / 1000.0), review, lang \
          FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], \
                      $8::int4[], $9::bool[], $10::text[], $11::text[], $12::bytea[], $13::int8[], \
-                     $14::text[]) \
+                     $14::text[], $15::text[]) \
               AS x(id, tree, parent, event, role, text, depth, syn, model, prov, hash, created, \
-                   review)",
+                   review, lang)",
     )
     .bind(caller.account_id)
     .bind(&ids)
@@ -1411,6 +1413,7 @@ async fn insert_messages(
     .bind(&hashes)
     .bind(&created)
     .bind(&review)
+    .bind(&langs)
     .execute(&mut *tx)
     .await?;
     Ok(())

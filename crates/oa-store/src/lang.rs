@@ -1,17 +1,10 @@
-//! The language a message is written in, as a BCP-47 tag (`en`, `de`, `zh`, …).
-//!
-//! Open-Assistant records each message's language so that the dataset can be split by it. The
-//! guess is made locally from the text alone; when it is not reliable (text too short, mixed or
-//! in a language the detector does not know) the language is left unknown rather than guessed.
+//! The language a message is written in, as a BCP-47 tag (`en`, `de`, `zh`, …), guessed
+//! locally by [`oa_types::detect_lang`].
 
 use rusqlite::{Transaction, params};
-use whatlang::Lang;
 
 use crate::tree::load_message;
 use crate::{Result, Store};
-
-/// Below this many letters a guess is a coin toss, whatever the detector says.
-const MIN_LETTERS: usize = 8;
 
 impl Store {
     /// The language a message is written in, as a BCP-47 tag (`en`, `de`, `zh`…), or `None`
@@ -26,15 +19,6 @@ impl Store {
     }
 }
 
-/// The BCP-47 tag of the language `text` is written in, when it can be told reliably.
-pub(crate) fn detect(text: &str) -> Option<&'static str> {
-    if text.chars().filter(|c| c.is_alphabetic()).count() < MIN_LETTERS {
-        return None;
-    }
-    let info = whatlang::detect(text)?;
-    info.is_reliable().then(|| bcp47(info.lang()))
-}
-
 /// Fills the language of every message stored before the `lang` column existed.
 pub(crate) fn backfill(tx: &Transaction<'_>) -> Result<()> {
     let rows: Vec<(String, String)> = {
@@ -44,113 +28,9 @@ pub(crate) fn backfill(tx: &Transaction<'_>) -> Result<()> {
     };
     let mut update = tx.prepare("UPDATE messages SET lang = ?1 WHERE id = ?2")?;
     for (id, text) in rows {
-        if let Some(lang) = detect(&text) {
+        if let Some(lang) = oa_types::detect_lang(&text) {
             update.execute(params![lang, id])?;
         }
     }
     Ok(())
-}
-
-/// ISO 639-3 (what the detector names) to BCP-47, which uses the two-letter ISO 639-1 code
-/// wherever one exists — as every language the detector knows has.
-fn bcp47(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Epo => "eo",
-        Lang::Eng => "en",
-        Lang::Rus => "ru",
-        Lang::Cmn => "zh",
-        Lang::Spa => "es",
-        Lang::Por => "pt",
-        Lang::Ita => "it",
-        Lang::Ben => "bn",
-        Lang::Fra => "fr",
-        Lang::Deu => "de",
-        Lang::Ukr => "uk",
-        Lang::Kat => "ka",
-        Lang::Ara => "ar",
-        Lang::Hin => "hi",
-        Lang::Jpn => "ja",
-        Lang::Heb => "he",
-        Lang::Yid => "yi",
-        Lang::Pol => "pl",
-        Lang::Amh => "am",
-        Lang::Jav => "jv",
-        Lang::Kor => "ko",
-        Lang::Nob => "nb",
-        Lang::Dan => "da",
-        Lang::Swe => "sv",
-        Lang::Fin => "fi",
-        Lang::Tur => "tr",
-        Lang::Nld => "nl",
-        Lang::Hun => "hu",
-        Lang::Ces => "cs",
-        Lang::Ell => "el",
-        Lang::Bul => "bg",
-        Lang::Bel => "be",
-        Lang::Mar => "mr",
-        Lang::Kan => "kn",
-        Lang::Ron => "ro",
-        Lang::Slv => "sl",
-        Lang::Hrv => "hr",
-        Lang::Srp => "sr",
-        Lang::Mkd => "mk",
-        Lang::Lit => "lt",
-        Lang::Lav => "lv",
-        Lang::Est => "et",
-        Lang::Tam => "ta",
-        Lang::Vie => "vi",
-        Lang::Urd => "ur",
-        Lang::Tha => "th",
-        Lang::Guj => "gu",
-        Lang::Uzb => "uz",
-        Lang::Pan => "pa",
-        Lang::Aze => "az",
-        Lang::Ind => "id",
-        Lang::Tel => "te",
-        Lang::Pes => "fa",
-        Lang::Mal => "ml",
-        Lang::Ori => "or",
-        Lang::Mya => "my",
-        Lang::Nep => "ne",
-        Lang::Sin => "si",
-        Lang::Khm => "km",
-        Lang::Tuk => "tk",
-        Lang::Aka => "ak",
-        Lang::Zul => "zu",
-        Lang::Sna => "sn",
-        Lang::Afr => "af",
-        Lang::Lat => "la",
-        Lang::Slk => "sk",
-        Lang::Cat => "ca",
-        Lang::Tgl => "tl",
-        Lang::Hye => "hy",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn common_languages_get_their_two_letter_tags() {
-        assert_eq!(
-            detect("The weather is lovely today, so we are going for a walk in the park."),
-            Some("en")
-        );
-        assert_eq!(
-            detect("Das Wetter ist heute wunderschön, deshalb gehen wir im Park spazieren."),
-            Some("de")
-        );
-        assert_eq!(
-            detect("今天天气很好，我们去公园散步吧。你想一起去吗？"),
-            Some("zh")
-        );
-    }
-
-    #[test]
-    fn short_or_letterless_text_has_no_language() {
-        assert_eq!(detect("ok"), None);
-        assert_eq!(detect("Hi there"), None);
-        assert_eq!(detect("12345 678 + 9 = ?"), None);
-    }
 }

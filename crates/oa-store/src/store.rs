@@ -303,7 +303,7 @@ pub(crate) fn insert_message(tx: &Transaction<'_>, m: &Message) -> Result<()> {
             m.text,
             m.created_at_ms,
             provenance,
-            crate::lang::detect(&m.text),
+            oa_types::detect_lang(&m.text),
             m.corrects.map(|c| c.to_string()),
         ],
     )?;

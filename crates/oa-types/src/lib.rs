@@ -9,6 +9,8 @@ mod contribution;
 mod conversation;
 mod error;
 mod feedback;
+#[cfg(feature = "lang")]
+mod lang;
 mod model;
 mod oasst;
 mod search;
@@ -25,6 +27,8 @@ pub use feedback::{
     Emoji, FeedbackError, LIKERT_STEPS, LabelScale, Labels, MAX_FEEDBACK_TEXT_CHARS,
     MessageFeedback, Ranking, TextLabel, Thumbs, Vote,
 };
+#[cfg(feature = "lang")]
+pub use lang::detect_lang;
 pub use model::{ModelInfo, ModelStatus, SamplerParams};
 pub use oasst::{
     OasstImportSummary, OasstLabel, OasstMessage, OasstTree, TREE_STATE_READY_FOR_EXPORT,

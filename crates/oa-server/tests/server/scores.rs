@@ -39,7 +39,11 @@ async fn finished_tree() -> Result<Finished> {
     let prompt = new_prompt("What should I cook tonight?");
     let conversation = prompt.conversation_id;
     alice.ingest_ok(&[message_event(&prompt)]).await?;
-    let model_reply = synthetic(conversation, prompt.id, "Pasta with tomatoes and basil.");
+    let model_reply = synthetic(
+        conversation,
+        prompt.id,
+        "Pasta with tomatoes and basil is a good choice tonight, because it is quick to make, cheap to buy and almost everybody at the table likes it.",
+    );
     alice.ingest_ok(&[message_event(&model_reply)]).await?;
     let mut writers = Vec::new();
     for (name, text) in [
@@ -195,6 +199,12 @@ async fn the_export_has_ranks_labels_and_loses_what_is_retracted() -> Result<()>
     assert_eq!(trees[0].message_tree_id, f.prompt.id);
     assert_eq!(trees[0].tree_state, "ready_for_export");
     assert_eq!(root.text, f.prompt.text);
+    // Languages are guessed from the text on arrival, as the desktop guesses them.
+    let model = messages
+        .iter()
+        .find(|m| m.message_id == f.model_reply.id)
+        .context("the model's reply")?;
+    assert_eq!(model.lang.as_deref(), Some("en"), "{:?}", model.text);
     assert!(root.created_date.ends_with("+00:00") && root.created_date.contains('T'));
     let replies = root.replies.as_ref().context("replies")?;
     assert_eq!(replies.len(), 4);

@@ -634,6 +634,24 @@ impl Drop for TestServer {
     }
 }
 
+/// The provenance of a reply SmolLM2 wrote on a desktop, as the app records it: what tests put
+/// on synthetic messages.
+pub fn model_provenance() -> oa_types::Provenance {
+    oa_types::Provenance {
+        model_id: "SmolLM2 135M Instruct".into(),
+        model_sha256: "ab".repeat(32),
+        quantization: "Q4_1".into(),
+        architecture: "llama".into(),
+        chat_template_sha256: "cd".repeat(32),
+        sampler: oa_types::SamplerParams::default(),
+        engine_version: "0.1.0".into(),
+        prompt_tokens: 10,
+        completion_tokens: 20,
+        time_to_first_token_ms: 5,
+        total_ms: 50,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::ffi::OsString;

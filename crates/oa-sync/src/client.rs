@@ -2,9 +2,14 @@
 
 use std::time::Duration;
 
-use oa_types::{HealthReport, HealthStatus};
-use reqwest::Url;
+use oa_types::{
+    DeviceSession, EventResult, HealthReport, HealthStatus, INGEST_VERSION, IngestRequest,
+    IngestResponse, LoginRequest, MAX_EVENTS_PER_BATCH, RegisterRequest, SubmittedEvent,
+};
+use reqwest::header::RETRY_AFTER;
+use reqwest::{RequestBuilder, Response, StatusCode, Url};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 
@@ -17,6 +22,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The longest piece of an error body that ends up in an [`Error::Status`] message.
 const MAX_MESSAGE_CHARS: usize = 300;
+
+/// How long to wait after a `429` that names no time.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// A client of one dataset server.
 ///
@@ -72,31 +80,8 @@ impl ServerClient {
     /// A server that answers but cannot reach its database is an [`Error::Status`] with `503`
     /// and the server's reason; no answer at all is [`Error::Unreachable`].
     pub async fn health(&self) -> Result<ServerHealth> {
-        let response = self
-            .http
-            .get(self.endpoint("healthz"))
-            .send()
-            .await
-            .map_err(|source| self.unreachable(source))?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            return Err(Error::Status {
-                status: status.as_u16(),
-                message: status_message(status, &body),
-            });
-        }
-
-        let body: HealthReport = response.json().await.map_err(|error| {
-            if error.is_decode() {
-                Error::InvalidResponse {
-                    reason: format!("/healthz did not answer with a health report: {error}"),
-                }
-            } else {
-                // The connection broke while the body was on its way.
-                self.unreachable(error)
-            }
-        })?;
+        let response = self.send(self.http.get(self.endpoint("healthz"))).await?;
+        let body: HealthReport = self.decode(response, "/healthz").await?;
         match (body.status, body.schema_version) {
             (HealthStatus::Ok, Some(schema_version)) => Ok(ServerHealth { schema_version }),
             (status, _) => Err(Error::InvalidResponse {
@@ -107,6 +92,123 @@ impl ServerClient {
                 ),
             }),
         }
+    }
+
+    /// Creates an account and signs this device in (`POST /v1/accounts`). A name already taken
+    /// is an [`Error::Status`] `409` with the server's explanation.
+    pub async fn register(&self, request: &RegisterRequest) -> Result<DeviceSession> {
+        let response = self
+            .send(self.http.post(self.endpoint("v1/accounts")).json(request))
+            .await?;
+        self.decode(response, "/v1/accounts").await
+    }
+
+    /// Signs this device in to an existing account (`POST /v1/sessions`); a wrong name or
+    /// password is [`Error::Unauthorized`].
+    pub async fn log_in(&self, request: &LoginRequest) -> Result<DeviceSession> {
+        let response = self
+            .send(self.http.post(self.endpoint("v1/sessions")).json(request))
+            .await?;
+        self.decode(response, "/v1/sessions").await
+    }
+
+    /// Signs this device out: the server revokes its token (`DELETE /v1/devices/{id}`), so a
+    /// copy of it left anywhere is useless.
+    pub async fn log_out(&self, session: &DeviceSession) -> Result<()> {
+        let path = format!("v1/devices/{}", session.device_id);
+        self.send(
+            self.http
+                .delete(self.endpoint(&path))
+                .bearer_auth(&session.token),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Sends one batch of contribution events (`POST /v1/events`) and returns what became of
+    /// each, in order: accepted, duplicate (already stored, so a retry is harmless) or rejected
+    /// with the server's reason.
+    ///
+    /// A flood is [`Error::RateLimited`] with the time to wait; a revoked or expired token is
+    /// [`Error::Unauthorized`]. More than [`MAX_EVENTS_PER_BATCH`] events is
+    /// [`Error::BatchTooLarge`], before anything is sent.
+    pub async fn ingest(&self, token: &str, events: &[SubmittedEvent]) -> Result<Vec<EventResult>> {
+        if events.len() > MAX_EVENTS_PER_BATCH {
+            return Err(Error::BatchTooLarge {
+                events: events.len(),
+                max: MAX_EVENTS_PER_BATCH,
+            });
+        }
+        let request = IngestRequest {
+            version: INGEST_VERSION,
+            events: events.to_vec(),
+        };
+        let response = self
+            .send(
+                self.http
+                    .post(self.endpoint("v1/events"))
+                    .bearer_auth(token)
+                    .json(&request),
+            )
+            .await?;
+        let answer: IngestResponse = self.decode(response, "/v1/events").await?;
+        let in_order = answer.results.len() == events.len()
+            && answer.results.iter().zip(events).all(|(r, e)| r.id == e.id);
+        if !in_order {
+            return Err(Error::InvalidResponse {
+                reason: format!(
+                    "/v1/events answered {} results for {} events, or not in their order",
+                    answer.results.len(),
+                    events.len()
+                ),
+            });
+        }
+        Ok(answer.results)
+    }
+
+    /// Sends a request; a non-success status becomes the matching [`Error`].
+    async fn send(&self, request: RequestBuilder) -> Result<Response> {
+        let response = request
+            .send()
+            .await
+            .map_err(|source| self.unreachable(source))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs);
+        let body = response.text().await.unwrap_or_default();
+        let message = status_message(status, &body);
+        Err(match status {
+            StatusCode::UNAUTHORIZED => Error::Unauthorized { message },
+            StatusCode::TOO_MANY_REQUESTS => Error::RateLimited {
+                retry_after,
+                message,
+            },
+            _ => Error::Status {
+                status: status.as_u16(),
+                message,
+            },
+        })
+    }
+
+    /// The body of a successful answer from `what`, as `T`.
+    async fn decode<T: DeserializeOwned>(&self, response: Response, what: &str) -> Result<T> {
+        response.json().await.map_err(|error| {
+            if error.is_decode() {
+                Error::InvalidResponse {
+                    reason: format!("{what} did not answer as this client expects: {error}"),
+                }
+            } else {
+                // The connection broke while the body was on its way.
+                self.unreachable(error)
+            }
+        })
     }
 
     fn endpoint(&self, path: &str) -> Url {

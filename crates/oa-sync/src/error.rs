@@ -33,6 +33,33 @@ pub enum Error {
         source: reqwest::Error,
     },
 
+    /// The server refused the credentials: a wrong name or password, or a device token that was
+    /// revoked or has expired. The user has to sign in again.
+    #[error("the server refused the sign-in: {message}")]
+    Unauthorized {
+        /// The server's explanation.
+        message: String,
+    },
+
+    /// Too many contributions at once; nothing in the batch was stored. Send it again after
+    /// `retry_after`.
+    #[error("the server asks to wait {} s: {message}", retry_after.as_secs())]
+    RateLimited {
+        /// How long the server asks to wait.
+        retry_after: std::time::Duration,
+        /// The server's explanation.
+        message: String,
+    },
+
+    /// A batch holds more events than the server takes at once; split it.
+    #[error("a batch of {events} events is more than the {max} the server takes at once")]
+    BatchTooLarge {
+        /// Events in the batch.
+        events: usize,
+        /// The most a batch may hold.
+        max: usize,
+    },
+
     /// The server answered with an error status.
     #[error("the server answered {status}: {message}")]
     Status {

@@ -6,7 +6,7 @@ use anyhow::{Context as _, Result};
 use oa_server::testing::TestServer;
 use oa_types::{
     ContributionKind, DeviceSession, EventResult, INGEST_VERSION, IngestRequest, IngestResponse,
-    Message, Provenance, Role, SamplerParams, SubmittedEvent, Uuid,
+    Message, Role, SubmittedEvent, Uuid,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -166,19 +166,7 @@ pub fn new_prompt(text: &str) -> Message {
 
 pub fn synthetic(conversation: Uuid, parent: Uuid, text: &str) -> Message {
     Message {
-        provenance: Some(Provenance {
-            model_id: "SmolLM2 135M Instruct".into(),
-            model_sha256: "ab".repeat(32),
-            quantization: "Q4_1".into(),
-            architecture: "llama".into(),
-            chat_template_sha256: "cd".repeat(32),
-            sampler: SamplerParams::default(),
-            engine_version: "0.1.0".into(),
-            prompt_tokens: 10,
-            completion_tokens: 20,
-            time_to_first_token_ms: 5,
-            total_ms: 50,
-        }),
+        provenance: Some(oa_server::testing::model_provenance()),
         ..message(conversation, Some(parent), Role::Assistant, text)
     }
 }

@@ -5,9 +5,10 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use oa_engine::{ChatMessage, ChatRole, Engine, FinishReason, GenerateRequest, GenerationEvent};
 use oa_store::Store;
+use oa_sync::ServerClient;
 use oa_types::{
-    ChatEvent, ConversationDetail, ConversationSummary, Message, ModelStatus, Provenance, Role,
-    SendMessage, Uuid,
+    ChatEvent, ConversationDetail, ConversationSummary, EventStatus, Message, ModelStatus,
+    Provenance, Role, SendMessage, SubmittedEvent, Uuid,
 };
 use tokio::sync::mpsc;
 
@@ -275,6 +276,40 @@ impl App {
 
     /// Runs `f` on a blocking thread with the store: SQLite never runs on the async runtime.
     /// Opens the database first if it could not be opened before.
+    /// Sends what the person chose to share to the dataset server, batch by batch, and records
+    /// the server's answer to each event: accepted (also when the server already had it) or
+    /// rejected with its reason. Events sent before whose answer never arrived go first;
+    /// sending them again is harmless, the server stores an event id once. A failure stops the
+    /// round with nothing lost: what was not answered stays queued or sent, for the next round.
+    pub async fn sync_now(&self, client: &ServerClient, token: &str) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        loop {
+            let batch = self
+                .with_store(|s| Ok(s.events_to_send(SYNC_BATCH_EVENTS)?))
+                .await?;
+            if batch.is_empty() {
+                return Ok(report);
+            }
+            let ids: Vec<Uuid> = batch.iter().map(|e| e.id).collect();
+            self.with_store(move |s| Ok(s.mark_events_sent(&ids)?))
+                .await?;
+            let submitted: Vec<SubmittedEvent> = batch.iter().map(SubmittedEvent::from).collect();
+            let results = client.ingest(token, &submitted).await?;
+            let answers: Vec<(Uuid, Option<String>)> = results
+                .iter()
+                .map(|r| match r.status {
+                    EventStatus::Accepted | EventStatus::Duplicate => (r.id, None),
+                    EventStatus::Rejected => (r.id, Some(rejection_text(r))),
+                })
+                .collect();
+            report.batches += 1;
+            report.accepted += answers.iter().filter(|(_, r)| r.is_none()).count();
+            report.rejected += answers.iter().filter(|(_, r)| r.is_some()).count();
+            self.with_store(move |s| Ok(s.record_server_answers(&answers)?))
+                .await?;
+        }
+    }
+
     async fn with_store<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
@@ -292,4 +327,29 @@ impl App {
         .await
         .map_err(|e| Error::Internal(format!("storage task failed: {e}")))?
     }
+}
+
+/// Events per request when syncing: well under the server's limit, so that one request stays
+/// short on a slow link.
+const SYNC_BATCH_EVENTS: usize = 500;
+
+/// What one [`App::sync_now`] round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Requests sent.
+    pub batches: usize,
+    /// Events the server holds now (newly or already).
+    pub accepted: usize,
+    /// Events the server refused, each kept with its reason.
+    pub rejected: usize,
+}
+
+/// The reason a refused event is kept with: the server's explanation, else its reason code.
+fn rejection_text(result: &oa_types::EventResult) -> String {
+    result
+        .message
+        .clone()
+        .filter(|m| !m.trim().is_empty())
+        .or_else(|| result.reason.map(|r| format!("{r:?}")))
+        .unwrap_or_else(|| "refused by the server".to_owned())
 }

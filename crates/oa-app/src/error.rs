@@ -20,6 +20,9 @@ pub enum Error {
     /// The local database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Talking to the dataset server failed; nothing queued was lost.
+    #[error(transparent)]
+    Sync(#[from] oa_sync::Error),
     /// A failure already put in words for the user (and already streamed to them).
     #[error("{}", .0.message)]
     Reported(AppError),
@@ -61,6 +64,13 @@ impl From<Error> for AppError {
                 ErrorCode::Storage,
                 format!(
                     "Could not save or read your conversations: {e}. Nothing already saved was lost."
+                ),
+            ),
+            Error::Sync(e) => AppError::new(
+                ErrorCode::Sync,
+                format!(
+                    "{}. Your shared contributions stay queued and are sent later.",
+                    capitalize(&e.to_string())
                 ),
             ),
             Error::Internal(m) => AppError::new(ErrorCode::Internal, m),

@@ -8,5 +8,5 @@
 mod app;
 mod error;
 
-pub use app::{App, AppConfig};
+pub use app::{App, AppConfig, SyncReport};
 pub use error::{Error, Result};

@@ -68,6 +68,51 @@ impl Store {
         self.move_event(id, ConsentState::Rejected, Some(reason))
     }
 
+    /// What the sync client sends next, oldest first, at most `limit` events: first those sent
+    /// before whose answer never arrived (the app stopped, the connection broke), then queued
+    /// ones. Sending an event twice is harmless: the server stores an event id once and answers
+    /// `duplicate`.
+    pub fn events_to_send(&self, limit: usize) -> Result<Vec<ContributionEvent>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {EVENT_COLUMNS} FROM contribution_events WHERE state IN ('sent', 'queued')
+             ORDER BY state = 'queued', created_at, id LIMIT ?1"
+        ))?;
+        let rows = stmt.query_map([limit as i64], event_from_row)?;
+        rows.map(|r| r?).collect()
+    }
+
+    /// Marks the queued ones among `ids` sent, in one transaction, before they go out: from then
+    /// on deleting their subject needs a retraction. Ids already sent stay so.
+    pub fn mark_events_sent(&mut self, ids: &[Uuid]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for &id in ids {
+            if current_state(&tx, id)? != ConsentState::Sent {
+                move_in(&tx, id, ConsentState::Sent, None)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records the server's answers to sent events, in one transaction: `None` for accepted (or
+    /// already stored), `Some(reason)` for refused.
+    pub fn record_server_answers(&mut self, answers: &[(Uuid, Option<String>)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (id, refusal) in answers {
+            match refusal.as_deref().map(str::trim) {
+                None => move_in(&tx, *id, ConsentState::Accepted, None)?,
+                Some("") => {
+                    return Err(StoreError::InvalidInput(
+                        "a rejection needs a reason".into(),
+                    ));
+                }
+                Some(reason) => move_in(&tx, *id, ConsentState::Rejected, Some(reason))?,
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     fn move_event(
         &mut self,
         id: Uuid,
@@ -75,31 +120,42 @@ impl Store {
         reason: Option<&str>,
     ) -> Result<ContributionEvent> {
         let tx = self.conn.transaction()?;
-        let from: String = tx
-            .query_row(
-                "SELECT state FROM contribution_events WHERE id = ?1",
-                [id.to_string()],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| not_found_event(id))?;
-        let from = ConsentState::parse(&from)
-            .ok_or_else(|| StoreError::Corrupt(format!("event {id} has state {from:?}")))?;
-        if !from.can_move_to(to) {
-            return Err(StoreError::InvalidTransition {
-                event: id,
-                from,
-                to,
-            });
-        }
-        tx.execute(
-            "UPDATE contribution_events SET state = ?1, rejection_reason = ?2, updated_at = ?3
-             WHERE id = ?4",
-            params![to.as_str(), reason, now_ms(), id.to_string()],
-        )?;
+        move_in(&tx, id, to, reason)?;
         tx.commit()?;
         self.event(id)
     }
+}
+
+/// The consent state of event `id`.
+fn current_state(tx: &Transaction<'_>, id: Uuid) -> Result<ConsentState> {
+    let from: String = tx
+        .query_row(
+            "SELECT state FROM contribution_events WHERE id = ?1",
+            [id.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| not_found_event(id))?;
+    ConsentState::parse(&from)
+        .ok_or_else(|| StoreError::Corrupt(format!("event {id} has state {from:?}")))
+}
+
+/// Moves event `id` to `to` inside `tx`, if [`ConsentState::can_move_to`] allows it.
+fn move_in(tx: &Transaction<'_>, id: Uuid, to: ConsentState, reason: Option<&str>) -> Result<()> {
+    let from = current_state(tx, id)?;
+    if !from.can_move_to(to) {
+        return Err(StoreError::InvalidTransition {
+            event: id,
+            from,
+            to,
+        });
+    }
+    tx.execute(
+        "UPDATE contribution_events SET state = ?1, rejection_reason = ?2, updated_at = ?3
+         WHERE id = ?4",
+        params![to.as_str(), reason, now_ms(), id.to_string()],
+    )?;
+    Ok(())
 }
 
 fn not_found_event(id: Uuid) -> StoreError {

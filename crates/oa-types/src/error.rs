@@ -19,6 +19,9 @@ pub enum ErrorCode {
     Storage,
     /// The request itself was invalid (empty prompt, unknown conversation).
     InvalidRequest,
+    /// Sharing with the dataset server failed for now (offline, server down, signed out,
+    /// asked to wait); what is queued stays queued.
+    Sync,
     /// Something unexpected; the message has details.
     Internal,
 }

@@ -199,3 +199,56 @@ fn recorded_events_cannot_be_rewritten() {
         .unwrap_err();
     assert!(err.to_string().contains("immutable"), "{err}");
 }
+
+#[test]
+fn a_sync_round_moves_each_batch_in_one_transaction() {
+    let mut store = Store::open_in_memory().unwrap();
+    for text in ["first question", "second question", "kept to myself"] {
+        store.add_prompt(None, text).unwrap();
+    }
+    let all: Vec<Uuid> = store
+        .events(ConsentState::Private)
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    let (first, second, private) = (all[0], all[1], all[2]);
+    store.share_event(first).unwrap();
+    store.share_event(second).unwrap();
+    let state = |store: &Store, id| store.event(id).unwrap().state;
+
+    // A batch that holds an event nobody shared is refused whole, and nothing moves.
+    assert!(matches!(
+        store.mark_events_sent(&[first, private]),
+        Err(StoreError::InvalidTransition { .. })
+    ));
+    assert_eq!(state(&store, first), ConsentState::Queued);
+
+    // An event whose answer was lost is sent first next time, and marking it again is fine.
+    store.mark_events_sent(&[second]).unwrap();
+    let next: Vec<Uuid> = store
+        .events_to_send(10)
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(next, vec![second, first]);
+    assert_eq!(store.events_to_send(1).unwrap().len(), 1);
+    store.mark_events_sent(&[second, first]).unwrap();
+
+    // A refusal without a reason is bad input: the whole set of answers is refused.
+    assert!(matches!(
+        store.record_server_answers(&[(first, None), (second, Some("  ".into()))]),
+        Err(StoreError::InvalidInput(_))
+    ));
+    assert_eq!(state(&store, first), ConsentState::Sent);
+    store
+        .record_server_answers(&[(first, None), (second, Some("duplicate_text".into()))])
+        .unwrap();
+    assert_eq!(state(&store, first), ConsentState::Accepted);
+    let refused = store.event(second).unwrap();
+    assert_eq!(refused.state, ConsentState::Rejected);
+    assert_eq!(refused.rejection_reason.as_deref(), Some("duplicate_text"));
+    assert!(store.events_to_send(10).unwrap().is_empty());
+    assert_eq!(state(&store, private), ConsentState::Private);
+}

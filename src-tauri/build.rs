@@ -6,7 +6,21 @@ fn main() {
         "model_status",
         "list_conversations",
         "open_conversation",
+        "switch_branch",
+        "rename_conversation",
+        "set_pinned",
+        "delete_conversation",
+        "search",
         "send_message",
+        "regenerate",
+        "stop_generation",
+        "conversation_settings",
+        "set_conversation_settings",
+        "default_sampler",
+        "app_settings",
+        "set_app_settings",
+        "installed_models",
+        "select_model",
     ];
     let attributes = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(commands));

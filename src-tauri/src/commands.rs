@@ -3,16 +3,22 @@
 //! Every command returns `oa_types::AppError` on failure, which reaches the UI as
 //! `{ code, message }` with a message written for the user.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use oa_app::App;
 use oa_types::{
-    AppError, ChatEvent, ConversationDetail, ConversationSummary, ModelStatus, SendMessage, Uuid,
+    AppError, AppSettings, ChatEvent, ConversationListEntry, ConversationSettings,
+    ConversationTreePath, InstalledModel, ModelStatus, Regenerate, SamplerParams, SearchHit,
+    SendMessage, Uuid,
 };
 use tauri::State;
 use tauri::ipc::Channel;
 
 type AppState<'a> = State<'a, Arc<App>>;
+
+/// Most search hits the UI shows at once.
+const SEARCH_LIMIT: usize = 50;
 
 /// Whether the model is loading, ready or unavailable.
 #[tauri::command]
@@ -20,24 +26,63 @@ pub(crate) fn model_status(app: AppState<'_>) -> ModelStatus {
     app.model_status()
 }
 
-/// Conversations, newest first.
+/// Conversations, pinned first, then the most recently changed.
 #[tauri::command]
 pub(crate) async fn list_conversations(
     app: AppState<'_>,
-) -> Result<Vec<ConversationSummary>, AppError> {
-    Ok(app.list_conversations().await?)
+) -> Result<Vec<ConversationListEntry>, AppError> {
+    Ok(app.list_conversation_entries().await?)
 }
 
-/// One conversation with its current path.
+/// One conversation's current path, with each message's place among its versions.
 #[tauri::command]
 pub(crate) async fn open_conversation(
     app: AppState<'_>,
     id: Uuid,
-) -> Result<ConversationDetail, AppError> {
-    Ok(app.open_conversation(id).await?)
+) -> Result<ConversationTreePath, AppError> {
+    Ok(app.conversation_path(id).await?)
 }
 
-/// Sends a prompt; the reply streams through `on_event` and the call returns when it is stored.
+/// Shows another version of a message (and what followed it when last viewed).
+#[tauri::command]
+pub(crate) async fn switch_branch(
+    app: AppState<'_>,
+    conversation_id: Uuid,
+    message_id: Uuid,
+) -> Result<ConversationTreePath, AppError> {
+    Ok(app.switch_branch(conversation_id, message_id).await?)
+}
+
+/// Renames a conversation.
+#[tauri::command]
+pub(crate) async fn rename_conversation(
+    app: AppState<'_>,
+    id: Uuid,
+    title: String,
+) -> Result<(), AppError> {
+    Ok(app.rename_conversation(id, title).await?)
+}
+
+/// Pins or unpins a conversation.
+#[tauri::command]
+pub(crate) async fn set_pinned(app: AppState<'_>, id: Uuid, pinned: bool) -> Result<(), AppError> {
+    Ok(app.set_pinned(id, pinned).await?)
+}
+
+/// Deletes a conversation (the UI offers undo before it calls this).
+#[tauri::command]
+pub(crate) async fn delete_conversation(app: AppState<'_>, id: Uuid) -> Result<(), AppError> {
+    Ok(app.delete_conversation(id).await?)
+}
+
+/// Messages of every conversation matching what was typed.
+#[tauri::command]
+pub(crate) async fn search(app: AppState<'_>, query: String) -> Result<Vec<SearchHit>, AppError> {
+    Ok(app.search(query, SEARCH_LIMIT).await?)
+}
+
+/// Sends a prompt (or an edited version of one); the reply streams through `on_event` and the
+/// call returns when it is stored.
 #[tauri::command]
 pub(crate) async fn send_message(
     app: AppState<'_>,
@@ -48,4 +93,78 @@ pub(crate) async fn send_message(
     app.send_message(request, move |event| on_event.send(event).is_ok())
         .await?;
     Ok(())
+}
+
+/// Answers a prompt again; streams like `send_message`.
+#[tauri::command]
+pub(crate) async fn regenerate(
+    app: AppState<'_>,
+    request: Regenerate,
+    on_event: Channel<ChatEvent>,
+) -> Result<(), AppError> {
+    let app = app.inner().clone();
+    app.regenerate(request, move |event| on_event.send(event).is_ok())
+        .await?;
+    Ok(())
+}
+
+/// Stops the reply being generated, keeping what it wrote.
+#[tauri::command]
+pub(crate) fn stop_generation(app: AppState<'_>) -> bool {
+    app.stop_generation()
+}
+
+/// A conversation's system prompt and sampler.
+#[tauri::command]
+pub(crate) async fn conversation_settings(
+    app: AppState<'_>,
+    id: Uuid,
+) -> Result<ConversationSettings, AppError> {
+    Ok(app.conversation_settings(id).await?)
+}
+
+/// Keeps a conversation's system prompt and sampler.
+#[tauri::command]
+pub(crate) async fn set_conversation_settings(
+    app: AppState<'_>,
+    id: Uuid,
+    settings: ConversationSettings,
+) -> Result<(), AppError> {
+    Ok(app.set_conversation_settings(id, settings).await?)
+}
+
+/// The sampler a reply gets when the person chose none, for the model in use.
+#[tauri::command]
+pub(crate) fn default_sampler(app: AppState<'_>) -> SamplerParams {
+    app.default_sampler()
+}
+
+/// The app's settings.
+#[tauri::command]
+pub(crate) async fn app_settings(app: AppState<'_>) -> Result<AppSettings, AppError> {
+    Ok(app.app_settings().await?)
+}
+
+/// Keeps the app's settings.
+#[tauri::command]
+pub(crate) async fn set_app_settings(
+    app: AppState<'_>,
+    settings: AppSettings,
+) -> Result<(), AppError> {
+    Ok(app.set_app_settings(settings).await?)
+}
+
+/// The models on this computer.
+#[tauri::command]
+pub(crate) async fn installed_models(app: AppState<'_>) -> Result<Vec<InstalledModel>, AppError> {
+    Ok(app.installed_models().await?)
+}
+
+/// Starts loading another model.
+#[tauri::command]
+pub(crate) async fn select_model(
+    app: AppState<'_>,
+    path: PathBuf,
+) -> Result<ModelStatus, AppError> {
+    Ok(app.select_model(path).await?)
 }

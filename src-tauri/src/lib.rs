@@ -44,7 +44,21 @@ pub fn run() {
             commands::model_status,
             commands::list_conversations,
             commands::open_conversation,
+            commands::switch_branch,
+            commands::rename_conversation,
+            commands::set_pinned,
+            commands::delete_conversation,
+            commands::search,
             commands::send_message,
+            commands::regenerate,
+            commands::stop_generation,
+            commands::conversation_settings,
+            commands::set_conversation_settings,
+            commands::default_sampler,
+            commands::app_settings,
+            commands::set_app_settings,
+            commands::installed_models,
+            commands::select_model,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

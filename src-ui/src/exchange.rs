@@ -206,6 +206,8 @@ async fn run(state: AppState, text: String) {
         conversation_id,
         text: text.clone(),
         sampler: None,
+        edit_of: None,
+        settings: None,
     };
     let on_event = {
         let exchange = exchange.clone();
@@ -333,6 +335,8 @@ mod tests {
             completion_tokens: 3,
             time_to_first_token_ms: 100,
             total_ms: 300,
+            stopped: false,
+            dropped_messages: 0,
         });
         let next = exchange.apply(
             ChatEvent::Finished {

@@ -1,19 +1,27 @@
 //! The application: one store, one engine, and the chat use case between them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use oa_engine::{ChatMessage, ChatRole, Engine, FinishReason, GenerateRequest, GenerationEvent};
 use oa_store::Store;
 use oa_sync::ServerClient;
 use oa_types::{
-    ChatEvent, ConversationDetail, ConversationSummary, EventStatus, Message, ModelStatus,
-    Provenance, Role, SendMessage, SubmittedEvent, Uuid,
+    AppSettings, ChatEvent, ConversationDetail, ConversationListEntry, ConversationSettings,
+    ConversationSummary, ConversationTreePath, ErrorCode, EventStatus, InstalledModel, Message,
+    ModelStatus, Provenance, Regenerate, Role, SamplerParams, SendMessage, SubmittedEvent, Uuid,
 };
 use tokio::sync::mpsc;
 
 use crate::error::engine_error;
+use crate::models::{SystemMemory, installed_models};
 use crate::{Error, Result};
+
+/// The app setting that remembers the model the person chose.
+const MODEL_SETTING: &str = "model";
+/// The app setting with the theme and the welcome's state.
+const APP_SETTING: &str = "app";
 
 /// Where the app keeps its data and which model it runs.
 #[derive(Debug, Clone)]
@@ -56,6 +64,12 @@ pub struct App {
     /// tries to open it again, so fixing the folder needs no restart.
     store: Arc<Mutex<Option<Store>>>,
     engine: Arc<RwLock<EngineSlot>>,
+    /// The model file loaded or being loaded.
+    model_path: Arc<RwLock<PathBuf>>,
+    /// Counts model loads, so that a load overtaken by a newer choice is thrown away.
+    loads: Arc<AtomicU64>,
+    /// The stop flag of the reply being generated, if any.
+    generating: Arc<Mutex<Option<Arc<AtomicBool>>>>,
 }
 
 impl std::fmt::Debug for App {
@@ -68,9 +82,10 @@ impl std::fmt::Debug for App {
 
 impl App {
     /// Opens the local database and starts loading the model in the background; the model's
-    /// state is reported by [`App::model_status`]. A database that cannot be opened does not
-    /// stop the app: [`App::storage_error`] says why, and the use cases that need it fail with
-    /// that message until it opens.
+    /// state is reported by [`App::model_status`]. The model is the one the person last chose
+    /// in the app, while its file exists, else the configured one. A database that cannot be
+    /// opened does not stop the app: [`App::storage_error`] says why, and the use cases that
+    /// need it fail with that message until it opens.
     pub fn open(config: AppConfig) -> Result<App> {
         let store = match Store::open(&config.database_path()) {
             Ok(store) => Some(store),
@@ -79,9 +94,31 @@ impl App {
                 None
             }
         };
-        let engine = Arc::new(RwLock::new(EngineSlot::Loading));
-        let slot = engine.clone();
-        let path = config.model_path.clone();
+        let chosen = store
+            .as_ref()
+            .and_then(|s| s.app_setting::<PathBuf>(MODEL_SETTING).ok().flatten())
+            .filter(|path| path.is_file());
+        let model_path = chosen.unwrap_or_else(|| config.model_path.clone());
+        let app = App {
+            config,
+            store: Arc::new(Mutex::new(store)),
+            engine: Arc::new(RwLock::new(EngineSlot::Loading)),
+            model_path: Arc::new(RwLock::new(model_path.clone())),
+            loads: Arc::new(AtomicU64::new(0)),
+            generating: Arc::new(Mutex::new(None)),
+        };
+        app.start_loading(model_path)?;
+        Ok(app)
+    }
+
+    /// Loads `path` on a thread of its own; the engine slot says `Loading` until it is done.
+    /// The model in use is released first, so that two models never share the memory.
+    fn start_loading(&self, path: PathBuf) -> Result<()> {
+        let load = self.loads.fetch_add(1, Ordering::SeqCst) + 1;
+        *self.model_path.write().unwrap_or_else(|p| p.into_inner()) = path.clone();
+        *self.engine.write().unwrap_or_else(|p| p.into_inner()) = EngineSlot::Loading;
+        let slot = self.engine.clone();
+        let loads = self.loads.clone();
         std::thread::Builder::new()
             .name("oa-model-loader".into())
             .spawn(move || {
@@ -95,14 +132,14 @@ impl App {
                         EngineSlot::Failed(engine_error(e))
                     }
                 };
-                *slot.write().unwrap_or_else(|p| p.into_inner()) = loaded;
+                let mut slot = slot.write().unwrap_or_else(|p| p.into_inner());
+                // A newer choice owns the slot now; this model is dropped here.
+                if loads.load(Ordering::SeqCst) == load {
+                    *slot = loaded;
+                }
             })
             .map_err(|e| Error::Internal(format!("cannot start the model loader: {e}")))?;
-        Ok(App {
-            config,
-            store: Arc::new(Mutex::new(store)),
-            engine,
-        })
+        Ok(())
     }
 
     /// The configuration the app was opened with.
@@ -114,7 +151,7 @@ impl App {
     pub fn model_status(&self) -> ModelStatus {
         match &*self.engine.read().unwrap_or_else(|p| p.into_inner()) {
             EngineSlot::Loading => ModelStatus::Loading {
-                path: self.config.model_path.display().to_string(),
+                path: self.model_path().display().to_string(),
             },
             EngineSlot::Ready(engine) => ModelStatus::Ready {
                 info: engine.info().clone(),
@@ -169,44 +206,265 @@ impl App {
         self.with_store(move |s| Ok(s.search(&query, limit)?)).await
     }
 
-    /// Stores the prompt, generates the reply on the engine thread while streaming events to
-    /// `on_event`, and stores the reply with its provenance. `on_event` returns `false` when
-    /// nobody listens any more; generation then stops and what was written so far is kept.
+    /// Conversations with whether each is pinned: pinned first, then the most recently changed.
+    pub async fn list_conversation_entries(&self) -> Result<Vec<ConversationListEntry>> {
+        self.with_store(|s| Ok(s.list_conversation_entries()?))
+            .await
+    }
+
+    /// A conversation's current path with each message's place among its siblings.
+    pub async fn conversation_path(&self, id: Uuid) -> Result<ConversationTreePath> {
+        self.with_store(move |s| Ok(s.conversation_tree_path(id)?))
+            .await
+    }
+
+    /// Shows another version of a message: the path now goes through `message_id` and ends
+    /// where the person last was in that branch. The choice is kept for the next start.
+    pub async fn switch_branch(
+        &self,
+        conversation_id: Uuid,
+        message_id: Uuid,
+    ) -> Result<ConversationTreePath> {
+        self.with_store(move |s| {
+            s.set_current_leaf(conversation_id, message_id)?;
+            Ok(s.conversation_tree_path(conversation_id)?)
+        })
+        .await
+    }
+
+    /// Gives a conversation a title of the person's choosing.
+    pub async fn rename_conversation(&self, id: Uuid, title: String) -> Result<()> {
+        self.with_store(move |s| Ok(s.rename(id, &title)?)).await
+    }
+
+    /// Pins a conversation to the top of the list, or unpins it.
+    pub async fn set_pinned(&self, id: Uuid, pinned: bool) -> Result<()> {
+        self.with_store(move |s| Ok(s.set_pinned(id, pinned)?))
+            .await
+    }
+
+    /// Deletes a conversation for good (what was shared is withdrawn from the dataset too).
+    pub async fn delete_conversation(&self, id: Uuid) -> Result<()> {
+        self.with_store(move |s| Ok(s.delete_conversation(id)?))
+            .await
+    }
+
+    /// A conversation's system prompt and sampler.
+    pub async fn conversation_settings(&self, id: Uuid) -> Result<ConversationSettings> {
+        self.with_store(move |s| Ok(s.conversation_settings(id)?))
+            .await
+    }
+
+    /// Keeps a conversation's system prompt and sampler; its next replies use them.
+    pub async fn set_conversation_settings(
+        &self,
+        id: Uuid,
+        settings: ConversationSettings,
+    ) -> Result<()> {
+        self.with_store(move |s| Ok(s.set_conversation_settings(id, &settings)?))
+            .await
+    }
+
+    /// The app's settings (theme, whether the welcome was seen).
+    pub async fn app_settings(&self) -> Result<AppSettings> {
+        self.with_store(|s| Ok(s.app_setting(APP_SETTING)?.unwrap_or_default()))
+            .await
+    }
+
+    /// Keeps the app's settings.
+    pub async fn set_app_settings(&self, settings: AppSettings) -> Result<()> {
+        self.with_store(move |s| Ok(s.set_app_setting(APP_SETTING, &settings)?))
+            .await
+    }
+
+    /// The model file loaded or being loaded.
+    pub fn model_path(&self) -> PathBuf {
+        self.model_path
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The GGUF files the person can switch to: those in the data folder's `models/`, in the
+    /// folder of the configured model and in the folder of the model in use.
+    pub async fn installed_models(&self) -> Result<Vec<InstalledModel>> {
+        let active = self.model_path();
+        let mut folders = vec![self.config.data_dir.join("models")];
+        folders.extend(self.config.model_path.parent().map(Path::to_owned));
+        folders.extend(active.parent().map(Path::to_owned));
+        folders.dedup();
+        tokio::task::spawn_blocking(move || {
+            installed_models(&folders, &active, SystemMemory::read())
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("listing models failed: {e}")))
+    }
+
+    /// Starts loading another model; [`App::model_status`] reports `Loading` until it is ready
+    /// (or why it cannot be used). The choice is kept for the next start. A reply being
+    /// generated finishes on the model it began with.
+    pub async fn select_model(&self, path: PathBuf) -> Result<ModelStatus> {
+        if !path.is_file() {
+            return Err(Error::Reported(oa_types::AppError::new(
+                ErrorCode::ModelMissing,
+                format!(
+                    "There is no model file at {}. It may have been moved or deleted.",
+                    path.display()
+                ),
+            )));
+        }
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        let kept = path.clone();
+        self.with_store(move |s| Ok(s.set_app_setting(MODEL_SETTING, &kept)?))
+            .await?;
+        self.start_loading(path)?;
+        Ok(self.model_status())
+    }
+
+    /// Stops the reply being generated; what it wrote so far is kept, marked as stopped.
+    /// Returns whether there was one.
+    pub fn stop_generation(&self) -> bool {
+        let generating = self.generating.lock().unwrap_or_else(|p| p.into_inner());
+        match &*generating {
+            Some(cancel) => {
+                cancel.store(true, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stores the prompt (or, with `edit_of`, a new version of an earlier prompt), generates
+    /// the reply on the engine thread while streaming events to `on_event`, and stores the
+    /// reply with its provenance. `on_event` returns `false` when nobody listens any more;
+    /// generation then stops and what was written so far is kept.
     pub async fn send_message(
         &self,
         request: SendMessage,
-        mut on_event: impl FnMut(ChatEvent) -> bool + Send,
+        on_event: impl FnMut(ChatEvent) -> bool + Send,
     ) -> Result<Message> {
         let engine = self.ready_engine()?;
         let SendMessage {
             conversation_id,
             text,
             sampler,
+            edit_of,
+            settings,
         } = request;
-        let params = sampler.unwrap_or_default();
-        let (prompt, history) = self
+        if let Some(problem) = settings.as_ref().and_then(ConversationSettings::problem) {
+            return Err(Error::Store(oa_store::StoreError::InvalidInput(problem)));
+        }
+        let (prompt, history, kept) = self
             .with_store(move |s| {
-                let prompt = s.add_prompt(conversation_id, &text)?;
-                let path = s.conversation(prompt.conversation_id)?.messages;
-                Ok((prompt, path))
+                let prompt = match (edit_of, conversation_id) {
+                    (Some(original), Some(conversation)) => {
+                        s.add_sibling_prompt(conversation, original, &text)?
+                    }
+                    (Some(_), None) => {
+                        return Err(Error::Store(oa_store::StoreError::InvalidInput(
+                            "an edit needs the conversation of the prompt it changes".into(),
+                        )));
+                    }
+                    (None, conversation) => s.add_prompt(conversation, &text)?,
+                };
+                if let Some(settings) = &settings {
+                    s.set_conversation_settings(prompt.conversation_id, settings)?;
+                }
+                let kept = s.conversation_settings(prompt.conversation_id)?;
+                let history = s.path_to(prompt.id)?;
+                Ok((prompt, history, kept))
             })
             .await?;
+        let params = sampler
+            .or(kept.sampler)
+            .unwrap_or_else(|| default_sampler(&engine));
+        self.generate(
+            engine,
+            prompt,
+            history,
+            &kept.system_prompt,
+            params,
+            on_event,
+        )
+        .await
+    }
+
+    /// Generates another reply to a prompt that has one, as a new sibling of its replies, with
+    /// a fresh seed so that it differs. Events stream as for [`App::send_message`]; `Started`
+    /// names the prompt answered.
+    pub async fn regenerate(
+        &self,
+        request: Regenerate,
+        on_event: impl FnMut(ChatEvent) -> bool + Send,
+    ) -> Result<Message> {
+        let engine = self.ready_engine()?;
+        let Regenerate {
+            conversation_id,
+            prompt_id,
+            sampler,
+        } = request;
+        let (history, kept) = self
+            .with_store(move |s| {
+                let history = s.path_to(prompt_id)?;
+                let prompt = history
+                    .last()
+                    .filter(|m| m.conversation_id == conversation_id && m.role == Role::Prompter);
+                if prompt.is_none() {
+                    return Err(Error::Store(oa_store::StoreError::InvalidInput(
+                        "only a prompt of this conversation can be answered again".into(),
+                    )));
+                }
+                Ok((history, s.conversation_settings(conversation_id)?))
+            })
+            .await?;
+        let mut params = sampler
+            .or(kept.sampler)
+            .unwrap_or_else(|| default_sampler(&engine));
+        params.seed = fresh_seed(params.seed);
+        let prompt = history
+            .last()
+            .cloned()
+            .ok_or_else(|| Error::Internal("empty history".into()))?;
+        self.generate(
+            engine,
+            prompt,
+            history,
+            &kept.system_prompt,
+            params,
+            on_event,
+        )
+        .await
+    }
+
+    /// Streams a reply to `prompt` (the last of `history`) and stores it.
+    async fn generate(
+        &self,
+        engine: Arc<Engine>,
+        prompt: Message,
+        history: Vec<Message>,
+        system_prompt: &str,
+        params: SamplerParams,
+        mut on_event: impl FnMut(ChatEvent) -> bool + Send,
+    ) -> Result<Message> {
         let mut listening = on_event(ChatEvent::Started {
             prompt: prompt.clone(),
         });
-
-        let messages = history
-            .iter()
-            .map(|m| {
+        let system = (!system_prompt.trim().is_empty())
+            .then(|| ChatMessage::new(ChatRole::System, system_prompt.trim().to_owned()));
+        let messages = system
+            .into_iter()
+            .chain(history.iter().map(|m| {
                 let role = match m.role {
                     Role::Prompter => ChatRole::User,
                     Role::Assistant => ChatRole::Assistant,
                 };
                 ChatMessage::new(role, m.text.clone())
-            })
+            }))
             .collect();
         let request = GenerateRequest::new(messages, params.clone());
         let cancel = request.cancel.clone();
+        *self.generating.lock().unwrap_or_else(|p| p.into_inner()) = Some(cancel.clone());
+        let _done = ClearOnDrop(self.generating.clone(), cancel.clone());
         let (tx, mut rx) = mpsc::unbounded_channel();
         engine.submit(request, Box::new(move |event| tx.send(event).is_ok()))?;
 
@@ -220,7 +478,7 @@ impl App {
                     reply_text.push_str(&token.text);
                     if listening && !on_event(ChatEvent::Token(token)) {
                         listening = false;
-                        cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                        cancel.store(true, Ordering::Relaxed);
                     }
                 }
                 GenerationEvent::Finished(stats) => break Ok(stats),
@@ -237,10 +495,17 @@ impl App {
                 return Err(Error::Reported(error));
             }
         };
-        if stats.finish_reason == FinishReason::Cancelled && reply_text.trim().is_empty() {
-            return Err(Error::Internal(
-                "the reply was cancelled before any text".into(),
-            ));
+        let stopped = stats.finish_reason == FinishReason::Cancelled;
+        if stopped && reply_text.trim().is_empty() {
+            let error = oa_types::AppError::new(
+                ErrorCode::Inference,
+                "Stopped before the assistant wrote anything. Your message is kept; \
+                 send another or regenerate.",
+            );
+            on_event(ChatEvent::Failed {
+                error: error.clone(),
+            });
+            return Err(Error::Reported(error));
         }
         let info = engine.info();
         let provenance = Provenance {
@@ -255,6 +520,8 @@ impl App {
             completion_tokens: stats.completion_tokens,
             time_to_first_token_ms: stats.time_to_first_token_ms,
             total_ms: stats.total_ms,
+            stopped,
+            dropped_messages: stats.dropped_messages,
         };
         let parent = prompt.clone();
         let reply = self
@@ -264,6 +531,15 @@ impl App {
             reply: reply.clone(),
         });
         Ok(reply)
+    }
+
+    /// The sampler a reply gets when the person chose none: the app's defaults, with a reply
+    /// no longer than a quarter of the model's context.
+    pub fn default_sampler(&self) -> SamplerParams {
+        match self.ready_engine() {
+            Ok(engine) => default_sampler(&engine),
+            Err(_) => SamplerParams::default(),
+        }
     }
 
     fn ready_engine(&self) -> Result<Arc<Engine>> {
@@ -352,4 +628,44 @@ fn rejection_text(result: &oa_types::EventResult) -> String {
         .filter(|m| !m.trim().is_empty())
         .or_else(|| result.reason.map(|r| format!("{r:?}")))
         .unwrap_or_else(|| "refused by the server".to_owned())
+}
+
+/// Clears the app's "generating" slot when a reply ends, unless a newer reply took it.
+struct ClearOnDrop(Arc<Mutex<Option<Arc<AtomicBool>>>>, Arc<AtomicBool>);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, &self.1)) {
+            *slot = None;
+        }
+    }
+}
+
+/// The app's sampler defaults for `engine`'s model: a reply may use at most a quarter of the
+/// context, so that a conversation keeps room for its history.
+fn default_sampler(engine: &Engine) -> SamplerParams {
+    let defaults = SamplerParams::default();
+    let quarter = u32::try_from(engine.context_length() / 4).unwrap_or(u32::MAX);
+    SamplerParams {
+        max_tokens: defaults.max_tokens.min(quarter.max(16)),
+        ..defaults
+    }
+}
+
+/// A seed unlike `previous`, so that answering the same prompt again gives another reply.
+fn fresh_seed(previous: u64) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    // splitmix64 of the clock, so that seeds taken close together still differ widely.
+    let mut z = nanos ^ previous.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    let seed = z ^ (z >> 31);
+    if seed == previous {
+        seed.wrapping_add(1)
+    } else {
+        seed
+    }
 }

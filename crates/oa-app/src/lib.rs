@@ -7,6 +7,8 @@
 
 mod app;
 mod error;
+mod models;
 
 pub use app::{App, AppConfig, SyncReport};
 pub use error::{Error, Result};
+pub use models::{SystemMemory, installed_models};

@@ -33,6 +33,8 @@ async fn a_prompt_streams_a_reply_that_is_stored_with_provenance_and_survives_re
         conversation_id: None,
         text: "Say hello in Spanish.".into(),
         sampler: short_reply(),
+        edit_of: None,
+        settings: None,
     };
     let reply = app
         .send_message(request, |e| {
@@ -73,6 +75,8 @@ async fn a_prompt_streams_a_reply_that_is_stored_with_provenance_and_survives_re
         conversation_id: Some(prompt.conversation_id),
         text: "Thanks!".into(),
         sampler: short_reply(),
+        edit_of: None,
+        settings: None,
     };
     app.send_message(follow, |_| true).await.unwrap();
     drop(app);
@@ -110,6 +114,8 @@ async fn no_model_file_is_a_clear_message_and_nothing_is_stored() {
         conversation_id: None,
         text: "Hi".into(),
         sampler: None,
+        edit_of: None,
+        settings: None,
     };
     let err: AppError = app
         .send_message(request, |_| true)
@@ -137,6 +143,8 @@ async fn a_listener_that_goes_away_stops_generation_and_keeps_the_partial_reply(
             max_tokens: 400,
             ..Default::default()
         }),
+        edit_of: None,
+        settings: None,
     };
     let reply = app
         .send_message(request, |e| {
@@ -167,6 +175,8 @@ async fn a_correction_replaces_the_reply_on_screen_and_keeps_the_models_in_the_t
         conversation_id: None,
         text: "What is the capital of Australia?".into(),
         sampler: short_reply(),
+        edit_of: None,
+        settings: None,
     };
     let model_reply = app.send_message(request, |_| true).await.unwrap();
     let conversation = model_reply.conversation_id;

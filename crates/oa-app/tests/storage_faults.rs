@@ -20,6 +20,8 @@ fn send(text: &str, conversation: Option<oa_types::Uuid>) -> SendMessage {
         conversation_id: conversation,
         text: text.into(),
         sampler: Some(sampler),
+        edit_of: None,
+        settings: None,
     }
 }
 

@@ -147,6 +147,8 @@ async fn chat(config: AppConfig, sampler: SamplerParams) -> Result<()> {
             conversation_id: conversation,
             text: line.trim_end().to_owned(),
             sampler: Some(sampler.clone()),
+            edit_of: None,
+            settings: None,
         };
         let reply = app
             .send_message(request, |event| {

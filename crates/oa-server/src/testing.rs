@@ -649,6 +649,8 @@ pub fn model_provenance() -> oa_types::Provenance {
         completion_tokens: 20,
         time_to_first_token_ms: 5,
         total_ms: 50,
+        stopped: false,
+        dropped_messages: 0,
     }
 }
 

@@ -704,6 +704,8 @@ fn provenance(rng: &mut Rng) -> Provenance {
         completion_tokens,
         time_to_first_token_ms: rng.between(30, 400),
         total_ms: u64::from(completion_tokens) * rng.between(8, 30),
+        stopped: false,
+        dropped_messages: 0,
     }
 }
 

@@ -18,6 +18,7 @@ mod migrations;
 mod oasst;
 mod outbox;
 mod search;
+mod settings;
 mod store;
 mod tree;
 

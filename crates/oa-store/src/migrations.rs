@@ -155,6 +155,16 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
     "#,
+    // 5: what the person chose: a conversation's system prompt and sampler, and the app's own
+    // settings (theme, the model to run, whether the welcome was seen), as JSON values.
+    r#"
+    ALTER TABLE conversations ADD COLUMN settings TEXT
+        CHECK (settings IS NULL OR json_valid(settings));
+    CREATE TABLE app_settings (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL CHECK (json_valid(value))
+    ) STRICT;
+    "#,
 ];
 
 /// Newest schema version this build writes.

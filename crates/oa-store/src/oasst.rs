@@ -513,6 +513,8 @@ fn imported_provenance(model_name: Option<&str>) -> Provenance {
         completion_tokens: 0,
         time_to_first_token_ms: 0,
         total_ms: 0,
+        stopped: false,
+        dropped_messages: 0,
     }
 }
 

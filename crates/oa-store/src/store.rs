@@ -230,22 +230,31 @@ impl Store {
             .optional()?
             .ok_or_else(|| not_found_conversation(id))?
             .into_summary()?;
-        let mut stmt = self.conn.prepare(&format!(
-            "WITH RECURSIVE path(id, depth) AS (
-                 SELECT current_leaf_id, 0 FROM conversations WHERE id = ?1
-                 UNION ALL
-                 SELECT m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.id
-                 WHERE m.parent_id IS NOT NULL
-             )
-             SELECT {MESSAGE_COLUMNS}
-             FROM path JOIN messages m ON m.id = path.id ORDER BY path.depth DESC"
-        ))?;
-        let messages = stmt
-            .query_map([id.to_string()], message_from_row)?
-            .map(|r| r?.into_message())
-            .collect::<Result<Vec<_>>>()?;
+        let messages = path_up_from(
+            &self.conn,
+            "SELECT current_leaf_id, 0 FROM conversations WHERE id = ?1",
+            id,
+        )?;
         Ok(ConversationDetail { summary, messages })
     }
+}
+
+/// The messages from the root down to the message `start` selects (a query of `id, 0` with
+/// `?1` bound to `id`), root first.
+pub(crate) fn path_up_from(conn: &Connection, start: &str, id: Uuid) -> Result<Vec<Message>> {
+    let mut stmt = conn.prepare(&format!(
+        "WITH RECURSIVE path(id, depth) AS (
+             {start}
+             UNION ALL
+             SELECT m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.id
+             WHERE m.parent_id IS NOT NULL
+         )
+         SELECT {MESSAGE_COLUMNS}
+         FROM path JOIN messages m ON m.id = path.id ORDER BY path.depth DESC"
+    ))?;
+    stmt.query_map([id.to_string()], message_from_row)?
+        .map(|r| r?.into_message())
+        .collect()
 }
 
 pub(crate) fn not_found_conversation(id: Uuid) -> StoreError {

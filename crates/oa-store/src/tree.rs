@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::store::{
     MESSAGE_COLUMNS, RawMessage, insert_message, message_from_row, not_found_conversation, now_ms,
-    parse_uuid,
+    parse_uuid, path_up_from,
 };
 use crate::{Result, Store, StoreError};
 
@@ -106,6 +106,16 @@ impl Store {
         )?;
         tx.commit()?;
         parse_uuid(&leaf)
+    }
+
+    /// The messages from the root prompt down to `message_id`, root first: the history a reply
+    /// to it is generated from, whichever branch is shown.
+    pub fn path_to(&self, message_id: Uuid) -> Result<Vec<Message>> {
+        let messages = path_up_from(&self.conn, "SELECT ?1, 0", message_id)?;
+        if messages.is_empty() {
+            return Err(not_found_message(message_id));
+        }
+        Ok(messages)
     }
 
     /// The message and its siblings (the messages with the same parent), oldest first.

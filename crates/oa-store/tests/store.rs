@@ -9,6 +9,7 @@ mod store {
     mod oasst;
     mod outbox;
     mod search;
+    mod settings;
     mod tree;
 }
 
@@ -28,6 +29,8 @@ pub(crate) fn provenance() -> Provenance {
         completion_tokens: 12,
         time_to_first_token_ms: 800,
         total_ms: 1500,
+        stopped: false,
+        dropped_messages: 0,
     }
 }
 

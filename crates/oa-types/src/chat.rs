@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{AppError, Message, SamplerParams};
+use crate::{AppError, ConversationSettings, Message, SamplerParams};
 
 /// A request to send a prompt and get a reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -12,7 +12,29 @@ pub struct SendMessage {
     pub conversation_id: Option<Uuid>,
     /// What the person typed.
     pub text: String,
-    /// Sampler settings; `None` uses the defaults.
+    /// Sampler settings for this reply only; `None` uses the conversation's (or the model's
+    /// defaults).
+    #[serde(default)]
+    pub sampler: Option<SamplerParams>,
+    /// An edit: the text becomes a new version of this prompt (its sibling), starting a branch;
+    /// the original and what followed it stay in the tree.
+    #[serde(default)]
+    pub edit_of: Option<Uuid>,
+    /// Settings to keep with the conversation before the reply is generated (how a new chat
+    /// gets the system prompt and sampler chosen before its first message).
+    #[serde(default)]
+    pub settings: Option<ConversationSettings>,
+}
+
+/// A request for another reply to a prompt that has one: a new sibling of the replies, shown
+/// as the newest version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Regenerate {
+    /// The conversation.
+    pub conversation_id: Uuid,
+    /// The prompt to answer again.
+    pub prompt_id: Uuid,
+    /// Sampler settings for this reply only; `None` uses the conversation's with a new seed.
     #[serde(default)]
     pub sampler: Option<SamplerParams>,
 }

@@ -59,6 +59,21 @@ pub struct Provenance {
     pub time_to_first_token_ms: u64,
     /// Milliseconds from request to the last token.
     pub total_ms: u64,
+    /// The person stopped the reply before the model finished it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stopped: bool,
+    /// How many of the oldest messages did not fit the model's context and were left out of
+    /// the prompt.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped_messages: u32,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 /// One message in a conversation tree.

@@ -15,8 +15,9 @@ mod model;
 mod oasst;
 mod search;
 mod server;
+mod settings;
 
-pub use chat::{ChatEvent, SendMessage, TokenEvent};
+pub use chat::{ChatEvent, Regenerate, SendMessage, TokenEvent};
 pub use contribution::{ConsentState, ContributionEvent, ContributionKind};
 pub use conversation::{
     ConversationDetail, ConversationListEntry, ConversationSummary, ConversationTreePath, Message,
@@ -29,7 +30,7 @@ pub use feedback::{
 };
 #[cfg(feature = "lang")]
 pub use lang::detect_lang;
-pub use model::{ModelInfo, ModelStatus, SamplerParams};
+pub use model::{InstalledModel, MemoryFit, ModelInfo, ModelStatus, SamplerParams};
 pub use oasst::{
     OasstImportSummary, OasstLabel, OasstMessage, OasstTree, TREE_STATE_READY_FOR_EXPORT,
 };
@@ -41,4 +42,5 @@ pub use server::{
     MAX_EVENTS_PER_BATCH, RegisterRequest, RejectionReason, SetRoleRequest, SubmittedEvent, Task,
     TaskKind, TaskList, TaskMessage,
 };
+pub use settings::{AppSettings, ConversationSettings, MAX_SYSTEM_PROMPT_CHARS, Theme};
 pub use uuid::Uuid;

@@ -96,3 +96,41 @@ pub enum ModelStatus {
         error: crate::AppError,
     },
 }
+
+/// Whether a model fits the computer's memory, judged from its file size (the weights are
+/// read into RAM) and the memory the system reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryFit {
+    /// Fits with room to spare.
+    Fits,
+    /// Fits, but leaves little for other programs.
+    Tight,
+    /// Needs more memory than the computer has.
+    TooLarge,
+    /// The system did not say how much memory it has.
+    Unknown,
+}
+
+/// A GGUF file the app found on this computer, read from its header only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstalledModel {
+    /// Absolute path of the file.
+    pub path: String,
+    /// Display name (the file's `general.name`, or its stem).
+    pub name: String,
+    /// Architecture as named in the file; empty when the header cannot be read.
+    pub architecture: String,
+    /// Quantization of most weights, e.g. `Q4_1`.
+    pub quantization: String,
+    /// Context length the file declares.
+    pub context_length: u32,
+    /// File size in bytes.
+    pub file_size: u64,
+    /// Whether it fits this computer's memory.
+    pub memory_fit: MemoryFit,
+    /// It is the model the app runs (or is loading) now.
+    pub active: bool,
+    /// Why the app cannot run it, when it cannot.
+    pub problem: Option<String>,
+}

@@ -205,3 +205,30 @@ fn only_assistant_replies_can_be_corrected_and_only_with_new_text() {
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
     assert_eq!(store.conversation(conversation).unwrap().messages.len(), 3);
 }
+
+#[test]
+fn the_path_to_a_message_in_another_branch_ends_at_it() {
+    let mut store = Store::open_in_memory().unwrap();
+    let [prompt, reply, follow] = three(&mut store);
+    let conversation = prompt.conversation_id;
+    pause();
+    let edited = store
+        .add_sibling_prompt(conversation, follow.id, "And Spain?")
+        .unwrap();
+    // The shown path now goes through the edit; the original follow-up's history is intact.
+    let texts =
+        |messages: Vec<Message>| -> Vec<String> { messages.into_iter().map(|m| m.text).collect() };
+    assert_eq!(
+        texts(store.path_to(follow.id).unwrap()),
+        ["Capital of France?", "Paris.", "And Italy?"]
+    );
+    assert_eq!(
+        texts(store.path_to(edited.id).unwrap()),
+        ["Capital of France?", "Paris.", "And Spain?"]
+    );
+    assert_eq!(texts(store.path_to(reply.id).unwrap()).len(), 2);
+    assert!(matches!(
+        store.path_to(Uuid::now_v7()),
+        Err(StoreError::NotFound(_))
+    ));
+}

@@ -1,0 +1,162 @@
+//! The GGUF files on this computer that the app can offer, and whether each fits its memory.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use oa_engine::gguf::GgufFile;
+use oa_types::{InstalledModel, MemoryFit};
+
+use crate::error::engine_error;
+
+/// The computer's memory, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SystemMemory {
+    /// Installed memory.
+    pub total: u64,
+    /// Memory free for a new program now (free plus reclaimable caches).
+    pub available: u64,
+}
+
+impl SystemMemory {
+    /// What the system reports, `None` where it does not say (only Linux's `/proc/meminfo` is
+    /// read).
+    pub fn read() -> Option<SystemMemory> {
+        let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+        SystemMemory::parse(&text)
+    }
+
+    /// Reads `/proc/meminfo`'s text.
+    pub fn parse(meminfo: &str) -> Option<SystemMemory> {
+        let field = |name: &str| -> Option<u64> {
+            let line = meminfo.lines().find(|l| l.starts_with(name))?;
+            let kib: u64 = line[name.len()..]
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()?;
+            Some(kib * 1024)
+        };
+        let total = field("MemTotal:")?;
+        let available = field("MemAvailable:").unwrap_or(total / 2);
+        Some(SystemMemory { total, available })
+    }
+
+    /// Whether a model in a file of `file_size` bytes fits. The weights are read into memory,
+    /// and the context's cache and the app need some more: a quarter of the file plus 256 MiB
+    /// is a fair allowance for the context lengths the app uses.
+    pub fn fit(&self, file_size: u64) -> MemoryFit {
+        let need = file_size + file_size / 4 + (256 << 20);
+        if need > self.total {
+            MemoryFit::TooLarge
+        } else if need > self.available || need > self.total / 2 {
+            MemoryFit::Tight
+        } else {
+            MemoryFit::Fits
+        }
+    }
+}
+
+/// The GGUF files in `folders` (not their subfolders), plus `active` wherever it lives, by
+/// name. Files that cannot be run are listed with the reason, so that a person who copied a
+/// file in sees why it is not offered.
+pub fn installed_models(
+    folders: &[PathBuf],
+    active: &Path,
+    memory: Option<SystemMemory>,
+) -> Vec<InstalledModel> {
+    let mut paths: BTreeSet<PathBuf> = BTreeSet::new();
+    for folder in folders {
+        let Ok(entries) = std::fs::read_dir(folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let is_gguf = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
+            if is_gguf && path.is_file() {
+                paths.insert(canonical(&path));
+            }
+        }
+    }
+    let active = canonical(active);
+    if active.is_file() {
+        paths.insert(active.clone());
+    }
+    let mut models: Vec<InstalledModel> = paths
+        .into_iter()
+        .map(|path| describe(&path, path == active, memory))
+        .collect();
+    models.sort_by(|a, b| {
+        a.name
+            .to_lowercase()
+            .cmp(&b.name.to_lowercase())
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    models
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// Reads one file's header.
+fn describe(path: &Path, active: bool, memory: Option<SystemMemory>) -> InstalledModel {
+    let file_size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let memory_fit = memory.map_or(MemoryFit::Unknown, |m| m.fit(file_size));
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut model = InstalledModel {
+        path: path.display().to_string(),
+        name: stem,
+        architecture: String::new(),
+        quantization: String::new(),
+        context_length: 0,
+        file_size,
+        memory_fit,
+        active,
+        problem: None,
+    };
+    match GgufFile::open(path) {
+        Ok(gguf) => {
+            model.name = gguf.display_name();
+            model.architecture = gguf.architecture().unwrap_or_default().to_owned();
+            model.quantization = gguf.quantization();
+            model.context_length = gguf
+                .context_length()
+                .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
+        }
+        Err(e) => model.problem = Some(engine_error(e).message),
+    }
+    model
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GIB: u64 = 1 << 30;
+
+    #[test]
+    fn meminfo_is_read_in_bytes() {
+        let text = "MemTotal:       24576000 kB\nMemFree:  100 kB\nMemAvailable:   20000000 kB\n";
+        let memory = SystemMemory::parse(text).unwrap();
+        assert_eq!(memory.total, 24_576_000 * 1024);
+        assert_eq!(memory.available, 20_000_000 * 1024);
+        assert_eq!(SystemMemory::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn a_small_model_fits_a_big_one_does_not() {
+        let memory = SystemMemory {
+            total: 16 * GIB,
+            available: 10 * GIB,
+        };
+        assert_eq!(memory.fit(300 << 20), MemoryFit::Fits);
+        assert_eq!(memory.fit(7 * GIB), MemoryFit::Tight);
+        assert_eq!(memory.fit(40 * GIB), MemoryFit::TooLarge);
+    }
+}

@@ -1,0 +1,77 @@
+//! What the person chose: per conversation (system prompt, sampler) and for the whole app.
+
+use serde::{Deserialize, Serialize};
+
+use crate::SamplerParams;
+
+/// Longest system prompt a conversation keeps, in characters.
+pub const MAX_SYSTEM_PROMPT_CHARS: usize = 8_000;
+
+/// Settings kept with one conversation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConversationSettings {
+    /// Instructions given to the model before the conversation (empty: none).
+    #[serde(default)]
+    pub system_prompt: String,
+    /// Sampler settings for its replies; `None` uses the model's defaults.
+    #[serde(default)]
+    pub sampler: Option<SamplerParams>,
+}
+
+impl ConversationSettings {
+    /// Why these settings cannot be kept, in words for the person; `None` when they can.
+    pub fn problem(&self) -> Option<String> {
+        let chars = self.system_prompt.chars().count();
+        if chars > MAX_SYSTEM_PROMPT_CHARS {
+            return Some(format!(
+                "a system prompt can be at most {MAX_SYSTEM_PROMPT_CHARS} characters long \
+                 (this one has {chars})"
+            ));
+        }
+        let sampler = self.sampler.as_ref()?;
+        let finite = [
+            sampler.temperature,
+            sampler.top_p,
+            sampler.repeat_penalty,
+            sampler.min_p,
+            sampler.presence_penalty,
+            sampler.frequency_penalty,
+        ]
+        .iter()
+        .all(|v| v.is_finite());
+        if !finite || sampler.temperature < 0.0 || !(0.0..=1.0).contains(&sampler.top_p) {
+            return Some(
+                "sampler settings need a temperature of 0 or more and a top-p between 0 and 1"
+                    .into(),
+            );
+        }
+        if sampler.max_tokens == 0 {
+            return Some("a reply needs room for at least one token".into());
+        }
+        None
+    }
+}
+
+/// The colour scheme.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    /// Follow the system's light or dark preference.
+    #[default]
+    System,
+    /// Always light.
+    Light,
+    /// Always dark.
+    Dark,
+}
+
+/// Settings of the whole app, kept in the local database.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppSettings {
+    /// The colour scheme.
+    #[serde(default)]
+    pub theme: Theme,
+    /// The welcome was shown and dismissed.
+    #[serde(default)]
+    pub welcomed: bool,
+}

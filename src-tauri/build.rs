@@ -7,6 +7,7 @@ fn main() {
         "list_conversations",
         "open_conversation",
         "switch_branch",
+        "step_version",
         "rename_conversation",
         "set_pinned",
         "delete_conversation",

@@ -53,6 +53,17 @@ pub(crate) async fn switch_branch(
     Ok(app.switch_branch(conversation_id, message_id).await?)
 }
 
+/// Shows the version `step` places before or after a message among its siblings.
+#[tauri::command]
+pub(crate) async fn step_version(
+    app: AppState<'_>,
+    conversation_id: Uuid,
+    message_id: Uuid,
+    step: i32,
+) -> Result<ConversationTreePath, AppError> {
+    Ok(app.step_version(conversation_id, message_id, step).await?)
+}
+
 /// Renames a conversation.
 #[tauri::command]
 pub(crate) async fn rename_conversation(

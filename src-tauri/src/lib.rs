@@ -45,6 +45,7 @@ pub fn run() {
             commands::list_conversations,
             commands::open_conversation,
             commands::switch_branch,
+            commands::step_version,
             commands::rename_conversation,
             commands::set_pinned,
             commands::delete_conversation,

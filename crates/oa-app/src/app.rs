@@ -232,6 +232,35 @@ impl App {
         .await
     }
 
+    /// Shows the version `step` places before (negative) or after `message_id` among the
+    /// messages with the same parent, and what followed it when last viewed. A step past the
+    /// first or last version is refused.
+    pub async fn step_version(
+        &self,
+        conversation_id: Uuid,
+        message_id: Uuid,
+        step: i32,
+    ) -> Result<ConversationTreePath> {
+        self.with_store(move |s| {
+            let siblings = s.siblings(message_id)?;
+            let here = siblings
+                .iter()
+                .position(|m| m.id == message_id)
+                .ok_or_else(|| Error::Internal("a message is not its own sibling".into()))?;
+            let target = i64::try_from(here).unwrap_or(i64::MAX) + i64::from(step);
+            let Some(other) = usize::try_from(target).ok().and_then(|i| siblings.get(i)) else {
+                return Err(Error::Store(oa_store::StoreError::InvalidInput(format!(
+                    "there is no version {} of this message; it has {}",
+                    target + 1,
+                    siblings.len()
+                ))));
+            };
+            s.set_current_leaf(conversation_id, other.id)?;
+            Ok(s.conversation_tree_path(conversation_id)?)
+        })
+        .await
+    }
+
     /// Gives a conversation a title of the person's choosing.
     pub async fn rename_conversation(&self, id: Uuid, title: String) -> Result<()> {
         self.with_store(move |s| Ok(s.rename(id, &title)?)).await
@@ -662,9 +691,11 @@ fn fresh_seed(previous: u64) -> u64 {
     let mut z = nanos ^ previous.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    let seed = z ^ (z >> 31);
+    // 32 bits: a seed a person can read and type, and one that crosses to the UI's JavaScript
+    // numbers exactly.
+    let seed = (z ^ (z >> 31)) & u64::from(u32::MAX);
     if seed == previous {
-        seed.wrapping_add(1)
+        (seed + 1) & u64::from(u32::MAX)
     } else {
         seed
     }

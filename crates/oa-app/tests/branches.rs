@@ -94,6 +94,11 @@ async fn regenerating_adds_a_version_and_the_chosen_one_is_kept_across_restarts(
         second.provenance.as_ref().unwrap().sampler.seed,
     );
     assert_ne!(seeds.0, seeds.1, "a regenerated reply gets a new seed");
+    assert!(
+        seeds.1 <= u64::from(u32::MAX),
+        "a seed the UI can show exactly: {}",
+        seeds.1
+    );
 
     // The new reply is shown as 2 of 2; going back shows the first as 1 of 2.
     let path = app.conversation_path(conversation).await.unwrap();
@@ -102,6 +107,16 @@ async fn regenerating_adds_a_version_and_the_chosen_one_is_kept_across_restarts(
         shown(&path)[1],
         (Role::Assistant, second.text.clone(), 1, 2)
     );
+    let path = app.step_version(conversation, second.id, -1).await.unwrap();
+    assert_eq!(shown(&path)[1], (Role::Assistant, first.text.clone(), 0, 2));
+    let err: oa_types::AppError = app
+        .step_version(conversation, first.id, -1)
+        .await
+        .unwrap_err()
+        .into();
+    assert_eq!(err.code, ErrorCode::InvalidRequest, "{err:?}");
+    let path = app.step_version(conversation, first.id, 1).await.unwrap();
+    assert_eq!(path.messages[1].message.id, second.id);
     let path = app.switch_branch(conversation, first.id).await.unwrap();
     assert_eq!(shown(&path)[1], (Role::Assistant, first.text.clone(), 0, 2));
 

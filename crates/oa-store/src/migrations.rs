@@ -156,8 +156,11 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
     "#,
     // 5: what the person chose: a conversation's system prompt and sampler, and the app's own
-    // settings (theme, the model to run, whether the welcome was seen), as JSON values.
+    // settings (theme, the model to run, whether the welcome was seen), as JSON values; and
+    // when each message was last on the path shown, so that going back to a version returns to
+    // where the person was in it.
     r#"
+    ALTER TABLE messages ADD COLUMN viewed_at INTEGER;
     ALTER TABLE conversations ADD COLUMN settings TEXT
         CHECK (settings IS NULL OR json_valid(settings));
     CREATE TABLE app_settings (

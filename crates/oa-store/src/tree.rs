@@ -82,20 +82,25 @@ impl Store {
         rows.map(|r| r?.into_message()).collect()
     }
 
-    /// Switches the current path to go through `message_id`: the path now ends at the most
-    /// recently written message below it (itself when it has no replies), which is always a
-    /// leaf — so the person lands where they last were in that branch. Returns the new leaf.
+    /// Switches the current path to go through `message_id`: below it, the path follows at
+    /// each step the version that was on screen last (or, never shown, written last), so the
+    /// person lands where they were in that branch. The path ends at a leaf; returns it. The
+    /// messages on the new path are remembered as the last viewed.
     pub fn set_current_leaf(&mut self, conversation_id: Uuid, message_id: Uuid) -> Result<Uuid> {
         let tx = self.conn.transaction()?;
         message_in(&tx, conversation_id, message_id)?;
         let leaf: String = tx.query_row(
-            "WITH RECURSIVE below(id) AS (
-                 SELECT ?1
+            "WITH RECURSIVE down(id, depth) AS (
+                 SELECT ?1, 0
                  UNION ALL
-                 SELECT m.id FROM messages m JOIN below ON m.parent_id = below.id
+                 SELECT (SELECT c.id FROM messages c WHERE c.parent_id = down.id
+                         ORDER BY coalesce(c.viewed_at, c.created_at) DESC, c.created_at DESC,
+                                  c.id DESC
+                         LIMIT 1),
+                        down.depth + 1
+                 FROM down WHERE down.id IS NOT NULL
              )
-             SELECT m.id FROM below JOIN messages m ON m.id = below.id
-             ORDER BY m.created_at DESC, m.id DESC LIMIT 1",
+             SELECT id FROM down WHERE id IS NOT NULL ORDER BY depth DESC LIMIT 1",
             [message_id.to_string()],
             |r| r.get(0),
         )?;
@@ -103,6 +108,16 @@ impl Store {
         tx.execute(
             "UPDATE conversations SET current_leaf_id = ?1 WHERE id = ?2",
             params![leaf, conversation_id.to_string()],
+        )?;
+        tx.execute(
+            "WITH RECURSIVE up(id) AS (
+                 SELECT ?1
+                 UNION ALL
+                 SELECT m.parent_id FROM messages m JOIN up ON m.id = up.id
+                 WHERE m.parent_id IS NOT NULL
+             )
+             UPDATE messages SET viewed_at = ?2 WHERE id IN (SELECT id FROM up)",
+            params![leaf, now_ms()],
         )?;
         tx.commit()?;
         parse_uuid(&leaf)

@@ -7,6 +7,10 @@ use crate::SamplerParams;
 /// Longest system prompt a conversation keeps, in characters.
 pub const MAX_SYSTEM_PROMPT_CHARS: usize = 8_000;
 
+/// Largest seed a conversation keeps: the largest integer JavaScript numbers (the UI's)
+/// hold exactly.
+pub const MAX_SEED: u64 = (1 << 53) - 1;
+
 /// Settings kept with one conversation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConversationSettings {
@@ -47,6 +51,9 @@ impl ConversationSettings {
         }
         if sampler.max_tokens == 0 {
             return Some("a reply needs room for at least one token".into());
+        }
+        if sampler.seed > MAX_SEED {
+            return Some(format!("a seed can be at most {MAX_SEED}"));
         }
         None
     }

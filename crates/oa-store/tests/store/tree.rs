@@ -70,7 +70,7 @@ fn editing_a_prompt_adds_a_sibling_and_follows_it() {
 }
 
 #[test]
-fn switching_lands_on_the_latest_message_of_the_branch() {
+fn switching_lands_where_the_person_last_was_in_the_branch() {
     let mut store = Store::open_in_memory().unwrap();
     let [prompt, reply, follow] = three(&mut store);
     let c = prompt.conversation_id;
@@ -88,10 +88,17 @@ fn switching_lands_on_the_latest_message_of_the_branch() {
     );
     // Choosing the edited branch again goes down to its reply.
     assert_eq!(store.set_current_leaf(c, edited.id).unwrap(), spain.id);
-    // Choosing an ancestor lands on the most recently written leaf below it.
+    // Choosing an ancestor follows the branch that was on screen last below it.
     pause();
     let rome = store.add_reply(&follow, "Rome.", None).unwrap();
+    pause();
     store.set_current_leaf(c, edited.id).unwrap();
+    pause();
+    assert_eq!(store.set_current_leaf(c, reply.id).unwrap(), spain.id);
+    pause();
+    // Going to the other version of the follow-up lands on its newest reply.
+    assert_eq!(store.set_current_leaf(c, follow.id).unwrap(), rome.id);
+    pause();
     assert_eq!(store.set_current_leaf(c, reply.id).unwrap(), rome.id);
     // A new prompt continues whatever path is current.
     let next = store.add_prompt(Some(c), "Thanks").unwrap();
@@ -231,4 +238,38 @@ fn the_path_to_a_message_in_another_branch_ends_at_it() {
         store.path_to(Uuid::now_v7()),
         Err(StoreError::NotFound(_))
     ));
+}
+
+#[test]
+fn going_back_to_a_version_returns_to_where_the_person_was_in_it() {
+    let mut store = Store::open_in_memory().unwrap();
+    let [prompt, reply, follow] = three(&mut store);
+    let c = prompt.conversation_id;
+    // Another answer to the first prompt, written after everything else.
+    let other = store.add_reply(&prompt, "Lyon.", None).unwrap();
+    pause();
+    // The person goes back to the first answer (and what followed it), then edits the prompt.
+    assert_eq!(store.set_current_leaf(c, reply.id).unwrap(), follow.id);
+    pause();
+    store
+        .add_sibling_prompt(c, prompt.id, "Capital of Spain?")
+        .unwrap();
+    pause();
+    // Returning to the original prompt shows the answer last on screen, not the newest one.
+    assert_eq!(store.set_current_leaf(c, prompt.id).unwrap(), follow.id);
+    assert_eq!(
+        path_texts(&store, c),
+        [
+            ("Capital of France?".to_owned(), 0, 2),
+            ("Paris.".to_owned(), 0, 2),
+            ("And Italy?".to_owned(), 0, 1)
+        ]
+    );
+    // Choosing the other answer makes it the one to return to.
+    assert_eq!(store.set_current_leaf(c, other.id).unwrap(), other.id);
+    pause();
+    let edited = store.siblings(prompt.id).unwrap()[1].id;
+    store.set_current_leaf(c, edited).unwrap();
+    pause();
+    assert_eq!(store.set_current_leaf(c, prompt.id).unwrap(), other.id);
 }

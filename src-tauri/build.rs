@@ -21,7 +21,9 @@ fn main() {
         "app_settings",
         "set_app_settings",
         "installed_models",
+        "models_folder",
         "select_model",
+        "first_paint",
     ];
     let attributes = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(commands));

@@ -171,6 +171,12 @@ pub(crate) async fn installed_models(app: AppState<'_>) -> Result<Vec<InstalledM
     Ok(app.installed_models().await?)
 }
 
+/// The folder where the person puts model files.
+#[tauri::command]
+pub(crate) fn models_folder(app: AppState<'_>) -> String {
+    app.models_folder().display().to_string()
+}
+
 /// Starts loading another model.
 #[tauri::command]
 pub(crate) async fn select_model(
@@ -178,4 +184,13 @@ pub(crate) async fn select_model(
     path: PathBuf,
 ) -> Result<ModelStatus, AppError> {
     Ok(app.select_model(path).await?)
+}
+
+/// The UI painted its first frame: logs how long the start took (`cargo xtask bench` reads it).
+#[tauri::command]
+pub(crate) fn first_paint() {
+    let ms = crate::STARTED
+        .get()
+        .map_or(0, |started| started.elapsed().as_millis());
+    tracing::info!(ms, "first paint");
 }

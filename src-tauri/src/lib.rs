@@ -14,8 +14,12 @@ use std::sync::Arc;
 use oa_app::{App, AppConfig};
 use tauri::Manager;
 
+/// When the process started, for the start-up time the app logs at its first paint.
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 /// Builds and runs the app until its window closes.
 pub fn run() {
+    STARTED.get_or_init(std::time::Instant::now);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -59,7 +63,9 @@ pub fn run() {
             commands::app_settings,
             commands::set_app_settings,
             commands::installed_models,
+            commands::models_folder,
             commands::select_model,
+            commands::first_paint,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -1,10 +1,18 @@
-//! The root component: the page layout and the first calls to the app.
+//! The root component: the page layout, the theme, keyboard shortcuts and the first calls to
+//! the app.
 
+use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
+use oa_types::Theme;
+use wasm_bindgen::prelude::*;
 
 use crate::chat::{Composer, Thread};
+use crate::exchange::stop;
+use crate::ipc;
+use crate::panels::{Panels, Welcome};
 use crate::sidebar::Sidebar;
-use crate::state::AppState;
+use crate::state::{AppState, Panel};
 use crate::status::{ModelBanner, StatusLine, watch_model};
 
 /// The whole page: sidebar on the left, the open conversation on the right.
@@ -14,6 +22,9 @@ pub fn App() -> impl IntoView {
     provide_context(state);
     watch_model(state);
     state.refresh_conversations();
+    load_settings(state);
+    follow_theme(state);
+    window_event_listener(leptos::ev::keydown, move |ev| shortcut(state, &ev));
 
     view! {
         <div id="app" class="app" data-ready=move || if state.ready() { "true" } else { "false" }>
@@ -21,6 +32,14 @@ pub fn App() -> impl IntoView {
             <main class="main">
                 <header class="topbar">
                     <h1 class="thread-title">{move || state.title()}</h1>
+                    <button
+                        type="button"
+                        class="topbar-model"
+                        title="Switch model"
+                        on:click=move |_| state.panel.set(Some(Panel::Models))
+                    >
+                        {move || crate::status::short_model_name(state)}
+                    </button>
                 </header>
                 <ModelBanner />
                 <Thread />
@@ -29,6 +48,79 @@ pub fn App() -> impl IntoView {
                     <StatusLine />
                 </div>
             </main>
+            <Panels />
+            <Welcome />
         </div>
+    }
+}
+
+fn load_settings(state: AppState) {
+    spawn_local(async move {
+        match ipc::app_settings().await {
+            Ok(settings) => state.settings.set(Some(settings)),
+            Err(e) => state.notice.set(Some(e.message)),
+        }
+        state.settings_loaded.set(true);
+    });
+}
+
+/// Sets `data-theme` on `<html>` from the chosen theme, following the system's preference when
+/// asked to, also when it changes while the app runs.
+fn follow_theme(state: AppState) {
+    let query = window()
+        .match_media("(prefers-color-scheme: dark)")
+        .ok()
+        .flatten();
+    let system_dark = RwSignal::new(query.as_ref().is_some_and(|q| q.matches()));
+    if let Some(query) = query {
+        let on_change = Closure::<dyn FnMut(web_sys::MediaQueryListEvent)>::new(
+            move |ev: web_sys::MediaQueryListEvent| system_dark.set(ev.matches()),
+        );
+        let _ =
+            query.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
+        // The listener lives as long as the page.
+        on_change.forget();
+    }
+    Effect::new(move |_| {
+        let theme = state.settings.with(|s| s.as_ref().map(|s| s.theme));
+        let dark = match theme.unwrap_or(Theme::System) {
+            Theme::System => system_dark.get(),
+            Theme::Light => false,
+            Theme::Dark => true,
+        };
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-theme", if dark { "dark" } else { "light" });
+        }
+    });
+}
+
+/// Ctrl/Cmd+K search, Ctrl/Cmd+N new chat, Esc stops a reply (or closes what is open).
+fn shortcut(state: AppState, ev: &KeyboardEvent) {
+    let command = ev.ctrl_key() || ev.meta_key();
+    match ev.key().as_str() {
+        "k" | "K" if command => {
+            ev.prevent_default();
+            state.panel.set(None);
+            if let Some(input) = state.search_box.get_untracked() {
+                let _ = input.focus();
+                input.select();
+            }
+        }
+        "n" | "N" if command => {
+            ev.prevent_default();
+            state.panel.set(None);
+            state.new_chat();
+        }
+        "Escape" if !ev.default_prevented() => {
+            if state.panel.get_untracked().is_some() {
+                state.panel.set(None);
+            } else if state.busy.get_untracked() {
+                ev.prevent_default();
+                stop(state);
+            } else if state.editing.get_untracked().is_some() {
+                state.editing.set(None);
+            }
+        }
+        _ => {}
     }
 }

@@ -1,17 +1,18 @@
-//! Sending a prompt and following its reply as it streams.
+//! Sending a prompt (or an edit of one, or asking again) and following its reply as it streams.
 //!
 //! [`Exchange`] turns the app's [`ChatEvent`]s into changes of the shared state and says what must
-//! be fetched again; [`send_draft`] drives one exchange from the composer to the stored reply.
+//! be fetched again; [`send_draft`], [`edit_prompt`] and [`regenerate`] drive one exchange from
+//! the request to the stored reply, and [`stop`] ends the reply early.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use oa_types::{ChatEvent, ModelStatus, SendMessage};
+use oa_types::{ChatEvent, ConversationSettings, ModelStatus, Regenerate, SendMessage, Uuid};
 
 use crate::clock::sleep;
-use crate::ipc;
+use crate::ipc::{self, ReplyRequest};
 use crate::state::{AppState, LiveReply, MessageView};
 use crate::status::ReplyStats;
 
@@ -24,6 +25,18 @@ const WAIT_STEP_MS: i32 = 50;
 pub enum FollowUp {
     /// The conversation list changed (new conversation, new reply).
     RefreshConversations,
+    /// The list changed and the shown conversation has a new version of a message.
+    RefreshWithVersions(Uuid),
+}
+
+/// What an exchange asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// A reply to a new prompt, or to a new version of an earlier one: the thread keeps what
+    /// precedes the prompt and shows the prompt and its reply.
+    Prompt,
+    /// Another reply to a prompt that is shown: the thread keeps everything up to the prompt.
+    Again,
 }
 
 /// One prompt and its reply, from the first event to the last.
@@ -33,6 +46,8 @@ pub struct Exchange {
     epoch: u64,
     /// The prompt starts a new conversation, which gets selected once the app names it.
     new_conversation: bool,
+    /// What was asked for.
+    ask: Ask,
     /// The bubble the reply streams into, from `Started` on.
     bubble: Option<MessageView>,
     /// Milliseconds to the first token, once it arrived.
@@ -43,10 +58,11 @@ pub struct Exchange {
 
 impl Exchange {
     /// An exchange sent from the view `epoch`, to a new conversation or an open one.
-    pub fn new(epoch: u64, new_conversation: bool) -> Self {
+    pub fn new(epoch: u64, new_conversation: bool, ask: Ask) -> Self {
         Exchange {
             epoch,
             new_conversation,
+            ask,
             bubble: None,
             first_token_ms: None,
             closed: false,
@@ -67,7 +83,7 @@ impl Exchange {
     pub fn apply(&mut self, event: ChatEvent, state: &AppState) -> Option<FollowUp> {
         match event {
             ChatEvent::Started { prompt } => {
-                let bubble = MessageView::streaming();
+                let bubble = MessageView::streaming(prompt.id);
                 self.bubble = Some(bubble.clone());
                 let conversation_id = prompt.conversation_id;
                 state.live.set(Some(LiveReply {
@@ -79,8 +95,30 @@ impl Exchange {
                         state.active.set(Some(conversation_id));
                     }
                     state.follow_newest.set(true);
+                    state.editing.set(None);
+                    let ask = self.ask;
                     state.messages.update(|messages| {
-                        messages.push(MessageView::stored(&prompt));
+                        let keep_through = match ask {
+                            Ask::Prompt => prompt.parent_id,
+                            Ask::Again => Some(prompt.id),
+                        };
+                        let versions = keep_only_through(messages, keep_through);
+                        let latest = |view: &MessageView| {
+                            view.sibling_count.set(versions + 1);
+                            view.sibling_index.set(versions);
+                        };
+                        match ask {
+                            Ask::Prompt => {
+                                let shown = MessageView::stored(&oa_types::PathMessage {
+                                    message: prompt.clone(),
+                                    sibling_index: 0,
+                                    sibling_count: 1,
+                                });
+                                latest(&shown);
+                                messages.push(shown);
+                            }
+                            Ask::Again => latest(&bubble),
+                        }
                         messages.push(bubble);
                     });
                 }
@@ -96,6 +134,8 @@ impl Exchange {
                     first_token_ms,
                     total_ms: token.elapsed_ms,
                     streaming: true,
+                    context_tokens: None,
+                    dropped_messages: 0,
                 }));
                 None
             }
@@ -103,6 +143,7 @@ impl Exchange {
                 if let Some(bubble) = &self.bubble {
                     bubble.finish(&reply);
                 }
+
                 match &reply.provenance {
                     Some(provenance) => state
                         .stats
@@ -114,7 +155,11 @@ impl Exchange {
                     }),
                 }
                 self.close(state);
-                Some(FollowUp::RefreshConversations)
+                if state.view_epoch.get_untracked() == self.epoch {
+                    Some(FollowUp::RefreshWithVersions(reply.conversation_id))
+                } else {
+                    Some(FollowUp::RefreshConversations)
+                }
             }
             ChatEvent::Failed { error } => {
                 if let Some(bubble) = &self.bubble {
@@ -163,6 +208,10 @@ impl Exchange {
 fn follow_up(state: AppState, follow_up: Option<FollowUp>) {
     match follow_up {
         Some(FollowUp::RefreshConversations) => state.refresh_conversations(),
+        Some(FollowUp::RefreshWithVersions(conversation)) => {
+            state.refresh_conversations();
+            state.refresh_versions(conversation);
+        }
         None => {}
     }
 }
@@ -173,42 +222,107 @@ pub fn send_draft(state: AppState) {
         return;
     }
     let text = state.draft.get_untracked().trim().to_owned();
+    state.draft.set(String::new());
+    let conversation_id = state.active.get_untracked();
+    // A new chat takes the settings chosen before its first message.
+    let settings = state.chat_settings.get_untracked();
+    let settings = (conversation_id.is_none() && settings != ConversationSettings::default())
+        .then_some(settings);
+    let request = SendMessage {
+        conversation_id,
+        text: text.clone(),
+        sampler: None,
+        edit_of: None,
+        settings,
+    };
+    start(state, Request::Send(request), Some(text));
+}
+
+/// Sends a new version of the prompt `original` (a branch beside it) and streams its reply.
+pub fn edit_prompt(state: AppState, original: Uuid, text: String) {
+    let text = text.trim().to_owned();
+    if text.is_empty() || state.busy.get_untracked() || state.model_unavailable() {
+        return;
+    }
+    let request = SendMessage {
+        conversation_id: state.active.get_untracked(),
+        text,
+        sampler: None,
+        edit_of: Some(original),
+        settings: None,
+    };
+    start(state, Request::Send(request), None);
+}
+
+/// Asks for another reply to `prompt`.
+pub fn regenerate(state: AppState, prompt: Uuid) {
+    let Some(conversation_id) = state.active.get_untracked() else {
+        return;
+    };
+    if state.busy.get_untracked() || state.model_unavailable() {
+        return;
+    }
+    let request = Regenerate {
+        conversation_id,
+        prompt_id: prompt,
+        sampler: None,
+    };
+    start(state, Request::Regenerate(request), None);
+}
+
+/// Stops the reply being generated; the app keeps what it wrote, marked as stopped.
+pub fn stop(state: AppState) {
+    if !state.busy.get_untracked() {
+        return;
+    }
+    spawn_local(async move {
+        if let Err(e) = ipc::stop_generation().await {
+            state.notice.set(Some(e.message));
+        }
+    });
+}
+
+/// A request the app answers with a streamed reply.
+enum Request {
+    Send(SendMessage),
+    Regenerate(Regenerate),
+}
+
+fn start(state: AppState, request: Request, draft: Option<String>) {
     state.busy.set(true);
     state.notice.set(None);
-    state.draft.set(String::new());
     spawn_local(async move {
-        run(state, text).await;
+        run(state, request, draft).await;
         state.busy.set(false);
         state.focus_composer();
     });
 }
 
-async fn run(state: AppState, text: String) {
+/// Drives one exchange. `draft` is the composer text to give back if the prompt never reached
+/// the app.
+async fn run(state: AppState, request: Request, draft: Option<String>) {
+    let give_back = |message: String| match &draft {
+        Some(text) => restore_draft(&state, text.clone(), message),
+        None => state.notice.set(Some(message)),
+    };
     // A prompt typed while the model loads is sent as soon as it is ready.
     loop {
         match state.model.get_untracked() {
             Some(ModelStatus::Ready { .. }) => break,
             Some(ModelStatus::Unavailable { error }) => {
-                restore_draft(&state, text, error.message);
+                give_back(error.message);
                 return;
             }
             Some(ModelStatus::Loading { .. }) | None => sleep(WAIT_STEP_MS * 2).await,
         }
     }
 
-    let conversation_id = state.active.get_untracked();
     let epoch = state.view_epoch.get_untracked();
-    let exchange = Rc::new(RefCell::new(Exchange::new(
-        epoch,
-        conversation_id.is_none(),
-    )));
-    let request = SendMessage {
-        conversation_id,
-        text: text.clone(),
-        sampler: None,
-        edit_of: None,
-        settings: None,
+    let (new_conversation, ask) = match &request {
+        Request::Send(send) => (send.conversation_id.is_none(), Ask::Prompt),
+        Request::Regenerate(_) => (false, Ask::Again),
     };
+    let exchange = Rc::new(RefCell::new(Exchange::new(epoch, new_conversation, ask)));
     let on_event = {
         let exchange = exchange.clone();
         move |event| {
@@ -216,7 +330,11 @@ async fn run(state: AppState, text: String) {
             follow_up(state, next);
         }
     };
-    match ipc::send_message(&request, on_event).await {
+    let reply = match &request {
+        Request::Send(send) => ReplyRequest::Send(send),
+        Request::Regenerate(again) => ReplyRequest::Regenerate(again),
+    };
+    match ipc::stream_reply(reply, on_event).await {
         Ok(()) => {
             // Channel messages may trail the command's own answer.
             let mut waited = 0;
@@ -235,10 +353,30 @@ async fn run(state: AppState, text: String) {
             if handled {
                 state.refresh_conversations();
             } else {
-                restore_draft(&state, text, error.message);
+                give_back(error.message);
             }
         }
     }
+}
+
+/// Removes the views after the one with id `through` (all of them when `None`) and returns
+/// how many versions the first removed one had: a new version joins them.
+fn keep_only_through(messages: &mut Vec<MessageView>, through: Option<Uuid>) -> u32 {
+    let keep = match through {
+        None => 0,
+        Some(id) => match messages
+            .iter()
+            .position(|m| m.id.get_untracked() == Some(id))
+        {
+            Some(index) => index + 1,
+            None => messages.len(),
+        },
+    };
+    let versions = messages
+        .get(keep)
+        .map_or(0, |m| m.sibling_count.get_untracked());
+    messages.truncate(keep);
+    versions
 }
 
 /// The prompt never reached the app: give the text back and say why.
@@ -297,7 +435,7 @@ mod tests {
     #[test]
     fn a_new_conversation_streams_into_one_bubble_and_is_selected() {
         let state = AppState::new();
-        let mut exchange = Exchange::new(state.view_epoch.get_untracked(), true);
+        let mut exchange = Exchange::new(state.view_epoch.get_untracked(), true, Ask::Prompt);
         let conversation = Uuid::from_u128(1);
         let prompt = message(Role::Prompter, conversation, "Hi");
 
@@ -344,7 +482,7 @@ mod tests {
             },
             &state,
         );
-        assert_eq!(next, Some(FollowUp::RefreshConversations));
+        assert_eq!(next, Some(FollowUp::RefreshWithVersions(conversation)));
         assert!(exchange.closed());
         assert_eq!(
             texts(&state)[1],
@@ -365,7 +503,7 @@ mod tests {
         let state = AppState::new();
         let conversation = Uuid::from_u128(2);
         state.active.set(Some(conversation));
-        let mut exchange = Exchange::new(state.view_epoch.get_untracked(), false);
+        let mut exchange = Exchange::new(state.view_epoch.get_untracked(), false, Ask::Prompt);
         let prompt = message(Role::Prompter, conversation, "Hi");
         assert_eq!(exchange.apply(ChatEvent::Started { prompt }, &state), None);
         exchange.apply(token("Par", 0, 10), &state);
@@ -391,7 +529,7 @@ mod tests {
     #[test]
     fn a_rejection_before_start_is_left_to_the_composer() {
         let state = AppState::new();
-        let mut exchange = Exchange::new(0, true);
+        let mut exchange = Exchange::new(0, true, Ask::Prompt);
         assert!(!exchange.reject("The model is still loading".into(), &state));
         assert!(texts(&state).is_empty());
     }
@@ -399,7 +537,7 @@ mod tests {
     #[test]
     fn events_for_a_view_left_behind_do_not_touch_the_thread() {
         let state = AppState::new();
-        let mut exchange = Exchange::new(state.view_epoch.get_untracked(), true);
+        let mut exchange = Exchange::new(state.view_epoch.get_untracked(), true, Ask::Prompt);
         state.view_epoch.set(5); // The user opened something else meanwhile.
         let conversation = Uuid::from_u128(3);
         state.active.set(Some(Uuid::from_u128(4)));
@@ -413,5 +551,69 @@ mod tests {
         let live = state.live.get_untracked().unwrap();
         assert_eq!(live.conversation_id, conversation);
         assert_eq!(live.bubble.text.get_untracked(), "x");
+    }
+
+    #[test]
+    fn asking_again_keeps_the_thread_up_to_the_prompt_and_counts_the_new_version() {
+        let state = AppState::new();
+        let conversation = Uuid::from_u128(9);
+        state.active.set(Some(conversation));
+        let path = |text: &str, role, parent: Option<&Message>| {
+            let mut m = message(role, conversation, text);
+            m.parent_id = parent.map(|p| p.id);
+            m
+        };
+        let prompt = path("Hi", Role::Prompter, None);
+        let reply = path("Hello", Role::Assistant, Some(&prompt));
+        let follow = path("More", Role::Prompter, Some(&reply));
+        let answer = path("Sure", Role::Assistant, Some(&follow));
+        let shown: Vec<MessageView> = [&prompt, &reply, &follow, &answer]
+            .iter()
+            .map(|m| {
+                MessageView::stored(&oa_types::PathMessage {
+                    message: (*m).clone(),
+                    sibling_index: 0,
+                    sibling_count: if m.id == answer.id { 2 } else { 1 },
+                })
+            })
+            .collect();
+        state.messages.set(shown);
+
+        let mut again = Exchange::new(state.view_epoch.get_untracked(), false, Ask::Again);
+        again.apply(
+            ChatEvent::Started {
+                prompt: follow.clone(),
+            },
+            &state,
+        );
+        let rows = texts(&state);
+        assert_eq!(rows.len(), 4, "{rows:?}");
+        assert_eq!(rows[2].1, "More");
+        assert_eq!(
+            rows[3],
+            (Role::Assistant, String::new(), BubbleState::Streaming)
+        );
+        let (index, count) = state.messages.with_untracked(|m| {
+            (
+                m[3].sibling_index.get_untracked(),
+                m[3].sibling_count.get_untracked(),
+            )
+        });
+        assert_eq!((index, count), (2, 3), "the third of three replies");
+
+        // An edit of the first prompt replaces the whole thread with the new version.
+        let mut edit = Exchange::new(state.view_epoch.get_untracked(), false, Ask::Prompt);
+        let edited = path("Hi there", Role::Prompter, None);
+        edit.apply(ChatEvent::Started { prompt: edited }, &state);
+        let rows = texts(&state);
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows[0].1, "Hi there");
+        let (index, count) = state.messages.with_untracked(|m| {
+            (
+                m[0].sibling_index.get_untracked(),
+                m[0].sibling_count.get_untracked(),
+            )
+        });
+        assert_eq!((index, count), (1, 2), "the second version of the prompt");
     }
 }

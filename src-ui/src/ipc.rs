@@ -6,8 +6,9 @@
 //! every failure, whatever its origin, comes back as an [`AppError`] whose message the UI can show.
 
 use oa_types::{
-    AppError, ChatEvent, ConversationDetail, ConversationSummary, ErrorCode, ModelStatus,
-    SendMessage, Uuid,
+    AppError, AppSettings, ChatEvent, ConversationListEntry, ConversationSettings,
+    ConversationTreePath, ErrorCode, InstalledModel, ModelStatus, Regenerate, SamplerParams,
+    SearchHit, SendMessage, Uuid,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -32,10 +33,59 @@ extern "C" {
     fn set_onmessage(this: &Channel, handler: &JsValue);
 }
 
-/// Arguments of `open_conversation`.
+/// Arguments of the commands that name one conversation.
 #[derive(Serialize)]
-struct OpenConversationArgs {
+struct IdArgs {
     id: Uuid,
+}
+
+/// Arguments of `switch_branch` (Tauri maps camelCase keys to the command's parameters).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BranchArgs {
+    conversation_id: Uuid,
+    message_id: Uuid,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StepArgs {
+    conversation_id: Uuid,
+    message_id: Uuid,
+    step: i32,
+}
+
+#[derive(Serialize)]
+struct RenameArgs<'a> {
+    id: Uuid,
+    title: &'a str,
+}
+
+#[derive(Serialize)]
+struct PinArgs {
+    id: Uuid,
+    pinned: bool,
+}
+
+#[derive(Serialize)]
+struct SearchArgs<'a> {
+    query: &'a str,
+}
+
+#[derive(Serialize)]
+struct SettingsArgs<'a> {
+    id: Uuid,
+    settings: &'a ConversationSettings,
+}
+
+#[derive(Serialize)]
+struct AppSettingsArgs<'a> {
+    settings: &'a AppSettings,
+}
+
+#[derive(Serialize)]
+struct ModelArgs<'a> {
+    path: &'a str,
 }
 
 /// The model's state: loading, ready, or unavailable with the reason.
@@ -43,23 +93,134 @@ pub async fn model_status() -> Result<ModelStatus, AppError> {
     call("model_status", JsValue::UNDEFINED).await
 }
 
-/// Every stored conversation, the most recently changed first.
-pub async fn list_conversations() -> Result<Vec<ConversationSummary>, AppError> {
+/// Every stored conversation: pinned first, then the most recently changed.
+pub async fn list_conversations() -> Result<Vec<ConversationListEntry>, AppError> {
     call("list_conversations", JsValue::UNDEFINED).await
 }
 
-/// One conversation with the messages of its current path, root first.
-pub async fn open_conversation(id: Uuid) -> Result<ConversationDetail, AppError> {
-    call("open_conversation", to_js(&OpenConversationArgs { id })?).await
+/// One conversation's current path, root first, with each message's place among its versions.
+pub async fn open_conversation(id: Uuid) -> Result<ConversationTreePath, AppError> {
+    call("open_conversation", to_js(&IdArgs { id })?).await
 }
 
-/// Sends a prompt and streams the reply: `on_event` receives each [`ChatEvent`] as it arrives,
-/// and the returned future settles once the app has finished with the request.
+/// Shows another version of a message; answers with the new path.
+pub async fn switch_branch(
+    conversation_id: Uuid,
+    message_id: Uuid,
+) -> Result<ConversationTreePath, AppError> {
+    let args = BranchArgs {
+        conversation_id,
+        message_id,
+    };
+    call("switch_branch", to_js(&args)?).await
+}
+
+/// Shows the version `step` places before or after a message among its siblings.
+pub async fn step_version(
+    conversation_id: Uuid,
+    message_id: Uuid,
+    step: i32,
+) -> Result<ConversationTreePath, AppError> {
+    let args = StepArgs {
+        conversation_id,
+        message_id,
+        step,
+    };
+    call("step_version", to_js(&args)?).await
+}
+
+/// Renames a conversation.
+pub async fn rename_conversation(id: Uuid, title: &str) -> Result<(), AppError> {
+    call("rename_conversation", to_js(&RenameArgs { id, title })?).await
+}
+
+/// Pins or unpins a conversation.
+pub async fn set_pinned(id: Uuid, pinned: bool) -> Result<(), AppError> {
+    call("set_pinned", to_js(&PinArgs { id, pinned })?).await
+}
+
+/// Deletes a conversation.
+pub async fn delete_conversation(id: Uuid) -> Result<(), AppError> {
+    call("delete_conversation", to_js(&IdArgs { id })?).await
+}
+
+/// Messages of every conversation that match `query`, most relevant first.
+pub async fn search(query: &str) -> Result<Vec<SearchHit>, AppError> {
+    call("search", to_js(&SearchArgs { query })?).await
+}
+
+/// Stops the reply being generated; `true` when there was one.
+pub async fn stop_generation() -> Result<bool, AppError> {
+    call("stop_generation", JsValue::UNDEFINED).await
+}
+
+/// A conversation's system prompt and sampler.
+pub async fn conversation_settings(id: Uuid) -> Result<ConversationSettings, AppError> {
+    call("conversation_settings", to_js(&IdArgs { id })?).await
+}
+
+/// Keeps a conversation's system prompt and sampler.
+pub async fn set_conversation_settings(
+    id: Uuid,
+    settings: &ConversationSettings,
+) -> Result<(), AppError> {
+    call(
+        "set_conversation_settings",
+        to_js(&SettingsArgs { id, settings })?,
+    )
+    .await
+}
+
+/// The sampler replies get when the person chose none.
+pub async fn default_sampler() -> Result<SamplerParams, AppError> {
+    call("default_sampler", JsValue::UNDEFINED).await
+}
+
+/// The app's settings.
+pub async fn app_settings() -> Result<AppSettings, AppError> {
+    call("app_settings", JsValue::UNDEFINED).await
+}
+
+/// Keeps the app's settings.
+pub async fn set_app_settings(settings: &AppSettings) -> Result<(), AppError> {
+    call("set_app_settings", to_js(&AppSettingsArgs { settings })?).await
+}
+
+/// The models on this computer.
+pub async fn installed_models() -> Result<Vec<InstalledModel>, AppError> {
+    call("installed_models", JsValue::UNDEFINED).await
+}
+
+/// The folder where the person puts model files.
+pub async fn models_folder() -> Result<String, AppError> {
+    call("models_folder", JsValue::UNDEFINED).await
+}
+
+/// Starts loading another model.
+pub async fn select_model(path: &str) -> Result<ModelStatus, AppError> {
+    call("select_model", to_js(&ModelArgs { path })?).await
+}
+
+/// Tells the app the first frame of the UI is on screen (it logs its start-up time).
+pub async fn first_paint() -> Result<(), AppError> {
+    call("first_paint", JsValue::UNDEFINED).await
+}
+
+/// What a streamed reply answers.
+pub enum ReplyRequest<'a> {
+    /// A new prompt, or an edited version of one.
+    Send(&'a SendMessage),
+    /// Another reply to a prompt.
+    Regenerate(&'a Regenerate),
+}
+
+/// Sends a request for a reply and streams it: `on_event` receives each [`ChatEvent`] as it
+/// arrives, and the returned future settles once the app has finished with the request.
 ///
 /// The handler belongs to the JS channel from then on (it is freed when the channel is), because
 /// the last events may arrive after the command itself has returned.
-pub async fn send_message(
-    request: &SendMessage,
+pub async fn stream_reply(
+    request: ReplyRequest<'_>,
     mut on_event: impl FnMut(ChatEvent) + 'static,
 ) -> Result<(), AppError> {
     let channel = Channel::new().map_err(from_js_error)?;
@@ -72,11 +233,15 @@ pub async fn send_message(
     channel.set_onmessage(&handler.into_js_value());
 
     let args = js_sys::Object::new();
-    set_field(&args, "request", &to_js(request)?)?;
+    let (cmd, request) = match request {
+        ReplyRequest::Send(request) => ("send_message", to_js(request)?),
+        ReplyRequest::Regenerate(request) => ("regenerate", to_js(request)?),
+    };
+    set_field(&args, "request", &request)?;
     // Tauri maps the camelCase key to the command's `on_event` parameter.
     set_field(&args, "onEvent", &channel)?;
     // The reply itself arrives through the channel; the command's own value carries nothing.
-    tauri_invoke("send_message", args.into())
+    tauri_invoke(cmd, args.into())
         .await
         .map_err(from_js_error)?;
     Ok(())

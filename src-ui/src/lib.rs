@@ -12,9 +12,13 @@
 //! | [`ipc`]     | every call into the app (`window.__TAURI__`)                         |
 //! | [`exchange`]| sending a prompt and applying the streamed reply                     |
 //! | [`chat`]    | the thread, message bubbles and the composer                         |
-//! | [`sidebar`] | "New chat" and the conversation list                                 |
+//! | [`sidebar`] | "New chat", search, the conversation list (rename, pin, delete+undo) |
+//! | [`panels`]  | Settings, Models, a chat's system prompt and sampler, the welcome    |
+//! | [`clipboard`]| copying a message or a code block                                   |
 //! | [`status`]  | the model banner, the status line and reply timing                   |
 //! | [`clock`]   | timers                                                               |
+//! | [`markdown`]| assistant replies from Markdown to safe HTML                         |
+//! | [`highlight`]| syntax highlighting of the code blocks in replies                   |
 //!
 //! `static/boot.js` loads the `wasm-bindgen --target web` output; initialising the module runs
 //! [`start`], which mounts [`app::App`] on `<body>`. Element ids, classes and `data-*` attributes
@@ -22,9 +26,13 @@
 
 pub mod app;
 pub mod chat;
+pub mod clipboard;
 pub mod clock;
 pub mod exchange;
+pub mod highlight;
 pub mod ipc;
+pub mod markdown;
+pub mod panels;
 pub mod sidebar;
 pub mod state;
 pub mod status;
@@ -38,4 +46,12 @@ pub fn start() {
         web_sys::console::error_1(&format!("Open Assistant UI: {info}").into());
     }));
     leptos::mount::mount_to_body(app::App);
+    // The frame after the one that shows the mounted UI: it has been painted by then.
+    leptos::prelude::request_animation_frame(|| {
+        leptos::prelude::request_animation_frame(|| {
+            leptos::task::spawn_local(async {
+                let _ = ipc::first_paint().await;
+            });
+        });
+    });
 }

@@ -7,10 +7,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use leptos::html::Textarea;
+use leptos::html::{Input, Textarea};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use oa_types::{ConversationSummary, Message, ModelStatus, Role, Uuid};
+use oa_types::{
+    AppSettings, ConversationListEntry, ConversationSettings, ConversationTreePath, ModelStatus,
+    PathMessage, Role, SamplerParams, SearchHit, Uuid,
+};
 
 use crate::ipc;
 use crate::status::ReplyStats;
@@ -46,12 +49,22 @@ pub struct MessageView {
     pub role: Role,
     /// The stored message's id, once known.
     pub id: ArcRwSignal<Option<Uuid>>,
+    /// The message it answers (`None` for the first prompt).
+    pub parent_id: ArcRwSignal<Option<Uuid>>,
     /// The text so far.
     pub text: ArcRwSignal<String>,
     /// Streaming, done or failed.
     pub state: ArcRwSignal<BubbleState>,
     /// Why generation failed, when it did.
     pub error: ArcRwSignal<Option<String>>,
+    /// The person stopped this reply before the model finished it.
+    pub stopped: ArcRwSignal<bool>,
+    /// Its place among the versions with the same parent, from 0.
+    pub sibling_index: ArcRwSignal<u32>,
+    /// How many versions share its parent.
+    pub sibling_count: ArcRwSignal<u32>,
+    /// A person wrote it in the assistant's place.
+    pub correction: bool,
 }
 
 impl MessageView {
@@ -61,25 +74,40 @@ impl MessageView {
             key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
             role,
             id: ArcRwSignal::new(id),
+            parent_id: ArcRwSignal::new(None),
             text: ArcRwSignal::new(text),
             state: ArcRwSignal::new(state),
             error: ArcRwSignal::new(None),
+            stopped: ArcRwSignal::new(false),
+            sibling_index: ArcRwSignal::new(0),
+            sibling_count: ArcRwSignal::new(1),
+            correction: false,
         }
     }
 
-    /// A message the app has stored.
-    pub fn stored(message: &Message) -> Self {
-        Self::new(
+    /// A message the app has stored, with its place among its versions.
+    pub fn stored(path: &PathMessage) -> Self {
+        let message = &path.message;
+        let mut view = Self::new(
             message.role,
             Some(message.id),
             message.text.clone(),
             BubbleState::Done,
-        )
+        );
+        view.parent_id.set(message.parent_id);
+        view.stopped
+            .set(message.provenance.as_ref().is_some_and(|p| p.stopped));
+        view.sibling_index.set(path.sibling_index);
+        view.sibling_count.set(path.sibling_count.max(1));
+        view.correction = message.corrects.is_some();
+        view
     }
 
-    /// The empty assistant bubble that a reply streams into.
-    pub fn streaming() -> Self {
-        Self::new(Role::Assistant, None, String::new(), BubbleState::Streaming)
+    /// The empty assistant bubble that a reply to `prompt` streams into.
+    pub fn streaming(prompt: Uuid) -> Self {
+        let view = Self::new(Role::Assistant, None, String::new(), BubbleState::Streaming);
+        view.parent_id.set(Some(prompt));
+        view
     }
 
     /// Appends a streamed piece of text.
@@ -90,11 +118,13 @@ impl MessageView {
     }
 
     /// Replaces the streamed text with the stored reply.
-    pub fn finish(&self, reply: &Message) {
+    pub fn finish(&self, reply: &oa_types::Message) {
         self.id.set(Some(reply.id));
         if self.text.with_untracked(|text| text != &reply.text) {
             self.text.set(reply.text.clone());
         }
+        self.stopped
+            .set(reply.provenance.as_ref().is_some_and(|p| p.stopped));
         self.state.set(BubbleState::Done);
     }
 
@@ -114,13 +144,33 @@ pub struct LiveReply {
     pub bubble: MessageView,
 }
 
+/// A panel over the chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    /// App settings: theme, privacy.
+    Settings,
+    /// The models on this computer.
+    Models,
+    /// The open conversation's system prompt and sampler.
+    ChatSettings,
+}
+
+/// A conversation the person deleted, kept on screen as "Undo" until the deletion is final.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingDelete {
+    /// The conversation's list line, to put back on undo.
+    pub entry: ConversationListEntry,
+    /// Tells this deletion apart from a later one.
+    pub token: u64,
+}
+
 /// Shared UI state; `Copy`, so closures take it freely.
 #[derive(Clone, Copy)]
 pub struct AppState {
     /// The model's state; `None` until the app first answers.
     pub model: RwSignal<Option<ModelStatus>>,
-    /// The conversation list, newest first.
-    pub conversations: RwSignal<Vec<ConversationSummary>>,
+    /// The conversation list: pinned first, then newest first.
+    pub conversations: RwSignal<Vec<ConversationListEntry>>,
     /// Whether the conversation list has been asked for once (answered or failed).
     pub conversations_loaded: RwSignal<bool>,
     /// The open conversation; `None` for a new chat.
@@ -145,6 +195,30 @@ pub struct AppState {
     pub follow_newest: RwSignal<bool>,
     /// The composer's textarea, to give it focus.
     pub composer: NodeRef<Textarea>,
+    /// The search box, to give it focus (Ctrl/Cmd+K).
+    pub search_box: NodeRef<Input>,
+    /// What is typed in the search box.
+    pub search_query: RwSignal<String>,
+    /// Messages matching it.
+    pub search_hits: RwSignal<Vec<SearchHit>>,
+    /// The message to bring into view and mark once its conversation is shown.
+    pub highlight: RwSignal<Option<Uuid>>,
+    /// The message whose text is being edited (its key).
+    pub editing: RwSignal<Option<u64>>,
+    /// The conversation whose title is being edited.
+    pub renaming: RwSignal<Option<Uuid>>,
+    /// A deletion that can still be undone.
+    pub pending_delete: RwSignal<Option<PendingDelete>>,
+    /// The panel open over the chat.
+    pub panel: RwSignal<Option<Panel>>,
+    /// The app's settings, once read.
+    pub settings: RwSignal<Option<AppSettings>>,
+    /// Whether the settings have been asked for once (answered or failed).
+    pub settings_loaded: RwSignal<bool>,
+    /// The system prompt and sampler of what is shown (a new chat's until it is sent).
+    pub chat_settings: RwSignal<ConversationSettings>,
+    /// The sampler replies get when the person chose none (the model's defaults).
+    pub default_sampler: RwSignal<SamplerParams>,
 }
 
 impl AppState {
@@ -165,6 +239,18 @@ impl AppState {
             stats: RwSignal::new(None),
             follow_newest: RwSignal::new(true),
             composer: NodeRef::new(),
+            search_box: NodeRef::new(),
+            search_query: RwSignal::new(String::new()),
+            search_hits: RwSignal::new(Vec::new()),
+            highlight: RwSignal::new(None),
+            editing: RwSignal::new(None),
+            renaming: RwSignal::new(None),
+            pending_delete: RwSignal::new(None),
+            panel: RwSignal::new(None),
+            settings: RwSignal::new(None),
+            settings_loaded: RwSignal::new(false),
+            chat_settings: RwSignal::new(ConversationSettings::default()),
+            default_sampler: RwSignal::new(SamplerParams::default()),
         }
     }
 
@@ -181,9 +267,31 @@ impl AppState {
             && self.draft.with(|draft| !draft.trim().is_empty())
     }
 
-    /// Whether the first answers from the app (model state, conversation list) are in.
+    /// Whether the first answers from the app (model state, conversation list, settings) are
+    /// in.
     pub fn ready(&self) -> bool {
-        self.model.with(Option::is_some) && self.conversations_loaded.get()
+        self.model.with(Option::is_some)
+            && self.conversations_loaded.get()
+            && self.settings_loaded.get()
+    }
+
+    /// Whether the first-run welcome covers the window.
+    pub fn welcome_shown(&self) -> bool {
+        self.settings
+            .with_untracked(|s| s.as_ref().is_some_and(|s| !s.welcomed))
+    }
+
+    /// The conversations the list shows: all but one whose deletion can still be undone.
+    pub fn listed(&self) -> Vec<ConversationListEntry> {
+        let hidden = self
+            .pending_delete
+            .with(|p| p.as_ref().map(|p| p.entry.summary.id));
+        self.conversations.with(|list| {
+            list.iter()
+                .filter(|c| Some(c.summary.id) != hidden)
+                .cloned()
+                .collect()
+        })
     }
 
     /// Title of what is shown: the open conversation's, or "New chat".
@@ -193,9 +301,9 @@ impl AppState {
         };
         self.conversations.with(|list| {
             list.iter()
-                .find(|c| c.id == id)
+                .find(|c| c.summary.id == id)
                 // A conversation started a moment ago may not be listed yet.
-                .map_or_else(|| "New chat".to_owned(), |c| c.title.clone())
+                .map_or_else(|| "New chat".to_owned(), |c| c.summary.title.clone())
         })
     }
 
@@ -213,13 +321,16 @@ impl AppState {
         self.messages.set(Vec::new());
         self.thread_loading.set(false);
         self.notice.set(None);
+        self.editing.set(None);
         self.follow_newest.set(true);
+        self.chat_settings.set(ConversationSettings::default());
         self.focus_composer();
     }
 
     /// Shows a stored conversation.
     pub fn open_conversation(&self, id: Uuid) {
         if self.active.get_untracked() == Some(id) && !self.thread_loading.get_untracked() {
+            self.reveal_highlight();
             return;
         }
         self.view_epoch.update(|e| *e += 1);
@@ -228,24 +339,57 @@ impl AppState {
         self.messages.set(Vec::new());
         self.thread_loading.set(true);
         self.notice.set(None);
-        self.follow_newest.set(true);
+        self.editing.set(None);
+        self.follow_newest
+            .set(self.highlight.get_untracked().is_none());
         let state = *self;
         spawn_local(async move {
             let result = ipc::open_conversation(id).await;
+            let settings = ipc::conversation_settings(id).await;
             if state.view_epoch.get_untracked() != epoch {
                 return; // The user moved on meanwhile.
             }
             state.thread_loading.set(false);
+            state.chat_settings.set(settings.unwrap_or_default());
             match result {
-                Ok(detail) => state.show_messages(id, &detail.messages),
+                Ok(path) => state.show_path(&path),
                 Err(e) => state.notice.set(Some(e.message)),
             }
         });
     }
 
-    /// Replaces the thread with stored messages (plus the live reply, if it belongs here).
-    fn show_messages(&self, id: Uuid, messages: &[Message]) {
-        let mut views: Vec<MessageView> = messages.iter().map(MessageView::stored).collect();
+    /// Shows another version of a message and what followed it.
+    pub fn step_version(&self, message_id: Uuid, step: i32) {
+        let Some(conversation) = self.active.get_untracked() else {
+            return;
+        };
+        if self.busy.get_untracked() {
+            self.notice.set(Some(
+                "Wait for the reply to finish, or stop it, to switch versions.".into(),
+            ));
+            return;
+        }
+        let epoch = self.view_epoch.get_untracked();
+        let state = *self;
+        spawn_local(async move {
+            let result = ipc::step_version(conversation, message_id, step).await;
+            if state.view_epoch.get_untracked() != epoch {
+                return;
+            }
+            match result {
+                Ok(path) => {
+                    state.follow_newest.set(false);
+                    state.show_path(&path);
+                }
+                Err(e) => state.notice.set(Some(e.message)),
+            }
+        });
+    }
+
+    /// Replaces the thread with a stored path (plus the live reply, if it belongs here).
+    pub fn show_path(&self, path: &ConversationTreePath) {
+        let id = path.summary.id;
+        let mut views: Vec<MessageView> = path.messages.iter().map(MessageView::stored).collect();
         let live = self
             .live
             .get_untracked()
@@ -253,15 +397,59 @@ impl AppState {
         match live {
             Some(live) => views.push(live.bubble),
             None => {
-                let last = messages.iter().rev().find_map(|m| m.provenance.as_ref());
-                if let Some(provenance) = last {
-                    self.stats
-                        .set(Some(ReplyStats::from_provenance(provenance)));
-                }
+                let last = path
+                    .messages
+                    .iter()
+                    .rev()
+                    .find_map(|m| m.message.provenance.as_ref());
+                self.stats.set(last.map(ReplyStats::from_provenance));
             }
         }
         self.messages.set(views);
-        self.focus_composer();
+        self.reveal_highlight();
+        if self.highlight.get_untracked().is_none() {
+            self.focus_composer();
+        }
+    }
+
+    /// Updates the versions shown ("2 / 3") from the app, without redrawing any bubble.
+    pub fn refresh_versions(&self, conversation: Uuid) {
+        let epoch = self.view_epoch.get_untracked();
+        let state = *self;
+        spawn_local(async move {
+            let Ok(path) = ipc::open_conversation(conversation).await else {
+                return;
+            };
+            if state.view_epoch.get_untracked() != epoch {
+                return;
+            }
+            state.messages.with_untracked(|views| {
+                for view in views {
+                    let id = view.id.get_untracked();
+                    if let Some(stored) = path.messages.iter().find(|p| Some(p.message.id) == id) {
+                        view.sibling_index.set(stored.sibling_index);
+                        view.sibling_count.set(stored.sibling_count.max(1));
+                    }
+                }
+            });
+        });
+    }
+
+    /// Brings the message a search hit named into view and marks it for a moment.
+    fn reveal_highlight(&self) {
+        let Some(target) = self.highlight.get_untracked() else {
+            return;
+        };
+        let state = *self;
+        request_animation_frame(move || {
+            let selector = format!(".message[data-id='{target}']");
+            let found = document().query_selector(&selector).ok().flatten();
+            if let Some(element) = found {
+                element.scroll_into_view();
+                let _ = element.class_list().add_1("flash");
+            }
+            state.highlight.set(None);
+        });
     }
 
     /// Reloads the conversation list.
@@ -273,6 +461,21 @@ impl AppState {
                 Err(e) => state.notice.set(Some(e.message)),
             }
             state.conversations_loaded.set(true);
+        });
+    }
+
+    /// Keeps the shown conversation's system prompt and sampler (a new chat's are kept with
+    /// its first message).
+    pub fn save_chat_settings(&self, settings: ConversationSettings) {
+        self.chat_settings.set(settings.clone());
+        let Some(id) = self.active.get_untracked() else {
+            return;
+        };
+        let state = *self;
+        spawn_local(async move {
+            if let Err(e) = ipc::set_conversation_settings(id, &settings).await {
+                state.notice.set(Some(e.message));
+            }
         });
     }
 }

@@ -23,7 +23,11 @@ pub fn watch_model(state: AppState) {
                 .await
                 .unwrap_or_else(|error| ModelStatus::Unavailable { error });
             let loading = matches!(status, ModelStatus::Loading { .. });
+            let ready = matches!(status, ModelStatus::Ready { .. });
             state.model.set(Some(status));
+            if ready && let Ok(sampler) = ipc::default_sampler().await {
+                state.default_sampler.set(sampler);
+            }
             if !loading {
                 break;
             }
@@ -43,6 +47,10 @@ pub struct ReplyStats {
     pub total_ms: u64,
     /// Whether the reply is still being generated.
     pub streaming: bool,
+    /// Tokens of the context the reply used (its prompt and itself), once it is stored.
+    pub context_tokens: Option<u32>,
+    /// Old messages the model did not see because they no longer fit.
+    pub dropped_messages: u32,
 }
 
 impl ReplyStats {
@@ -53,6 +61,8 @@ impl ReplyStats {
             first_token_ms: provenance.time_to_first_token_ms,
             total_ms: provenance.total_ms,
             streaming: false,
+            context_tokens: Some(provenance.prompt_tokens + provenance.completion_tokens),
+            dropped_messages: provenance.dropped_messages,
         }
     }
 
@@ -87,6 +97,19 @@ impl ReplyStats {
     }
 }
 
+/// `8,192` style thousands.
+pub fn group(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `180 ms` below a second, `1.4 s` above.
 pub fn format_duration(ms: u64) -> String {
     if ms < 1000 {
@@ -103,6 +126,15 @@ pub fn model_label(info: &ModelInfo) -> String {
     } else {
         format!("{} · {}", info.id, info.quantization)
     }
+}
+
+/// The model's name for the top bar, or what is happening to it.
+pub fn short_model_name(state: AppState) -> String {
+    state.model.with(|model| match model {
+        Some(ModelStatus::Ready { info }) => info.id.clone(),
+        Some(ModelStatus::Loading { .. }) | None => "Loading model…".to_owned(),
+        Some(ModelStatus::Unavailable { .. }) => "Choose a model".to_owned(),
+    })
 }
 
 /// Details shown when hovering the model's name.
@@ -153,6 +185,14 @@ pub fn ModelBanner() -> impl IntoView {
                             <strong>"The model is not available"</strong>
                             <span class="banner-detail">{error.message.clone()}</span>
                         </span>
+                        <button
+                            id="choose-model"
+                            type="button"
+                            class="secondary banner-action"
+                            on:click=move |_| state.panel.set(Some(crate::state::Panel::Models))
+                        >
+                            "Choose a model"
+                        </button>
                     </div>
                 }
                 .into_any(),
@@ -183,10 +223,45 @@ pub fn StatusLine() -> impl IntoView {
         })
     };
     let stats = move || state.stats.get().map(|stats| stats.summary());
+    let context = move || {
+        let used = state.stats.get()?.context_tokens?;
+        let available = state.model.with(|m| match m {
+            Some(ModelStatus::Ready { info }) => Some(info.context_length),
+            _ => None,
+        })?;
+        let share = f64::from(used) / f64::from(available.max(1));
+        let high = share > 0.8;
+        Some(view! {
+            <span
+                id="context-use"
+                class="context-use"
+                class:high=high
+                title="Tokens of the model's context the last reply used"
+            >
+                <span class="meter" aria-hidden="true">
+                    <span class="meter-fill" style:width=format!("{:.0}%", (share * 100.0).min(100.0))></span>
+                </span>
+                {format!("{} / {} tokens", group(used), group(available))}
+            </span>
+        })
+    };
+    let dropped = move || {
+        let dropped = state.stats.get()?.dropped_messages;
+        (dropped > 0).then(|| {
+            let text = if dropped == 1 {
+                "The oldest message no longer fits the model's context: the last reply did not see it.".to_owned()
+            } else {
+                format!("The {dropped} oldest messages no longer fit the model's context: the last reply did not see them.")
+            };
+            view! { <p id="context-notice" class="context-notice" role="status">{text}</p> }
+        })
+    };
     view! {
+        {dropped}
         <footer class="statusline">
             {model}
             <span id="reply-stats" class="reply-stats">{stats}</span>
+            {context}
         </footer>
     }
 }
@@ -201,6 +276,8 @@ mod tests {
             first_token_ms,
             total_ms,
             streaming: false,
+            context_tokens: None,
+            dropped_messages: 0,
         }
     }
 
@@ -237,6 +314,14 @@ mod tests {
             ..stats(3, 1500, 1600)
         };
         assert_eq!(live.summary(), "Generating 20.0 tok/s · first token 1.5 s");
+    }
+
+    #[test]
+    fn token_counts_are_grouped_by_thousands() {
+        assert_eq!(group(7), "7");
+        assert_eq!(group(8192), "8,192");
+        assert_eq!(group(131_072), "131,072");
+        assert_eq!(group(1_000_000), "1,000,000");
     }
 
     #[test]

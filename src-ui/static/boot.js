@@ -5,6 +5,10 @@ import init from './oa-ui.js';
 
 const boot = document.getElementById('boot');
 
+// Until the UI has read the person's theme, follow the system's so the window never flashes.
+document.documentElement.dataset.theme =
+  window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+
 init()
   .then(() => {
     boot?.remove();

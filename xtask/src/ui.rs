@@ -18,6 +18,11 @@ use crate::step::{headline, ok};
 
 /// `cargo xtask build-ui`: wasm build, wasm-bindgen, then the static files.
 pub fn build(project: &Project) -> Result<()> {
+    build_profile(project, false)
+}
+
+/// The same, optimised (`--release`): what the benchmark measures.
+pub fn build_profile(project: &Project, release: bool) -> Result<()> {
     let target_dir = cargo::target_dir(project)?;
     let dist = project.ui_dist_dir();
 
@@ -26,6 +31,9 @@ pub fn build(project: &Project) -> Result<()> {
     build
         .args(["build", "-p", UI_PACKAGE, "--target", WASM_TARGET])
         .current_dir(project.root());
+    if release {
+        build.arg("--release");
+    }
     command::run(&mut build)?;
 
     headline(&format!("{WASM_BINDGEN_BIN} into {}", dist.display()));
@@ -35,7 +43,7 @@ pub fn build(project: &Project) -> Result<()> {
     }
     let wasm = target_dir
         .join(WASM_TARGET)
-        .join("debug")
+        .join(if release { "release" } else { "debug" })
         .join(UI_WASM_FILE);
     let mut bindgen = Command::new(WASM_BINDGEN_BIN);
     bindgen

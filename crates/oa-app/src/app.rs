@@ -314,11 +314,16 @@ impl App {
             .clone()
     }
 
+    /// The folder where the person puts model files (the data folder's `models/`).
+    pub fn models_folder(&self) -> PathBuf {
+        self.config.data_dir.join("models")
+    }
+
     /// The GGUF files the person can switch to: those in the data folder's `models/`, in the
     /// folder of the configured model and in the folder of the model in use.
     pub async fn installed_models(&self) -> Result<Vec<InstalledModel>> {
         let active = self.model_path();
-        let mut folders = vec![self.config.data_dir.join("models")];
+        let mut folders = vec![self.models_folder()];
         folders.extend(self.config.model_path.parent().map(Path::to_owned));
         folders.extend(active.parent().map(Path::to_owned));
         folders.dedup();

@@ -35,7 +35,12 @@ impl Display {
             let lock = PathBuf::from(format!("/tmp/.X{number}-lock"));
             let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
             if lock.exists() || socket.exists() {
-                continue;
+                if !left_by_a_dead_server(&lock) {
+                    continue;
+                }
+                // A server killed without cleaning up (a test run cut short) left these.
+                let _ = std::fs::remove_file(&lock);
+                let _ = std::fs::remove_file(&socket);
             }
             let child = Command::new("Xvfb")
                 .arg(format!(":{number}"))
@@ -94,6 +99,17 @@ impl Drop for Display {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Whether an X lock file names a process that no longer runs.
+fn left_by_a_dead_server(lock: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(lock) else {
+        return false;
+    };
+    match text.trim().parse::<u32>() {
+        Ok(pid) => !Path::new(&format!("/proc/{pid}")).exists(),
+        Err(_) => false,
     }
 }
 
@@ -264,6 +280,171 @@ impl AppUnderTest {
                 _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
+    }
+
+    /// Waits for an element matching `css` to exist.
+    pub async fn wait_for(
+        &self,
+        css: &str,
+        timeout: Duration,
+    ) -> Result<fantoccini::elements::Element> {
+        self.client
+            .wait()
+            .at_most(timeout)
+            .for_element(Locator::Css(css))
+            .await
+            .with_context(|| format!("nothing matched {css} within {timeout:?}"))
+    }
+
+    /// Waits until no element matches `css`.
+    pub async fn wait_gone(&self, css: &str, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        while self.count(css).await? > 0 {
+            if Instant::now() > deadline {
+                bail!("{css} was still there after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    /// How many elements match `css`.
+    pub async fn count(&self, css: &str) -> Result<usize> {
+        let value = self
+            .client
+            .execute(
+                "return document.querySelectorAll(arguments[0]).length;",
+                vec![json!(css)],
+            )
+            .await?;
+        Ok(value.as_u64().unwrap_or(0) as usize)
+    }
+
+    /// Clicks the first element matching `css` (waiting up to 10 s for it).
+    pub async fn click(&self, css: &str) -> Result<()> {
+        self.wait_for(css, Duration::from_secs(10))
+            .await?
+            .click()
+            .await
+            .with_context(|| format!("clicking {css}"))?;
+        Ok(())
+    }
+
+    /// Types into the first element matching `css`, as a person would.
+    pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
+        self.wait_for(css, Duration::from_secs(10))
+            .await?
+            .send_keys(text)
+            .await
+            .with_context(|| format!("typing into {css}"))?;
+        Ok(())
+    }
+
+    /// Replaces the value of a text field and lets the page know, as typing would.
+    pub async fn set_value(&self, css: &str, text: &str) -> Result<()> {
+        let script = "const el = document.querySelector(arguments[0]);
+            if (!el) return false;
+            el.focus();
+            el.value = arguments[1];
+            el.dispatchEvent(new Event('input', { bubbles: true }));
+            el.dispatchEvent(new Event('change', { bubbles: true }));
+            return true;";
+        let found = self
+            .client
+            .execute(script, vec![json!(css), json!(text)])
+            .await?;
+        if found != json!(true) {
+            bail!("no field matches {css}");
+        }
+        Ok(())
+    }
+
+    /// Sends keys to whatever has the focus (shortcuts such as `Key::Control + "k"`, Enter,
+    /// Escape); modifier keys are released at the end.
+    pub async fn press(&self, keys: &str) -> Result<()> {
+        self.client
+            .active_element()
+            .await
+            .context("finding the focused element")?
+            .send_keys(keys)
+            .await
+            .context("pressing keys")?;
+        Ok(())
+    }
+
+    /// `document.activeElement.id`.
+    pub async fn focused_id(&self) -> Result<String> {
+        let value = self
+            .client
+            .execute(
+                "return document.activeElement ? document.activeElement.id : '';",
+                vec![],
+            )
+            .await?;
+        Ok(value.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Saves a screenshot of the window once what the page shows has been painted: two
+    /// animation frames, then a moment for the compositor to reach the X server.
+    pub async fn screenshot(&self, display: &Display, name: &str) -> Result<()> {
+        let _ = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                vec![],
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        display.screenshot(&screenshot_dir().join(name))
+    }
+
+    /// Starts the app past the first-run welcome and waits until its model is ready.
+    pub async fn start_ready(display: &Display, launch: &Launch) -> Result<AppUnderTest> {
+        let app = AppUnderTest::start(display, launch).await?;
+        app.past_welcome().await?;
+        let (state, text) = app.model_state().await?;
+        if state != "ready" {
+            bail!("model not ready: {state} {text}");
+        }
+        Ok(app)
+    }
+
+    /// Caps the replies of the chat on screen through its settings panel, as a person would,
+    /// so that tests do not wait for long answers.
+    pub async fn limit_replies(&self, tokens: u32) -> Result<()> {
+        let short = Duration::from_secs(10);
+        self.click("#chat-settings").await?;
+        self.wait_for("#chat-settings-panel", short).await?;
+        self.set_value("#sampler-max-tokens", &tokens.to_string())
+            .await?;
+        self.click("#save-chat-settings").await?;
+        self.wait_gone("#chat-settings-panel", short).await
+    }
+
+    /// Waits until the text of the first element matching `css` contains `want`; returns it.
+    pub async fn wait_text(&self, css: &str, want: &str, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let got = self.text_of(css, timeout).await.unwrap_or_default();
+            if got.contains(want) {
+                return Ok(got);
+            }
+            if Instant::now() > deadline {
+                bail!("{css} reads {got:?}, not {want:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Dismisses the first-run welcome if it is shown; says whether it was.
+    pub async fn past_welcome(&self) -> Result<bool> {
+        if self.count("#welcome").await? == 0 {
+            return Ok(false);
+        }
+        self.click("#start-chatting").await?;
+        self.wait_gone("#welcome", Duration::from_secs(10)).await?;
+        Ok(true)
     }
 
     /// Ends the session, which closes the app, and stops the driver.

@@ -5,22 +5,23 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use fantoccini::Locator;
-use oa_e2e::{AppUnderTest, Display, Launch, screenshot_dir};
+use oa_e2e::{AppUnderTest, Display, Launch};
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(300);
 const REPLY_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// Records every change of the newest assistant bubble's text, with a timestamp.
+/// Records every change of the newest assistant bubble, with a timestamp: how many characters
+/// of the reply have arrived (`data-chars`) and the text shown (Markdown rendered).
 const RECORD_STREAM: &str = r#"
     window.__oaSnapshots = [];
     const record = () => {
         const bubbles = document.querySelectorAll('.message.assistant .message-text');
         const last = bubbles[bubbles.length - 1];
         if (!last) return;
-        const text = last.textContent;
+        const chars = Number(last.dataset.chars || 0);
         const shots = window.__oaSnapshots;
-        if (shots.length === 0 || shots[shots.length - 1].text !== text) {
-            shots.push({ text, at: performance.now() });
+        if (shots.length === 0 || shots[shots.length - 1].chars !== chars) {
+            shots.push({ chars, text: last.textContent, at: performance.now() });
         }
     };
     new MutationObserver(record).observe(document.getElementById('app'),
@@ -41,6 +42,15 @@ async fn chat_and_restart() -> Result<()> {
     let app = AppUnderTest::start(&display, &launch).await?;
     let (state, text) = app.model_state().await?;
     ensure!(state == "ready", "model not ready: {state} {text}");
+
+    // A first start explains local-first and privacy, then goes straight into chat.
+    let welcome = app.text_of("#welcome", Duration::from_secs(5)).await?;
+    ensure!(
+        welcome.contains("Runs on your computer") && welcome.contains("Private by default"),
+        "welcome: {welcome:?}"
+    );
+    app.screenshot(&display, "welcome.png").await?;
+    ensure!(app.past_welcome().await?, "the welcome was not shown");
 
     // The cursor waits in the composer: a person can type as soon as the window opens.
     let focused = app
@@ -81,33 +91,35 @@ async fn chat_and_restart() -> Result<()> {
         .client
         .execute("return window.__oaSnapshots;", vec![])
         .await?;
-    let shots: Vec<(String, f64)> = shots
+    let shots: Vec<(u64, String, f64)> = shots
         .as_array()
         .context("snapshots")?
         .iter()
         .map(|s| {
             (
+                s["chars"].as_u64().unwrap_or(0),
                 s["text"].as_str().unwrap_or_default().to_owned(),
                 s["at"].as_f64().unwrap_or(0.0),
             )
         })
-        .filter(|(text, _)| !text.is_empty())
+        .filter(|(chars, _, _)| *chars > 0)
         .collect();
 
     // Tokens arrive one by one: the bubble grows through many intermediate states, each
-    // extending the last, over a visible stretch of time.
+    // longer than the last and showing text, over a visible stretch of time.
     ensure!(
         shots.len() >= 5,
         "the reply appeared in {} steps, not streamed: {shots:?}",
         shots.len()
     );
     for pair in shots.windows(2) {
+        ensure!(pair[1].0 > pair[0].0, "the reply shrank: {pair:?}");
         ensure!(
-            pair[1].0.starts_with(pair[0].0.trim_end()),
-            "the text jumped: {pair:?}"
+            !pair[1].1.trim().is_empty(),
+            "a step showed no text: {pair:?}"
         );
     }
-    let span = shots.last().map(|s| s.1).unwrap_or_default() - shots[0].1;
+    let span = shots.last().map(|s| s.2).unwrap_or_default() - shots[0].2;
     ensure!(span > 100.0, "all text arrived within {span} ms");
 
     // The reply is English text.
@@ -130,11 +142,13 @@ async fn chat_and_restart() -> Result<()> {
         )),
         "reply has no common English word: {reply:?}"
     );
-    display.screenshot(&screenshot_dir().join("chat.png"))?;
+    app.screenshot(&display, "chat.png").await?;
     app.quit().await?;
 
-    // Restart on the same data folder: the conversation is listed and opens with both messages.
+    // Restart on the same data folder: no welcome again; the conversation is listed and opens
+    // with both messages.
     let app = AppUnderTest::start(&display, &launch).await?;
+    ensure!(!app.past_welcome().await?, "the welcome came back");
     let title = app
         .text_of("li.conversation", Duration::from_secs(20))
         .await?;
@@ -155,7 +169,7 @@ async fn chat_and_restart() -> Result<()> {
         .text_of(".message.prompter .message-text", Duration::from_secs(5))
         .await?;
     ensure!(question == prompt);
-    display.screenshot(&screenshot_dir().join("chat-after-restart.png"))?;
+    app.screenshot(&display, "chat-after-restart.png").await?;
     app.quit().await
 }
 
@@ -175,6 +189,7 @@ async fn missing_model() -> Result<()> {
         model: missing.clone(),
     };
     let app = AppUnderTest::start(&display, &launch).await?;
+    app.past_welcome().await?;
     let (state, text) = app.model_state().await?;
     ensure!(state == "unavailable", "state {state}: {text}");
     ensure!(text.contains("No model file"), "status text: {text:?}");
@@ -192,7 +207,18 @@ async fn missing_model() -> Result<()> {
         send.attr("disabled").await?.is_some(),
         "send is enabled without a model"
     );
-    display.screenshot(&screenshot_dir().join("no-model.png"))?;
+    app.screenshot(&display, "no-model.png").await?;
+    // The way out is one click away: the Models panel says where model files go.
+    app.click("#choose-model").await?;
+    let folder = app
+        .text_of("#models-folder", Duration::from_secs(10))
+        .await?;
+    ensure!(
+        folder == data.path().join("models").display().to_string(),
+        "models folder shown: {folder:?}"
+    );
+    let list = app.text_of(".model-list", Duration::from_secs(10)).await?;
+    ensure!(list.contains("No model files found"), "list: {list:?}");
     app.quit().await
 }
 
@@ -245,6 +271,6 @@ async fn unusable_data_folder() -> Result<()> {
         .text_of(".notice .notice-text", Duration::from_secs(20))
         .await?;
     ensure!(again == notice, "after sending: {again:?}");
-    display.screenshot(&screenshot_dir().join("storage-error.png"))?;
+    app.screenshot(&display, "storage-error.png").await?;
     app.quit().await
 }

@@ -1,0 +1,484 @@
+//! What opens over the chat: Settings, Models, a conversation's system prompt and sampling,
+//! and the welcome on first run.
+
+use leptos::ev::KeyboardEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use oa_types::{
+    AppSettings, ConversationSettings, InstalledModel, MemoryFit, ModelStatus, SamplerParams, Theme,
+};
+
+use crate::ipc;
+use crate::state::{AppState, Panel};
+use crate::status::watch_model;
+
+/// The open panel, as a dialog over the chat.
+#[component]
+pub fn Panels() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let close = move || state.panel.set(None);
+    // Closing a panel gives the cursor back to the composer.
+    Effect::new(move |was_open: Option<bool>| {
+        let open = state.panel.with(Option::is_some);
+        if was_open == Some(true) && !open && !state.welcome_shown() {
+            state.focus_composer();
+        }
+        open
+    });
+    let on_keydown = move |ev: KeyboardEvent| {
+        if ev.key() == "Escape" {
+            ev.prevent_default();
+            ev.stop_propagation();
+            close();
+        }
+    };
+    move || {
+        state.panel.get().map(|panel| {
+            let (id, title, body) = match panel {
+                Panel::Settings => (
+                    "settings-panel",
+                    "Settings",
+                    view! { <SettingsBody /> }.into_any(),
+                ),
+                Panel::Models => (
+                    "models-panel",
+                    "Models",
+                    view! { <ModelsBody /> }.into_any(),
+                ),
+                Panel::ChatSettings => (
+                    "chat-settings-panel",
+                    "This chat",
+                    view! { <ChatSettingsBody /> }.into_any(),
+                ),
+            };
+            view! {
+                <div class="overlay" on:click=move |_| close()>
+                    <section
+                        id=id
+                        class="panel"
+                        role="dialog"
+                        aria-modal="true"
+                        aria-label=title
+                        on:click=|ev| ev.stop_propagation()
+                        on:keydown=on_keydown
+                    >
+                        <header class="panel-head">
+                            <h2>{title}</h2>
+                            <button
+                                type="button"
+                                class="icon-button panel-close"
+                                aria-label="Close"
+                                on:click=move |_| close()
+                            >
+                                "×"
+                            </button>
+                        </header>
+                        <div class="panel-body">{body}</div>
+                    </section>
+                </div>
+            }
+        })
+    }
+}
+
+/// Theme and privacy.
+#[component]
+fn SettingsBody() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let current = move || state.settings.get().unwrap_or_default().theme;
+    let choose = move |theme: Theme| {
+        let mut settings = state.settings.get_untracked().unwrap_or_default();
+        settings.theme = theme;
+        save_settings(state, settings);
+    };
+    let option = move |theme: Theme, label: &'static str| {
+        view! {
+            <label class="choice" class:selected=move || current() == theme>
+                <input
+                    type="radio"
+                    name="theme"
+                    value=theme_name(theme)
+                    prop:checked=move || current() == theme
+                    on:change=move |_| choose(theme)
+                />
+                {label}
+            </label>
+        }
+    };
+    view! {
+        <div class="field">
+            <span class="field-label">"Appearance"</span>
+            <div class="choices" role="radiogroup" aria-label="Appearance">
+                {option(Theme::System, "Like the system")}
+                {option(Theme::Light, "Light")}
+                {option(Theme::Dark, "Dark")}
+            </div>
+        </div>
+        <div class="field">
+            <span class="field-label">"Privacy"</span>
+            <p class="field-help">
+                "Conversations are kept in a database on this computer and the model runs here: \
+                 nothing you type leaves it. Sharing with the Open Assistant dataset happens only \
+                 for what you choose to share, after you have seen exactly what is sent."
+            </p>
+        </div>
+    }
+}
+
+fn theme_name(theme: Theme) -> &'static str {
+    match theme {
+        Theme::System => "system",
+        Theme::Light => "light",
+        Theme::Dark => "dark",
+    }
+}
+
+/// Keeps the app's settings and applies them at once.
+pub fn save_settings(state: AppState, settings: AppSettings) {
+    state.settings.set(Some(settings.clone()));
+    spawn_local(async move {
+        if let Err(e) = ipc::set_app_settings(&settings).await {
+            state.notice.set(Some(e.message));
+        }
+    });
+}
+
+/// The models on this computer; choosing one loads it while the chat stays usable.
+#[component]
+fn ModelsBody() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let models = RwSignal::new(None::<Result<Vec<InstalledModel>, String>>);
+    let folder = RwSignal::new(String::new());
+    spawn_local(async move {
+        if let Ok(path) = ipc::models_folder().await {
+            folder.set(path);
+        }
+    });
+    let load = move || {
+        spawn_local(async move {
+            models.set(Some(ipc::installed_models().await.map_err(|e| e.message)));
+        });
+    };
+    load();
+    // The list says which model is active; read it again when a load ends.
+    Effect::new(move |previous: Option<bool>| {
+        let loading = state
+            .model
+            .with(|m| matches!(m, Some(ModelStatus::Loading { .. })));
+        if previous == Some(true) && !loading {
+            load();
+        }
+        loading
+    });
+    let choose = move |path: String| {
+        spawn_local(async move {
+            match ipc::select_model(&path).await {
+                Ok(status) => {
+                    state.model.set(Some(status));
+                    state.stats.set(None);
+                    watch_model(state);
+                    load();
+                }
+                Err(e) => state.notice.set(Some(e.message)),
+            }
+        });
+    };
+    let loading = move || {
+        state.model.with(|m| match m {
+            Some(ModelStatus::Loading { path }) => Some(path.clone()),
+            _ => None,
+        })
+    };
+    view! {
+        <p class="field-help">
+            "Models are GGUF files. Put one in "
+            <code id="models-folder" class="path">{move || folder.get()}</code>
+            " to see it here."
+        </p>
+        {move || {
+            loading()
+                .map(|path| {
+                    view! {
+                        <div class="loading-model" role="status">
+                            <span class="progress" aria-hidden="true"></span>
+                            <span>"Loading " {file_name(&path)} "…"</span>
+                        </div>
+                    }
+                })
+        }}
+        <ul class="model-list">
+            {move || match models.get() {
+                None => view! { <li class="model-row muted">"Looking for models…"</li> }.into_any(),
+                Some(Err(message)) => view! { <li class="model-row error">{message}</li> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => {
+                    view! { <li class="model-row muted">"No model files found."</li> }.into_any()
+                }
+                Some(Ok(list)) => {
+                    list.into_iter()
+                        .map(|model| view! { <ModelRow model choose /> })
+                        .collect_view()
+                        .into_any()
+                }
+            }}
+        </ul>
+    }
+}
+
+fn file_name(path: &str) -> String {
+    path.rsplit(['/', '\\']).next().unwrap_or(path).to_owned()
+}
+
+/// One model: name, facts, memory fit, and Use.
+#[component]
+fn ModelRow(model: InstalledModel, choose: impl Fn(String) + Copy + 'static) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let InstalledModel {
+        path,
+        name,
+        architecture,
+        quantization,
+        context_length,
+        file_size,
+        memory_fit,
+        active,
+        problem,
+    } = model;
+    let (fit_class, fit_label) = match memory_fit {
+        MemoryFit::Fits => ("badge ok", "Fits in memory"),
+        MemoryFit::Tight => ("badge warn", "Tight on memory"),
+        MemoryFit::TooLarge => ("badge bad", "Too large for this computer"),
+        MemoryFit::Unknown => ("badge", "Memory unknown"),
+    };
+    let facts = if problem.is_some() {
+        format_size(file_size)
+    } else {
+        format!(
+            "{architecture} · {quantization} · {} context · {}",
+            format_tokens(context_length),
+            format_size(file_size)
+        )
+    };
+    let usable = problem.is_none() && memory_fit != MemoryFit::TooLarge;
+    let busy = move || {
+        state
+            .model
+            .with(|m| matches!(m, Some(ModelStatus::Loading { .. })))
+    };
+    let target = path.clone();
+    view! {
+        <li class="model-row" class:active=active data-path=path.clone() data-arch=architecture.clone()>
+            <div class="model-main">
+                <span class="model-name">{name}</span>
+                <span class="model-facts">{facts}</span>
+                {problem.map(|p| view! { <span class="model-problem">{p}</span> })}
+            </div>
+            <span class=fit_class>{fit_label}</span>
+            {if active {
+                view! { <span class="badge current">"In use"</span> }.into_any()
+            } else {
+                view! {
+                    <button
+                        type="button"
+                        class="primary use-model"
+                        disabled=move || !usable || busy()
+                        on:click=move |_| choose(target.clone())
+                    >
+                        "Use"
+                    </button>
+                }
+                .into_any()
+            }}
+        </li>
+    }
+}
+
+/// `2,048 tokens` style, short: `8K`, `128K`.
+fn format_tokens(tokens: u32) -> String {
+    if tokens >= 1024 && tokens.is_multiple_of(1024) {
+        format!("{}K", tokens / 1024)
+    } else {
+        tokens.to_string()
+    }
+}
+
+/// `138 MB`, `1.2 GB`.
+pub fn format_size(bytes: u64) -> String {
+    const MB: f64 = 1_000_000.0;
+    let mb = bytes as f64 / MB;
+    if mb >= 1000.0 {
+        format!("{:.1} GB", mb / 1000.0)
+    } else {
+        format!("{mb:.0} MB")
+    }
+}
+
+/// The system prompt and sampler of the chat on screen.
+#[component]
+fn ChatSettingsBody() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let start = state.chat_settings.get_untracked();
+    let defaults = state.default_sampler.get_untracked();
+    let system = RwSignal::new(start.system_prompt.clone());
+    let sampler = RwSignal::new(start.sampler.clone().unwrap_or_else(|| defaults.clone()));
+    let error = RwSignal::new(None::<String>);
+    let save = move || {
+        let chosen = sampler.get_untracked();
+        let defaults = state.default_sampler.get_untracked();
+        let settings = ConversationSettings {
+            system_prompt: system.get_untracked(),
+            sampler: (chosen != defaults).then_some(chosen),
+        };
+        if let Some(problem) = settings.problem() {
+            error.set(Some(capitalise(&problem)));
+            return;
+        }
+        state.save_chat_settings(settings);
+        state.panel.set(None);
+    };
+    let reset = move |_| {
+        sampler.set(state.default_sampler.get_untracked());
+        system.set(String::new());
+    };
+    view! {
+        <label class="field">
+            <span class="field-label">"System prompt"</span>
+            <textarea
+                id="system-prompt"
+                rows="4"
+                placeholder="For example: You are a patient tutor who explains with examples."
+                prop:value=move || system.get()
+                on:input=move |ev| system.set(event_target_value(&ev))
+            ></textarea>
+            <span class="field-help">"Instructions the model reads before this conversation."</span>
+        </label>
+        <div class="sampler-grid">
+            {number_field("Temperature", "temperature", 0.0, 2.0, 0.05, sampler,
+                |s| f64::from(s.temperature), |s, v| s.temperature = v as f32)}
+            {number_field("Top-p", "top-p", 0.0, 1.0, 0.05, sampler,
+                |s| f64::from(s.top_p), |s, v| s.top_p = v as f32)}
+            {number_field("Top-k", "top-k", 0.0, 200.0, 1.0, sampler,
+                |s| f64::from(s.top_k), |s, v| s.top_k = v as u32)}
+            {number_field("Repeat penalty", "repeat-penalty", 1.0, 2.0, 0.05, sampler,
+                |s| f64::from(s.repeat_penalty), |s, v| s.repeat_penalty = v as f32)}
+            {number_field("Max reply tokens", "max-tokens", 1.0, 8192.0, 1.0, sampler,
+                |s| f64::from(s.max_tokens), |s, v| s.max_tokens = v as u32)}
+            {number_field("Seed", "seed", 0.0, 4_294_967_295.0, 1.0, sampler,
+                |s| s.seed as f64, |s, v| s.seed = v as u64)}
+        </div>
+        {move || error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+        <div class="panel-actions">
+            <button type="button" class="secondary" on:click=reset>"Reset to defaults"</button>
+            <button id="save-chat-settings" type="button" class="primary" on:click=move |_| save()>
+                "Save"
+            </button>
+        </div>
+    }
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A labelled number input bound to one sampler field.
+#[allow(clippy::too_many_arguments)]
+fn number_field(
+    label: &'static str,
+    id: &'static str,
+    min: f64,
+    max: f64,
+    step: f64,
+    sampler: RwSignal<SamplerParams>,
+    get: fn(&SamplerParams) -> f64,
+    set: fn(&mut SamplerParams, f64),
+) -> impl IntoView {
+    view! {
+        <label class="field compact">
+            <span class="field-label">{label}</span>
+            <input
+                id=format!("sampler-{id}")
+                type="number"
+                min=min
+                max=max
+                step=step
+                prop:value=move || sampler.with(|s| trim_number(get(s)))
+                on:change=move |ev| {
+                    if let Ok(value) = event_target_value(&ev).trim().parse::<f64>()
+                        && value.is_finite()
+                    {
+                        sampler.update(|s| set(s, value.clamp(min, max)));
+                    }
+                }
+            />
+        </label>
+    }
+}
+
+fn trim_number(value: f64) -> String {
+    let text = format!("{value:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// The first-run welcome: what local-first means, then straight into chat.
+#[component]
+pub fn Welcome() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let show = move || {
+        state
+            .settings
+            .with(|s| s.as_ref().is_some_and(|s| !s.welcomed))
+    };
+    let start = move |_| {
+        let mut settings = state.settings.get_untracked().unwrap_or_default();
+        settings.welcomed = true;
+        save_settings(state, settings);
+        state.focus_composer();
+    };
+    view! {
+        <Show when=show>
+            <div class="overlay welcome-overlay">
+                <section id="welcome" class="panel welcome" role="dialog" aria-modal="true" aria-label="Welcome">
+                    <div class="welcome-mark" aria-hidden="true"></div>
+                    <h2>"Welcome to Open Assistant"</h2>
+                    <ul class="welcome-points">
+                        <li>
+                            <strong>"Runs on your computer."</strong>
+                            " The model answers here, without the internet and without an account."
+                        </li>
+                        <li>
+                            <strong>"Private by default."</strong>
+                            " Your conversations are kept on this computer only."
+                        </li>
+                        <li>
+                            <strong>"Better AI for everyone, if you wish."</strong>
+                            " Rate or improve answers, and share them with the open dataset — only what you choose, after you have seen it."
+                        </li>
+                    </ul>
+                    <button id="start-chatting" type="button" class="primary wide" on:click=start>
+                        "Start chatting"
+                    </button>
+                </section>
+            </div>
+        </Show>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_context_read_like_a_product() {
+        assert_eq!(format_size(138_000_000), "138 MB");
+        assert_eq!(format_size(1_230_000_000), "1.2 GB");
+        assert_eq!(format_tokens(8192), "8K");
+        assert_eq!(format_tokens(32768), "32K");
+        assert_eq!(format_tokens(2000), "2000");
+        assert_eq!(file_name("/a/b/model.gguf"), "model.gguf");
+        assert_eq!(trim_number(0.7), "0.7");
+        assert_eq!(trim_number(40.0), "40");
+    }
+}

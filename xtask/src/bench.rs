@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: measures the parts whose speed the person notices, and writes a report.
 //!
-//! Four benchmarks run: the local store (here), the engine (`bench_engine.rs`), the dataset
-//! server (`bench_server.rs`) and the desktop app's start-up and memory (`bench_app.rs`). The store's (`oa-store`'s `store_bench` example) puts 100,000
+//! Five benchmarks run: the local store (here), the engine (`bench_engine.rs`), the dataset
+//! server (`bench_server.rs`), the personal-data detector (`bench_pii.rs`) and the desktop
+//! app's start-up and memory (`bench_app.rs`). The store's (`oa-store`'s `store_bench` example) puts 100,000
 //! messages in a real SQLite file, then times full-text searches and opening a 1,000-message
 //! conversation. The example only measures and writes its raw samples; this module turns them into percentiles,
 //! compares them with the goals, writes `target/bench/store.json` in the checkout and prints a
@@ -30,17 +31,22 @@ mod engine;
 #[path = "bench_app.rs"]
 mod app;
 
+/// The personal-data detector's recall and false alarms (`target/bench/pii.json`).
+#[path = "bench_pii.rs"]
+mod pii;
+
 /// The 95th percentile of a search, in milliseconds, that search-as-you-type should stay under.
 pub const SEARCH_P95_GOAL_MS: f64 = 20.0;
 /// The 95th percentile of opening a 1,000-message conversation, in milliseconds.
 pub const OPEN_1000_GOAL_MS: f64 = 30.0;
 
 pub fn run(project: &Project) -> Result<()> {
-    // `OA_BENCH=server`, `OA_BENCH=engine` or `OA_BENCH=app` runs only that benchmark.
+    // `OA_BENCH=server`, `engine`, `pii` or `app` runs only that benchmark.
     match std::env::var("OA_BENCH").as_deref() {
         Ok("server") => return server::run(project),
         Ok("engine") => return engine::run(project),
         Ok("app") => return app::run(project),
+        Ok("pii") => return pii::run(project),
         _ => {}
     }
     let dir = project.bench_dir();
@@ -81,6 +87,7 @@ pub fn run(project: &Project) -> Result<()> {
     print!("{}", timings.summary());
     engine::run(project)?;
     server::run(project)?;
+    pii::run(project)?;
     app::run(project)
 }
 

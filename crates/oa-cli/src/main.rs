@@ -33,6 +33,21 @@ enum Command {
         #[command(flatten)]
         sampler: SamplerArgs,
     },
+    /// Personal data in texts, found on this computer as the app finds it before sharing.
+    Privacy {
+        #[command(subcommand)]
+        command: PrivacyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PrivacyCommand {
+    /// Prints each finding in FILE (`-` for standard input) as a JSON line:
+    /// `{"kind": …, "start": …, "end": …, "text": …}`, offsets in bytes.
+    Scan {
+        /// The UTF-8 text file to scan.
+        file: PathBuf,
+    },
 }
 
 /// Sampling settings; each defaults to the app's.
@@ -120,7 +135,35 @@ async fn main() -> Result<()> {
             };
             chat(AppConfig::new(data_dir, model), sampler.into()).await
         }
+        Command::Privacy {
+            command: PrivacyCommand::Scan { file },
+        } => privacy_scan(&file),
     }
+}
+
+/// `oa privacy scan FILE`.
+fn privacy_scan(file: &std::path::Path) -> Result<()> {
+    let bytes = if file.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+            .context("cannot read standard input")?;
+        bytes
+    } else {
+        std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?
+    };
+    let text = String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not UTF-8 text (invalid byte at offset {})",
+            file.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    let mut out = std::io::stdout().lock();
+    for finding in oa_privacy::scan(&text) {
+        let line = serde_json::to_string(&finding).context("cannot encode a finding")?;
+        writeln!(out, "{line}").context("cannot write to standard output")?;
+    }
+    Ok(())
 }
 
 async fn chat(config: AppConfig, sampler: SamplerParams) -> Result<()> {

@@ -115,3 +115,53 @@ fn without_a_data_folder_it_uses_the_desktop_apps_and_takes_every_sampler_flag()
     );
     assert_eq!(run("11"), first, "same seed, same reply");
 }
+
+#[test]
+fn privacy_scan_prints_each_finding_as_a_json_line_with_byte_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("message.txt");
+    let text = "Grüße — write to ana@example.org or call +44 20 7946 0958.\n";
+    std::fs::write(&file, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_oa"))
+        .args(["privacy", "scan"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for (line, (kind, found)) in lines
+        .iter()
+        .zip([("email", "ana@example.org"), ("phone", "+44 20 7946 0958")])
+    {
+        assert_eq!(line["kind"], kind);
+        assert_eq!(line["text"], found);
+        let (start, end) = (
+            line["start"].as_u64().unwrap() as usize,
+            line["end"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(&text[start..end], found, "byte offsets");
+    }
+
+    // A file that is not text is refused with the reason.
+    std::fs::write(&file, [0x66, 0x6f, 0xff, 0x6f]).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_oa"))
+        .args(["privacy", "scan"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not UTF-8") && err.contains("offset 2"),
+        "{err}"
+    );
+}

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use oa_app::App;
 use oa_types::{
     AppError, AppSettings, ChatEvent, ConversationListEntry, ConversationSettings,
-    ConversationTreePath, InstalledModel, ModelStatus, Regenerate, SamplerParams, SearchHit,
-    SendMessage, Uuid,
+    ConversationTreePath, InstalledModel, MessageFeedback, ModelStatus, Regenerate, SamplerParams,
+    SearchHit, SendMessage, Thumbs, Uuid,
 };
 use tauri::State;
 use tauri::ipc::Channel;
@@ -117,6 +117,37 @@ pub(crate) async fn regenerate(
     app.regenerate(request, move |event| on_event.send(event).is_ok())
         .await?;
     Ok(())
+}
+
+/// Records a thumbs vote on a message; answers with its feedback now.
+#[tauri::command]
+pub(crate) async fn rate(
+    app: AppState<'_>,
+    message_id: Uuid,
+    thumbs: Thumbs,
+) -> Result<MessageFeedback, AppError> {
+    Ok(app.rate(message_id, thumbs).await?)
+}
+
+/// The feedback currently on a message.
+#[tauri::command]
+pub(crate) async fn feedback(
+    app: AppState<'_>,
+    message_id: Uuid,
+) -> Result<MessageFeedback, AppError> {
+    Ok(app.feedback(message_id).await?)
+}
+
+/// Keeps the person's better answer beside the model's; answers with the path now shown.
+#[tauri::command]
+pub(crate) async fn correct_reply(
+    app: AppState<'_>,
+    conversation_id: Uuid,
+    corrected: Uuid,
+    text: String,
+) -> Result<ConversationTreePath, AppError> {
+    app.correct_reply(conversation_id, corrected, text).await?;
+    Ok(app.conversation_path(conversation_id).await?)
 }
 
 /// Stops the reply being generated, keeping what it wrote.

@@ -8,6 +8,7 @@ use wasm_bindgen::JsCast;
 
 use crate::clipboard;
 use crate::exchange::{edit_prompt, regenerate, send_draft, stop};
+use crate::feedback::{CorrectBox, Thumbs};
 use crate::markdown;
 use crate::state::{AppState, BubbleState, MessageView};
 
@@ -173,6 +174,7 @@ pub fn MessageBubble(
         }
     };
     let editing = move || app.editing.get() == Some(key);
+    let correcting = move || app.correcting.get() == Some(key);
     let body = {
         let text = text.clone();
         move || {
@@ -246,7 +248,17 @@ pub fn MessageBubble(
         move || {
             if is_assistant {
                 let parent_id = parent_id.clone();
+                let id = id.clone();
                 view! {
+                    <button
+                        type="button"
+                        class="action correct"
+                        title="Write a better answer (the model's is kept as another version)"
+                        disabled=move || app.busy.get() || id.get().is_none()
+                        on:click=move |_| app.correcting.set(Some(key))
+                    >
+                        "Correct"
+                    </button>
                     <button
                         type="button"
                         class="action regenerate"
@@ -282,9 +294,18 @@ pub fn MessageBubble(
     let editor = {
         let (id, text) = (id.clone(), text.clone());
         move || {
-            let id = id.clone();
-            view! { <EditBox original=id.get_untracked() text=text.get_untracked() /> }
+            let (original, text) = (id.get_untracked(), text.get_untracked());
+            if is_assistant {
+                view! { <CorrectBox corrected=original text /> }.into_any()
+            } else {
+                view! { <EditBox original text /> }.into_any()
+            }
         }
+    };
+    let changing = move || editing() || correcting();
+    let thumbs_for = {
+        let id = id.clone();
+        move || is_assistant.then(|| view! { <Thumbs id=id.clone() /> })
     };
     view! {
         <div
@@ -301,7 +322,7 @@ pub fn MessageBubble(
                         <span></span>
                         <span></span>
                     </span>
-                    <Show when=editing fallback=body.clone()>
+                    <Show when=changing fallback=body.clone()>
                         {editor.clone()}
                     </Show>
                     {move || {
@@ -324,9 +345,10 @@ pub fn MessageBubble(
                         }
                     }
                 </div>
-                <Show when=move || settled() && !editing()>
+                <Show when=move || settled() && !changing()>
                     <div class="message-actions">
                         {versions.clone()}
+                        {thumbs_for.clone()}
                         <button
                             type="button"
                             class="action copy-message"
@@ -343,6 +365,17 @@ pub fn MessageBubble(
     }
 }
 
+/// A text area that takes the cursor as soon as it is shown.
+pub fn focused_on_mount() -> NodeRef<Textarea> {
+    let area = NodeRef::<Textarea>::new();
+    Effect::new(move |_| {
+        if let Some(area) = area.get() {
+            let _ = area.focus();
+        }
+    });
+    area
+}
+
 /// Editing a prompt in place: saving sends the new version, which starts a branch.
 #[component]
 fn EditBox(
@@ -353,12 +386,7 @@ fn EditBox(
 ) -> impl IntoView {
     let app = expect_context::<AppState>();
     let draft = RwSignal::new(text);
-    let area = NodeRef::<Textarea>::new();
-    Effect::new(move |_| {
-        if let Some(area) = area.get() {
-            let _ = area.focus();
-        }
-    });
+    let area = focused_on_mount();
     let save = move || {
         if let Some(original) = original {
             edit_prompt(app, original, draft.get_untracked());

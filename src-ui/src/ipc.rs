@@ -7,8 +7,8 @@
 
 use oa_types::{
     AppError, AppSettings, ChatEvent, ConversationListEntry, ConversationSettings,
-    ConversationTreePath, ErrorCode, InstalledModel, ModelStatus, Regenerate, SamplerParams,
-    SearchHit, SendMessage, Uuid,
+    ConversationTreePath, ErrorCode, InstalledModel, MessageFeedback, ModelStatus, Regenerate,
+    SamplerParams, SearchHit, SendMessage, Thumbs, Uuid,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -53,6 +53,27 @@ struct StepArgs {
     conversation_id: Uuid,
     message_id: Uuid,
     step: i32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RateArgs<'a> {
+    message_id: Uuid,
+    thumbs: &'a Thumbs,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageArgs {
+    message_id: Uuid,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CorrectArgs<'a> {
+    conversation_id: Uuid,
+    corrected: Uuid,
+    text: &'a str,
 }
 
 #[derive(Serialize)]
@@ -147,6 +168,30 @@ pub async fn delete_conversation(id: Uuid) -> Result<(), AppError> {
 /// Messages of every conversation that match `query`, most relevant first.
 pub async fn search(query: &str) -> Result<Vec<SearchHit>, AppError> {
     call("search", to_js(&SearchArgs { query })?).await
+}
+
+/// Records a thumbs vote on a message; answers with its feedback now.
+pub async fn rate(message_id: Uuid, thumbs: &Thumbs) -> Result<MessageFeedback, AppError> {
+    call("rate", to_js(&RateArgs { message_id, thumbs })?).await
+}
+
+/// The feedback currently on a message.
+pub async fn feedback(message_id: Uuid) -> Result<MessageFeedback, AppError> {
+    call("feedback", to_js(&MessageArgs { message_id })?).await
+}
+
+/// Keeps the person's better answer beside the model's reply `corrected`.
+pub async fn correct_reply(
+    conversation_id: Uuid,
+    corrected: Uuid,
+    text: &str,
+) -> Result<ConversationTreePath, AppError> {
+    let args = CorrectArgs {
+        conversation_id,
+        corrected,
+        text,
+    };
+    call("correct_reply", to_js(&args)?).await
 }
 
 /// Stops the reply being generated; `true` when there was one.

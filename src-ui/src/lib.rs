@@ -12,6 +12,7 @@
 //! | [`ipc`]     | every call into the app (`window.__TAURI__`)                         |
 //! | [`exchange`]| sending a prompt and applying the streamed reply                     |
 //! | [`chat`]    | the thread, message bubbles and the composer                         |
+//! | [`feedback`]| thumbs with reasons, and correcting an answer                        |
 //! | [`sidebar`] | "New chat", search, the conversation list (rename, pin, delete+undo) |
 //! | [`panels`]  | Settings, Models, a chat's system prompt and sampler, the welcome    |
 //! | [`clipboard`]| copying a message or a code block                                   |
@@ -29,6 +30,7 @@ pub mod chat;
 pub mod clipboard;
 pub mod clock;
 pub mod exchange;
+pub mod feedback;
 pub mod highlight;
 pub mod ipc;
 pub mod markdown;

@@ -205,6 +205,8 @@ pub struct AppState {
     pub highlight: RwSignal<Option<Uuid>>,
     /// The message whose text is being edited (its key).
     pub editing: RwSignal<Option<u64>>,
+    /// The reply being corrected (its key).
+    pub correcting: RwSignal<Option<u64>>,
     /// The conversation whose title is being edited.
     pub renaming: RwSignal<Option<Uuid>>,
     /// A deletion that can still be undone.
@@ -244,6 +246,7 @@ impl AppState {
             search_hits: RwSignal::new(Vec::new()),
             highlight: RwSignal::new(None),
             editing: RwSignal::new(None),
+            correcting: RwSignal::new(None),
             renaming: RwSignal::new(None),
             pending_delete: RwSignal::new(None),
             panel: RwSignal::new(None),
@@ -322,6 +325,7 @@ impl AppState {
         self.thread_loading.set(false);
         self.notice.set(None);
         self.editing.set(None);
+        self.correcting.set(None);
         self.follow_newest.set(true);
         self.chat_settings.set(ConversationSettings::default());
         self.focus_composer();

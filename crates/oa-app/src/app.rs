@@ -10,7 +10,8 @@ use oa_sync::ServerClient;
 use oa_types::{
     AppSettings, ChatEvent, ConversationDetail, ConversationListEntry, ConversationSettings,
     ConversationSummary, ConversationTreePath, ErrorCode, EventStatus, InstalledModel, Message,
-    ModelStatus, Provenance, Regenerate, Role, SamplerParams, SendMessage, SubmittedEvent, Uuid,
+    MessageFeedback, ModelStatus, Provenance, Regenerate, Role, SamplerParams, SendMessage,
+    SubmittedEvent, Thumbs, Uuid,
 };
 use tokio::sync::mpsc;
 
@@ -199,6 +200,21 @@ impl App {
     ) -> Result<Message> {
         self.with_store(move |s| Ok(s.add_correction(conversation_id, corrected, &text)?))
             .await
+    }
+
+    /// Records a thumbs vote (with reasons and a comment) on a message, replacing an earlier
+    /// one; returns the message's feedback now.
+    pub async fn rate(&self, message_id: Uuid, thumbs: Thumbs) -> Result<MessageFeedback> {
+        self.with_store(move |s| {
+            s.rate(message_id, &thumbs)?;
+            Ok(s.feedback(message_id)?)
+        })
+        .await
+    }
+
+    /// The feedback currently on a message.
+    pub async fn feedback(&self, message_id: Uuid) -> Result<MessageFeedback> {
+        self.with_store(move |s| Ok(s.feedback(message_id)?)).await
     }
 
     /// Messages matching what was typed, most relevant first (see [`Store::search`]).

@@ -17,6 +17,7 @@ fn main() {
         "stop_generation",
         "rate",
         "feedback",
+        "set_labels",
         "correct_reply",
         "conversation_settings",
         "set_conversation_settings",

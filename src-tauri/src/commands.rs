@@ -9,8 +9,8 @@ use std::sync::Arc;
 use oa_app::App;
 use oa_types::{
     AppError, AppSettings, ChatEvent, ConversationListEntry, ConversationSettings,
-    ConversationTreePath, InstalledModel, MessageFeedback, ModelStatus, Regenerate, SamplerParams,
-    SearchHit, SendMessage, Thumbs, Uuid,
+    ConversationTreePath, InstalledModel, Labels, MessageFeedback, ModelStatus, Regenerate,
+    SamplerParams, SearchHit, SendMessage, Thumbs, Uuid,
 };
 use tauri::State;
 use tauri::ipc::Channel;
@@ -127,6 +127,16 @@ pub(crate) async fn rate(
     thumbs: Thumbs,
 ) -> Result<MessageFeedback, AppError> {
     Ok(app.rate(message_id, thumbs).await?)
+}
+
+/// Records Open-Assistant labels on a message; answers with its feedback now.
+#[tauri::command]
+pub(crate) async fn set_labels(
+    app: AppState<'_>,
+    message_id: Uuid,
+    labels: Labels,
+) -> Result<MessageFeedback, AppError> {
+    Ok(app.set_labels(message_id, labels).await?)
 }
 
 /// The feedback currently on a message.

@@ -59,6 +59,7 @@ pub fn run() {
             commands::stop_generation,
             commands::rate,
             commands::feedback,
+            commands::set_labels,
             commands::correct_reply,
             commands::conversation_settings,
             commands::set_conversation_settings,

@@ -8,7 +8,7 @@ use wasm_bindgen::JsCast;
 
 use crate::clipboard;
 use crate::exchange::{edit_prompt, regenerate, send_draft, stop};
-use crate::feedback::{CorrectBox, Thumbs};
+use crate::feedback::{CorrectBox, Thumbs, open_labels};
 use crate::markdown;
 use crate::state::{AppState, BubbleState, MessageView};
 
@@ -250,6 +250,21 @@ pub fn MessageBubble(
                 let parent_id = parent_id.clone();
                 let id = id.clone();
                 view! {
+                    <button
+                        type="button"
+                        class="action label-message"
+                        title="Label this answer (Open-Assistant's labels)"
+                        disabled={
+                            let id = id.clone();
+                            move || id.get().is_none()
+                        }
+                        on:click={
+                            let id = id.clone();
+                            move |_| open_labels(app, id.get_untracked())
+                        }
+                    >
+                        "Labels"
+                    </button>
                     <button
                         type="button"
                         class="action correct"

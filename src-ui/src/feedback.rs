@@ -4,11 +4,11 @@
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use oa_types::{Thumbs, Uuid, Vote};
+use oa_types::{LIKERT_STEPS, LabelScale, Labels, TextLabel, Thumbs, Uuid, Vote};
 
 use crate::chat::focused_on_mount;
 use crate::ipc;
-use crate::state::AppState;
+use crate::state::{AppState, Panel};
 
 /// Reasons offered with a thumbs down, as stored (`reasons`) and as shown.
 pub const DOWN_REASONS: [(&str, &str); 6] = [
@@ -241,5 +241,127 @@ pub fn CorrectBox(
                 </button>
             </div>
         </div>
+    }
+}
+
+/// What each label asks, in a few words (Open-Assistant's guidelines).
+pub fn label_help(label: TextLabel) -> (&'static str, &'static str) {
+    match label {
+        TextLabel::Spam => ("Spam", "Deliberately low-quality or off-topic"),
+        TextLabel::FailsTask => ("Fails the task", "Does not do what was asked"),
+        TextLabel::LangMismatch => ("Wrong language", "Not in the language of the prompt"),
+        TextLabel::Pii => ("Personal data", "Holds information that identifies someone"),
+        TextLabel::NotAppropriate => ("Not appropriate", "Unfit for an assistant to say"),
+        TextLabel::HateSpeech => ("Hate speech", "Abuse or threats against a group"),
+        TextLabel::SexualContent => ("Sexual content", "Contains sexual content"),
+        TextLabel::MoralJudgement => ("Moral judgement", "Judges what is right or wrong"),
+        TextLabel::PoliticalContent => ("Political", "Takes a political side"),
+        TextLabel::Quality => ("Quality", "Low ↔ high"),
+        TextLabel::Toxicity => ("Rudeness", "Polite ↔ rude"),
+        TextLabel::Humor => ("Humour", "Serious ↔ funny"),
+        TextLabel::Helpfulness => ("Helpfulness", "Unhelpful ↔ helpful"),
+        TextLabel::Creativity => ("Creativity", "Ordinary ↔ creative"),
+        TextLabel::Violence => ("Violence", "Harmless ↔ violent"),
+    }
+}
+
+/// The labels of one message: yes/no questions, flags and five-step scales; only what the
+/// person touched is saved.
+#[component]
+pub fn LabelsBody(
+    /// The message labelled.
+    message: Uuid,
+) -> impl IntoView {
+    let app = expect_context::<AppState>();
+    let labels = RwSignal::new(Labels::default());
+    let error = RwSignal::new(None::<String>);
+    spawn_local(async move {
+        if let Ok(feedback) = ipc::feedback(message).await
+            && let Some(kept) = feedback.labels
+        {
+            labels.set(kept);
+        }
+    });
+    let value = move |label: TextLabel| labels.with(|l| l.0.get(&label).copied());
+    let set = move |label: TextLabel, v: Option<f32>| {
+        labels.update(|l| {
+            match v {
+                Some(v) => l.0.insert(label, v),
+                None => l.0.remove(&label),
+            };
+        })
+    };
+    let save = move |_| {
+        let chosen = labels.get_untracked();
+        spawn_local(async move {
+            match ipc::set_labels(message, &chosen).await {
+                Ok(_) => app.panel.set(None),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    let rows = TextLabel::ALL
+        .into_iter()
+        .map(|label| {
+            let (name, help) = label_help(label);
+            let choices: Vec<(f32, &'static str)> = match label.scale() {
+                LabelScale::YesNo => vec![(0.0, "No"), (1.0, "Yes")],
+                LabelScale::Flag => vec![(1.0, "Flag")],
+                LabelScale::Likert => LIKERT_STEPS
+                    .iter()
+                    .zip(["1", "2", "3", "4", "5"])
+                    .map(|(v, n)| (*v, n))
+                    .collect(),
+            };
+            let buttons = choices
+                .into_iter()
+                .map(|(v, text)| {
+                    let on = move || value(label) == Some(v);
+                    view! {
+                        <button
+                            type="button"
+                            class="chip label-value"
+                            class:on=on
+                            data-value=v.to_string()
+                            aria-pressed=move || on().to_string()
+                            on:click=move |_| set(label, if on() { None } else { Some(v) })
+                        >
+                            {text}
+                        </button>
+                    }
+                })
+                .collect_view();
+            view! {
+                <div class="label-row" data-label=label.as_str()>
+                    <span class="label-name">{name}<span class="label-help">{help}</span></span>
+                    <span class="label-values">{buttons}</span>
+                </div>
+            }
+        })
+        .collect_view();
+    view! {
+        <p class="field-help">
+            "Labels describe the answer for the people who train models. Set only what applies."
+        </p>
+        <div class="label-rows">{rows}</div>
+        {move || error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+        <div class="panel-actions">
+            <button
+                id="save-labels"
+                type="button"
+                class="primary"
+                disabled=move || labels.with(|l| l.0.is_empty())
+                on:click=save
+            >
+                "Save labels"
+            </button>
+        </div>
+    }
+}
+
+/// Opens the labels of a reply.
+pub fn open_labels(app: AppState, message: Option<Uuid>) {
+    if let Some(message) = message {
+        app.panel.set(Some(Panel::Labels(message)));
     }
 }

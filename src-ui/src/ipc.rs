@@ -7,8 +7,8 @@
 
 use oa_types::{
     AppError, AppSettings, ChatEvent, ConversationListEntry, ConversationSettings,
-    ConversationTreePath, ErrorCode, InstalledModel, MessageFeedback, ModelStatus, Regenerate,
-    SamplerParams, SearchHit, SendMessage, Thumbs, Uuid,
+    ConversationTreePath, ErrorCode, InstalledModel, Labels, MessageFeedback, ModelStatus,
+    Regenerate, SamplerParams, SearchHit, SendMessage, Thumbs, Uuid,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -60,6 +60,13 @@ struct StepArgs {
 struct RateArgs<'a> {
     message_id: Uuid,
     thumbs: &'a Thumbs,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LabelArgs<'a> {
+    message_id: Uuid,
+    labels: &'a Labels,
 }
 
 #[derive(Serialize)]
@@ -173,6 +180,11 @@ pub async fn search(query: &str) -> Result<Vec<SearchHit>, AppError> {
 /// Records a thumbs vote on a message; answers with its feedback now.
 pub async fn rate(message_id: Uuid, thumbs: &Thumbs) -> Result<MessageFeedback, AppError> {
     call("rate", to_js(&RateArgs { message_id, thumbs })?).await
+}
+
+/// Records Open-Assistant labels on a message; answers with its feedback now.
+pub async fn set_labels(message_id: Uuid, labels: &Labels) -> Result<MessageFeedback, AppError> {
+    call("set_labels", to_js(&LabelArgs { message_id, labels })?).await
 }
 
 /// The feedback currently on a message.

@@ -45,6 +45,11 @@ pub fn Panels() -> impl IntoView {
                     "Models",
                     view! { <ModelsBody /> }.into_any(),
                 ),
+                Panel::Labels(message) => (
+                    "labels-panel",
+                    "Label this answer",
+                    view! { <crate::feedback::LabelsBody message /> }.into_any(),
+                ),
                 Panel::ChatSettings => (
                     "chat-settings-panel",
                     "This chat",

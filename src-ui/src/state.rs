@@ -153,6 +153,8 @@ pub enum Panel {
     Models,
     /// The open conversation's system prompt and sampler.
     ChatSettings,
+    /// Open-Assistant's labels for one message.
+    Labels(Uuid),
 }
 
 /// A conversation the person deleted, kept on screen as "Undo" until the deletion is final.

@@ -9,9 +9,9 @@ use oa_store::Store;
 use oa_sync::ServerClient;
 use oa_types::{
     AppSettings, ChatEvent, ConversationDetail, ConversationListEntry, ConversationSettings,
-    ConversationSummary, ConversationTreePath, ErrorCode, EventStatus, InstalledModel, Message,
-    MessageFeedback, ModelStatus, Provenance, Regenerate, Role, SamplerParams, SendMessage,
-    SubmittedEvent, Thumbs, Uuid,
+    ConversationSummary, ConversationTreePath, ErrorCode, EventStatus, InstalledModel, Labels,
+    Message, MessageFeedback, ModelStatus, Provenance, Regenerate, Role, SamplerParams,
+    SendMessage, SubmittedEvent, Thumbs, Uuid,
 };
 use tokio::sync::mpsc;
 
@@ -207,6 +207,16 @@ impl App {
     pub async fn rate(&self, message_id: Uuid, thumbs: Thumbs) -> Result<MessageFeedback> {
         self.with_store(move |s| {
             s.rate(message_id, &thumbs)?;
+            Ok(s.feedback(message_id)?)
+        })
+        .await
+    }
+
+    /// Records Open-Assistant labels on a message, replacing the earlier set; returns the
+    /// message's feedback now.
+    pub async fn set_labels(&self, message_id: Uuid, labels: Labels) -> Result<MessageFeedback> {
+        self.with_store(move |s| {
+            s.set_labels(message_id, &labels)?;
             Ok(s.feedback(message_id)?)
         })
         .await

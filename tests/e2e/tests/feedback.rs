@@ -1,5 +1,6 @@
-//! Improving answers where they are read, in the real app: a thumbs down with a reason, and a
-//! correction kept beside the model's answer; both still there after a restart.
+//! Improving answers where they are read, in the real app: a thumbs down with a reason,
+//! Open-Assistant labels, and a correction kept beside the model's answer; all still there
+//! after a restart.
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(180);
 const SHORT: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thumbs_down_with_a_reason_and_a_correction_are_kept() -> Result<()> {
+async fn a_thumbs_down_labels_and_a_correction_are_kept() -> Result<()> {
     tokio::time::timeout(TEST_TIMEOUT, rate_and_correct())
         .await
         .context("test timed out")?
@@ -46,6 +47,19 @@ async fn rate_and_correct() -> Result<()> {
     app.wait_gone(".reasons", SHORT).await?;
     app.wait_for(".thumb-down.on[aria-pressed='true']", SHORT)
         .await?;
+
+    // Label it: quality 4 of 5, helpful 2 of 5, not spam.
+    app.click(".message.assistant .label-message").await?;
+    app.wait_for("#labels-panel", SHORT).await?;
+    app.click("[data-label='quality'] .label-value[data-value='0.75']")
+        .await?;
+    app.click("[data-label='helpfulness'] .label-value[data-value='0.25']")
+        .await?;
+    app.click("[data-label='spam'] .label-value[data-value='0']")
+        .await?;
+    app.screenshot(&display, "labels.png").await?;
+    app.click("#save-labels").await?;
+    app.wait_gone("#labels-panel", SHORT).await?;
 
     // Correct the answer: the person's is shown, the model's is version 1 of 2.
     app.click(".message.assistant .correct").await?;
@@ -85,6 +99,24 @@ async fn rate_and_correct() -> Result<()> {
         SHORT,
     )
     .await?;
+    // The labels are kept as they were set.
+    app.click(".message.assistant .label-message").await?;
+    app.wait_for("[data-label='quality'] .label-value.on", SHORT)
+        .await?;
+    let on = app
+        .client
+        .execute(
+            "return [...document.querySelectorAll('.label-row')]
+                 .filter(r => r.querySelector('.label-value.on'))
+                 .map(r => r.dataset.label + '=' + r.querySelector('.label-value.on').dataset.value);",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        on == serde_json::json!(["spam=0", "quality=0.75", "helpfulness=0.25"]),
+        "labels after restart: {on:?}"
+    );
+    app.click(".panel-close").await?;
     app.click(".message.assistant .version-next").await?;
     app.wait_text(
         ".message.assistant .message-text",

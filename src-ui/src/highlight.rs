@@ -255,7 +255,11 @@ struct Spec {
     /// A quote right after a word character does not open a string (YAML `don't`).
     quote_after_word_is_text: bool,
     keywords: &'static [&'static str],
+    /// More keywords, for a language that extends another's (C++ over C).
+    extra_keywords: &'static [&'static str],
     types: &'static [&'static str],
+    /// More type names, for a language that extends another's.
+    extra_types: &'static [&'static str],
     literals: &'static [&'static str],
     /// Names shown as functions even without a `(` (shell builtins).
     builtins: &'static [&'static str],
@@ -296,7 +300,9 @@ const BASE: Spec = Spec {
     triple_quotes: &[],
     quote_after_word_is_text: false,
     keywords: &[],
+    extra_keywords: &[],
     types: &[],
+    extra_types: &[],
     literals: &[],
     builtins: &[],
     fn_keywords: &[],
@@ -563,31 +569,8 @@ const C: Spec = Spec {
 };
 
 const CPP: Spec = Spec {
-    keywords: &[
-        "auto",
-        "break",
-        "case",
-        "const",
-        "continue",
-        "default",
-        "do",
-        "else",
-        "enum",
-        "extern",
-        "for",
-        "goto",
-        "if",
-        "inline",
-        "register",
-        "return",
-        "sizeof",
-        "static",
-        "struct",
-        "switch",
-        "typedef",
-        "union",
-        "volatile",
-        "while",
+    keywords: C_KEYWORDS,
+    extra_keywords: &[
         "alignas",
         "alignof",
         "catch",
@@ -630,31 +613,8 @@ const CPP: Spec = Spec {
         "override",
         "final",
     ],
-    types: &[
-        "void",
-        "char",
-        "short",
-        "int",
-        "long",
-        "float",
-        "double",
-        "signed",
-        "unsigned",
-        "bool",
-        "size_t",
-        "ssize_t",
-        "ptrdiff_t",
-        "int8_t",
-        "int16_t",
-        "int32_t",
-        "int64_t",
-        "uint8_t",
-        "uint16_t",
-        "uint32_t",
-        "uint64_t",
-        "uintptr_t",
-        "intptr_t",
-        "wchar_t",
+    types: C_TYPES,
+    extra_types: &[
         "char8_t",
         "char16_t",
         "char32_t",
@@ -1452,7 +1412,7 @@ impl<'a> CodeLexer<'a> {
 
         let pending = self.pending.take();
         let first = word.as_bytes()[0];
-        let tok = if is(spec.keywords) {
+        let tok = if is(spec.keywords) || is(spec.extra_keywords) {
             if is(spec.fn_keywords) {
                 self.pending = Some(Tok::Fn);
             } else if is(spec.type_keywords) {
@@ -1462,7 +1422,7 @@ impl<'a> CodeLexer<'a> {
             Some(Tok::Kw)
         } else if is(spec.literals) {
             Some(Tok::Lit)
-        } else if is(spec.types) {
+        } else if is(spec.types) || is(spec.extra_types) {
             Some(Tok::Type)
         } else if is(spec.builtins) {
             Some(Tok::Fn)

@@ -25,9 +25,10 @@ impl Store {
 
     /// Records labels on a message, replacing the earlier set as a whole.
     pub fn set_labels(&mut self, message_id: Uuid, labels: &Labels) -> Result<ContributionEvent> {
-        labels.validate()?;
-        let value = to_json(serde_json::to_value(labels))?;
-        self.set_feedback(message_id, ContributionKind::Labels, "labels", value)
+        let tx = self.conn.transaction()?;
+        let event = insert_labels(&tx, message_id, labels)?;
+        tx.commit()?;
+        Ok(event)
     }
 
     /// Ranks the replies to `parent_id` (best first), or marks them not rankable; replaces an
@@ -37,28 +38,8 @@ impl Store {
         parent_id: Uuid,
         ranking: &Ranking,
     ) -> Result<ContributionEvent> {
-        let now = now_ms();
         let tx = self.conn.transaction()?;
-        // Read the replies in the same transaction that stores the ranking, so the check and
-        // the write see the same tree.
-        let parent = load_message(&tx, parent_id)?;
-        let replies: Vec<Uuid> = {
-            let mut stmt =
-                tx.prepare("SELECT id FROM messages WHERE parent_id = ?1 ORDER BY created_at, id")?;
-            stmt.query_map([parent_id.to_string()], |r| r.get::<_, String>(0))?
-                .map(|id| parse_uuid(&id?))
-                .collect::<Result<_>>()?
-        };
-        ranking.validate_against(&replies)?;
-        let value = to_json(serde_json::to_value(ranking))?;
-        let event = write_feedback(
-            &tx,
-            &parent,
-            ContributionKind::Ranking,
-            "ranking",
-            value,
-            now,
-        )?;
+        let event = insert_ranking(&tx, parent_id, ranking)?;
         tx.commit()?;
         Ok(event)
     }
@@ -163,6 +144,60 @@ impl Store {
         tx.commit()?;
         Ok(event)
     }
+}
+
+/// Stores a ranking of the replies to `parent_id`, in the caller's transaction (see
+/// [`Store::rank_replies`]).
+pub(crate) fn insert_ranking(
+    tx: &Transaction<'_>,
+    parent_id: Uuid,
+    ranking: &Ranking,
+) -> Result<ContributionEvent> {
+    let now = now_ms();
+    // Read the replies in the same transaction that stores the ranking, so the check and the
+    // write see the same tree.
+    let parent = load_message(tx, parent_id)?;
+    let replies = reply_ids(tx, parent_id)?;
+    ranking.validate_against(&replies)?;
+    let value = to_json(serde_json::to_value(ranking))?;
+    write_feedback(
+        tx,
+        &parent,
+        ContributionKind::Ranking,
+        "ranking",
+        value,
+        now,
+    )
+}
+
+/// Stores labels on a message, in the caller's transaction (see [`Store::set_labels`]).
+pub(crate) fn insert_labels(
+    tx: &Transaction<'_>,
+    message_id: Uuid,
+    labels: &Labels,
+) -> Result<ContributionEvent> {
+    labels.validate()?;
+    let value = to_json(serde_json::to_value(labels))?;
+    let message = load_message(tx, message_id)?;
+    write_feedback(
+        tx,
+        &message,
+        ContributionKind::Labels,
+        "labels",
+        value,
+        now_ms(),
+    )
+}
+
+/// The ids of the replies to a message, oldest first.
+pub(crate) fn reply_ids(conn: &rusqlite::Connection, parent_id: Uuid) -> Result<Vec<Uuid>> {
+    let mut stmt =
+        conn.prepare("SELECT id FROM messages WHERE parent_id = ?1 ORDER BY created_at, id")?;
+    let ids = stmt
+        .query_map([parent_id.to_string()], |r| r.get::<_, String>(0))?
+        .map(|id| parse_uuid(&id?))
+        .collect::<Result<_>>()?;
+    Ok(ids)
 }
 
 /// Replaces the current value and records the event, in the caller's transaction.

@@ -20,6 +20,7 @@ mod outbox;
 mod search;
 mod settings;
 mod store;
+mod tasks;
 mod tree;
 
 pub use error::{ImportProblem, Result, StoreError};

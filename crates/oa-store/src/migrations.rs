@@ -168,6 +168,22 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL CHECK (json_valid(value))
     ) STRICT;
     "#,
+    // 6: what the person redacted before sharing, and the tasks they did or put aside.
+    r#"
+    -- The payload as it will be sent when the person replaced personal data in it; the
+    -- recorded payload itself stays as it was (the immutability trigger does not cover this
+    -- column), so the original remains on this computer only.
+    ALTER TABLE contribution_events ADD COLUMN redacted_payload TEXT
+        CHECK (redacted_payload IS NULL OR json_valid(redacted_payload));
+    CREATE TABLE task_log (
+        task_key TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        outcome  TEXT NOT NULL CHECK (outcome IN ('done', 'skipped')),
+        at       INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX task_log_by_time ON task_log (at);
+    CREATE INDEX task_log_by_key ON task_log (task_key, outcome);
+    "#,
 ];
 
 /// Newest schema version this build writes.

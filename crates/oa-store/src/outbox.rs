@@ -11,8 +11,10 @@ use serde_json::json;
 use crate::store::{now_ms, parse_uuid};
 use crate::{Result, Store, StoreError};
 
-const EVENT_COLUMNS: &str =
-    "id, kind, subject_id, conversation_id, payload, state, rejection_reason, created_at";
+/// The payload read is what would be sent: the redacted one where the person redacted it.
+const EVENT_COLUMNS: &str = "id, kind, subject_id, conversation_id,
+     coalesce(redacted_payload, payload), state, rejection_reason, created_at,
+     redacted_payload IS NOT NULL";
 
 impl Store {
     /// Events in one consent state, oldest first.
@@ -35,6 +37,66 @@ impl Store {
             )
             .optional()?
             .ok_or_else(|| not_found_event(id))?
+    }
+
+    /// Every event, grouped by conversation, oldest first within each.
+    pub fn all_events(&self) -> Result<Vec<ContributionEvent>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {EVENT_COLUMNS} FROM contribution_events
+             ORDER BY conversation_id, created_at, id"
+        ))?;
+        let rows = stmt.query_map([], event_from_row)?;
+        rows.map(|r| r?).collect()
+    }
+
+    /// Replaces what will be sent for an event with `redacted_payload` (the person removed
+    /// personal data from it). Only while the event has not left the machine.
+    pub fn redact_event(&mut self, id: Uuid, redacted_payload: &str) -> Result<ContributionEvent> {
+        serde_json::from_str::<serde_json::Value>(redacted_payload).map_err(|e| {
+            StoreError::InvalidInput(format!("a redacted payload must be JSON: {e}"))
+        })?;
+        let tx = self.conn.transaction()?;
+        let state = current_state(&tx, id)?;
+        if !matches!(state, ConsentState::Private | ConsentState::Queued) {
+            return Err(StoreError::InvalidInput(
+                "this contribution was already sent; it can no longer be changed".into(),
+            ));
+        }
+        tx.execute(
+            "UPDATE contribution_events SET redacted_payload = ?1, updated_at = ?2 WHERE id = ?3",
+            params![redacted_payload, now_ms(), id.to_string()],
+        )?;
+        tx.commit()?;
+        self.event(id)
+    }
+
+    /// Queues every private event of a conversation; returns how many.
+    pub fn share_conversation(&mut self, conversation_id: Uuid) -> Result<usize> {
+        self.move_conversation(conversation_id, ConsentState::Private, ConsentState::Queued)
+    }
+
+    /// Takes every queued event of a conversation back to private; returns how many.
+    pub fn unshare_conversation(&mut self, conversation_id: Uuid) -> Result<usize> {
+        self.move_conversation(conversation_id, ConsentState::Queued, ConsentState::Private)
+    }
+
+    fn move_conversation(
+        &mut self,
+        conversation_id: Uuid,
+        from: ConsentState,
+        to: ConsentState,
+    ) -> Result<usize> {
+        let moved = self.conn.execute(
+            "UPDATE contribution_events SET state = ?1, updated_at = ?2
+             WHERE conversation_id = ?3 AND state = ?4",
+            params![
+                to.as_str(),
+                now_ms(),
+                conversation_id.to_string(),
+                from.as_str()
+            ],
+        )?;
+        Ok(moved)
     }
 
     /// The person agrees to share a private event: it is queued for the sync client.
@@ -171,6 +233,7 @@ fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Contributi
     let payload: String = row.get(4)?;
     let rejection_reason: Option<String> = row.get(6)?;
     let created_at_ms: i64 = row.get(7)?;
+    let redacted: bool = row.get(8)?;
     Ok((|| {
         Ok(ContributionEvent {
             id: parse_uuid(&id)?,
@@ -183,6 +246,7 @@ fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Contributi
                 .ok_or_else(|| StoreError::Corrupt(format!("event state {state:?}")))?,
             rejection_reason,
             created_at_ms,
+            redacted,
         })
     })())
 }
@@ -226,6 +290,7 @@ fn insert_event(
         state,
         rejection_reason: None,
         created_at_ms: now,
+        redacted: false,
     };
     tx.execute(
         "INSERT INTO contribution_events

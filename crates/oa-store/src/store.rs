@@ -79,33 +79,12 @@ impl Store {
     /// Stores what the person typed. With no conversation, starts a new one titled after the
     /// prompt; otherwise the prompt continues the conversation's current path.
     pub fn add_prompt(&mut self, conversation_id: Option<Uuid>, text: &str) -> Result<Message> {
-        if text.trim().is_empty() {
-            return Err(StoreError::InvalidInput("a message cannot be empty".into()));
-        }
-        let now = now_ms();
         let tx = self.conn.transaction()?;
-        let (conversation_id, parent_id) = match conversation_id {
-            Some(id) => (id, current_leaf(&tx, id)?),
-            None => {
-                let id = Uuid::now_v7();
-                tx.execute(
-                    "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-                    params![id.to_string(), title_from(text), now],
-                )?;
-                (id, None)
-            }
+        let place = match conversation_id {
+            Some(id) => PromptPlace::AfterLeafOf(id),
+            None => PromptPlace::NewConversation,
         };
-        let message = Message {
-            id: Uuid::now_v7(),
-            conversation_id,
-            parent_id,
-            role: Role::Prompter,
-            text: text.to_owned(),
-            created_at_ms: now,
-            provenance: None,
-            corrects: None,
-        };
-        insert_message(&tx, &message)?;
+        let message = insert_prompt(&tx, place, text)?;
         tx.commit()?;
         Ok(message)
     }
@@ -342,6 +321,62 @@ pub(crate) fn insert_message(tx: &Transaction<'_>, m: &Message) -> Result<()> {
         m.created_at_ms,
     )?;
     Ok(())
+}
+
+/// Where a new prompt goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PromptPlace {
+    /// It starts a conversation titled after it.
+    NewConversation,
+    /// It continues the conversation's current path.
+    AfterLeafOf(Uuid),
+    /// It answers this assistant message.
+    After(Uuid),
+}
+
+/// Stores a prompt the person wrote, in the caller's transaction, and makes it the end of its
+/// conversation's current path.
+pub(crate) fn insert_prompt(
+    tx: &Transaction<'_>,
+    place: PromptPlace,
+    text: &str,
+) -> Result<Message> {
+    if text.trim().is_empty() {
+        return Err(StoreError::InvalidInput("a message cannot be empty".into()));
+    }
+    let now = now_ms();
+    let (conversation_id, parent_id) = match place {
+        PromptPlace::AfterLeafOf(id) => (id, current_leaf(tx, id)?),
+        PromptPlace::After(parent) => {
+            let parent = crate::tree::load_message(tx, parent)?;
+            if parent.role != Role::Assistant {
+                return Err(StoreError::InvalidInput(
+                    "a prompt answers an assistant reply, not another prompt".into(),
+                ));
+            }
+            (parent.conversation_id, Some(parent.id))
+        }
+        PromptPlace::NewConversation => {
+            let id = Uuid::now_v7();
+            tx.execute(
+                "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+                params![id.to_string(), title_from(text), now],
+            )?;
+            (id, None)
+        }
+    };
+    let message = Message {
+        id: Uuid::now_v7(),
+        conversation_id,
+        parent_id,
+        role: Role::Prompter,
+        text: text.to_owned(),
+        created_at_ms: now,
+        provenance: None,
+        corrects: None,
+    };
+    insert_message(tx, &message)?;
+    Ok(message)
 }
 
 struct RawSummary {

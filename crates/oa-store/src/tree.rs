@@ -6,7 +6,7 @@
 //! conversation remembers one leaf; the path from the root to it is what the person sees.
 
 use oa_types::{ConversationTreePath, Message, PathMessage, Role, Uuid};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::store::{
     MESSAGE_COLUMNS, RawMessage, insert_message, message_from_row, not_found_conversation, now_ms,
@@ -49,25 +49,8 @@ impl Store {
         corrected: Uuid,
         text: &str,
     ) -> Result<Message> {
-        if text.trim().is_empty() {
-            return Err(StoreError::InvalidInput(
-                "a correction cannot be empty".into(),
-            ));
-        }
         let tx = self.conn.transaction()?;
-        let original = message_in(&tx, conversation_id, corrected)?;
-        if original.role != Role::Assistant {
-            return Err(StoreError::InvalidInput(
-                "only an assistant reply can be corrected; edit a prompt instead".into(),
-            ));
-        }
-        if original.text == text {
-            return Err(StoreError::InvalidInput(
-                "a correction must differ from the reply it corrects".into(),
-            ));
-        }
-        let message = sibling_of(&original, text, Some(corrected));
-        insert_message(&tx, &message)?;
+        let message = insert_correction(&tx, conversation_id, corrected, text)?;
         tx.commit()?;
         Ok(message)
     }
@@ -183,6 +166,35 @@ impl Store {
             messages,
         })
     }
+}
+
+/// Stores a correction of the assistant reply `corrected`, in the caller's transaction (see
+/// [`Store::add_correction`]).
+pub(crate) fn insert_correction(
+    tx: &Transaction<'_>,
+    conversation_id: Uuid,
+    corrected: Uuid,
+    text: &str,
+) -> Result<Message> {
+    if text.trim().is_empty() {
+        return Err(StoreError::InvalidInput(
+            "a correction cannot be empty".into(),
+        ));
+    }
+    let original = message_in(tx, conversation_id, corrected)?;
+    if original.role != Role::Assistant {
+        return Err(StoreError::InvalidInput(
+            "only an assistant reply can be corrected; edit a prompt instead".into(),
+        ));
+    }
+    if original.text == text {
+        return Err(StoreError::InvalidInput(
+            "a correction must differ from the reply it corrects".into(),
+        ));
+    }
+    let message = sibling_of(&original, text, Some(corrected));
+    insert_message(tx, &message)?;
+    Ok(message)
 }
 
 /// A new message a person wrote beside `original`: same conversation, parent and role.

@@ -10,6 +10,7 @@ mod store {
     mod outbox;
     mod search;
     mod settings;
+    mod tasks;
     mod tree;
 }
 

@@ -141,4 +141,8 @@ pub struct ContributionEvent {
     pub rejection_reason: Option<String>,
     /// Milliseconds since the Unix epoch when the action happened.
     pub created_at_ms: i64,
+    /// The person replaced personal data in `payload` before sharing it (the original stays on
+    /// this computer).
+    #[serde(default)]
+    pub redacted: bool,
 }

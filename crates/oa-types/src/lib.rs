@@ -13,9 +13,11 @@ mod feedback;
 mod lang;
 mod model;
 mod oasst;
+mod review;
 mod search;
 mod server;
 mod settings;
+mod tasks;
 
 pub use chat::{ChatEvent, Regenerate, SendMessage, TokenEvent};
 pub use contribution::{ConsentState, ContributionEvent, ContributionKind};
@@ -34,6 +36,7 @@ pub use model::{InstalledModel, MemoryFit, ModelInfo, ModelStatus, SamplerParams
 pub use oasst::{
     OasstImportSummary, OasstLabel, OasstMessage, OasstTree, TREE_STATE_READY_FOR_EXPORT,
 };
+pub use review::{PayloadFinding, ReviewGroup, ReviewItem};
 pub use search::{HIGHLIGHT_END, HIGHLIGHT_START, SearchHit};
 pub use server::{
     AccountRole, AgreementPoint, ContributorStats, DeviceInfo, DeviceSession, EventResult,
@@ -43,4 +46,5 @@ pub use server::{
     TaskKind, TaskList, TaskMessage,
 };
 pub use settings::{AppSettings, ConversationSettings, MAX_SYSTEM_PROMPT_CHARS, Theme};
+pub use tasks::{CompareSet, LocalTask, TaskAnswer, TaskProgress, TaskQueue};
 pub use uuid::Uuid;

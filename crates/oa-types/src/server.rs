@@ -544,6 +544,7 @@ mod tests {
             state: crate::ConsentState::Sent,
             rejection_reason: None,
             created_at_ms: 7,
+            redacted: false,
         };
         let json = serde_json::to_value(SubmittedEvent::from(&event)).unwrap();
         assert!(json.get("state").is_none());

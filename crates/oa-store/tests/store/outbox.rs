@@ -252,3 +252,79 @@ fn a_sync_round_moves_each_batch_in_one_transaction() {
     assert!(store.events_to_send(10).unwrap().is_empty());
     assert_eq!(state(&store, private), ConsentState::Private);
 }
+
+#[test]
+fn a_redacted_payload_is_what_leaves_and_only_before_it_is_sent() {
+    let mut store = Store::open_in_memory().unwrap();
+    let prompt = store.add_prompt(None, "write to jane@example.com").unwrap();
+    let id = store.events(ConsentState::Private).unwrap()[0].id;
+    let redacted = serde_json::json!({ "id": prompt.id, "text": "write to [email]" }).to_string();
+
+    assert!(matches!(
+        store.redact_event(id, "not json"),
+        Err(StoreError::InvalidInput(_))
+    ));
+    let event = store.redact_event(id, &redacted).unwrap();
+    assert!(event.redacted);
+    assert_eq!(event.payload, redacted);
+    store.share_event(id).unwrap();
+    // What the sync client takes is the redacted version; the message itself is untouched.
+    let outgoing = store.events_to_send(10).unwrap();
+    assert_eq!(outgoing[0].payload, redacted);
+    assert_eq!(
+        store.conversation(prompt.conversation_id).unwrap().messages[0].text,
+        "write to jane@example.com"
+    );
+    // A queued event can still be redacted again; a sent one cannot.
+    store.redact_event(id, &redacted).unwrap();
+    store.mark_event_sent(id).unwrap();
+    assert!(matches!(
+        store.redact_event(id, &redacted),
+        Err(StoreError::InvalidInput(_))
+    ));
+}
+
+#[test]
+fn sharing_a_conversation_queues_its_private_events_and_nothing_else() {
+    let mut store = Store::open_in_memory().unwrap();
+    let first = store.add_prompt(None, "one").unwrap();
+    let reply = store.add_reply(&first, "two", None).unwrap();
+    store
+        .rate(
+            reply.id,
+            &Thumbs {
+                vote: Vote::Up,
+                reasons: vec![],
+                comment: None,
+            },
+        )
+        .unwrap();
+    let other = store.add_prompt(None, "elsewhere").unwrap();
+    let sent = store.events(ConsentState::Private).unwrap()[0].id;
+    store.share_event(sent).unwrap();
+    store.mark_event_sent(sent).unwrap();
+
+    assert_eq!(store.share_conversation(first.conversation_id).unwrap(), 2);
+    let queued: Vec<_> = store
+        .events(ConsentState::Queued)
+        .unwrap()
+        .iter()
+        .map(|e| e.conversation_id)
+        .collect();
+    assert_eq!(queued, [first.conversation_id; 2]);
+    assert_eq!(
+        store.events(ConsentState::Sent).unwrap().len(),
+        1,
+        "sent stays sent"
+    );
+    assert_eq!(
+        store.events(ConsentState::Private).unwrap()[0].conversation_id,
+        other.conversation_id
+    );
+    assert_eq!(
+        store.unshare_conversation(first.conversation_id).unwrap(),
+        2
+    );
+    assert!(store.events(ConsentState::Queued).unwrap().is_empty());
+    assert_eq!(store.all_events().unwrap().len(), 4);
+}

@@ -28,6 +28,17 @@ fn main() {
         "models_folder",
         "select_model",
         "first_paint",
+        "review_queue",
+        "redact_event",
+        "share_event",
+        "unshare_event",
+        "share_conversation",
+        "unshare_conversation",
+        "task_queue",
+        "skip_task",
+        "complete_task",
+        "compare_set",
+        "rank_replies",
     ];
     let attributes = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(commands));

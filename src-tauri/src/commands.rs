@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use oa_app::App;
 use oa_types::{
-    AppError, AppSettings, ChatEvent, ConversationListEntry, ConversationSettings,
-    ConversationTreePath, InstalledModel, Labels, MessageFeedback, ModelStatus, Regenerate,
-    SamplerParams, SearchHit, SendMessage, Thumbs, Uuid,
+    AppError, AppSettings, ChatEvent, CompareSet, ConversationListEntry, ConversationSettings,
+    ConversationTreePath, InstalledModel, Labels, MessageFeedback, ModelStatus, Ranking,
+    Regenerate, ReviewGroup, SamplerParams, SearchHit, SendMessage, TaskAnswer, TaskQueue, Thumbs,
+    Uuid,
 };
 use tauri::State;
 use tauri::ipc::Channel;
@@ -137,6 +138,102 @@ pub(crate) async fn set_labels(
     labels: Labels,
 ) -> Result<MessageFeedback, AppError> {
     Ok(app.set_labels(message_id, labels).await?)
+}
+
+/// Everything recorded for sharing, with exact payloads and the personal data found in them.
+#[tauri::command]
+pub(crate) async fn review_queue(app: AppState<'_>) -> Result<Vec<ReviewGroup>, AppError> {
+    Ok(app.review_queue().await?)
+}
+
+/// Replaces the personal data in what one item sends.
+#[tauri::command]
+pub(crate) async fn redact_event(
+    app: AppState<'_>,
+    id: Uuid,
+) -> Result<Vec<ReviewGroup>, AppError> {
+    Ok(app.redact_event(id).await?)
+}
+
+/// Queues one item to be sent.
+#[tauri::command]
+pub(crate) async fn share_event(app: AppState<'_>, id: Uuid) -> Result<Vec<ReviewGroup>, AppError> {
+    Ok(app.share_event(id).await?)
+}
+
+/// Takes one queued item back.
+#[tauri::command]
+pub(crate) async fn unshare_event(
+    app: AppState<'_>,
+    id: Uuid,
+) -> Result<Vec<ReviewGroup>, AppError> {
+    Ok(app.unshare_event(id).await?)
+}
+
+/// Queues every private item of a conversation.
+#[tauri::command]
+pub(crate) async fn share_conversation(
+    app: AppState<'_>,
+    conversation_id: Uuid,
+) -> Result<Vec<ReviewGroup>, AppError> {
+    Ok(app.share_conversation(conversation_id).await?)
+}
+
+/// Takes every queued item of a conversation back.
+#[tauri::command]
+pub(crate) async fn unshare_conversation(
+    app: AppState<'_>,
+    conversation_id: Uuid,
+) -> Result<Vec<ReviewGroup>, AppError> {
+    Ok(app.unshare_conversation(conversation_id).await?)
+}
+
+/// The local task queue and progress.
+#[tauri::command]
+pub(crate) async fn task_queue(
+    app: AppState<'_>,
+    tz_offset_minutes: i32,
+) -> Result<TaskQueue, AppError> {
+    Ok(app.task_queue(tz_offset_minutes).await?)
+}
+
+/// Puts a task aside.
+#[tauri::command]
+pub(crate) async fn skip_task(
+    app: AppState<'_>,
+    key: String,
+    tz_offset_minutes: i32,
+) -> Result<TaskQueue, AppError> {
+    Ok(app.skip_task(key, tz_offset_minutes).await?)
+}
+
+/// Keeps a task's answer.
+#[tauri::command]
+pub(crate) async fn complete_task(
+    app: AppState<'_>,
+    answer: TaskAnswer,
+    tz_offset_minutes: i32,
+) -> Result<TaskQueue, AppError> {
+    Ok(app.complete_task(answer, tz_offset_minutes).await?)
+}
+
+/// A prompt with its replies and their ranking.
+#[tauri::command]
+pub(crate) async fn compare_set(
+    app: AppState<'_>,
+    prompt_id: Uuid,
+) -> Result<CompareSet, AppError> {
+    Ok(app.compare_set(prompt_id).await?)
+}
+
+/// Ranks a prompt's replies.
+#[tauri::command]
+pub(crate) async fn rank_replies(
+    app: AppState<'_>,
+    prompt_id: Uuid,
+    ranking: Ranking,
+) -> Result<CompareSet, AppError> {
+    Ok(app.rank_replies(prompt_id, ranking).await?)
 }
 
 /// The feedback currently on a message.

@@ -70,6 +70,17 @@ pub fn run() {
             commands::models_folder,
             commands::select_model,
             commands::first_paint,
+            commands::review_queue,
+            commands::redact_event,
+            commands::share_event,
+            commands::unshare_event,
+            commands::share_conversation,
+            commands::unshare_conversation,
+            commands::task_queue,
+            commands::skip_task,
+            commands::complete_task,
+            commands::compare_set,
+            commands::rank_replies,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -13,6 +13,7 @@ use oa_types::{
     Message, MessageFeedback, ModelStatus, Provenance, Regenerate, Role, SamplerParams,
     SendMessage, SubmittedEvent, Thumbs, Uuid,
 };
+use oa_types::{CompareSet, Ranking, ReviewGroup, TaskAnswer, TaskQueue};
 use tokio::sync::mpsc;
 
 use crate::error::engine_error;
@@ -218,6 +219,106 @@ impl App {
         self.with_store(move |s| {
             s.set_labels(message_id, &labels)?;
             Ok(s.feedback(message_id)?)
+        })
+        .await
+    }
+
+    /// Everything recorded for sharing, grouped by conversation (the one with the newest event
+    /// first), each event with exactly what would be sent and the personal data found in it.
+    pub async fn review_queue(&self) -> Result<Vec<ReviewGroup>> {
+        self.with_store(review_queue_of).await
+    }
+
+    /// Replaces the personal data found in an event's free text with placeholders in what will
+    /// be sent (the local conversation keeps the original); only before it is sent.
+    pub async fn redact_event(&self, id: Uuid) -> Result<Vec<ReviewGroup>> {
+        self.with_store(move |s| {
+            let event = s.event(id)?;
+            if let Some(redacted) = crate::review::redacted_payload(&event.payload) {
+                s.redact_event(id, &redacted)?;
+            }
+            review_queue_of(s)
+        })
+        .await
+    }
+
+    /// Queues one private event for sending.
+    pub async fn share_event(&self, id: Uuid) -> Result<Vec<ReviewGroup>> {
+        self.with_store(move |s| {
+            s.share_event(id)?;
+            review_queue_of(s)
+        })
+        .await
+    }
+
+    /// Takes one queued event back: it stays private.
+    pub async fn unshare_event(&self, id: Uuid) -> Result<Vec<ReviewGroup>> {
+        self.with_store(move |s| {
+            s.unshare_event(id)?;
+            review_queue_of(s)
+        })
+        .await
+    }
+
+    /// Queues every private event of a conversation.
+    pub async fn share_conversation(&self, conversation_id: Uuid) -> Result<Vec<ReviewGroup>> {
+        self.with_store(move |s| {
+            s.share_conversation(conversation_id)?;
+            review_queue_of(s)
+        })
+        .await
+    }
+
+    /// Takes every queued event of a conversation back.
+    pub async fn unshare_conversation(&self, conversation_id: Uuid) -> Result<Vec<ReviewGroup>> {
+        self.with_store(move |s| {
+            s.unshare_conversation(conversation_id)?;
+            review_queue_of(s)
+        })
+        .await
+    }
+
+    /// The tasks made from the person's history, with their progress counted in local days
+    /// (`tz_offset_minutes` as JavaScript's `getTimezoneOffset`).
+    pub async fn task_queue(&self, tz_offset_minutes: i32) -> Result<TaskQueue> {
+        self.with_store(move |s| Ok(s.task_queue(tz_offset_minutes)?))
+            .await
+    }
+
+    /// Carries out a task's answer; returns the queue after it.
+    pub async fn complete_task(
+        &self,
+        answer: TaskAnswer,
+        tz_offset_minutes: i32,
+    ) -> Result<TaskQueue> {
+        self.with_store(move |s| {
+            s.complete_task(&answer)?;
+            Ok(s.task_queue(tz_offset_minutes)?)
+        })
+        .await
+    }
+
+    /// Puts a task aside; returns the queue after it.
+    pub async fn skip_task(&self, key: String, tz_offset_minutes: i32) -> Result<TaskQueue> {
+        self.with_store(move |s| {
+            s.skip_task(&key)?;
+            Ok(s.task_queue(tz_offset_minutes)?)
+        })
+        .await
+    }
+
+    /// A prompt with all its replies and their ranking, for compare mode.
+    pub async fn compare_set(&self, prompt_id: Uuid) -> Result<CompareSet> {
+        self.with_store(move |s| Ok(s.compare_set(prompt_id)?))
+            .await
+    }
+
+    /// Ranks a prompt's replies best first (or marks them not rankable), replacing an earlier
+    /// ranking; returns the compare set after it.
+    pub async fn rank_replies(&self, prompt_id: Uuid, ranking: Ranking) -> Result<CompareSet> {
+        self.with_store(move |s| {
+            s.rank_replies(prompt_id, &ranking)?;
+            Ok(s.compare_set(prompt_id)?)
         })
         .await
     }
@@ -663,6 +764,16 @@ impl App {
         .await
         .map_err(|e| Error::Internal(format!("storage task failed: {e}")))?
     }
+}
+
+/// The outbox prepared for review.
+fn review_queue_of(store: &mut Store) -> Result<Vec<ReviewGroup>> {
+    let titles = store
+        .list_conversations()?
+        .into_iter()
+        .map(|c| (c.id, c.title))
+        .collect();
+    Ok(crate::review::review_groups(store.all_events()?, &titles))
 }
 
 /// Events per request when syncing: well under the server's limit, so that one request stays

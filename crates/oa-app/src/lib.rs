@@ -8,6 +8,7 @@
 mod app;
 mod error;
 mod models;
+mod review;
 
 pub use app::{App, AppConfig, SyncReport};
 pub use error::{Error, Result};

@@ -1,0 +1,152 @@
+//! Review & Share and the local task queue through the app, on a real SQLite file: personal data
+//! is found at the exact place in the payload, redaction changes what is sent (not the
+//! conversation), consent moves item by item or per conversation, and everything survives a
+//! restart. No model is needed: a first-prompt task writes a message without one.
+
+use oa_app::{App, AppConfig};
+use oa_types::{ConsentState, ContributionKind, TaskAnswer, TaskKind, Thumbs, Vote};
+
+fn open(dir: &std::path::Path) -> App {
+    App::open(AppConfig::new(
+        dir.to_owned(),
+        Some(dir.join("no-model.gguf")),
+    ))
+    .unwrap()
+}
+
+const TEXT: &str =
+    "Plan a \"surprise\" party.\nMail me at jane.doe@example.com or call +1 415 555 0142.";
+
+#[tokio::test]
+async fn personal_data_is_marked_redacted_and_shared_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path());
+    let queue = app
+        .complete_task(TaskAnswer::InitialPrompt { text: TEXT.into() }, 0)
+        .await
+        .unwrap();
+    assert_eq!(queue.progress.done_today, 1);
+
+    let groups = app.review_queue().await.unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].title, "Plan a \"surprise\" party.");
+    let item = &groups[0].items[0];
+    assert_eq!(item.event.kind, ContributionKind::Message);
+    assert_eq!(
+        item.event.state,
+        ConsentState::Private,
+        "private by default"
+    );
+    let marked: Vec<(&str, &str)> = item
+        .findings
+        .iter()
+        .map(|f| (f.kind.as_str(), &item.payload_json[f.start..f.end]))
+        .collect();
+    assert_eq!(
+        marked,
+        [
+            ("email", "jane.doe@example.com"),
+            ("phone", "+1 415 555 0142")
+        ]
+    );
+    // The payload shown is the one sent: the envelope with the message inside.
+    let shown: serde_json::Value = serde_json::from_str(&item.payload_json).unwrap();
+    assert_eq!(shown["id"], item.event.id.to_string());
+    assert_eq!(shown["payload"]["text"], TEXT);
+
+    let id = item.event.id;
+    let groups = app.redact_event(id).await.unwrap();
+    let item = &groups[0].items[0];
+    assert!(item.event.redacted && item.findings.is_empty());
+    assert!(item.payload_json.contains("[email]") && item.payload_json.contains("[phone]"));
+    assert!(!item.payload_json.contains("jane.doe"));
+
+    let groups = app.share_event(id).await.unwrap();
+    assert_eq!(groups[0].items[0].event.state, ConsentState::Queued);
+    let groups = app.unshare_event(id).await.unwrap();
+    assert_eq!(groups[0].items[0].event.state, ConsentState::Private);
+    drop(app);
+
+    // After a restart: still private, still redacted, the conversation itself untouched.
+    let app = open(dir.path());
+    let groups = app.review_queue().await.unwrap();
+    let item = &groups[0].items[0];
+    assert_eq!(item.event.state, ConsentState::Private);
+    assert!(item.event.redacted && item.payload_json.contains("[email]"));
+    let conversation = app
+        .open_conversation(groups[0].conversation_id)
+        .await
+        .unwrap();
+    assert_eq!(conversation.messages[0].text, TEXT);
+
+    let groups = app
+        .share_conversation(groups[0].conversation_id)
+        .await
+        .unwrap();
+    assert!(
+        groups[0]
+            .items
+            .iter()
+            .all(|i| i.event.state == ConsentState::Queued)
+    );
+    let groups = app
+        .unshare_conversation(groups[0].conversation_id)
+        .await
+        .unwrap();
+    assert!(
+        groups[0]
+            .items
+            .iter()
+            .all(|i| i.event.state == ConsentState::Private)
+    );
+}
+
+#[tokio::test]
+async fn a_vote_has_nothing_to_flag_and_a_sent_item_cannot_be_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path());
+    app.complete_task(
+        TaskAnswer::InitialPrompt {
+            text: "Call 212 555 0100 please".into(),
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let prompt_event = app.review_queue().await.unwrap()[0].items[0].event.clone();
+    // Rating a prompt is allowed by the store; its payload holds ids and a vote only.
+    app.rate(
+        prompt_event.subject_id,
+        Thumbs {
+            vote: Vote::Up,
+            reasons: vec![],
+            comment: None,
+        },
+    )
+    .await
+    .unwrap();
+    let groups = app.review_queue().await.unwrap();
+    let rating = groups[0]
+        .items
+        .iter()
+        .find(|i| i.event.kind == ContributionKind::Rating)
+        .unwrap();
+    assert!(rating.findings.is_empty(), "{:?}", rating.findings);
+
+    app.share_event(prompt_event.id).await.unwrap();
+    let sent = {
+        let store_path = AppConfig::new(dir.path().to_owned(), None).database_path();
+        let mut store = oa_store::Store::open(&store_path).unwrap();
+        store.mark_event_sent(prompt_event.id).unwrap().state
+    };
+    assert_eq!(sent, ConsentState::Sent);
+    let err = app.redact_event(prompt_event.id).await.unwrap_err();
+    assert!(err.to_string().contains("already sent"), "{err}");
+
+    // The queue offers the first-prompt task; skipping it keeps it offered.
+    let queue = app.skip_task("initial_prompt".into(), 0).await.unwrap();
+    assert_eq!(
+        queue.tasks.last().map(|t| t.kind),
+        Some(TaskKind::InitialPrompt)
+    );
+}

@@ -8,11 +8,14 @@ use oa_types::Theme;
 use wasm_bindgen::prelude::*;
 
 use crate::chat::{Composer, Thread};
+use crate::compare::ComparePage;
+use crate::contribute::ContributePage;
 use crate::exchange::stop;
 use crate::ipc;
 use crate::panels::{Panels, Welcome};
+use crate::review::ReviewPage;
 use crate::sidebar::Sidebar;
-use crate::state::{AppState, Panel};
+use crate::state::{AppState, Page, Panel};
 use crate::status::{ModelBanner, StatusLine, watch_model};
 
 /// The whole page: sidebar on the left, the open conversation on the right.
@@ -30,6 +33,26 @@ pub fn App() -> impl IntoView {
         <div id="app" class="app" data-ready=move || if state.ready() { "true" } else { "false" }>
             <Sidebar />
             <main class="main">
+                {move || match state.page.get() {
+                    Page::Chat => view! { <ChatPage /> }.into_any(),
+                    Page::Compare { conversation_id, prompt_id } => {
+                        view! { <ComparePage conversation_id prompt_id /> }.into_any()
+                    }
+                    Page::Contribute => view! { <ContributePage /> }.into_any(),
+                    Page::Review => view! { <ReviewPage /> }.into_any(),
+                }}
+            </main>
+            <Panels />
+            <Welcome />
+        </div>
+    }
+}
+
+/// The open conversation with the composer under it.
+#[component]
+fn ChatPage() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    view! {
                 <header class="topbar">
                     <h1 class="thread-title">{move || state.title()}</h1>
                     <button
@@ -47,10 +70,6 @@ pub fn App() -> impl IntoView {
                     <Composer />
                     <StatusLine />
                 </div>
-            </main>
-            <Panels />
-            <Welcome />
-        </div>
     }
 }
 

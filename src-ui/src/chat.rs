@@ -10,7 +10,7 @@ use crate::clipboard;
 use crate::exchange::{edit_prompt, regenerate, send_draft, stop};
 use crate::feedback::{CorrectBox, Thumbs, open_labels};
 use crate::markdown;
-use crate::state::{AppState, BubbleState, MessageView};
+use crate::state::{AppState, BubbleState, MessageView, Page};
 
 /// How close to the bottom (in pixels) still counts as "reading the newest message".
 const FOLLOW_THRESHOLD_PX: i32 = 48;
@@ -273,6 +273,28 @@ pub fn MessageBubble(
                         on:click=move |_| app.correcting.set(Some(key))
                     >
                         "Correct"
+                    </button>
+                    <button
+                        type="button"
+                        class="action compare"
+                        title="Write several answers to this prompt and rank them"
+                        disabled={
+                            let parent_id = parent_id.clone();
+                            move || app.busy.get() || parent_id.get().is_none()
+                        }
+                        on:click={
+                            let parent_id = parent_id.clone();
+                            move |_| {
+                                if let (Some(conversation_id), Some(prompt_id)) = (
+                                    app.active.get_untracked(),
+                                    parent_id.get_untracked(),
+                                ) {
+                                    app.page.set(Page::Compare { conversation_id, prompt_id });
+                                }
+                            }
+                        }
+                    >
+                        "Compare"
                     </button>
                     <button
                         type="button"

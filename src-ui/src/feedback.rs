@@ -282,15 +282,6 @@ pub fn LabelsBody(
             labels.set(kept);
         }
     });
-    let value = move |label: TextLabel| labels.with(|l| l.0.get(&label).copied());
-    let set = move |label: TextLabel, v: Option<f32>| {
-        labels.update(|l| {
-            match v {
-                Some(v) => l.0.insert(label, v),
-                None => l.0.remove(&label),
-            };
-        })
-    };
     let save = move |_| {
         let chosen = labels.get_untracked();
         spawn_local(async move {
@@ -299,6 +290,42 @@ pub fn LabelsBody(
                 Err(e) => error.set(Some(e.message)),
             }
         });
+    };
+    view! {
+        <p class="field-help">
+            "Labels describe the answer for the people who train models. Set only what applies."
+        </p>
+        <LabelPicker labels />
+        {move || error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+        <div class="panel-actions">
+            <button
+                id="save-labels"
+                type="button"
+                class="primary"
+                disabled=move || labels.with(|l| l.0.is_empty())
+                on:click=save
+            >
+                "Save labels"
+            </button>
+        </div>
+    }
+}
+
+/// Open-Assistant's labels with their scales and short explanations; a click sets a value, a
+/// second click on it clears it.
+#[component]
+pub fn LabelPicker(
+    /// The labels chosen so far.
+    labels: RwSignal<Labels>,
+) -> impl IntoView {
+    let value = move |label: TextLabel| labels.with(|l| l.0.get(&label).copied());
+    let set = move |label: TextLabel, v: Option<f32>| {
+        labels.update(|l| {
+            match v {
+                Some(v) => l.0.insert(label, v),
+                None => l.0.remove(&label),
+            };
+        })
     };
     let rows = TextLabel::ALL
         .into_iter()
@@ -339,24 +366,7 @@ pub fn LabelsBody(
             }
         })
         .collect_view();
-    view! {
-        <p class="field-help">
-            "Labels describe the answer for the people who train models. Set only what applies."
-        </p>
-        <div class="label-rows">{rows}</div>
-        {move || error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-        <div class="panel-actions">
-            <button
-                id="save-labels"
-                type="button"
-                class="primary"
-                disabled=move || labels.with(|l| l.0.is_empty())
-                on:click=save
-            >
-                "Save labels"
-            </button>
-        </div>
-    }
+    view! { <div class="label-rows">{rows}</div> }
 }
 
 /// Opens the labels of a reply.

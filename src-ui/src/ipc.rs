@@ -6,9 +6,10 @@
 //! every failure, whatever its origin, comes back as an [`AppError`] whose message the UI can show.
 
 use oa_types::{
-    AppError, AppSettings, ChatEvent, ConversationListEntry, ConversationSettings,
-    ConversationTreePath, ErrorCode, InstalledModel, Labels, MessageFeedback, ModelStatus,
-    Regenerate, SamplerParams, SearchHit, SendMessage, Thumbs, Uuid,
+    AppError, AppSettings, ChatEvent, CompareSet, ConversationListEntry, ConversationSettings,
+    ConversationTreePath, ErrorCode, InstalledModel, Labels, MessageFeedback, ModelStatus, Ranking,
+    Regenerate, ReviewGroup, SamplerParams, SearchHit, SendMessage, TaskAnswer, TaskQueue, Thumbs,
+    Uuid,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -114,6 +115,45 @@ struct AppSettingsArgs<'a> {
 #[derive(Serialize)]
 struct ModelArgs<'a> {
     path: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConversationArgs {
+    conversation_id: Uuid,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskQueueArgs {
+    tz_offset_minutes: i32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SkipArgs<'a> {
+    key: &'a str,
+    tz_offset_minutes: i32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AnswerArgs<'a> {
+    answer: &'a TaskAnswer,
+    tz_offset_minutes: i32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PromptArgs {
+    prompt_id: Uuid,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RankArgs<'a> {
+    prompt_id: Uuid,
+    ranking: &'a Ranking,
 }
 
 /// The model's state: loading, ready, or unavailable with the reason.
@@ -261,6 +301,86 @@ pub async fn select_model(path: &str) -> Result<ModelStatus, AppError> {
 /// Tells the app the first frame of the UI is on screen (it logs its start-up time).
 pub async fn first_paint() -> Result<(), AppError> {
     call("first_paint", JsValue::UNDEFINED).await
+}
+
+/// Everything recorded for sharing, grouped by conversation, with each item's exact payload
+/// and the personal data found in it.
+pub async fn review_queue() -> Result<Vec<ReviewGroup>, AppError> {
+    call("review_queue", JsValue::UNDEFINED).await
+}
+
+/// Replaces the personal data found in one item's payload before it is shared.
+pub async fn redact_event(id: Uuid) -> Result<Vec<ReviewGroup>, AppError> {
+    call("redact_event", to_js(&IdArgs { id })?).await
+}
+
+/// Queues one item to be sent.
+pub async fn share_event(id: Uuid) -> Result<Vec<ReviewGroup>, AppError> {
+    call("share_event", to_js(&IdArgs { id })?).await
+}
+
+/// Takes one queued item back: it stays on this computer.
+pub async fn unshare_event(id: Uuid) -> Result<Vec<ReviewGroup>, AppError> {
+    call("unshare_event", to_js(&IdArgs { id })?).await
+}
+
+/// Queues every private item of a conversation.
+pub async fn share_conversation(conversation_id: Uuid) -> Result<Vec<ReviewGroup>, AppError> {
+    call(
+        "share_conversation",
+        to_js(&ConversationArgs { conversation_id })?,
+    )
+    .await
+}
+
+/// Takes every queued item of a conversation back.
+pub async fn unshare_conversation(conversation_id: Uuid) -> Result<Vec<ReviewGroup>, AppError> {
+    call(
+        "unshare_conversation",
+        to_js(&ConversationArgs { conversation_id })?,
+    )
+    .await
+}
+
+/// Minutes to add to local time to get UTC (what days and streaks are counted in).
+fn tz_offset_minutes() -> i32 {
+    js_sys::Date::new_0().get_timezone_offset() as i32
+}
+
+/// The tasks made from the person's history, and their progress.
+pub async fn task_queue() -> Result<TaskQueue, AppError> {
+    let args = TaskQueueArgs {
+        tz_offset_minutes: tz_offset_minutes(),
+    };
+    call("task_queue", to_js(&args)?).await
+}
+
+/// Puts a task aside.
+pub async fn skip_task(key: &str) -> Result<TaskQueue, AppError> {
+    let args = SkipArgs {
+        key,
+        tz_offset_minutes: tz_offset_minutes(),
+    };
+    call("skip_task", to_js(&args)?).await
+}
+
+/// Keeps a task's answer.
+pub async fn complete_task(answer: &TaskAnswer) -> Result<TaskQueue, AppError> {
+    let args = AnswerArgs {
+        answer,
+        tz_offset_minutes: tz_offset_minutes(),
+    };
+    call("complete_task", to_js(&args)?).await
+}
+
+/// A prompt with all its replies and their ranking, if there is one.
+pub async fn compare_set(prompt_id: Uuid) -> Result<CompareSet, AppError> {
+    call("compare_set", to_js(&PromptArgs { prompt_id })?).await
+}
+
+/// Keeps a ranking of a prompt's replies (or that they cannot be ranked).
+pub async fn rank_replies(prompt_id: Uuid, ranking: &Ranking) -> Result<CompareSet, AppError> {
+    call("rank_replies", to_js(&RankArgs { prompt_id, ranking })?).await
 }
 
 /// What a streamed reply answers.

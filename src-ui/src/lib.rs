@@ -12,7 +12,11 @@
 //! | [`ipc`]     | every call into the app (`window.__TAURI__`)                         |
 //! | [`exchange`]| sending a prompt and applying the streamed reply                     |
 //! | [`chat`]    | the thread, message bubbles and the composer                         |
-//! | [`feedback`]| thumbs with reasons, and correcting an answer                        |
+//! | [`feedback`]| thumbs with reasons, correcting an answer, the label picker          |
+//! | [`compare`] | several answers to one prompt side by side, ranked                   |
+//! | [`rank`]    | picking answers best first and reordering them                       |
+//! | [`contribute`]| the task queue made from the person's own history                  |
+//! | [`review`]  | Review & Share: the exact payloads, personal data marked, consent     |
 //! | [`sidebar`] | "New chat", search, the conversation list (rename, pin, delete+undo) |
 //! | [`panels`]  | Settings, Models, a chat's system prompt and sampler, the welcome    |
 //! | [`clipboard`]| copying a message or a code block                                   |
@@ -29,12 +33,16 @@ pub mod app;
 pub mod chat;
 pub mod clipboard;
 pub mod clock;
+pub mod compare;
+pub mod contribute;
 pub mod exchange;
 pub mod feedback;
 pub mod highlight;
 pub mod ipc;
 pub mod markdown;
 pub mod panels;
+pub mod rank;
+pub mod review;
 pub mod sidebar;
 pub mod state;
 pub mod status;

@@ -9,7 +9,7 @@ use oa_types::{ConversationListEntry, SearchHit};
 
 use crate::clock::sleep;
 use crate::ipc;
-use crate::state::{AppState, Panel, PendingDelete};
+use crate::state::{AppState, Page, Panel, PendingDelete};
 
 /// How long "Undo" is offered after a deletion.
 const UNDO_MS: i32 = 6000;
@@ -64,6 +64,34 @@ pub fn Sidebar() -> impl IntoView {
             </nav>
             <UndoDelete />
             <div class="sidebar-foot">
+                <button
+                    id="open-contribute"
+                    type="button"
+                    class="foot-button"
+                    class:current=move || state.page.get() == Page::Contribute
+                    aria-current=move || (state.page.get() == Page::Contribute).then_some("page")
+                    on:click=move |_| {
+                        state.panel.set(None);
+                        state.page.set(Page::Contribute);
+                    }
+                >
+                    <span class="star-icon" aria-hidden="true"></span>
+                    "Contribute"
+                </button>
+                <button
+                    id="open-review"
+                    type="button"
+                    class="foot-button"
+                    class:current=move || state.page.get() == Page::Review
+                    aria-current=move || (state.page.get() == Page::Review).then_some("page")
+                    on:click=move |_| {
+                        state.panel.set(None);
+                        state.page.set(Page::Review);
+                    }
+                >
+                    <span class="share-icon" aria-hidden="true"></span>
+                    "Review & Share"
+                </button>
                 <button
                     id="open-models"
                     type="button"

@@ -157,6 +157,24 @@ pub enum Panel {
     Labels(Uuid),
 }
 
+/// What the main area shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// The open conversation (or a new chat).
+    Chat,
+    /// Several answers to one prompt side by side, to rank them.
+    Compare {
+        /// The conversation the prompt belongs to.
+        conversation_id: Uuid,
+        /// The prompt whose answers are compared.
+        prompt_id: Uuid,
+    },
+    /// Tasks made from the person's own history.
+    Contribute,
+    /// Everything that may leave the machine, with its exact payload.
+    Review,
+}
+
 /// A conversation the person deleted, kept on screen as "Undo" until the deletion is final.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingDelete {
@@ -215,6 +233,8 @@ pub struct AppState {
     pub pending_delete: RwSignal<Option<PendingDelete>>,
     /// The panel open over the chat.
     pub panel: RwSignal<Option<Panel>>,
+    /// What the main area shows.
+    pub page: RwSignal<Page>,
     /// The app's settings, once read.
     pub settings: RwSignal<Option<AppSettings>>,
     /// Whether the settings have been asked for once (answered or failed).
@@ -252,6 +272,7 @@ impl AppState {
             renaming: RwSignal::new(None),
             pending_delete: RwSignal::new(None),
             panel: RwSignal::new(None),
+            page: RwSignal::new(Page::Chat),
             settings: RwSignal::new(None),
             settings_loaded: RwSignal::new(false),
             chat_settings: RwSignal::new(ConversationSettings::default()),
@@ -321,6 +342,7 @@ impl AppState {
 
     /// Starts an empty conversation (it is stored with its first message).
     pub fn new_chat(&self) {
+        self.page.set(Page::Chat);
         self.view_epoch.update(|e| *e += 1);
         self.active.set(None);
         self.messages.set(Vec::new());
@@ -335,6 +357,7 @@ impl AppState {
 
     /// Shows a stored conversation.
     pub fn open_conversation(&self, id: Uuid) {
+        self.page.set(Page::Chat);
         if self.active.get_untracked() == Some(id) && !self.thread_loading.get_untracked() {
             self.reveal_highlight();
             return;
@@ -362,6 +385,20 @@ impl AppState {
                 Err(e) => state.notice.set(Some(e.message)),
             }
         });
+    }
+
+    /// Shows the chat again after another page, reading the open conversation afresh (the
+    /// other page may have added replies or feedback to it).
+    pub fn back_to_chat(&self) {
+        self.page.set(Page::Chat);
+        match self.active.get_untracked() {
+            Some(id) => {
+                // Forces a fresh read even though it is already the active one.
+                self.thread_loading.set(true);
+                self.open_conversation(id);
+            }
+            None => self.focus_composer(),
+        }
     }
 
     /// Shows another version of a message and what followed it.

@@ -308,6 +308,30 @@ impl AppUnderTest {
         Ok(())
     }
 
+    /// Waits until exactly `want` elements match `css`.
+    pub async fn wait_count(&self, css: &str, want: usize, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let got = self.count(css).await?;
+            if got == want {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("{got} elements matched {css} after {timeout:?}, not {want}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// An attribute of the first element matching `css` (waiting up to 10 s for it).
+    pub async fn attr(&self, css: &str, name: &str) -> Result<String> {
+        self.wait_for(css, Duration::from_secs(10))
+            .await?
+            .attr(name)
+            .await?
+            .with_context(|| format!("{css} has no {name}"))
+    }
+
     /// How many elements match `css`.
     pub async fn count(&self, css: &str) -> Result<usize> {
         let value = self

@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 
-use oa_types::{ContributionEvent, PayloadFinding, ReviewGroup, ReviewItem, Uuid};
-use serde_json::{Value, json};
+use oa_types::{ContributionEvent, PayloadFinding, ReviewGroup, ReviewItem, SubmittedEvent, Uuid};
+use serde_json::Value;
 
 /// The keys whose string values are free text a person wrote (or a model wrote about them).
 const FREE_TEXT_KEYS: [&str; 3] = ["text", "comment", "title"];
@@ -52,16 +52,14 @@ pub(crate) fn review_groups(
 
 /// One event with its exact outgoing content and the personal data in it.
 pub(crate) fn review_item(event: ContributionEvent) -> ReviewItem {
-    let payload: Value = serde_json::from_str(&event.payload)
-        .unwrap_or_else(|_| Value::String(event.payload.clone()));
-    let envelope = json!({
-        "id": event.id,
-        "kind": event.kind,
-        "subject_id": event.subject_id,
-        "conversation_id": event.conversation_id,
-        "created_at_ms": event.created_at_ms,
-        "payload": payload,
-    });
+    // The envelope the sync client sends, so that whatever it carries is shown; only the
+    // payload, which travels as JSON text, is shown as the JSON it holds.
+    let mut envelope = serde_json::to_value(SubmittedEvent::from(&event)).unwrap_or(Value::Null);
+    if let Some(payload) = envelope.get_mut("payload")
+        && let Ok(parsed) = serde_json::from_str::<Value>(&event.payload)
+    {
+        *payload = parsed;
+    }
     let payload_json = serde_json::to_string_pretty(&envelope).unwrap_or_default();
     let mut findings = Vec::new();
     let mut cursor = 0;
@@ -179,6 +177,7 @@ fn escaped(text: &str, quoted: bool) -> String {
 #[cfg(test)]
 mod tests {
     use oa_types::{ConsentState, ContributionKind};
+    use serde_json::json;
 
     use super::*;
 
@@ -213,6 +212,16 @@ mod tests {
             ]
         );
         assert_eq!(item.findings[0].description, "e-mail address");
+    }
+
+    #[test]
+    fn the_payload_shown_is_the_event_the_sync_client_sends() {
+        let item = review_item(event(json!({ "role": "prompter", "text": "hi" })));
+        let mut shown: Value = serde_json::from_str(&item.payload_json).unwrap();
+        // On the wire the payload is the JSON text itself; shown, it is that JSON.
+        shown["payload"] = Value::String(shown["payload"].to_string());
+        let sent: SubmittedEvent = serde_json::from_value(shown).unwrap();
+        assert_eq!(sent, SubmittedEvent::from(&item.event));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A database written by schema version 1 opens intact under the latest schema.
 
-use oa_store::Store;
-use oa_types::{ConsentState, Role, Uuid};
+use oa_store::{Store, StoreError};
+use oa_types::{ConsentState, Role, TaskAnswer, Uuid};
 use rusqlite::params;
 
 /// Schema version 1 exactly as it shipped. Frozen here on purpose: migrations are forward-only
@@ -181,5 +181,34 @@ fn every_older_version_migrates_with_its_data_and_outbox_intact() {
             store.event(Uuid::from_u128(13)).map(|e| e.state).ok(),
             (version >= 2).then_some(ConsentState::Accepted)
         );
+        // Schema 6: recorded events read as they were recorded; one not yet sent can be
+        // redacted, one sent cannot.
+        if version >= 2 {
+            let private = Uuid::from_u128(10);
+            assert!(!store.event(private).unwrap().redacted, "from {version}");
+            let redacted = store
+                .redact_event(private, r#"{"text":"[email]"}"#)
+                .unwrap();
+            assert!(redacted.redacted && redacted.payload.contains("[email]"));
+            assert!(matches!(
+                store.redact_event(Uuid::from_u128(12), "{}"),
+                Err(StoreError::InvalidInput(_))
+            ));
+        }
+        // ... and the task log: the correction ends the conversation, so answering it as the
+        // user is offered, and doing so counts.
+        let queue = store.task_queue(0).unwrap();
+        assert_eq!(
+            queue.tasks[0].key,
+            format!("prompter_reply:{}", correction.id),
+            "from {version}"
+        );
+        store
+            .complete_task(&TaskAnswer::PrompterReply {
+                message_id: correction.id,
+                text: "How big are they?".into(),
+            })
+            .unwrap();
+        assert_eq!(store.task_progress(0).unwrap().done_total, 1);
     }
 }

@@ -227,6 +227,58 @@ fn streaks_count_consecutive_local_days() {
 }
 
 #[test]
+fn today_is_the_persons_local_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oa.sqlite3");
+    let mut store = Store::open(&path).unwrap();
+    store
+        .complete_task(&TaskAnswer::InitialPrompt {
+            text: "late night".into(),
+        })
+        .unwrap();
+    // It was done two hours ago.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE task_log SET at = at - 2 * 60 * 60 * 1000", [])
+        .unwrap();
+    let utc_minutes = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            / 60_000,
+    )
+    .unwrap()
+    .rem_euclid(24 * 60);
+    // The offset (JavaScript's `getTimezoneOffset`: UTC minus local time, whole hours) of a
+    // zone whose clocks now show `hour` o'clock.
+    let zone_at = |hour: i64| {
+        let offset = (utc_minutes - hour * 60).div_euclid(60) * 60;
+        i32::try_from(if offset > 12 * 60 {
+            offset - 24 * 60
+        } else {
+            offset
+        })
+        .unwrap()
+    };
+    // Where it is now past 1 o'clock, it was done yesterday: nothing today, the streak holds.
+    let at_one = store.task_progress(zone_at(1)).unwrap();
+    assert_eq!(
+        (at_one.done_today, at_one.streak_days, at_one.done_total),
+        (0, 1, 1)
+    );
+    // Where it is now past 3 o'clock, it was done today.
+    let at_three = store.task_progress(zone_at(3)).unwrap();
+    assert_eq!(
+        (
+            at_three.done_today,
+            at_three.streak_days,
+            at_three.done_total
+        ),
+        (1, 1, 1)
+    );
+}
+
+#[test]
 fn compare_sets_hold_every_reply_and_the_ranking() {
     let mut store = Store::open_in_memory().unwrap();
     let prompt = store.add_prompt(None, "pick a colour").unwrap();

@@ -6,10 +6,15 @@
 //! the engine thread — so that callers can be plain `async` code.
 
 mod app;
+mod downloads;
 mod error;
 mod models;
 mod review;
 
 pub use app::{App, AppConfig, SyncReport};
+pub use downloads::{
+    DownloadError, DownloadHandle, DownloadJob, HubSettings, StopKind, Stopped, catalog,
+    import_model, remove_model, start_download,
+};
 pub use error::{Error, Result};
 pub use models::{SystemMemory, installed_models};

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use oa_app::{App, AppConfig};
-use oa_types::{AppError, ChatEvent, ModelStatus, SamplerParams, SendMessage};
+use oa_app::{App, AppConfig, DownloadJob, HubSettings, StopKind, Stopped};
+use oa_types::{AppError, ChatEvent, DownloadEvent, ModelStatus, SamplerParams, SendMessage};
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +37,41 @@ enum Command {
     Privacy {
         #[command(subcommand)]
         command: PrivacyCommand,
+    },
+    /// The models on this computer and in the catalog: download, import, remove.
+    Models {
+        /// The app's data folder (models live in its `models/`) [default: the desktop app's].
+        #[arg(long, env = "OA_DATA_DIR", global = true)]
+        data_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Lists the installed models, then the catalog.
+    List {
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Downloads a catalog model by its id, or any GGUF on the Hugging Face Hub as
+    /// `ORG/REPO/FILE.gguf` (HF_ENDPOINT and HF_TOKEN are honoured). Ctrl-C pauses; running it
+    /// again resumes where it stopped.
+    Pull {
+        /// Catalog id (see `oa models list`) or `ORG/REPO/FILE.gguf`.
+        model: String,
+    },
+    /// Copies a GGUF file into the models folder, after checking that the app can run it.
+    Import {
+        /// The GGUF file.
+        file: PathBuf,
+    },
+    /// Deletes a model file from the models folder.
+    Rm {
+        /// Its file name, as `oa models list` shows it.
+        name: String,
     },
 }
 
@@ -138,6 +173,13 @@ async fn main() -> Result<()> {
         Command::Privacy {
             command: PrivacyCommand::Scan { file },
         } => privacy_scan(&file),
+        Command::Models { data_dir, command } => {
+            let data_dir = match data_dir {
+                Some(dir) => dir,
+                None => default_data_dir()?,
+            };
+            models(&data_dir, command).await
+        }
     }
 }
 
@@ -207,5 +249,159 @@ async fn chat(config: AppConfig, sampler: SamplerParams) -> Result<()> {
             .map_err(|e| anyhow::anyhow!(AppError::from(e).message))?;
         println!();
         conversation = Some(reply.conversation_id);
+    }
+}
+
+/// `oa models …`.
+async fn models(data_dir: &std::path::Path, command: ModelsCommand) -> Result<()> {
+    let models_dir = data_dir.join("models");
+    match command {
+        ModelsCommand::List { json } => list_models(&models_dir, json),
+        ModelsCommand::Pull { model } => pull(data_dir, &model).await,
+        ModelsCommand::Import { file } => {
+            let path = oa_app::import_model(&models_dir, &file)
+                .map_err(|e| anyhow::anyhow!(AppError::from(e).message))?;
+            println!("Imported {}", path.display());
+            Ok(())
+        }
+        ModelsCommand::Rm { name } => {
+            let path = oa_app::remove_model(&models_dir, &name)
+                .map_err(|e| anyhow::anyhow!(AppError::from(e).message))?;
+            println!("Removed {}", path.display());
+            Ok(())
+        }
+    }
+}
+
+fn list_models(models_dir: &std::path::Path, json: bool) -> Result<()> {
+    let installed = oa_app::installed_models(
+        &[models_dir.to_owned()],
+        std::path::Path::new(""),
+        oa_app::SystemMemory::read(),
+    );
+    let catalog = oa_app::catalog();
+    let mut out = std::io::stdout().lock();
+    if json {
+        for model in &installed {
+            let line = serde_json::json!({ "installed": model });
+            writeln!(out, "{line}")?;
+        }
+        for model in &catalog {
+            let line = serde_json::json!({ "catalog": model });
+            writeln!(out, "{line}")?;
+        }
+        return Ok(());
+    }
+    writeln!(out, "Installed in {}:", models_dir.display())?;
+    if installed.is_empty() {
+        writeln!(out, "  (none)")?;
+    }
+    for model in &installed {
+        let file = std::path::Path::new(&model.path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match &model.problem {
+            Some(problem) => writeln!(out, "  {file}  cannot be used: {problem}")?,
+            None => writeln!(
+                out,
+                "  {file}  {}  {}  {} MB  context {}",
+                model.architecture,
+                model.quantization,
+                model.file_size >> 20,
+                model.context_length
+            )?,
+        }
+    }
+    writeln!(out, "\nCatalog (oa models pull ID):")?;
+    for model in &catalog {
+        writeln!(
+            out,
+            "  {:<14} {:<24} {:>5}M params  {:<7} {:<11} {}",
+            model.id,
+            model.name,
+            model.parameters / 1_000_000,
+            model.quantization,
+            model.license,
+            model.description
+        )?;
+    }
+    Ok(())
+}
+
+/// Downloads with a progress line on stderr; Ctrl-C pauses.
+async fn pull(data_dir: &std::path::Path, model: &str) -> Result<()> {
+    let (repo, file) = match model.rsplit_once('/') {
+        Some((repo, file)) if repo.contains('/') => (repo.to_owned(), file.to_owned()),
+        _ => {
+            let catalog = oa_app::catalog();
+            let Some(entry) = catalog.iter().find(|m| m.id == model) else {
+                let ids: Vec<&str> = catalog.iter().map(|m| m.id.as_str()).collect();
+                bail!(
+                    "no catalog model {model:?}; use one of {} or ORG/REPO/FILE.gguf",
+                    ids.join(", ")
+                );
+            };
+            (entry.repo.clone(), entry.file.clone())
+        }
+    };
+    let job = DownloadJob {
+        hub: HubSettings::from_env(),
+        repo,
+        file,
+        models_dir: data_dir.join("models"),
+        cache_dir: data_dir.join("downloads"),
+    };
+    let handle = oa_app::start_download(job, |event| {
+        let mut err = std::io::stderr().lock();
+        let _ = match event {
+            DownloadEvent::Started {
+                total_bytes,
+                resumed_from,
+            } if resumed_from > 0 => writeln!(
+                err,
+                "Downloading {} MB, resuming at {} MB",
+                total_bytes >> 20,
+                resumed_from >> 20
+            ),
+            DownloadEvent::Started { total_bytes, .. } => {
+                writeln!(err, "Downloading {} MB", total_bytes >> 20)
+            }
+            DownloadEvent::Progress {
+                done_bytes,
+                total_bytes,
+                bytes_per_second,
+                eta_seconds,
+            } => write!(
+                err,
+                "\r{:>7.1} / {:.1} MB  {:>6.1} MB/s  {}   ",
+                done_bytes as f64 / 1048576.0,
+                total_bytes as f64 / 1048576.0,
+                bytes_per_second as f64 / 1048576.0,
+                eta_seconds.map_or_else(String::new, |s| format!("{s} s left"))
+            )
+            .and_then(|_| err.flush()),
+            DownloadEvent::Verifying => {
+                writeln!(err, "\nChecking the file against the Hub's checksum")
+            }
+            DownloadEvent::Paused => writeln!(err, "\nPaused; run the same command to resume"),
+            _ => Ok(()),
+        };
+    });
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stopper.stop(StopKind::Pause);
+        }
+    });
+    let waiting = handle.clone();
+    let outcome = tokio::task::spawn_blocking(move || waiting.wait()).await?;
+    match outcome {
+        Ok(path) => {
+            println!("Installed {}", path.display());
+            Ok(())
+        }
+        Err(Stopped::Asked(_)) => bail!("the download was paused"),
+        Err(Stopped::Failed(e)) => bail!(AppError::from(e).message),
     }
 }

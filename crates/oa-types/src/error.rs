@@ -22,6 +22,9 @@ pub enum ErrorCode {
     /// Sharing with the dataset server failed for now (offline, server down, signed out,
     /// asked to wait); what is queued stays queued.
     Sync,
+    /// Downloading a model failed (offline, not on the Hub, no room, damaged on the way); what
+    /// was fetched is kept where the download can resume.
+    Download,
     /// Something unexpected; the message has details.
     Internal,
 }

@@ -32,7 +32,9 @@ pub use feedback::{
 };
 #[cfg(feature = "lang")]
 pub use lang::detect_lang;
-pub use model::{InstalledModel, MemoryFit, ModelInfo, ModelStatus, SamplerParams};
+pub use model::{
+    CatalogModel, DownloadEvent, InstalledModel, MemoryFit, ModelInfo, ModelStatus, SamplerParams,
+};
 pub use oasst::{
     OasstImportSummary, OasstLabel, OasstMessage, OasstTree, TREE_STATE_READY_FOR_EXPORT,
 };

@@ -134,3 +134,68 @@ pub struct InstalledModel {
     /// Why the app cannot run it, when it cannot.
     pub problem: Option<String>,
 }
+
+/// A chat model the app offers to download from the Hugging Face Hub (`models/catalog.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogModel {
+    /// Stable short name, e.g. `qwen2.5-0.5b`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Hub repository, e.g. `Qwen/Qwen2.5-0.5B-Instruct-GGUF`.
+    pub repo: String,
+    /// The GGUF file in it.
+    pub file: String,
+    /// Quantization of most weights, e.g. `Q4_K_M`.
+    pub quantization: String,
+    /// Number of parameters.
+    pub parameters: u64,
+    /// Architecture as the engine names it.
+    pub architecture: String,
+    /// Context length the file declares.
+    pub context_length: u32,
+    /// Licence identifier.
+    pub license: String,
+    /// One line for a person choosing.
+    pub description: String,
+}
+
+/// Where a model download stands; streamed while it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum DownloadEvent {
+    /// The Hub answered: how big the file is and how much an earlier attempt already fetched.
+    Started {
+        /// Bytes in the file.
+        total_bytes: u64,
+        /// Bytes kept from an earlier, interrupted attempt.
+        resumed_from: u64,
+    },
+    /// More bytes arrived.
+    Progress {
+        /// Bytes on disk so far.
+        done_bytes: u64,
+        /// Bytes in the file.
+        total_bytes: u64,
+        /// Recent speed.
+        bytes_per_second: u64,
+        /// Seconds left at that speed, when it can be told.
+        eta_seconds: Option<u64>,
+    },
+    /// Every byte is in; its checksum is being compared with the Hub's.
+    Verifying,
+    /// The model is installed.
+    Finished {
+        /// Where it is now.
+        path: String,
+    },
+    /// Paused on request: what was fetched is kept, and the next start resumes from it.
+    Paused,
+    /// Cancelled on request: nothing of it is left on disk.
+    Cancelled,
+    /// It failed; what was fetched is kept when the download can resume.
+    Failed {
+        /// What went wrong, for the person.
+        error: crate::AppError,
+    },
+}

@@ -39,6 +39,12 @@ fn main() {
         "complete_task",
         "compare_set",
         "rank_replies",
+        "catalog",
+        "download_model",
+        "pause_download",
+        "cancel_download",
+        "import_model",
+        "remove_model",
     ];
     let attributes = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(commands));

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use oa_app::App;
 use oa_types::{
-    AppError, AppSettings, ChatEvent, CompareSet, ConversationListEntry, ConversationSettings,
-    ConversationTreePath, InstalledModel, Labels, MessageFeedback, ModelStatus, Ranking,
-    Regenerate, ReviewGroup, SamplerParams, SearchHit, SendMessage, TaskAnswer, TaskQueue, Thumbs,
-    Uuid,
+    AppError, AppSettings, CatalogEntry, ChatEvent, CompareSet, ConversationListEntry,
+    ConversationSettings, ConversationTreePath, DownloadEvent, InstalledModel, Labels,
+    MessageFeedback, ModelStatus, Ranking, Regenerate, ReviewGroup, SamplerParams, SearchHit,
+    SendMessage, TaskAnswer, TaskQueue, Thumbs, Uuid,
 };
 use tauri::State;
 use tauri::ipc::Channel;
@@ -322,6 +322,49 @@ pub(crate) async fn select_model(
     path: PathBuf,
 ) -> Result<ModelStatus, AppError> {
     Ok(app.select_model(path).await?)
+}
+
+/// The models the app offers to download, with their state here.
+#[tauri::command]
+pub(crate) fn catalog(app: AppState<'_>) -> Vec<CatalogEntry> {
+    app.catalog()
+}
+
+/// Starts downloading a catalog model; its progress streams through `on_event`.
+#[tauri::command]
+pub(crate) fn download_model(
+    app: AppState<'_>,
+    id: String,
+    on_event: Channel<DownloadEvent>,
+) -> Result<(), AppError> {
+    app.download_model(&id, move |event| {
+        let _ = on_event.send(event);
+    })?;
+    Ok(())
+}
+
+/// Pauses a download, keeping what was fetched; `false` when it was not running.
+#[tauri::command]
+pub(crate) fn pause_download(app: AppState<'_>, id: String) -> bool {
+    app.stop_download(&id, false)
+}
+
+/// Cancels a download, removing what was fetched; `false` when it was not running.
+#[tauri::command]
+pub(crate) fn cancel_download(app: AppState<'_>, id: String) -> bool {
+    app.stop_download(&id, true)
+}
+
+/// Copies a GGUF file into the models folder after checking it; answers with its new path.
+#[tauri::command]
+pub(crate) async fn import_model(app: AppState<'_>, path: PathBuf) -> Result<String, AppError> {
+    Ok(app.import_model(path).await?.display().to_string())
+}
+
+/// Deletes a model file from the models folder.
+#[tauri::command]
+pub(crate) async fn remove_model(app: AppState<'_>, path: PathBuf) -> Result<(), AppError> {
+    Ok(app.remove_model(path).await?)
 }
 
 /// The UI painted its first frame: logs how long the start took (`cargo xtask bench` reads it).

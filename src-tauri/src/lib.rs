@@ -81,6 +81,12 @@ pub fn run() {
             commands::complete_task,
             commands::compare_set,
             commands::rank_replies,
+            commands::catalog,
+            commands::download_model,
+            commands::pause_download,
+            commands::cancel_download,
+            commands::import_model,
+            commands::remove_model,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

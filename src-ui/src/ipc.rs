@@ -6,10 +6,10 @@
 //! every failure, whatever its origin, comes back as an [`AppError`] whose message the UI can show.
 
 use oa_types::{
-    AppError, AppSettings, ChatEvent, CompareSet, ConversationListEntry, ConversationSettings,
-    ConversationTreePath, ErrorCode, InstalledModel, Labels, MessageFeedback, ModelStatus, Ranking,
-    Regenerate, ReviewGroup, SamplerParams, SearchHit, SendMessage, TaskAnswer, TaskQueue, Thumbs,
-    Uuid,
+    AppError, AppSettings, CatalogEntry, ChatEvent, CompareSet, ConversationListEntry,
+    ConversationSettings, ConversationTreePath, DownloadEvent, ErrorCode, InstalledModel, Labels,
+    MessageFeedback, ModelStatus, Ranking, Regenerate, ReviewGroup, SamplerParams, SearchHit,
+    SendMessage, TaskAnswer, TaskQueue, Thumbs, Uuid,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -383,6 +383,51 @@ pub async fn rank_replies(prompt_id: Uuid, ranking: &Ranking) -> Result<CompareS
     call("rank_replies", to_js(&RankArgs { prompt_id, ranking })?).await
 }
 
+/// The models the app offers to download, with their state here.
+pub async fn catalog() -> Result<Vec<CatalogEntry>, AppError> {
+    call("catalog", JsValue::UNDEFINED).await
+}
+
+#[derive(Serialize)]
+struct DownloadIdArgs<'a> {
+    id: &'a str,
+}
+
+/// Starts downloading a catalog model; `on_event` receives its progress until it ends.
+pub async fn download_model(
+    id: &str,
+    on_event: impl FnMut(DownloadEvent) + 'static,
+) -> Result<(), AppError> {
+    let channel = channel(on_event)?;
+    let args = js_sys::Object::new();
+    set_field(&args, "id", &JsValue::from_str(id))?;
+    set_field(&args, "onEvent", &channel)?;
+    tauri_invoke("download_model", args.into())
+        .await
+        .map_err(from_js_error)?;
+    Ok(())
+}
+
+/// Pauses a download, keeping what was fetched.
+pub async fn pause_download(id: &str) -> Result<bool, AppError> {
+    call("pause_download", to_js(&DownloadIdArgs { id })?).await
+}
+
+/// Cancels a download, removing what was fetched.
+pub async fn cancel_download(id: &str) -> Result<bool, AppError> {
+    call("cancel_download", to_js(&DownloadIdArgs { id })?).await
+}
+
+/// Copies a GGUF file into the models folder after checking it; answers with its new path.
+pub async fn import_model(path: &str) -> Result<String, AppError> {
+    call("import_model", to_js(&ModelArgs { path })?).await
+}
+
+/// Deletes a model file from the models folder.
+pub async fn remove_model(path: &str) -> Result<(), AppError> {
+    call("remove_model", to_js(&ModelArgs { path })?).await
+}
+
 /// What a streamed reply answers.
 pub enum ReplyRequest<'a> {
     /// A new prompt, or an edited version of one.
@@ -398,17 +443,9 @@ pub enum ReplyRequest<'a> {
 /// the last events may arrive after the command itself has returned.
 pub async fn stream_reply(
     request: ReplyRequest<'_>,
-    mut on_event: impl FnMut(ChatEvent) + 'static,
+    on_event: impl FnMut(ChatEvent) + 'static,
 ) -> Result<(), AppError> {
-    let channel = Channel::new().map_err(from_js_error)?;
-    let handler = Closure::<dyn FnMut(JsValue)>::new(move |message: JsValue| {
-        match serde_wasm_bindgen::from_value::<ChatEvent>(message) {
-            Ok(event) => on_event(event),
-            Err(e) => web_sys::console::error_1(&format!("unreadable chat event: {e}").into()),
-        }
-    });
-    channel.set_onmessage(&handler.into_js_value());
-
+    let channel = channel(on_event)?;
     let args = js_sys::Object::new();
     let (cmd, request) = match request {
         ReplyRequest::Send(request) => ("send_message", to_js(request)?),
@@ -422,6 +459,23 @@ pub async fn stream_reply(
         .await
         .map_err(from_js_error)?;
     Ok(())
+}
+
+/// A channel the app pushes messages of type `T` into while a command runs; each goes to
+/// `on_event`. The handler belongs to the JS channel from then on (it is freed when the channel
+/// is), because messages may arrive after the command itself has returned.
+fn channel<T: DeserializeOwned + 'static>(
+    mut on_event: impl FnMut(T) + 'static,
+) -> Result<Channel, AppError> {
+    let channel = Channel::new().map_err(from_js_error)?;
+    let handler = Closure::<dyn FnMut(JsValue)>::new(move |message: JsValue| {
+        match serde_wasm_bindgen::from_value::<T>(message) {
+            Ok(event) => on_event(event),
+            Err(e) => web_sys::console::error_1(&format!("unreadable event: {e}").into()),
+        }
+    });
+    channel.set_onmessage(&handler.into_js_value());
+    Ok(channel)
 }
 
 /// Runs a command and waits for its value.

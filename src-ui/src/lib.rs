@@ -13,6 +13,7 @@
 //! | [`exchange`]| sending a prompt and applying the streamed reply                     |
 //! | [`chat`]    | the thread, message bubbles and the composer                         |
 //! | [`feedback`]| thumbs with reasons, correcting an answer, the label picker          |
+//! | [`downloads`]| the model catalog with downloads, and importing a GGUF file         |
 //! | [`compare`] | several answers to one prompt side by side, ranked                   |
 //! | [`rank`]    | picking answers best first and reordering them                       |
 //! | [`contribute`]| the task queue made from the person's own history                  |
@@ -35,6 +36,7 @@ pub mod clipboard;
 pub mod clock;
 pub mod compare;
 pub mod contribute;
+pub mod downloads;
 pub mod exchange;
 pub mod feedback;
 pub mod highlight;

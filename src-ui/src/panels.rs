@@ -8,6 +8,7 @@ use oa_types::{
     AppSettings, ConversationSettings, InstalledModel, MemoryFit, ModelStatus, SamplerParams, Theme,
 };
 
+use crate::downloads::{Catalog, ImportModel, on_models_changed};
 use crate::ipc;
 use crate::state::{AppState, Panel};
 use crate::status::watch_model;
@@ -165,6 +166,7 @@ fn ModelsBody() -> impl IntoView {
         });
     };
     load();
+    on_models_changed(state, load);
     // The list says which model is active; read it again when a load ends.
     Effect::new(move |previous: Option<bool>| {
         let loading = state
@@ -226,6 +228,8 @@ fn ModelsBody() -> impl IntoView {
                 }
             }}
         </ul>
+        <ImportModel />
+        <Catalog />
     }
 }
 
@@ -247,6 +251,7 @@ fn ModelRow(model: InstalledModel, choose: impl Fn(String) + Copy + 'static) -> 
         memory_fit,
         active,
         problem,
+        removable,
     } = model;
     let (fit_class, fit_label) = match memory_fit {
         MemoryFit::Fits => ("badge ok", "Fits in memory"),
@@ -281,7 +286,30 @@ fn ModelRow(model: InstalledModel, choose: impl Fn(String) + Copy + 'static) -> 
             {if active {
                 view! { <span class="badge current">"In use"</span> }.into_any()
             } else {
+                let doomed = path.clone();
+                let remove = removable
+                    .then(|| {
+                        view! {
+                            <button
+                                type="button"
+                                class="link-button remove-model"
+                                title="Delete this file from the models folder"
+                                on:click=move |_| {
+                                    let doomed = doomed.clone();
+                                    spawn_local(async move {
+                                        match ipc::remove_model(&doomed).await {
+                                            Ok(()) => state.models_changed.update(|n| *n += 1),
+                                            Err(e) => state.notice.set(Some(e.message)),
+                                        }
+                                    });
+                                }
+                            >
+                                "Delete"
+                            </button>
+                        }
+                    });
                 view! {
+                    {remove}
                     <button
                         type="button"
                         class="primary use-model"

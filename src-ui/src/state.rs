@@ -175,6 +175,28 @@ pub enum Page {
     Review,
 }
 
+/// A model download the UI follows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DownloadState {
+    /// Bytes arriving.
+    Running {
+        /// Bytes on disk.
+        done: u64,
+        /// Bytes in the file.
+        total: u64,
+        /// Recent speed.
+        bytes_per_second: u64,
+        /// Seconds left, when known.
+        eta_seconds: Option<u64>,
+    },
+    /// Comparing with the Hub's checksum.
+    Verifying,
+    /// Paused; a new start resumes.
+    Paused,
+    /// Failed, with the reason.
+    Failed(String),
+}
+
 /// A conversation the person deleted, kept on screen as "Undo" until the deletion is final.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingDelete {
@@ -235,6 +257,10 @@ pub struct AppState {
     pub panel: RwSignal<Option<Panel>>,
     /// What the main area shows.
     pub page: RwSignal<Page>,
+    /// Model downloads the UI follows, by catalog id (kept while panels close and open).
+    pub downloads: RwSignal<std::collections::HashMap<String, DownloadState>>,
+    /// Changes when a model file arrives or leaves, so that lists read the folder again.
+    pub models_changed: RwSignal<u64>,
     /// The app's settings, once read.
     pub settings: RwSignal<Option<AppSettings>>,
     /// Whether the settings have been asked for once (answered or failed).
@@ -273,6 +299,8 @@ impl AppState {
             pending_delete: RwSignal::new(None),
             panel: RwSignal::new(None),
             page: RwSignal::new(Page::Chat),
+            downloads: RwSignal::new(std::collections::HashMap::new()),
+            models_changed: RwSignal::new(0),
             settings: RwSignal::new(None),
             settings_loaded: RwSignal::new(false),
             chat_settings: RwSignal::new(ConversationSettings::default()),

@@ -1,5 +1,6 @@
 //! The application: one store, one engine, and the chat use case between them.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -13,7 +14,13 @@ use oa_types::{
     Message, MessageFeedback, ModelStatus, Provenance, Regenerate, Role, SamplerParams,
     SendMessage, SubmittedEvent, Thumbs, Uuid,
 };
-use oa_types::{CompareSet, Ranking, ReviewGroup, TaskAnswer, TaskQueue};
+use oa_types::{
+    CatalogEntry, CompareSet, DownloadEvent, Ranking, ReviewGroup, TaskAnswer, TaskQueue,
+};
+
+use crate::downloads::{
+    DownloadError, DownloadHandle, DownloadJob, HubSettings, StopKind, start_download,
+};
 use tokio::sync::mpsc;
 
 use crate::error::engine_error;
@@ -72,6 +79,8 @@ pub struct App {
     loads: Arc<AtomicU64>,
     /// The stop flag of the reply being generated, if any.
     generating: Arc<Mutex<Option<Arc<AtomicBool>>>>,
+    /// Model downloads running now, by catalog id.
+    downloads: Arc<Mutex<HashMap<String, Arc<DownloadHandle>>>>,
 }
 
 impl std::fmt::Debug for App {
@@ -108,6 +117,7 @@ impl App {
             model_path: Arc::new(RwLock::new(model_path.clone())),
             loads: Arc::new(AtomicU64::new(0)),
             generating: Arc::new(Mutex::new(None)),
+            downloads: Arc::new(Mutex::new(HashMap::new())),
         };
         app.start_loading(model_path)?;
         Ok(app)
@@ -446,6 +456,129 @@ impl App {
         self.config.data_dir.join("models")
     }
 
+    /// The catalog, each model with whether it is installed or downloading now.
+    pub fn catalog(&self) -> Vec<CatalogEntry> {
+        let running = self.downloads.lock().unwrap_or_else(|p| p.into_inner());
+        let folder = self.models_folder();
+        crate::downloads::catalog()
+            .into_iter()
+            .map(|model| CatalogEntry {
+                installed: folder.join(&model.file).is_file(),
+                downloading: running.contains_key(&model.id),
+                model,
+            })
+            .collect()
+    }
+
+    /// Starts downloading the catalog model `id` into the models folder (resuming what an
+    /// earlier attempt fetched); `on_event` receives its progress and how it ended. Several
+    /// models may download at once, each once.
+    pub fn download_model(
+        &self,
+        id: &str,
+        mut on_event: impl FnMut(DownloadEvent) + Send + 'static,
+    ) -> Result<()> {
+        let model = crate::downloads::catalog()
+            .into_iter()
+            .find(|m| m.id == id)
+            .ok_or_else(|| {
+                Error::Download(DownloadError::InvalidRequest(format!(
+                    "there is no catalog model {id:?}"
+                )))
+            })?;
+        let mut running = self.downloads.lock().unwrap_or_else(|p| p.into_inner());
+        if running.contains_key(id) {
+            return Err(Error::Download(DownloadError::InvalidRequest(format!(
+                "{} is already downloading",
+                model.name
+            ))));
+        }
+        let job = DownloadJob {
+            hub: HubSettings::from_env(),
+            repo: model.repo,
+            file: model.file,
+            models_dir: self.models_folder(),
+            cache_dir: self.config.data_dir.join("downloads"),
+        };
+        let downloads = self.downloads.clone();
+        let key = id.to_owned();
+        let handle = start_download(job, move |event| {
+            let ended = matches!(
+                event,
+                DownloadEvent::Finished { .. }
+                    | DownloadEvent::Paused
+                    | DownloadEvent::Cancelled
+                    | DownloadEvent::Failed { .. }
+            );
+            if ended {
+                downloads
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&key);
+            }
+            on_event(event);
+        });
+        running.insert(id.to_owned(), handle);
+        Ok(())
+    }
+
+    /// Pauses (`cancel = false`, keeping what was fetched) or cancels a running download;
+    /// `false` when it was not running.
+    pub fn stop_download(&self, id: &str, cancel: bool) -> bool {
+        let handle = self
+            .downloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned();
+        match handle {
+            Some(handle) => {
+                handle.stop(if cancel {
+                    StopKind::Cancel
+                } else {
+                    StopKind::Pause
+                });
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Copies a GGUF file into the models folder once the engine has checked it.
+    pub async fn import_model(&self, source: PathBuf) -> Result<PathBuf> {
+        let folder = self.models_folder();
+        tokio::task::spawn_blocking(move || crate::downloads::import_model(&folder, &source))
+            .await
+            .map_err(|e| Error::Internal(format!("importing failed: {e}")))?
+            .map_err(Error::Download)
+    }
+
+    /// Deletes a model file from the models folder; the model in use cannot be deleted.
+    pub async fn remove_model(&self, path: PathBuf) -> Result<()> {
+        let same = |a: &Path, b: &Path| {
+            std::fs::canonicalize(a)
+                .ok()
+                .is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
+        };
+        if same(&path, &self.model_path()) {
+            return Err(Error::Download(DownloadError::InvalidRequest(
+                "this model is in use; switch to another one before deleting it".into(),
+            )));
+        }
+        let folder = self.models_folder();
+        if !path.parent().is_some_and(|p| same(p, &folder)) {
+            return Err(Error::Download(DownloadError::InvalidRequest(
+                "only models in the app's models folder can be deleted here".into(),
+            )));
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        crate::downloads::remove_model(&folder, &name).map_err(Error::Download)?;
+        Ok(())
+    }
+
     /// The GGUF files the person can switch to: those in the data folder's `models/`, in the
     /// folder of the configured model and in the folder of the model in use.
     pub async fn installed_models(&self) -> Result<Vec<InstalledModel>> {
@@ -454,8 +587,15 @@ impl App {
         folders.extend(self.config.model_path.parent().map(Path::to_owned));
         folders.extend(active.parent().map(Path::to_owned));
         folders.dedup();
+        let own = std::fs::canonicalize(self.models_folder()).ok();
         tokio::task::spawn_blocking(move || {
-            installed_models(&folders, &active, SystemMemory::read())
+            let mut models = installed_models(&folders, &active, SystemMemory::read());
+            for model in &mut models {
+                model.removable = !model.active
+                    && own.is_some()
+                    && Path::new(&model.path).parent() == own.as_deref();
+            }
+            models
         })
         .await
         .map_err(|e| Error::Internal(format!("listing models failed: {e}")))

@@ -26,6 +26,9 @@ pub enum Error {
     /// A failure already put in words for the user (and already streamed to them).
     #[error("{}", .0.message)]
     Reported(AppError),
+    /// A model download, import or removal failed.
+    #[error(transparent)]
+    Download(#[from] crate::downloads::DownloadError),
     /// A blocking task died (a bug): reported, never a crash.
     #[error("internal error: {0}")]
     Internal(String),
@@ -73,6 +76,7 @@ impl From<Error> for AppError {
                     capitalize(&e.to_string())
                 ),
             ),
+            Error::Download(e) => AppError::from(e),
             Error::Internal(m) => AppError::new(ErrorCode::Internal, m),
         }
     }

@@ -119,6 +119,7 @@ fn describe(path: &Path, active: bool, memory: Option<SystemMemory>) -> Installe
         memory_fit,
         active,
         problem: None,
+        removable: false,
     };
     match GgufFile::open(path) {
         Ok(gguf) => {

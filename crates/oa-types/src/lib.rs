@@ -33,7 +33,8 @@ pub use feedback::{
 #[cfg(feature = "lang")]
 pub use lang::detect_lang;
 pub use model::{
-    CatalogModel, DownloadEvent, InstalledModel, MemoryFit, ModelInfo, ModelStatus, SamplerParams,
+    CatalogEntry, CatalogModel, DownloadEvent, InstalledModel, MemoryFit, ModelInfo, ModelStatus,
+    SamplerParams,
 };
 pub use oasst::{
     OasstImportSummary, OasstLabel, OasstMessage, OasstTree, TREE_STATE_READY_FOR_EXPORT,

@@ -133,6 +133,9 @@ pub struct InstalledModel {
     pub active: bool,
     /// Why the app cannot run it, when it cannot.
     pub problem: Option<String>,
+    /// It lives in the app's own models folder, so the app may delete it.
+    #[serde(default)]
+    pub removable: bool,
 }
 
 /// A chat model the app offers to download from the Hugging Face Hub (`models/catalog.toml`).
@@ -158,6 +161,17 @@ pub struct CatalogModel {
     pub license: String,
     /// One line for a person choosing.
     pub description: String,
+}
+
+/// A catalog model with its state on this computer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogEntry {
+    /// The model.
+    pub model: CatalogModel,
+    /// Its file is in the models folder.
+    pub installed: bool,
+    /// It is downloading now.
+    pub downloading: bool,
 }
 
 /// Where a model download stands; streamed while it runs.

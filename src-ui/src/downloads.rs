@@ -127,7 +127,10 @@ pub fn Catalog() -> impl IntoView {
 fn CatalogRow(entry: CatalogEntry) -> impl IntoView {
     let state = expect_context::<AppState>();
     let CatalogEntry {
-        model, installed, ..
+        model,
+        installed,
+        partial,
+        ..
     } = entry;
     let id = model.id.clone();
     let facts = format!(
@@ -152,7 +155,7 @@ fn CatalogRow(entry: CatalogEntry) -> impl IntoView {
                 return view! { <span class="badge ok installed">"Installed"</span> }.into_any();
             }
             match download() {
-                None => {
+                None if partial.is_none() => {
                     let go = id.clone();
                     view! {
                         <button
@@ -165,7 +168,7 @@ fn CatalogRow(entry: CatalogEntry) -> impl IntoView {
                     }
                     .into_any()
                 }
-                Some(DownloadState::Paused) | Some(DownloadState::Failed(_)) => {
+                None | Some(DownloadState::Paused) | Some(DownloadState::Failed(_)) => {
                     let go = id.clone();
                     view! {
                         <button
@@ -215,7 +218,29 @@ fn CatalogRow(entry: CatalogEntry) -> impl IntoView {
         }
     };
     let progress = move || {
-        download().map(|d| match d {
+        let Some(d) = download() else {
+            // Left by an earlier run of the app: the next start resumes it.
+            return partial.map(|p| {
+                view! {
+                    <div class="download" data-state="paused">
+                        <progress
+                            class="download-progress"
+                            max=p.total_bytes.max(1).to_string()
+                            value=p.done_bytes.to_string()
+                        ></progress>
+                        <span class="download-text">
+                            {format!(
+                                "Paused at {} of {}. Resume continues from there.",
+                                format_size(p.done_bytes),
+                                format_size(p.total_bytes),
+                            )}
+                        </span>
+                    </div>
+                }
+                .into_any()
+            });
+        };
+        Some(match d {
             DownloadState::Running {
                 done,
                 total,

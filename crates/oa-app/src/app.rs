@@ -460,12 +460,21 @@ impl App {
     pub fn catalog(&self) -> Vec<CatalogEntry> {
         let running = self.downloads.lock().unwrap_or_else(|p| p.into_inner());
         let folder = self.models_folder();
+        let cache = self.config.data_dir.join("downloads");
         crate::downloads::catalog()
             .into_iter()
-            .map(|model| CatalogEntry {
-                installed: folder.join(&model.file).is_file(),
-                downloading: running.contains_key(&model.id),
-                model,
+            .map(|model| {
+                let installed = folder.join(&model.file).is_file();
+                let downloading = running.contains_key(&model.id);
+                let partial = (!installed && !downloading)
+                    .then(|| crate::downloads::partial_download(&cache, &model.repo))
+                    .flatten();
+                CatalogEntry {
+                    installed,
+                    downloading,
+                    partial,
+                    model,
+                }
             })
             .collect()
     }

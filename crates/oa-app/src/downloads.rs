@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use hf_hub::api::tokio::{ApiBuilder, Progress};
 use hf_hub::{Cache, Repo, RepoType};
-use oa_types::{AppError, CatalogModel, DownloadEvent, ErrorCode};
+use oa_types::{AppError, CatalogModel, DownloadEvent, ErrorCode, PartialDownload};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
@@ -476,6 +476,24 @@ async fn lfs_info(api: &hf_hub::api::tokio::Api, job: &DownloadJob) -> Result<Lf
             "the LFS record lacks a sha256 or a size".into(),
         ))),
     }
+}
+
+/// What a paused or interrupted download of `repo` left in `cache_dir`, if anything.
+pub fn partial_download(cache_dir: &Path, repo: &str) -> Option<PartialDownload> {
+    let blobs = cache_dir
+        .join(Repo::new(repo.to_owned(), RepoType::Model).folder_name())
+        .join("blobs");
+    std::fs::read_dir(blobs)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".sync.part"))
+        .find_map(|e| {
+            let total = e.metadata().ok()?.len().checked_sub(COMMITTED_TRAILER)?;
+            Some(PartialDownload {
+                done_bytes: committed_bytes(&e.path(), total),
+                total_bytes: total,
+            })
+        })
 }
 
 /// How many bytes of a partial download are complete (hf-hub's trailer), 0 when there is none.

@@ -14,7 +14,7 @@ mod review;
 pub use app::{App, AppConfig, SyncReport};
 pub use downloads::{
     DownloadError, DownloadHandle, DownloadJob, HubSettings, StopKind, Stopped, catalog,
-    import_model, remove_model, start_download,
+    import_model, partial_download, remove_model, start_download,
 };
 pub use error::{Error, Result};
 pub use models::{SystemMemory, installed_models};

@@ -226,7 +226,9 @@ async fn a_file_larger_than_the_free_disk_is_refused_before_downloading() {
 async fn cancelling_leaves_nothing_behind_and_pausing_keeps_the_progress() {
     let hub = LocalHub::start().await;
     let data = tempfile::tempdir().unwrap();
-    hub.serve(REPO, FILE, reference(FILE));
+    let bytes = reference(FILE);
+    let size = bytes.len() as u64;
+    hub.serve(REPO, FILE, bytes);
     hub.throttle(8 << 20);
 
     for kind in [StopKind::Pause, StopKind::Cancel] {
@@ -265,6 +267,10 @@ async fn cancelling_leaves_nothing_behind_and_pausing_keeps_the_progress() {
                     Some(DownloadEvent::Paused)
                 ));
                 assert_eq!(partial, 1, "the fetched part is kept");
+                // The catalog can say how far it got, also after a restart.
+                let kept = oa_app::partial_download(&data.path().join("downloads"), REPO).unwrap();
+                assert_eq!(kept.total_bytes, size);
+                assert!(kept.done_bytes > 0 && kept.done_bytes < size, "{kept:?}");
             }
             StopKind::Cancel => {
                 assert!(matches!(

@@ -34,7 +34,7 @@ pub use feedback::{
 pub use lang::detect_lang;
 pub use model::{
     CatalogEntry, CatalogModel, DownloadEvent, InstalledModel, MemoryFit, ModelInfo, ModelStatus,
-    SamplerParams,
+    PartialDownload, SamplerParams,
 };
 pub use oasst::{
     OasstImportSummary, OasstLabel, OasstMessage, OasstTree, TREE_STATE_READY_FOR_EXPORT,

@@ -172,6 +172,18 @@ pub struct CatalogEntry {
     pub installed: bool,
     /// It is downloading now.
     pub downloading: bool,
+    /// What an earlier, paused or interrupted download of it left (the next start resumes).
+    #[serde(default)]
+    pub partial: Option<PartialDownload>,
+}
+
+/// How far a paused or interrupted download got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartialDownload {
+    /// Bytes kept.
+    pub done_bytes: u64,
+    /// Bytes in the file.
+    pub total_bytes: u64,
 }
 
 /// Where a model download stands; streamed while it runs.

@@ -31,8 +31,8 @@ async fn a_catalog_model_downloads_with_progress_and_chats() -> Result<()> {
 async fn download_and_chat() -> Result<()> {
     let hub = hub::LocalHub::start().await;
     hub.serve(REPO, FILE, std::fs::read(default_model()?)?);
-    // Slow enough for the progress bar to be seen.
-    hub.throttle(16 << 20);
+    // Slow enough for the progress bar to be seen and the download paused.
+    hub.throttle(8 << 20);
     let data = tempfile::tempdir()?;
     let display = Display::start()?;
     let launch = Launch {
@@ -50,7 +50,31 @@ async fn download_and_chat() -> Result<()> {
         .await?;
     ensure!(text.contains(" of "), "progress text: {text:?}");
     app.screenshot(&display, "models-download.png").await?;
+
+    // Pause, close the app; the next start shows how far it got and resumes from there.
+    app.click(&format!("{row} .pause-download")).await?;
+    app.wait_for(&format!("{row} .download[data-state='paused']"), SHORT)
+        .await?;
+    app.quit().await?;
+    let app = AppUnderTest::start_ready(&display, &launch).await?;
+    app.click("#open-models").await?;
+    let paused = app
+        .wait_text(&format!("{row} .download-text"), "Paused at", SHORT)
+        .await?;
+    ensure!(paused.contains(" of "), "after restart: {paused:?}");
+    let before = hub.served().len();
+    app.click(&format!("{row} .resume-download")).await?;
     app.wait_for(&format!("{row} .installed"), LONG).await?;
+    let resumed_at = hub.served()[before..]
+        .iter()
+        .filter_map(|s| s.range_start)
+        .filter(|start| *start > 0)
+        .min()
+        .unwrap_or(0);
+    ensure!(
+        resumed_at > 0,
+        "the download started over instead of resuming"
+    );
 
     // It is listed with the installed models; use it and chat.
     let installed = format!(".model-row[data-path$='{FILE}']");

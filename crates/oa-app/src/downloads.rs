@@ -271,8 +271,10 @@ fn fetch_and_install(
     std::fs::create_dir_all(&job.models_dir).map_err(|e| failed(disk(e)))?;
     std::fs::create_dir_all(&job.cache_dir).map_err(|e| failed(disk(e)))?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: hf-hub spawns a task per chunk and commits only the contiguous part, so the
+    // chunks must start in order; on a multi-threaded runtime workers take them out of order
+    // and an interruption leaves only the first few recorded.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| failed(DownloadError::Disk(e.to_string())))?;
@@ -298,16 +300,13 @@ fn fetch_and_install(
         });
         let progress = Reporter::start(lfs.size, resumed_from, emit.clone());
         let api_repo = api.repo(repo.clone());
-        let fetched = tokio::select! {
-            fetched = api_repo.download_with_progress(&job.file, progress.clone()) => {
-                Some(fetched.map_err(|e| interrupted(&e)))
+        // A handle dropped without asking (its sender gone) does not match `Ok`, so that
+        // branch is left and the download goes on.
+        tokio::select! {
+            fetched = api_repo.download_with_progress(&job.file, progress) => {
+                fetched.map(|pointer| (pointer, lfs)).map_err(|e| interrupted(&e))
             }
-            asked = stop => Some(Err(Stopped::Asked(asked.unwrap_or(StopKind::Pause)))),
-        };
-        match fetched {
-            Some(Ok(pointer)) => Ok((pointer, lfs)),
-            Some(Err(stopped)) => Err(stopped),
-            None => Err(Stopped::Asked(StopKind::Pause)),
+            Ok(kind) = stop => Err(Stopped::Asked(kind)),
         }
     });
     // Stops every chunk request still running, whatever happened.

@@ -134,6 +134,12 @@ async fn a_download_cut_at_40_percent_resumes_there_after_a_restart() {
     hub.cut_at(size * 2 / 5);
 
     let (outcome, events) = download(job(&hub, data.path(), REPO, FILE)).await;
+    let first = format!("{outcome:?} after {:?}", hub.served());
+    let starts: Vec<u64> = hub.served().iter().filter_map(|s| s.range_start).collect();
+    assert!(
+        starts.windows(2).all(|w| w[0] <= w[1]),
+        "chunks are fetched in order: {starts:?}"
+    );
     assert!(
         matches!(outcome, Err(Stopped::Failed(DownloadError::Interrupted(_)))),
         "{outcome:?}"
@@ -153,7 +159,7 @@ async fn a_download_cut_at_40_percent_resumes_there_after_a_restart() {
     let fraction = resumed_from as f64 / size as f64;
     assert!(
         (0.35..=0.40).contains(&fraction),
-        "resumed from {resumed_from} of {size}"
+        "resumed from {resumed_from} of {size}; first attempt: {first}"
     );
     let first_range = hub.served()[before..]
         .iter()
@@ -282,4 +288,41 @@ async fn cancelling_leaves_nothing_behind_and_pausing_keeps_the_progress() {
         }
         assert!(files_under(&data.path().join("models")).is_empty());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_whose_handle_is_dropped_still_finishes() {
+    let hub = LocalHub::start().await;
+    let data = tempfile::tempdir().unwrap();
+    hub.serve(REPO, FILE, reference(FILE));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    drop(start_download(
+        job(&hub, data.path(), REPO, FILE),
+        move |e| {
+            if !matches!(
+                e,
+                DownloadEvent::Progress { .. } | DownloadEvent::Started { .. }
+            ) {
+                let _ = done_tx.send(e);
+            }
+        },
+    ));
+    let ended = tokio::task::spawn_blocking(move || {
+        let mut last = None;
+        while let Ok(event) = done_rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            let end = !matches!(event, DownloadEvent::Verifying);
+            last = Some(event);
+            if end {
+                break;
+            }
+        }
+        last
+    })
+    .await
+    .unwrap();
+    assert!(
+        matches!(ended, Some(DownloadEvent::Finished { .. })),
+        "{ended:?}"
+    );
+    assert!(data.path().join("models").join(FILE).is_file());
 }

@@ -86,13 +86,7 @@ impl From<DownloadError> for AppError {
             }
             _ => ErrorCode::Download,
         };
-        let text = e.to_string();
-        let mut chars = text.chars();
-        let message = match chars.next() {
-            Some(first) => first.to_uppercase().chain(chars).collect(),
-            None => text,
-        };
-        AppError::new(code, message)
+        AppError::new(code, crate::error::capitalize(&e.to_string()))
     }
 }
 

@@ -108,7 +108,8 @@ pub(crate) fn engine_error(e: EngineError) -> AppError {
     }
 }
 
-fn capitalize(s: &str) -> String {
+/// `s` with its first letter in upper case, as messages shown to a person start.
+pub(crate) fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),

@@ -22,6 +22,8 @@ fn main() {
         "conversation_settings",
         "set_conversation_settings",
         "default_sampler",
+        "set_model_sampler",
+        "devices",
         "app_settings",
         "set_app_settings",
         "installed_models",

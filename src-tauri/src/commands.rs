@@ -9,9 +9,9 @@ use std::sync::Arc;
 use oa_app::App;
 use oa_types::{
     AppError, AppSettings, CatalogEntry, ChatEvent, CompareSet, ConversationListEntry,
-    ConversationSettings, ConversationTreePath, DownloadEvent, InstalledModel, Labels,
-    MessageFeedback, ModelStatus, Ranking, Regenerate, ReviewGroup, SamplerParams, SearchHit,
-    SendMessage, TaskAnswer, TaskQueue, Thumbs, Uuid,
+    ConversationSettings, ConversationTreePath, DeviceSupport, DownloadEvent, InstalledModel,
+    Labels, MessageFeedback, ModelStatus, Ranking, Regenerate, ReviewGroup, SamplerParams,
+    SearchHit, SendMessage, TaskAnswer, TaskQueue, Thumbs, Uuid,
 };
 use tauri::State;
 use tauri::ipc::Channel;
@@ -284,8 +284,23 @@ pub(crate) async fn set_conversation_settings(
 
 /// The sampler a reply gets when the person chose none, for the model in use.
 #[tauri::command]
-pub(crate) fn default_sampler(app: AppState<'_>) -> SamplerParams {
-    app.default_sampler()
+pub(crate) async fn default_sampler(app: AppState<'_>) -> Result<SamplerParams, AppError> {
+    Ok(app.default_sampler().await)
+}
+
+/// Makes a sampler the loaded model's defaults, or with `None` goes back to the app's.
+#[tauri::command]
+pub(crate) async fn set_model_sampler(
+    app: AppState<'_>,
+    sampler: Option<SamplerParams>,
+) -> Result<(), AppError> {
+    Ok(app.set_model_sampler(sampler).await?)
+}
+
+/// What models can run on: CPU threads, and the GPU when the build and computer have one.
+#[tauri::command]
+pub(crate) fn devices(app: AppState<'_>) -> DeviceSupport {
+    app.devices()
 }
 
 /// The app's settings.

@@ -17,6 +17,36 @@ use tauri::Manager;
 /// When the process started, for the start-up time the app logs at its first paint.
 static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
+/// The app's identifier, which names its data folder (as in `tauri.conf.json`).
+const IDENTIFIER: &str = "org.open-assistant.desktop";
+
+/// Hands the inference thread count chosen under Settings to the compute pool, which reads
+/// `CANDLE_NUM_THREADS` once. Called first in `main`; a count set in the environment wins.
+pub fn apply_thread_setting() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_some() {
+        return;
+    }
+    // Where `setup` finds the data folder: Tauri's app data folder is the platform's data
+    // folder joined with the identifier.
+    let dir = match std::env::var_os("OA_DATA_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => match dirs::data_dir() {
+            Some(dir) => dir.join(IDENTIFIER),
+            None => return,
+        },
+    };
+    if let Some(threads) = App::startup_threads(&dir) {
+        let threads = threads.to_string();
+        #[allow(unsafe_code)]
+        // SAFETY: `main` calls this before it starts any thread, so nothing reads the
+        // environment while it changes.
+        unsafe {
+            std::env::set_var("CANDLE_NUM_THREADS", &threads);
+            std::env::set_var("RAYON_NUM_THREADS", &threads);
+        }
+    }
+}
+
 /// Builds and runs the app until its window closes.
 pub fn run() {
     STARTED.get_or_init(std::time::Instant::now);
@@ -64,6 +94,8 @@ pub fn run() {
             commands::conversation_settings,
             commands::set_conversation_settings,
             commands::default_sampler,
+            commands::set_model_sampler,
+            commands::devices,
             commands::app_settings,
             commands::set_app_settings,
             commands::installed_models,

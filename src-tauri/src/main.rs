@@ -4,5 +4,6 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
+    oa_desktop_lib::apply_thread_setting();
     oa_desktop_lib::run();
 }

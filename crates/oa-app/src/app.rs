@@ -10,9 +10,9 @@ use oa_store::Store;
 use oa_sync::ServerClient;
 use oa_types::{
     AppSettings, ChatEvent, ConversationDetail, ConversationListEntry, ConversationSettings,
-    ConversationSummary, ConversationTreePath, ErrorCode, EventStatus, InstalledModel, Labels,
-    Message, MessageFeedback, ModelStatus, Provenance, Regenerate, Role, SamplerParams,
-    SendMessage, SubmittedEvent, Thumbs, Uuid,
+    ConversationSummary, ConversationTreePath, DeviceSupport, ErrorCode, EventStatus,
+    InstalledModel, Labels, Message, MessageFeedback, ModelStatus, Provenance, Regenerate, Role,
+    SamplerParams, SendMessage, SubmittedEvent, Thumbs, Uuid,
 };
 use oa_types::{
     CatalogEntry, CompareSet, DownloadEvent, Ranking, ReviewGroup, TaskAnswer, TaskQueue,
@@ -23,7 +23,7 @@ use crate::downloads::{
 };
 use tokio::sync::mpsc;
 
-use crate::error::engine_error;
+use crate::error::{capitalize, engine_error};
 use crate::models::{SystemMemory, installed_models};
 use crate::{Error, Result};
 
@@ -81,6 +81,8 @@ pub struct App {
     generating: Arc<Mutex<Option<Arc<AtomicBool>>>>,
     /// Model downloads running now, by catalog id.
     downloads: Arc<Mutex<HashMap<String, Arc<DownloadHandle>>>>,
+    /// The GPU found, or why there is none; looked for once, when first asked.
+    gpu: Arc<std::sync::OnceLock<std::result::Result<String, String>>>,
 }
 
 impl std::fmt::Debug for App {
@@ -118,6 +120,7 @@ impl App {
             loads: Arc::new(AtomicU64::new(0)),
             generating: Arc::new(Mutex::new(None)),
             downloads: Arc::new(Mutex::new(HashMap::new())),
+            gpu: Arc::new(std::sync::OnceLock::new()),
         };
         app.start_loading(model_path)?;
         Ok(app)
@@ -131,10 +134,11 @@ impl App {
         *self.engine.write().unwrap_or_else(|p| p.into_inner()) = EngineSlot::Loading;
         let slot = self.engine.clone();
         let loads = self.loads.clone();
+        let device = self.stored_settings().device;
         std::thread::Builder::new()
             .name("oa-model-loader".into())
             .spawn(move || {
-                let loaded = match Engine::load(&path) {
+                let loaded = match Engine::load_on(&path, device) {
                     Ok(engine) => {
                         tracing::info!(model = %engine.info().id, "model loaded");
                         EngineSlot::Ready(Arc::new(engine))
@@ -437,10 +441,66 @@ impl App {
             .await
     }
 
-    /// Keeps the app's settings.
+    /// Keeps the app's settings. A new device choice reloads the model on it; a new thread
+    /// count takes effect when the app next starts ([`startup_threads`]).
     pub async fn set_app_settings(&self, settings: AppSettings) -> Result<()> {
-        self.with_store(move |s| Ok(s.set_app_setting(APP_SETTING, &settings)?))
-            .await
+        if let Some(problem) = settings.problem() {
+            return Err(Error::Store(oa_store::StoreError::InvalidInput(problem)));
+        }
+        let device = settings.device;
+        let before = self
+            .with_store(move |s| {
+                let before: AppSettings = s.app_setting(APP_SETTING)?.unwrap_or_default();
+                s.set_app_setting(APP_SETTING, &settings)?;
+                Ok(before)
+            })
+            .await?;
+        if before.device != device {
+            self.start_loading(self.model_path())?;
+        }
+        Ok(())
+    }
+
+    /// The inference thread count chosen under Settings, read from `data_dir`'s database;
+    /// `None` when it is left to the default or cannot be read. A program reads it before it
+    /// starts any thread and hands it to the compute pool through `CANDLE_NUM_THREADS`.
+    pub fn startup_threads(data_dir: &Path) -> Option<u32> {
+        let config = AppConfig::new(data_dir.to_owned(), None);
+        if !config.database_path().is_file() {
+            return None;
+        }
+        let store = Store::open(&config.database_path()).ok()?;
+        let settings: AppSettings = store.app_setting(APP_SETTING).ok()??;
+        settings.threads
+    }
+
+    /// The settings as stored, or the defaults where they cannot be read.
+    fn stored_settings(&self) -> AppSettings {
+        let guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        guard
+            .as_ref()
+            .and_then(|s| s.app_setting(APP_SETTING).ok().flatten())
+            .unwrap_or_default()
+    }
+
+    /// What models can run on: the build's GPU backend, the GPU found, the threads in use.
+    pub fn devices(&self) -> DeviceSupport {
+        let gpu = self.gpu.get_or_init(|| {
+            oa_engine::device::gpu()
+                .map(|d| oa_engine::device::describe(&d))
+                .map_err(|e| capitalize(&e.to_string()))
+        });
+        let model_on_gpu = self.ready_engine().is_ok_and(|e| e.on_gpu());
+        let threads_in_use = oa_engine::device::cpu_threads();
+        DeviceSupport {
+            gpu_backend: oa_engine::device::gpu_backend().map(str::to_owned),
+            gpu_name: gpu.as_ref().ok().cloned(),
+            gpu_problem: gpu.as_ref().err().cloned(),
+            default_threads: u32::try_from(oa_engine::device::default_cpu_threads())
+                .unwrap_or(u32::MAX),
+            threads_in_use: u32::try_from(threads_in_use).unwrap_or(u32::MAX),
+            model_on_gpu,
+        }
     }
 
     /// The model file loaded or being loaded.
@@ -685,9 +745,10 @@ impl App {
                 Ok((prompt, history, kept))
             })
             .await?;
-        let params = sampler
-            .or(kept.sampler)
-            .unwrap_or_else(|| default_sampler(&engine));
+        let params = match sampler.or(kept.sampler) {
+            Some(params) => params,
+            None => self.model_sampler(&engine).await,
+        };
         self.generate(
             engine,
             prompt,
@@ -727,9 +788,10 @@ impl App {
                 Ok((history, s.conversation_settings(conversation_id)?))
             })
             .await?;
-        let mut params = sampler
-            .or(kept.sampler)
-            .unwrap_or_else(|| default_sampler(&engine));
+        let mut params = match sampler.or(kept.sampler) {
+            Some(params) => params,
+            None => self.model_sampler(&engine).await,
+        };
         params.seed = fresh_seed(params.seed);
         let prompt = history
             .last()
@@ -843,13 +905,40 @@ impl App {
         Ok(reply)
     }
 
-    /// The sampler a reply gets when the person chose none: the app's defaults, with a reply
-    /// no longer than a quarter of the model's context.
-    pub fn default_sampler(&self) -> SamplerParams {
+    /// The sampler a reply gets when the person chose none: what the person made the loaded
+    /// model's defaults, else the app's, with a reply no longer than a quarter of the model's
+    /// context.
+    pub async fn default_sampler(&self) -> SamplerParams {
         match self.ready_engine() {
-            Ok(engine) => default_sampler(&engine),
+            Ok(engine) => self.model_sampler(&engine).await,
             Err(_) => SamplerParams::default(),
         }
+    }
+
+    async fn model_sampler(&self, engine: &Engine) -> SamplerParams {
+        let file = model_file_name(&engine.info().path);
+        let chosen = self
+            .with_store(move |s| {
+                let settings: AppSettings = s.app_setting(APP_SETTING)?.unwrap_or_default();
+                Ok(settings.model_samplers.get(&file).cloned())
+            })
+            .await
+            .ok()
+            .flatten();
+        chosen.unwrap_or_else(|| default_sampler(engine))
+    }
+
+    /// Makes `sampler` the defaults of the loaded model's new conversations, or with `None`
+    /// goes back to the app's.
+    pub async fn set_model_sampler(&self, sampler: Option<SamplerParams>) -> Result<()> {
+        let engine = self.ready_engine()?;
+        let file = model_file_name(&engine.info().path);
+        let mut settings = self.app_settings().await?;
+        match sampler {
+            Some(sampler) => settings.model_samplers.insert(file, sampler),
+            None => settings.model_samplers.remove(&file),
+        };
+        self.set_app_settings(settings).await
     }
 
     fn ready_engine(&self) -> Result<Arc<Engine>> {
@@ -960,6 +1049,14 @@ impl Drop for ClearOnDrop {
             *slot = None;
         }
     }
+}
+
+/// The name a model's own settings are kept under: its file name, which stays when the file
+/// moves between folders.
+fn model_file_name(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned())
 }
 
 /// The app's sampler defaults for `engine`'s model: a reply may use at most a quarter of the

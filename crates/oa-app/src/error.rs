@@ -101,6 +101,13 @@ pub(crate) fn engine_error(e: EngineError) -> AppError {
             ErrorCode::ModelInvalid,
             format!("The model cannot be used: {e}. Choose another model file."),
         ),
+        EngineError::NoGpu(reason) => AppError::new(
+            ErrorCode::ModelInvalid,
+            format!(
+                "The model cannot run on the GPU: {reason}. Choose the CPU (or Automatic) \
+                 under Settings → Device."
+            ),
+        ),
         EngineError::InvalidRequest(_) | EngineError::ContextOverflow { .. } => {
             AppError::new(ErrorCode::InvalidRequest, capitalize(&e.to_string()))
         }

@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use oa_types::{ModelInfo, SamplerParams, TokenEvent};
+use oa_types::{ComputeDevice, ModelInfo, SamplerParams, TokenEvent};
 
 use crate::detokenize::Detokenizer;
 use crate::model::LoadedModel;
@@ -149,6 +149,7 @@ pub struct Engine {
     jobs: Option<mpsc::Sender<Job>>,
     info: ModelInfo,
     context_length: usize,
+    on_gpu: bool,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -156,29 +157,42 @@ impl Engine {
     /// Starts the engine thread and loads the model there. Returns once the model is ready, or
     /// with the loading error.
     pub fn load(path: impl Into<PathBuf>) -> Result<Engine> {
+        Self::load_on(path, ComputeDevice::Cpu)
+    }
+
+    /// As [`Engine::load`], on the device `choice` names ([`crate::device::select`]).
+    pub fn load_on(path: impl Into<PathBuf>, choice: ComputeDevice) -> Result<Engine> {
         let path = path.into();
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("oa-engine".into())
-            .spawn(move || match LoadedModel::load(&path) {
-                Ok(model) => {
-                    let _ = ready_tx.send(Ok((model.info.clone(), model.context_length)));
-                    serve(model, jobs_rx);
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
+            .spawn(move || {
+                match crate::device::select(choice)
+                    .and_then(|device| LoadedModel::load_on(&path, &device))
+                {
+                    Ok(model) => {
+                        let on_gpu = !model.device.is_cpu();
+                        let _ =
+                            ready_tx.send(Ok((model.info.clone(), model.context_length, on_gpu)));
+                        serve(model, jobs_rx);
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
                 }
             })
             .map_err(|source| EngineError::Io {
                 path: PathBuf::from("<engine thread>"),
                 source,
             })?;
-        let (info, context_length) = ready_rx.recv().map_err(|_| EngineError::EngineStopped)??;
+        let (info, context_length, on_gpu) =
+            ready_rx.recv().map_err(|_| EngineError::EngineStopped)??;
         Ok(Engine {
             jobs: Some(jobs_tx),
             info,
             context_length,
+            on_gpu,
             thread: Some(thread),
         })
     }
@@ -191,6 +205,11 @@ impl Engine {
     /// Tokens the model attends to.
     pub fn context_length(&self) -> usize {
         self.context_length
+    }
+
+    /// Whether the model runs on a GPU.
+    pub fn on_gpu(&self) -> bool {
+        self.on_gpu
     }
 
     /// Queues a request; events arrive on `sink` from the engine thread.

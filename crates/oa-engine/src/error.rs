@@ -59,6 +59,10 @@ pub enum EngineError {
     /// A tensor operation failed during inference.
     #[error("inference failed: {0}")]
     Inference(#[from] candle_core::Error),
+    /// A GPU was asked for and none can be used: the build has no GPU backend, or the
+    /// computer no usable GPU.
+    #[error("{0}")]
+    NoGpu(String),
     /// The engine thread is gone (it panicked or was shut down).
     #[error("the engine thread has stopped")]
     EngineStopped,

@@ -9,6 +9,7 @@
 
 pub mod arch;
 pub mod detokenize;
+pub mod device;
 mod engine;
 mod error;
 pub mod gguf;

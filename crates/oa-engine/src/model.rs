@@ -27,6 +27,8 @@ pub struct LoadedModel {
     pub info: ModelInfo,
     /// Tokens the model can attend to: what the file declares.
     pub context_length: usize,
+    /// Where it runs.
+    pub device: Device,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -40,6 +42,11 @@ impl std::fmt::Debug for LoadedModel {
 impl LoadedModel {
     /// Opens, validates and loads the model at `path` on the CPU.
     pub fn load(path: &Path) -> Result<LoadedModel> {
+        Self::load_on(path, &Device::Cpu)
+    }
+
+    /// Opens, validates and loads the model at `path` on `device`.
+    pub fn load_on(path: &Path, device: &Device) -> Result<LoadedModel> {
         let path = std::path::absolute(path).map_err(|source| EngineError::Io {
             path: path.to_owned(),
             source,
@@ -75,14 +82,15 @@ impl LoadedModel {
             source,
         })?;
         let mut reader = BufReader::new(file);
-        let weights = Transformer::load(hparams, &gguf.content, &mut reader, &Device::Cpu)
-            .map_err(|e| match e {
+        let weights = Transformer::load(hparams, &gguf.content, &mut reader, device).map_err(
+            |e| match e {
                 EngineError::Inference(e) => EngineError::InvalidGguf {
                     path: path.clone(),
                     reason: e.to_string(),
                 },
                 other => other,
-            })?;
+            },
+        )?;
         Ok(LoadedModel {
             weights,
             cached: Vec::new(),
@@ -90,6 +98,7 @@ impl LoadedModel {
             template,
             info,
             context_length: declared,
+            device: device.clone(),
         })
     }
 

@@ -100,7 +100,7 @@ impl Sampler {
                 }
             }
         }
-        let logits = Tensor::from_vec(values, logits.dims(), logits.device())?;
+        let logits = Tensor::from_vec(values, logits.dims(), &candle_core::Device::Cpu)?;
         Ok(self.processor.sample(&logits)?)
     }
 }

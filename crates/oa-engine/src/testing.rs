@@ -90,6 +90,18 @@ pub struct ModelShape {
 }
 
 impl ModelShape {
+    /// Two layers of SmolLM2-135M's head layout (nine heads of 64, three for keys and
+    /// values) and feed-forward width: rows of the sizes its kernels see.
+    pub fn smollm2_layers() -> ModelShape {
+        ModelShape {
+            layers: 2,
+            heads: 9,
+            kv_heads: 3,
+            head_size: 64,
+            feed_forward: 1536,
+        }
+    }
+
     /// Four heads of 16 (two for keys and values), a feed-forward of 96, two layers; seven
     /// for Gemma 3, so that the sixth is a global layer.
     pub fn tiny(architecture: &str) -> ModelShape {

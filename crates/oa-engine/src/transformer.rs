@@ -19,17 +19,26 @@ use crate::arch::{Ffn, HParams, Qkv, RopeStyle};
 use crate::qmatmul::QuantMatrix;
 use crate::{EngineError, Result};
 
-/// RMSNorm over the last dimension, computed as llama.cpp computes it: squares summed in f64,
-/// `1/√(mean + ε)` in f32, the row scaled by it and then multiplied by the weight. candle-nn's
-/// sums in f32 and divides; the last-bit differences then decide how the next matrix's 8-bit
-/// activations round, which on SmolLM2 moved a query by 2e-3 in the first layer.
+/// RMSNorm over the last dimension, computed on the CPU as llama.cpp computes it: squares
+/// summed in f64, `1/√(mean + ε)` in f32, the row scaled by it and then multiplied by the
+/// weight. candle-nn's sums in f32 and divides; the last-bit differences then decide how the
+/// next matrix's 8-bit activations round, which on SmolLM2 moved a query by 2e-3 in the first
+/// layer. On a GPU, candle-nn's kernel runs on the weight kept there.
 struct Norm {
     weight: Vec<f32>,
+    on_gpu: Option<Tensor>,
     eps: f32,
 }
 
 impl Norm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if let Some(weight) = &self.on_gpu {
+            return Ok(candle_nn::ops::rms_norm(
+                &x.contiguous()?,
+                weight,
+                self.eps,
+            )?);
+        }
         let n = self.weight.len();
         if x.dims().last() != Some(&n) {
             return Err(EngineError::Inference(candle_core::Error::Msg(format!(
@@ -50,8 +59,9 @@ impl Norm {
     }
 }
 
-/// A weight matrix: candle's quantized multiplication, or the engine's own where candle's
-/// arithmetic differs from llama.cpp's (Q4_1 and Q8_0, [`crate::qmatmul`]).
+/// A weight matrix: candle's quantized multiplication, or on the CPU the engine's own where
+/// candle's arithmetic differs from llama.cpp's (Q4_1 and Q8_0, [`crate::qmatmul`]). A GPU
+/// always uses candle's kernels.
 enum Matrix {
     Candle(QMatMul),
     Own(QuantMatrix),
@@ -63,6 +73,9 @@ impl Matrix {
     }
 
     fn shared(t: Arc<QTensor>) -> Result<Matrix> {
+        if !t.device().is_cpu() {
+            return Ok(Matrix::Candle(QMatMul::from_arc(t)?));
+        }
         Ok(match QuantMatrix::from_qtensor(&t)? {
             Some(m) => Matrix::Own(m),
             None => Matrix::Candle(QMatMul::from_arc(t)?),
@@ -176,8 +189,10 @@ impl<R: Read + Seek> Loader<'_, R> {
     }
 
     fn norm(&mut self, name: &str) -> Result<Norm> {
+        let weight = self.tensor(name)?.flatten_all()?;
         Ok(Norm {
-            weight: self.tensor(name)?.flatten_all()?.to_vec1::<f32>()?,
+            on_gpu: (!self.device.is_cpu()).then(|| weight.clone()),
+            weight: weight.to_vec1::<f32>()?,
             eps: self.eps,
         })
     }
@@ -486,10 +501,19 @@ impl Transformer {
     }
 }
 
-/// Attention weights from raw scores of shape (…, queries, keys), as llama.cpp computes them:
-/// each score scaled in f32 and the mask (queries, keys) added, then `exp(x − max)` summed in
-/// f64 and every value multiplied by the sum's inverse.
+/// Attention weights from raw scores of shape (…, queries, keys), on the CPU as llama.cpp
+/// computes them: each score scaled in f32 and the mask (queries, keys) added, then
+/// `exp(x − max)` summed in f64 and every value multiplied by the sum's inverse. On a GPU,
+/// candle-nn's softmax kernel.
 fn softmax(scores: &Tensor, scale: f32, mask: Option<&Tensor>) -> Result<Tensor> {
+    if !scores.device().is_cpu() {
+        let scaled = (scores * f64::from(scale))?;
+        let masked = match mask {
+            Some(m) => scaled.broadcast_add(m)?,
+            None => scaled,
+        };
+        return Ok(candle_nn::ops::softmax_last_dim(&masked.contiguous()?)?);
+    }
     let dims = scores.dims().to_vec();
     let (Some(&keys), Some(&queries)) = (dims.last(), dims.iter().rev().nth(1)) else {
         return Err(EngineError::InvalidRequest(

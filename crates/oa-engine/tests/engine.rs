@@ -301,3 +301,20 @@ fn a_stop_string_ends_the_reply_before_it() {
     );
     assert_eq!(stats.finish_reason, FinishReason::Stop);
 }
+
+#[cfg(not(any(feature = "cuda", feature = "metal")))]
+#[test]
+fn a_cpu_only_build_says_so_when_a_gpu_is_asked_for_and_automatic_uses_the_cpu() {
+    assert_eq!(oa_engine::device::gpu_backend(), None);
+    let err = Engine::load_on(model_path(), oa_types::ComputeDevice::Gpu).unwrap_err();
+    assert!(
+        matches!(&err, EngineError::NoGpu(reason) if reason.contains("CPU only")),
+        "{err}"
+    );
+    let engine = Engine::load_on(model_path(), oa_types::ComputeDevice::Auto).unwrap();
+    assert!(!engine.on_gpu());
+    let (text, _) = engine
+        .generate(GenerateRequest::new(ask("Hi"), greedy(4)))
+        .unwrap();
+    assert!(!text.is_empty());
+}

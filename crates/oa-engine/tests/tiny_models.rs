@@ -115,13 +115,7 @@ fn phi3_matches_llama_cpp() {
 /// Q8_0 kernels: 1% of the spread and more on every token), so at least 6 of 8 tokens must
 /// agree to 1e-4, and none by more than 1% of the spread.
 fn at_smollm2s_shape_gives_llama_cpps_logits(weights: GgmlDType) {
-    let shape = ModelShape {
-        layers: 2,
-        heads: 9,
-        kv_heads: 3,
-        head_size: 64,
-        feed_forward: 1536,
-    };
+    let shape = ModelShape::smollm2_layers();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("smollm2-shape.gguf");
     write_test_model("llama", &path, 7, weights, &shape);

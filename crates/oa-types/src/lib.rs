@@ -48,6 +48,9 @@ pub use server::{
     MAX_EVENTS_PER_BATCH, RegisterRequest, RejectionReason, SetRoleRequest, SubmittedEvent, Task,
     TaskKind, TaskList, TaskMessage,
 };
-pub use settings::{AppSettings, ConversationSettings, MAX_SYSTEM_PROMPT_CHARS, Theme};
+pub use settings::{
+    AppSettings, ComputeDevice, ConversationSettings, DeviceSupport, MAX_SYSTEM_PROMPT_CHARS,
+    MAX_THREADS, Theme,
+};
 pub use tasks::{CompareSet, LocalTask, TaskAnswer, TaskProgress, TaskQueue};
 pub use uuid::Uuid;

@@ -100,6 +100,7 @@ fn app_settings_are_kept_and_replaced() {
         let mut settings = AppSettings {
             theme: Theme::Dark,
             welcomed: false,
+            ..AppSettings::default()
         };
         store.set_app_setting("app", &settings).unwrap();
         settings.welcomed = true;
@@ -111,7 +112,8 @@ fn app_settings_are_kept_and_replaced() {
         store.app_setting::<AppSettings>("app").unwrap(),
         Some(AppSettings {
             theme: Theme::Dark,
-            welcomed: true
+            welcomed: true,
+            ..AppSettings::default()
         })
     );
     assert_eq!(

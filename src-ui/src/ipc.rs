@@ -7,9 +7,9 @@
 
 use oa_types::{
     AppError, AppSettings, CatalogEntry, ChatEvent, CompareSet, ConversationListEntry,
-    ConversationSettings, ConversationTreePath, DownloadEvent, ErrorCode, InstalledModel, Labels,
-    MessageFeedback, ModelStatus, Ranking, Regenerate, ReviewGroup, SamplerParams, SearchHit,
-    SendMessage, TaskAnswer, TaskQueue, Thumbs, Uuid,
+    ConversationSettings, ConversationTreePath, DeviceSupport, DownloadEvent, ErrorCode,
+    InstalledModel, Labels, MessageFeedback, ModelStatus, Ranking, Regenerate, ReviewGroup,
+    SamplerParams, SearchHit, SendMessage, TaskAnswer, TaskQueue, Thumbs, Uuid,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -105,6 +105,11 @@ struct SearchArgs<'a> {
 struct SettingsArgs<'a> {
     id: Uuid,
     settings: &'a ConversationSettings,
+}
+
+#[derive(Serialize)]
+struct ModelSamplerArgs<'a> {
+    sampler: Option<&'a SamplerParams>,
 }
 
 #[derive(Serialize)]
@@ -271,6 +276,16 @@ pub async fn set_conversation_settings(
 /// The sampler replies get when the person chose none.
 pub async fn default_sampler() -> Result<SamplerParams, AppError> {
     call("default_sampler", JsValue::UNDEFINED).await
+}
+
+/// Makes `sampler` the loaded model's defaults for new conversations (`None`: the app's).
+pub async fn set_model_sampler(sampler: Option<&SamplerParams>) -> Result<(), AppError> {
+    call("set_model_sampler", to_js(&ModelSamplerArgs { sampler })?).await
+}
+
+/// What models can run on here.
+pub async fn devices() -> Result<DeviceSupport, AppError> {
+    call("devices", JsValue::UNDEFINED).await
 }
 
 /// The app's settings.

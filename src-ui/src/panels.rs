@@ -5,7 +5,8 @@ use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use oa_types::{
-    AppSettings, ConversationSettings, InstalledModel, MemoryFit, ModelStatus, SamplerParams, Theme,
+    AppSettings, ComputeDevice, ConversationSettings, DeviceSupport, InstalledModel, MAX_THREADS,
+    MemoryFit, ModelStatus, SamplerParams, Theme,
 };
 
 use crate::downloads::{Catalog, ImportModel, on_models_changed};
@@ -120,6 +121,7 @@ fn SettingsBody() -> impl IntoView {
                 {option(Theme::Dark, "Dark")}
             </div>
         </div>
+        <DeviceSettings />
         <div class="field">
             <span class="field-label">"Privacy"</span>
             <p class="field-help">
@@ -129,6 +131,182 @@ fn SettingsBody() -> impl IntoView {
             </p>
         </div>
     }
+}
+
+/// Where models run and with how many threads.
+#[component]
+fn DeviceSettings() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let support = RwSignal::new(None::<DeviceSupport>);
+    let refresh = move || {
+        spawn_local(async move {
+            if let Ok(found) = ipc::devices().await {
+                support.set(Some(found));
+            }
+        });
+    };
+    refresh();
+    // What the model runs on changes when a load ends.
+    after_each_load(state, refresh);
+    let current = move || state.settings.get().unwrap_or_default().device;
+    let choose = move |device: ComputeDevice| {
+        let mut settings = state.settings.get_untracked().unwrap_or_default();
+        if settings.device == device {
+            return;
+        }
+        settings.device = device;
+        state.settings.set(Some(settings.clone()));
+        spawn_local(async move {
+            match ipc::set_app_settings(&settings).await {
+                // The model loads again on the chosen device.
+                Ok(()) => {
+                    if let Ok(status) = ipc::model_status().await {
+                        state.model.set(Some(status));
+                    }
+                    watch_model(state);
+                }
+                Err(e) => state.notice.set(Some(e.message)),
+            }
+        });
+    };
+    let option = move |device: ComputeDevice, value: &'static str, label: &'static str| {
+        view! {
+            <label class="choice" class:selected=move || current() == device>
+                <input
+                    type="radio"
+                    name="device"
+                    value=value
+                    prop:checked=move || current() == device
+                    on:change=move |_| choose(device)
+                />
+                {label}
+            </label>
+        }
+    };
+    let threads_error = RwSignal::new(None::<String>);
+    let set_threads = move |text: String| {
+        let text = text.trim().to_owned();
+        let threads = if text.is_empty() {
+            None
+        } else {
+            match text.parse::<u32>() {
+                Ok(n) if (1..=MAX_THREADS).contains(&n) => Some(n),
+                _ => {
+                    threads_error.set(Some(format!(
+                        "Enter a whole number from 1 to {MAX_THREADS}, or leave it empty."
+                    )));
+                    return;
+                }
+            }
+        };
+        threads_error.set(None);
+        let mut settings = state.settings.get_untracked().unwrap_or_default();
+        settings.threads = threads;
+        save_settings(state, settings);
+    };
+    view! {
+        <div class="field" id="device-settings">
+            <span class="field-label">"Device"</span>
+            {move || {
+                support
+                    .with(|s| s.as_ref().map(|s| s.gpu_backend.is_some()))
+                    .map(|has_backend| {
+                        if has_backend {
+                            view! {
+                                <div class="choices" role="radiogroup" aria-label="Device">
+                                    {option(ComputeDevice::Auto, "auto", "Automatic")}
+                                    {option(ComputeDevice::Cpu, "cpu", "CPU")}
+                                    {option(ComputeDevice::Gpu, "gpu", "GPU")}
+                                </div>
+                            }
+                                .into_any()
+                        } else {
+                            view! {
+                                <p class="field-help" id="cpu-only">
+                                    "This build runs models on the CPU only. Builds with CUDA \
+                                     (NVIDIA) or Metal (Apple) support can use a GPU."
+                                </p>
+                            }
+                                .into_any()
+                        }
+                    })
+            }}
+            <p class="field-help" id="device-status">
+                {move || {
+                    support
+                        .with(|s| {
+                            s.as_ref()
+                                .map(|s| {
+                                    let gpu = match (&s.gpu_name, &s.gpu_problem) {
+                                        (_, _) if s.gpu_backend.is_none() => String::new(),
+                                        (Some(name), _) => format!(" GPU found: {name}."),
+                                        (None, Some(problem)) => format!(" {problem}."),
+                                        (None, None) => String::new(),
+                                    };
+                                    let place = if s.model_on_gpu {
+                                        "The model runs on the GPU.".to_owned()
+                                    } else {
+                                        format!(
+                                            "The model runs on the CPU with {} thread{}.",
+                                            s.threads_in_use,
+                                            if s.threads_in_use == 1 { "" } else { "s" }
+                                        )
+                                    };
+                                    format!("{place}{gpu}")
+                                })
+                        })
+                        .unwrap_or_default()
+                }}
+            </p>
+        </div>
+        <label class="field compact">
+            <span class="field-label">"CPU threads"</span>
+            <input
+                id="threads"
+                type="number"
+                min="1"
+                max=MAX_THREADS
+                step="1"
+                placeholder=move || {
+                    support.with(|s| s.as_ref().map(|s| s.default_threads.to_string()))
+                }
+                prop:value=move || {
+                    state
+                        .settings
+                        .with(|s| s.as_ref().and_then(|s| s.threads).map(|n| n.to_string()))
+                        .unwrap_or_default()
+                }
+                on:change=move |ev| set_threads(event_target_value(&ev))
+            />
+            <span class="field-help">
+                {move || {
+                    let default = support
+                        .with(|s| s.as_ref().map(|s| s.default_threads))
+                        .unwrap_or(1);
+                    format!(
+                        "Empty uses {default}, one per core. A new count takes effect when the app \
+                         next starts."
+                    )
+                }}
+            </span>
+            {move || {
+                threads_error.get().map(|e| view! { <span class="field-error" role="alert">{e}</span> })
+            }}
+        </label>
+    }
+}
+
+/// Calls `then` each time a model load ends, whether it succeeded or not.
+fn after_each_load(state: AppState, then: impl Fn() + 'static) {
+    Effect::new(move |previous: Option<bool>| {
+        let loading = state
+            .model
+            .with(|m| matches!(m, Some(ModelStatus::Loading { .. })));
+        if previous == Some(true) && !loading {
+            then();
+        }
+        loading
+    });
 }
 
 fn theme_name(theme: Theme) -> &'static str {
@@ -168,15 +346,7 @@ fn ModelsBody() -> impl IntoView {
     load();
     on_models_changed(state, load);
     // The list says which model is active; read it again when a load ends.
-    Effect::new(move |previous: Option<bool>| {
-        let loading = state
-            .model
-            .with(|m| matches!(m, Some(ModelStatus::Loading { .. })));
-        if previous == Some(true) && !loading {
-            load();
-        }
-        loading
-    });
+    after_each_load(state, load);
     let choose = move |path: String| {
         spawn_local(async move {
             match ipc::select_model(&path).await {
@@ -249,6 +419,8 @@ fn ModelRow(model: InstalledModel, choose: impl Fn(String) + Copy + 'static) -> 
         context_length,
         file_size,
         memory_fit,
+        memory_needed,
+        fit_context,
         active,
         problem,
         removable,
@@ -258,6 +430,18 @@ fn ModelRow(model: InstalledModel, choose: impl Fn(String) + Copy + 'static) -> 
         MemoryFit::Tight => ("badge warn", "Tight on memory"),
         MemoryFit::TooLarge => ("badge bad", "Too large for this computer"),
         MemoryFit::Unknown => ("badge", "Memory unknown"),
+    };
+    let fit_title = (memory_needed > 0).then(|| {
+        format!(
+            "Needs about {} of memory for a conversation of {} tokens: weights, cache and \
+             working memory",
+            format_size(memory_needed),
+            format_tokens(fit_context)
+        )
+    });
+    let fit_label = match fit_title {
+        Some(_) => format!("{fit_label} · ~{}", format_size(memory_needed)),
+        None => fit_label.to_owned(),
     };
     let facts = if problem.is_some() {
         format_size(file_size)
@@ -282,7 +466,7 @@ fn ModelRow(model: InstalledModel, choose: impl Fn(String) + Copy + 'static) -> 
                 <span class="model-facts">{facts}</span>
                 {problem.map(|p| view! { <span class="model-problem">{p}</span> })}
             </div>
-            <span class=fit_class>{fit_label}</span>
+            <span class=fit_class title=fit_title>{fit_label}</span>
             {if active {
                 view! { <span class="badge current">"In use"</span> }.into_any()
             } else {
@@ -372,6 +556,30 @@ fn ChatSettingsBody() -> impl IntoView {
         sampler.set(state.default_sampler.get_untracked());
         system.set(String::new());
     };
+    let note = RwSignal::new(None::<String>);
+    let make_model_defaults = move |_| {
+        let chosen = sampler.get_untracked();
+        let check = ConversationSettings {
+            system_prompt: String::new(),
+            sampler: Some(chosen.clone()),
+        };
+        if let Some(problem) = check.problem() {
+            error.set(Some(capitalise(&problem)));
+            return;
+        }
+        spawn_local(async move {
+            match ipc::set_model_sampler(Some(&chosen)).await {
+                Ok(()) => {
+                    state.default_sampler.set(chosen);
+                    error.set(None);
+                    note.set(Some(
+                        "New conversations with this model start with these settings.".into(),
+                    ));
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
     view! {
         <label class="field">
             <span class="field-label">"System prompt"</span>
@@ -399,8 +607,18 @@ fn ChatSettingsBody() -> impl IntoView {
                 |s| s.seed as f64, |s, v| s.seed = v as u64)}
         </div>
         {move || error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+        {move || note.get().map(|n| view! { <p class="field-help" role="status">{n}</p> })}
         <div class="panel-actions">
             <button type="button" class="secondary" on:click=reset>"Reset to defaults"</button>
+            <button
+                id="save-model-defaults"
+                type="button"
+                class="secondary"
+                title="Use these sampler settings for new conversations with the model in use"
+                on:click=make_model_defaults
+            >
+                "Make model defaults"
+            </button>
             <button id="save-chat-settings" type="button" class="primary" on:click=move |_| save()>
                 "Save"
             </button>

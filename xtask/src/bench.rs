@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: measures the parts whose speed the person notices, and writes a report.
 //!
-//! Five benchmarks run: the local store (here), the engine (`bench_engine.rs`), the dataset
+//! Six benchmarks run: the local store (here), the engine (`bench_engine.rs`), its memory
+//! against the Models page's estimate (`bench_memory.rs`), the dataset
 //! server (`bench_server.rs`), the personal-data detector (`bench_pii.rs`) and the desktop
 //! app's start-up and memory (`bench_app.rs`). The store's (`oa-store`'s `store_bench` example) puts 100,000
 //! messages in a real SQLite file, then times full-text searches and opening a 1,000-message
@@ -31,6 +32,10 @@ mod engine;
 #[path = "bench_app.rs"]
 mod app;
 
+/// The Models page's memory estimate against measured memory (`target/bench/memory.json`).
+#[path = "bench_memory.rs"]
+mod memory;
+
 /// The personal-data detector's recall and false alarms (`target/bench/pii.json`).
 #[path = "bench_pii.rs"]
 mod pii;
@@ -41,12 +46,13 @@ pub const SEARCH_P95_GOAL_MS: f64 = 20.0;
 pub const OPEN_1000_GOAL_MS: f64 = 30.0;
 
 pub fn run(project: &Project) -> Result<()> {
-    // `OA_BENCH=server`, `engine`, `pii` or `app` runs only that benchmark.
+    // `OA_BENCH=server`, `engine`, `memory`, `pii` or `app` runs only that benchmark.
     match std::env::var("OA_BENCH").as_deref() {
         Ok("server") => return server::run(project),
         Ok("engine") => return engine::run(project),
         Ok("app") => return app::run(project),
         Ok("pii") => return pii::run(project),
+        Ok("memory") => return memory::run(project),
         _ => {}
     }
     let dir = project.bench_dir();
@@ -86,6 +92,7 @@ pub fn run(project: &Project) -> Result<()> {
     headline("time per step");
     print!("{}", timings.summary());
     engine::run(project)?;
+    memory::run(project)?;
     server::run(project)?;
     pii::run(project)?;
     app::run(project)

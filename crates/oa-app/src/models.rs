@@ -42,11 +42,9 @@ impl SystemMemory {
         Some(SystemMemory { total, available })
     }
 
-    /// Whether a model in a file of `file_size` bytes fits. The weights are read into memory,
-    /// and the context's cache and the app need some more: a quarter of the file plus 256 MiB
-    /// is a fair allowance for the context lengths the app uses.
-    pub fn fit(&self, file_size: u64) -> MemoryFit {
-        let need = file_size + file_size / 4 + (256 << 20);
+    /// Whether a model that needs `need` bytes ([`oa_engine::memory::estimate`]) fits: it
+    /// fits when the memory free now holds it and it takes at most half of the computer's.
+    pub fn fit(&self, need: u64) -> MemoryFit {
         if need > self.total {
             MemoryFit::TooLarge
         } else if need > self.available || need > self.total / 2 {
@@ -56,6 +54,10 @@ impl SystemMemory {
         }
     }
 }
+
+/// The conversation length the fit is judged for: the model's whole context, up to this many
+/// tokens (longer conversations are rare on a laptop, and the cache grows only as they do).
+pub const FIT_CONTEXT: usize = 8192;
 
 /// The GGUF files in `folders` (not their subfolders), plus `active` wherever it lives, by
 /// name. Files that cannot be run are listed with the reason, so that a person who copied a
@@ -104,7 +106,6 @@ fn canonical(path: &Path) -> PathBuf {
 /// Reads one file's header.
 fn describe(path: &Path, active: bool, memory: Option<SystemMemory>) -> InstalledModel {
     let file_size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let memory_fit = memory.map_or(MemoryFit::Unknown, |m| m.fit(file_size));
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -116,7 +117,9 @@ fn describe(path: &Path, active: bool, memory: Option<SystemMemory>) -> Installe
         quantization: String::new(),
         context_length: 0,
         file_size,
-        memory_fit,
+        memory_fit: MemoryFit::Unknown,
+        memory_needed: 0,
+        fit_context: 0,
         active,
         problem: None,
         removable: false,
@@ -129,6 +132,16 @@ fn describe(path: &Path, active: bool, memory: Option<SystemMemory>) -> Installe
             model.context_length = gguf
                 .context_length()
                 .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
+            let context = (model.context_length as usize).min(FIT_CONTEXT);
+            match oa_engine::memory::estimate(&gguf, context) {
+                Ok(estimate) => {
+                    model.memory_needed = estimate.total();
+                    model.fit_context = context as u32;
+                    model.memory_fit =
+                        memory.map_or(MemoryFit::Unknown, |m| m.fit(estimate.total()));
+                }
+                Err(e) => model.problem = Some(engine_error(e).message),
+            }
         }
         Err(e) => model.problem = Some(engine_error(e).message),
     }
@@ -157,7 +170,13 @@ mod tests {
             available: 10 * GIB,
         };
         assert_eq!(memory.fit(300 << 20), MemoryFit::Fits);
-        assert_eq!(memory.fit(7 * GIB), MemoryFit::Tight);
+        assert_eq!(memory.fit(7 * GIB), MemoryFit::Fits);
+        assert_eq!(memory.fit(9 * GIB), MemoryFit::Tight, "more than half");
+        let busy = SystemMemory {
+            available: 2 * GIB,
+            ..memory
+        };
+        assert_eq!(busy.fit(3 * GIB), MemoryFit::Tight, "more than is free now");
         assert_eq!(memory.fit(40 * GIB), MemoryFit::TooLarge);
     }
 }

@@ -13,6 +13,7 @@ pub mod device;
 mod engine;
 mod error;
 pub mod gguf;
+pub mod memory;
 pub mod model;
 mod qmatmul;
 pub mod sampler;

@@ -123,7 +123,16 @@ impl LoadedModel {
             )));
         }
         self.cached.truncate(position);
-        let logits = self.weights.forward(tokens, position);
+        // A long prompt is read in batches, which bounds the attention scores held at once.
+        let mut logits = Err(EngineError::InvalidRequest("nothing to run".into()));
+        for (i, batch) in tokens.chunks(crate::memory::PREFILL_BATCH).enumerate() {
+            logits = self
+                .weights
+                .forward(batch, position + i * crate::memory::PREFILL_BATCH);
+            if logits.is_err() {
+                break;
+            }
+        }
         if logits.is_err() {
             // The cache may hold part of this call: start afresh next time.
             self.cached.clear();

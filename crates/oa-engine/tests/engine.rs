@@ -318,3 +318,18 @@ fn a_cpu_only_build_says_so_when_a_gpu_is_asked_for_and_automatic_uses_the_cpu()
         .unwrap();
     assert!(!text.is_empty());
 }
+
+#[test]
+fn the_memory_estimate_counts_weights_once_and_the_cache_per_position() {
+    let gguf = GgufFile::open(&model_path()).unwrap();
+    let short = oa_engine::memory::estimate(&gguf, 1024).unwrap();
+    let long = oa_engine::memory::estimate(&gguf, 2048).unwrap();
+    // SmolLM2: 30 layers × 3 KV heads × (64 + 64) values × 2 bytes per position.
+    assert_eq!(long.kv_cache - short.kv_cache, 1024 * 30 * 3 * 128 * 2);
+    assert_eq!(long.weights, short.weights);
+    assert!(long.weights > gguf.file_size && long.weights < 2 * gguf.file_size);
+    // A context beyond the file's is the file's.
+    let beyond = oa_engine::memory::estimate(&gguf, 1 << 20).unwrap();
+    let whole = oa_engine::memory::estimate(&gguf, 8192).unwrap();
+    assert_eq!(beyond, whole);
+}

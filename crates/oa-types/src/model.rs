@@ -97,8 +97,8 @@ pub enum ModelStatus {
     },
 }
 
-/// Whether a model fits the computer's memory, judged from its file size (the weights are
-/// read into RAM) and the memory the system reports.
+/// Whether a model fits the computer's memory, judged from the memory it needs (weights, KV
+/// cache and working memory for its context) and the memory the system reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MemoryFit {
@@ -129,6 +129,13 @@ pub struct InstalledModel {
     pub file_size: u64,
     /// Whether it fits this computer's memory.
     pub memory_fit: MemoryFit,
+    /// Memory it needs, in bytes: weights, cache and working memory for `fit_context` tokens,
+    /// and the program; 0 when the file cannot be read.
+    #[serde(default)]
+    pub memory_needed: u64,
+    /// The conversation length, in tokens, `memory_needed` is for.
+    #[serde(default)]
+    pub fit_context: u32,
     /// It is the model the app runs (or is loading) now.
     pub active: bool,
     /// Why the app cannot run it, when it cannot.

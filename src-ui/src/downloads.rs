@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 use oa_types::{CatalogEntry, DownloadEvent};
 
 use crate::ipc;
-use crate::panels::format_size;
+use crate::panels::{fit_badge, format_size};
 use crate::state::{AppState, DownloadState};
 
 /// Starts (or resumes) downloading catalog model `id`, following it in the app's state.
@@ -130,6 +130,9 @@ fn CatalogRow(entry: CatalogEntry) -> impl IntoView {
         model,
         installed,
         partial,
+        memory_needed,
+        fit_context,
+        memory_fit,
         ..
     } = entry;
     let id = model.id.clone();
@@ -292,6 +295,7 @@ fn CatalogRow(entry: CatalogEntry) -> impl IntoView {
                 <span class="model-description">{model.description.clone()}</span>
                 {progress}
             </div>
+            {(!installed).then(|| fit_badge(memory_fit, memory_needed, fit_context))}
             <div class="catalog-actions">{control}</div>
         </li>
     }

@@ -407,6 +407,31 @@ fn file_name(path: &str) -> String {
     path.rsplit(['/', '\\']).next().unwrap_or(path).to_owned()
 }
 
+/// Whether a model fits this computer's memory, with what it needs (in the tooltip: for how
+/// long a conversation).
+pub fn fit_badge(fit: MemoryFit, needed: u64, context: u32) -> impl IntoView {
+    let (class, label) = match fit {
+        MemoryFit::Fits => ("badge ok fit", "Fits in memory"),
+        MemoryFit::Tight => ("badge warn fit", "Tight on memory"),
+        MemoryFit::TooLarge => ("badge bad fit", "Too large for this computer"),
+        MemoryFit::Unknown => ("badge fit", "Memory unknown"),
+    };
+    let title = (needed > 0).then(|| {
+        format!(
+            "Needs about {} of memory for a conversation of {} tokens: weights, cache and \
+             working memory",
+            format_size(needed),
+            format_tokens(context)
+        )
+    });
+    let label = if needed > 0 {
+        format!("{label} · ~{}", format_size(needed))
+    } else {
+        label.to_owned()
+    };
+    view! { <span class=class title=title>{label}</span> }
+}
+
 /// One model: name, facts, memory fit, and Use.
 #[component]
 fn ModelRow(model: InstalledModel, choose: impl Fn(String) + Copy + 'static) -> impl IntoView {
@@ -425,24 +450,6 @@ fn ModelRow(model: InstalledModel, choose: impl Fn(String) + Copy + 'static) -> 
         problem,
         removable,
     } = model;
-    let (fit_class, fit_label) = match memory_fit {
-        MemoryFit::Fits => ("badge ok", "Fits in memory"),
-        MemoryFit::Tight => ("badge warn", "Tight on memory"),
-        MemoryFit::TooLarge => ("badge bad", "Too large for this computer"),
-        MemoryFit::Unknown => ("badge", "Memory unknown"),
-    };
-    let fit_title = (memory_needed > 0).then(|| {
-        format!(
-            "Needs about {} of memory for a conversation of {} tokens: weights, cache and \
-             working memory",
-            format_size(memory_needed),
-            format_tokens(fit_context)
-        )
-    });
-    let fit_label = match fit_title {
-        Some(_) => format!("{fit_label} · ~{}", format_size(memory_needed)),
-        None => fit_label.to_owned(),
-    };
     let facts = if problem.is_some() {
         format_size(file_size)
     } else {
@@ -466,7 +473,7 @@ fn ModelRow(model: InstalledModel, choose: impl Fn(String) + Copy + 'static) -> 
                 <span class="model-facts">{facts}</span>
                 {problem.map(|p| view! { <span class="model-problem">{p}</span> })}
             </div>
-            <span class=fit_class title=fit_title>{fit_label}</span>
+            {fit_badge(memory_fit, memory_needed, fit_context)}
             {if active {
                 view! { <span class="badge current">"In use"</span> }.into_any()
             } else {

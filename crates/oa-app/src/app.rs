@@ -521,6 +521,7 @@ impl App {
         let running = self.downloads.lock().unwrap_or_else(|p| p.into_inner());
         let folder = self.models_folder();
         let cache = self.config.data_dir.join("downloads");
+        let memory = SystemMemory::read();
         crate::downloads::catalog()
             .into_iter()
             .map(|model| {
@@ -529,10 +530,19 @@ impl App {
                 let partial = (!installed && !downloading)
                     .then(|| crate::downloads::partial_download(&cache, &model.repo))
                     .flatten();
+                let context = (model.context_length as usize).min(crate::models::FIT_CONTEXT);
+                let needed =
+                    oa_engine::memory::estimate_catalog(&model, context).map_or(0, |e| e.total());
                 CatalogEntry {
                     installed,
                     downloading,
                     partial,
+                    memory_needed: needed,
+                    fit_context: if needed > 0 { context as u32 } else { 0 },
+                    memory_fit: match memory {
+                        Some(m) if needed > 0 => m.fit(needed),
+                        _ => oa_types::MemoryFit::Unknown,
+                    },
                     model,
                 }
             })

@@ -4,6 +4,7 @@
 //! with the measured peak RSS of both reference models at 2,048 tokens.
 
 use candle_core::quantized::GgmlDType;
+use oa_types::CatalogModel;
 
 use crate::Result;
 use crate::arch::HParams;
@@ -66,25 +67,97 @@ pub fn estimate(gguf: &GgufFile, context: usize) -> Result<MemoryEstimate> {
             _ => held_matrix(info.ggml_dtype, elements, stored),
         };
     }
-    let context = context.min(hp.context) as u64;
-    let kv_cache = hp.layers as u64
-        * hp.kv_heads as u64
-        * (hp.key_length + hp.value_length) as u64
-        * context
-        * 2;
-    let batch = (PREFILL_BATCH as u64).min(context.max(1));
-    // Scores of one layer, in f32: the product, the softmax's copy, the f16-rounded copy and
-    // its f32 widening; keys and values widened to f32 for every head; the batch's activations.
-    let scores = 4 * hp.heads as u64 * batch * context * 4;
-    let widened = 2 * hp.heads as u64 * context * hp.key_length.max(hp.value_length) as u64 * 4;
-    let activations = batch * (4 * hp.embedding + 3 * hp.feed_forward) as u64 * 4;
-    let logits = 2 * hp.vocab as u64 * 4;
-    Ok(MemoryEstimate {
-        weights,
-        kv_cache,
-        working: scores + widened + activations + logits,
-        runtime: RUNTIME_BYTES + TOKENIZER_BYTES_PER_TOKEN * hp.vocab as u64,
-    })
+    let shape = Shape {
+        layers: hp.layers as u64,
+        heads: hp.heads as u64,
+        kv_heads: hp.kv_heads as u64,
+        key_length: hp.key_length as u64,
+        value_length: hp.value_length as u64,
+        embedding: hp.embedding as u64,
+        feed_forward: hp.feed_forward as u64,
+        vocab: hp.vocab as u64,
+    };
+    Ok(shape.estimate(weights, context.min(hp.context) as u64))
+}
+
+/// The memory a catalog model would need with `context` positions, before its file is here:
+/// the weights from its parameter count and format, the rest from the shape the catalog
+/// gives. `None` when the catalog gives no shape.
+pub fn estimate_catalog(model: &CatalogModel, context: usize) -> Option<MemoryEstimate> {
+    if model.layers == 0 || model.heads == 0 || model.kv_heads == 0 || model.head_size == 0 {
+        return None;
+    }
+    let head = u64::from(model.head_size);
+    let embedding = u64::from(model.heads) * head;
+    let bits = held_bits_per_weight(&model.quantization);
+    let mut weights = (model.parameters as f64 * bits / 8.0) as u64;
+    if model.tied_embeddings {
+        weights += (f64::from(model.vocab) * embedding as f64 * bits / 8.0) as u64;
+    }
+    let shape = Shape {
+        layers: u64::from(model.layers),
+        heads: u64::from(model.heads),
+        kv_heads: u64::from(model.kv_heads),
+        key_length: head,
+        value_length: head,
+        embedding,
+        feed_forward: 4 * embedding,
+        vocab: u64::from(model.vocab),
+    };
+    let context = context.min(model.context_length as usize) as u64;
+    Some(shape.estimate(weights, context))
+}
+
+/// Bits per weight of a file format, as the engine holds it (see [`held_matrix`]); mixed
+/// formats (`Q4_K_M`) by their usual average.
+fn held_bits_per_weight(quantization: &str) -> f64 {
+    match quantization.to_ascii_uppercase().as_str() {
+        "F32" => 32.0,
+        "F16" | "BF16" => 16.0,
+        "Q8_0" => 9.0,
+        "Q6_K" => 6.5625,
+        "Q5_1" => 7.0,
+        "Q5_K_M" | "Q5_K_S" | "Q5_0" => 5.7,
+        "Q4_1" => 6.0,
+        "Q4_K_M" => 4.9,
+        "Q4_K_S" | "Q4_0" => 4.6,
+        "Q3_K_M" | "Q3_K_L" | "Q3_K_S" => 3.9,
+        "Q2_K" => 3.4,
+        _ => 8.0,
+    }
+}
+
+/// What the memory of the parts other than the weights depends on.
+struct Shape {
+    layers: u64,
+    heads: u64,
+    kv_heads: u64,
+    key_length: u64,
+    value_length: u64,
+    embedding: u64,
+    feed_forward: u64,
+    vocab: u64,
+}
+
+impl Shape {
+    fn estimate(&self, weights: u64, context: u64) -> MemoryEstimate {
+        let kv_cache =
+            self.layers * self.kv_heads * (self.key_length + self.value_length) * context * 2;
+        let batch = (PREFILL_BATCH as u64).min(context.max(1));
+        // Scores of one layer, in f32: the product, the softmax's copy, the f16-rounded copy
+        // and its f32 widening; keys and values widened to f32 for every head; the batch's
+        // activations.
+        let scores = 4 * self.heads * batch * context * 4;
+        let widened = 2 * self.heads * context * self.key_length.max(self.value_length) * 4;
+        let activations = batch * (4 * self.embedding + 3 * self.feed_forward) * 4;
+        let logits = 2 * self.vocab * 4;
+        MemoryEstimate {
+            weights,
+            kv_cache,
+            working: scores + widened + activations + logits,
+            runtime: RUNTIME_BYTES + TOKENIZER_BYTES_PER_TOKEN * self.vocab,
+        }
+    }
 }
 
 /// Bytes a weight matrix takes once loaded: the engine unpacks Q4_1, Q5_1 and Q8_0 blocks

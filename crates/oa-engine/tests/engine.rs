@@ -333,3 +333,40 @@ fn the_memory_estimate_counts_weights_once_and_the_cache_per_position() {
     let whole = oa_engine::memory::estimate(&gguf, 8192).unwrap();
     assert_eq!(beyond, whole);
 }
+
+#[test]
+fn a_catalog_models_estimate_is_near_the_one_from_its_file() {
+    // The default model described as the catalog describes models not yet downloaded.
+    let described = oa_types::CatalogModel {
+        id: "smollm2-135m".into(),
+        name: "SmolLM2 135M Instruct".into(),
+        repo: "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF".into(),
+        file: "x.gguf".into(),
+        quantization: "Q4_1".into(),
+        parameters: 135_000_000,
+        architecture: "llama".into(),
+        context_length: 8192,
+        license: "apache-2.0".into(),
+        description: String::new(),
+        layers: 30,
+        heads: 9,
+        kv_heads: 3,
+        head_size: 64,
+        vocab: 49152,
+        tied_embeddings: true,
+    };
+    let from_catalog = oa_engine::memory::estimate_catalog(&described, 2048).unwrap();
+    let from_file =
+        oa_engine::memory::estimate(&GgufFile::open(&model_path()).unwrap(), 2048).unwrap();
+    let ratio = from_catalog.total() as f64 / from_file.total() as f64;
+    assert!(
+        (0.85..=1.15).contains(&ratio),
+        "{from_catalog:?} vs {from_file:?}"
+    );
+    assert_eq!(from_catalog.kv_cache, from_file.kv_cache);
+    let unknown = oa_types::CatalogModel {
+        layers: 0,
+        ..described
+    };
+    assert_eq!(oa_engine::memory::estimate_catalog(&unknown, 2048), None);
+}

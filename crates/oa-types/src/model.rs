@@ -168,6 +168,24 @@ pub struct CatalogModel {
     pub license: String,
     /// One line for a person choosing.
     pub description: String,
+    /// Transformer blocks (0: not given), for the memory estimate before the file is here.
+    #[serde(default)]
+    pub layers: u32,
+    /// Query heads.
+    #[serde(default)]
+    pub heads: u32,
+    /// Key/value heads.
+    #[serde(default)]
+    pub kv_heads: u32,
+    /// Values per head.
+    #[serde(default)]
+    pub head_size: u32,
+    /// Vocabulary entries.
+    #[serde(default)]
+    pub vocab: u32,
+    /// The output layer reuses the token embedding.
+    #[serde(default)]
+    pub tied_embeddings: bool,
 }
 
 /// A catalog model with its state on this computer.
@@ -182,6 +200,21 @@ pub struct CatalogEntry {
     /// What an earlier, paused or interrupted download of it left (the next start resumes).
     #[serde(default)]
     pub partial: Option<PartialDownload>,
+    /// Memory it would need, in bytes, for a conversation of `fit_context` tokens (from
+    /// its parameter count, format and shape: an approximation until the file is here); 0
+    /// when the catalog does not give its shape.
+    #[serde(default)]
+    pub memory_needed: u64,
+    /// The conversation length `memory_needed` is for.
+    #[serde(default)]
+    pub fit_context: u32,
+    /// Whether it would fit this computer's memory.
+    #[serde(default = "unknown_fit")]
+    pub memory_fit: MemoryFit,
+}
+
+fn unknown_fit() -> MemoryFit {
+    MemoryFit::Unknown
 }
 
 /// How far a paused or interrupted download got.

@@ -42,6 +42,12 @@ async fn download_and_chat() -> Result<()> {
     let app = AppUnderTest::start_ready(&display, &launch).await?;
     app.click("#open-models").await?;
     let row = format!(".catalog-row[data-id='{ID}']");
+    // Before the download: whether it will fit, and about how much it needs.
+    let fit = app.text_of(&format!("{row} .fit"), SHORT).await?;
+    ensure!(
+        fit.contains("Fits in memory") && fit.contains("MB"),
+        "fit badge: {fit:?}"
+    );
     app.click(&format!("{row} .download-model")).await?;
     app.wait_for(&format!("{row} progress.download-progress"), SHORT)
         .await?;

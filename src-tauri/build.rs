@@ -24,6 +24,7 @@ fn main() {
         "default_sampler",
         "set_model_sampler",
         "devices",
+        "pick_model_file",
         "app_settings",
         "set_app_settings",
         "installed_models",

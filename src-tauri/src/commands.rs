@@ -370,6 +370,27 @@ pub(crate) fn cancel_download(app: AppState<'_>, id: String) -> bool {
     app.stop_download(&id, true)
 }
 
+/// Asks the person for a GGUF file with the system's open-file dialog; `None` when they
+/// cancel. The file is imported by [`import_model`], which checks it.
+#[tauri::command]
+pub(crate) async fn pick_model_file(window: tauri::Window) -> Option<String> {
+    use tauri_plugin_dialog::DialogExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    window
+        .dialog()
+        .file()
+        .set_parent(&window)
+        .set_title("Add a GGUF model")
+        .add_filter("GGUF model", &["gguf"])
+        .pick_file(move |chosen| {
+            let _ = tx.send(chosen.and_then(|p| p.into_path().ok()));
+        });
+    rx.await
+        .ok()
+        .flatten()
+        .map(|path| path.display().to_string())
+}
+
 /// Copies a GGUF file into the models folder after checking it; answers with its new path.
 #[tauri::command]
 pub(crate) async fn import_model(app: AppState<'_>, path: PathBuf) -> Result<String, AppError> {

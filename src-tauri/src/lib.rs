@@ -59,6 +59,7 @@ pub fn run() {
         .init();
 
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             let data_dir = match std::env::var_os("OA_DATA_DIR") {
                 Some(dir) => PathBuf::from(dir),
@@ -96,6 +97,7 @@ pub fn run() {
             commands::default_sampler,
             commands::set_model_sampler,
             commands::devices,
+            commands::pick_model_file,
             commands::app_settings,
             commands::set_app_settings,
             commands::installed_models,

@@ -323,6 +323,18 @@ pub fn ImportModel() -> impl IntoView {
             }
         });
     };
+    let browse = move |_| {
+        spawn_local(async move {
+            match ipc::pick_model_file().await {
+                Ok(Some(chosen)) => {
+                    path.set(chosen);
+                    import();
+                }
+                Ok(None) => {}
+                Err(e) => outcome.set(Some(Err(e.message))),
+            }
+        });
+    };
     view! {
         <div class="field import-model">
             <label class="field-label" for="import-path">"Add a GGUF file from this computer"</label>
@@ -348,6 +360,9 @@ pub fn ImportModel() -> impl IntoView {
                     on:click=move |_| import()
                 >
                     "Add"
+                </button>
+                <button id="browse-model" type="button" class="secondary" on:click=browse>
+                    "Choose file…"
                 </button>
             </div>
             {move || match outcome.get() {

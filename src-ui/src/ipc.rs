@@ -283,6 +283,11 @@ pub async fn set_model_sampler(sampler: Option<&SamplerParams>) -> Result<(), Ap
     call("set_model_sampler", to_js(&ModelSamplerArgs { sampler })?).await
 }
 
+/// Asks for a GGUF file with the system's file dialog; `None` when the person cancels.
+pub async fn pick_model_file() -> Result<Option<String>, AppError> {
+    call("pick_model_file", JsValue::UNDEFINED).await
+}
+
 /// What models can run on here.
 pub async fn devices() -> Result<DeviceSupport, AppError> {
     call("devices", JsValue::UNDEFINED).await

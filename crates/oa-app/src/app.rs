@@ -83,6 +83,8 @@ pub struct App {
     downloads: Arc<Mutex<HashMap<String, Arc<DownloadHandle>>>>,
     /// The GPU found, or why there is none; looked for once, when first asked.
     gpu: Arc<std::sync::OnceLock<std::result::Result<String, String>>>,
+    /// The sync agent's state and its wake-up call.
+    sync: Arc<crate::sync_agent::SyncState>,
 }
 
 impl std::fmt::Debug for App {
@@ -121,6 +123,7 @@ impl App {
             generating: Arc::new(Mutex::new(None)),
             downloads: Arc::new(Mutex::new(HashMap::new())),
             gpu: Arc::new(std::sync::OnceLock::new()),
+            sync: Arc::default(),
         };
         app.start_loading(model_path)?;
         Ok(app)
@@ -256,13 +259,16 @@ impl App {
         .await
     }
 
-    /// Queues one private event for sending.
+    /// Queues one private event for sending; the sync agent sends it when signed in.
     pub async fn share_event(&self, id: Uuid) -> Result<Vec<ReviewGroup>> {
-        self.with_store(move |s| {
-            s.share_event(id)?;
-            review_queue_of(s)
-        })
-        .await
+        let groups = self
+            .with_store(move |s| {
+                s.share_event(id)?;
+                review_queue_of(s)
+            })
+            .await?;
+        self.sync.wake();
+        Ok(groups)
     }
 
     /// Takes one queued event back: it stays private.
@@ -274,13 +280,16 @@ impl App {
         .await
     }
 
-    /// Queues every private event of a conversation.
+    /// Queues every private event of a conversation; the sync agent sends them when signed in.
     pub async fn share_conversation(&self, conversation_id: Uuid) -> Result<Vec<ReviewGroup>> {
-        self.with_store(move |s| {
-            s.share_conversation(conversation_id)?;
-            review_queue_of(s)
-        })
-        .await
+        let groups = self
+            .with_store(move |s| {
+                s.share_conversation(conversation_id)?;
+                review_queue_of(s)
+            })
+            .await?;
+        self.sync.wake();
+        Ok(groups)
     }
 
     /// Takes every queued event of a conversation back.
@@ -959,8 +968,6 @@ impl App {
         }
     }
 
-    /// Runs `f` on a blocking thread with the store: SQLite never runs on the async runtime.
-    /// Opens the database first if it could not be opened before.
     /// Sends what the person chose to share to the dataset server, batch by batch, and records
     /// the server's answer to each event: accepted (also when the server already had it) or
     /// rejected with its reason. Events sent before whose answer never arrived go first;
@@ -995,7 +1002,13 @@ impl App {
         }
     }
 
-    async fn with_store<T: Send + 'static>(
+    pub(crate) fn sync_state(&self) -> &crate::sync_agent::SyncState {
+        &self.sync
+    }
+
+    /// Runs `f` on a blocking thread with the store: SQLite never runs on the async runtime.
+    /// Opens the database first if it could not be opened before.
+    pub(crate) async fn with_store<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
     ) -> Result<T> {

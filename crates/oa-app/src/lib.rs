@@ -10,6 +10,7 @@ mod downloads;
 mod error;
 mod models;
 mod review;
+mod sync_agent;
 
 pub use app::{App, AppConfig, SyncReport};
 pub use downloads::{

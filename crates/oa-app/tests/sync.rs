@@ -122,3 +122,155 @@ async fn an_unreachable_server_loses_nothing() -> Result<()> {
     assert_eq!(store.events(ConsentState::Sent)?.len(), 1);
     Ok(())
 }
+
+/// A TCP proxy in front of the server that the test switches off and on: off, it closes every
+/// open connection and refuses new ones, as a dropped network does.
+struct Switch {
+    url: String,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl Switch {
+    async fn start(upstream: &str) -> Result<Switch> {
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (up, watch) = tokio::sync::watch::channel(true);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !*watch.borrow() {
+                    continue; // dropped: the connection closes at once
+                }
+                let upstream = upstream.clone();
+                let mut down = watch.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = down.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Ok(Switch { url, up })
+    }
+
+    fn set(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+}
+
+/// Waits until the app's sync status satisfies `done`, for at most `secs` seconds.
+async fn wait_for_status(
+    app: &App,
+    secs: u64,
+    done: impl Fn(&oa_types::SyncStatus) -> bool,
+) -> Result<oa_types::SyncStatus> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let status = app.sync_status().await?;
+        if done(&status) {
+            return Ok(status);
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "sync status never got there: {status:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_sends_what_is_shared_once_signed_in_and_retries_after_the_network_drops()
+-> Result<()> {
+    let server = TestServer::start().await?;
+    let switch = Switch::start(&server.base_url()).await?;
+    let dir = tempfile::tempdir()?;
+    let config = AppConfig {
+        data_dir: dir.path().to_owned(),
+        model_path: dir.path().join("no-model.gguf"),
+    };
+    let mut conversations = Vec::new();
+    {
+        let mut store = Store::open(&config.database_path())?;
+        for question in ["What makes the sky blue?", "Why is the sea salty?"] {
+            let prompt = store.add_prompt(None, question)?;
+            store.add_reply(&prompt, "A short answer.", Some(model_provenance()))?;
+            conversations.push(prompt.conversation_id);
+        }
+    }
+    let app = std::sync::Arc::new(App::open(config.clone())?);
+    tokio::spawn(app.clone().run_sync_agent());
+
+    // Shared before any server is set: it waits, nothing is sent.
+    app.share_conversation(conversations[0]).await?;
+    let status = wait_for_status(&app, 5, |s| s.waiting == 2).await?;
+    assert!(!status.linked && status.online.is_none(), "{status:?}");
+
+    // Signing in while the network is down says so and keeps nothing.
+    switch.set(false);
+    let link = |create| oa_types::LinkAccount {
+        server_url: switch.url.clone(),
+        display_name: "Dana".into(),
+        password: "a long enough passphrase".into(),
+        create,
+    };
+    let error = oa_types::AppError::from(app.link_account(link(true)).await.unwrap_err());
+    assert!(error.message.contains("reach"), "{}", error.message);
+    assert_eq!(app.account()?.display_name, None);
+
+    // Online, the agent sends what waits without being asked.
+    switch.set(true);
+    let account = app.link_account(link(true)).await?;
+    assert_eq!(account.display_name.as_deref(), Some("Dana"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("account.json"))?
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the token file is for its owner only");
+    }
+    let status = wait_for_status(&app, 20, |s| s.waiting == 0).await?;
+    assert_eq!(status.online, Some(true));
+    assert!(status.last_sync_ms.is_some() && status.last_error.is_none());
+
+    // The network drops: what is shared now waits, the failure is shown with a retry time, and
+    // it goes once the network is back, without anyone asking.
+    switch.set(false);
+    app.share_conversation(conversations[1]).await?;
+    let status = wait_for_status(&app, 20, |s| s.online == Some(false)).await?;
+    assert!(
+        status.last_error.is_some() && status.retry_at_ms.is_some(),
+        "{status:?}"
+    );
+    assert_eq!(status.waiting, 2);
+    switch.set(true);
+    wait_for_status(&app, 30, |s| s.waiting == 0 && s.online == Some(true)).await?;
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM contribution_events")
+        .fetch_one(server.pool())
+        .await?;
+    assert_eq!(events, 4, "each shared event exactly once");
+
+    // Logging out revokes the token on the server and forgets it here.
+    let token = {
+        let text = std::fs::read_to_string(dir.path().join("account.json"))?;
+        let value: serde_json::Value = serde_json::from_str(&text)?;
+        value["session"]["token"].as_str().unwrap().to_owned()
+    };
+    let after = app.log_out().await?;
+    assert_eq!(after.display_name, None);
+    assert_eq!(after.server_url.as_deref(), Some(switch.url.as_str()));
+    assert!(!std::fs::read_to_string(dir.path().join("account.json"))?.contains(&token));
+    let refused = ServerClient::new(&server.base_url())?
+        .ingest(&token, &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, oa_sync::Error::Unauthorized { .. }),
+        "{refused:?}"
+    );
+    Ok(())
+}

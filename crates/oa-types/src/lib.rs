@@ -42,11 +42,11 @@ pub use oasst::{
 pub use review::{PayloadFinding, ReviewGroup, ReviewItem};
 pub use search::{HIGHLIGHT_END, HIGHLIGHT_START, SearchHit};
 pub use server::{
-    AccountRole, AgreementPoint, ContributorStats, DeviceInfo, DeviceSession, EventResult,
-    EventStatus, HealthReport, HealthStatus, INGEST_VERSION, IngestRequest, IngestResponse,
-    Leaderboard, LeaderboardEntry, LeaderboardWindow, LeaseRequest, LoginRequest,
-    MAX_EVENTS_PER_BATCH, RegisterRequest, RejectionReason, SetRoleRequest, SubmittedEvent, Task,
-    TaskKind, TaskList, TaskMessage,
+    AccountRole, AccountStatus, AgreementPoint, ContributorStats, DeviceInfo, DeviceSession,
+    EventResult, EventStatus, HealthReport, HealthStatus, INGEST_VERSION, IngestRequest,
+    IngestResponse, Leaderboard, LeaderboardEntry, LeaderboardWindow, LeaseRequest, LinkAccount,
+    LoginRequest, MAX_EVENTS_PER_BATCH, RegisterRequest, RejectionReason, SetRoleRequest,
+    SubmittedEvent, SyncStatus, Task, TaskKind, TaskList, TaskMessage,
 };
 pub use settings::{
     AppSettings, ComputeDevice, ConversationSettings, DeviceSupport, MAX_SYSTEM_PROMPT_CHARS,

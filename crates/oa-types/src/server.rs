@@ -552,3 +552,46 @@ mod tests {
         assert_eq!(json["kind"], "labels");
     }
 }
+
+/// The desktop's link to a dataset server, as Settings shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountStatus {
+    /// The server's base URL; `None` until the person sets one (nothing is ever sent before).
+    pub server_url: Option<String>,
+    /// The account's display name, while this device is signed in.
+    pub display_name: Option<String>,
+}
+
+/// Signing this device in to a dataset server, with a new account or an existing one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkAccount {
+    /// The server's base URL, e.g. `https://data.example.org`.
+    pub server_url: String,
+    /// The account's display name (also the login name).
+    pub display_name: String,
+    /// Its password (at least 10 characters for a new account).
+    pub password: String,
+    /// Create the account rather than sign in to an existing one.
+    pub create: bool,
+}
+
+/// Where sending shared contributions stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStatus {
+    /// This device is signed in to a server.
+    pub linked: bool,
+    /// Whether the server answered the last attempt; `None` before the first.
+    pub online: Option<bool>,
+    /// Milliseconds since the Unix epoch of the last round that reached the server.
+    pub last_sync_ms: Option<i64>,
+    /// Shared events waiting to be sent (queued, or sent without an answer yet).
+    pub waiting: u64,
+    /// Events the server refused, each kept with its reason.
+    pub rejected: u64,
+    /// A round is sending now.
+    pub sending: bool,
+    /// Why the last attempt failed, in words for the person.
+    pub last_error: Option<String>,
+    /// Milliseconds since the Unix epoch of the next attempt after a failure.
+    pub retry_at_ms: Option<i64>,
+}

@@ -11,6 +11,19 @@ pub fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
+/// `python3 -m pip download --no-deps`: fetches exactly the wheels named, nothing they need.
+pub fn pip_download() -> Command {
+    let mut pip = Command::new("python3");
+    pip.args([
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+    ]);
+    pip
+}
+
 /// The command line as a user would type it.
 pub fn display(cmd: &Command) -> String {
     let mut line = quote(cmd.get_program());

@@ -2,12 +2,17 @@
 //!
 //! `setup` prepares a Debian machine and fetches the reference models, `build-ui` assembles the
 //! wasm UI, `run` starts the desktop app, `test` runs every check CI runs, and `bench` measures
-//! what the person notices and writes reports under `target/bench`.
+//! what the person notices and writes reports under `target/bench`. `gpu-check` builds the
+//! engine's GPU tests for CUDA on a machine without a GPU or CUDA toolkit, to be copied to a GPU
+//! machine and run there with `target/gpu-check/run.sh`.
 
 mod bench;
 mod cargo;
 mod command;
 mod desktop;
+// The toolkit it assembles comes as Linux x86-64 wheels.
+#[cfg(target_os = "linux")]
+mod gpu;
 mod manifest;
 mod models;
 mod project;
@@ -21,6 +26,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+#[cfg(target_os = "linux")]
+use crate::gpu::GpuCheckOptions;
 use crate::project::Project;
 use crate::setup::SetupOptions;
 
@@ -51,6 +58,10 @@ enum Task {
     /// store: 100,000 messages, search and opening a long conversation). Missed goals are
     /// reported, never a failure.
     Bench,
+    /// Build the engine's GPU tests for CUDA with a toolkit assembled from PyPI, to run on a GPU
+    /// machine: target/gpu-check/run.sh. Needs neither a GPU nor a CUDA toolkit here.
+    #[cfg(target_os = "linux")]
+    GpuCheck(GpuCheckOptions),
 }
 
 fn main() -> Result<ExitCode> {
@@ -68,6 +79,8 @@ fn main() -> Result<ExitCode> {
         Task::Test => testcmd::run(&project)?,
         Task::CheckUiDeps => ui::check_native_dependencies(&project)?,
         Task::Bench => bench::run(&project)?,
+        #[cfg(target_os = "linux")]
+        Task::GpuCheck(options) => gpu::run(&project, &options)?,
     }
     Ok(ExitCode::SUCCESS)
 }

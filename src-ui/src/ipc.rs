@@ -6,10 +6,11 @@
 //! every failure, whatever its origin, comes back as an [`AppError`] whose message the UI can show.
 
 use oa_types::{
-    AppError, AppSettings, CatalogEntry, ChatEvent, CompareSet, ConversationListEntry,
-    ConversationSettings, ConversationTreePath, DeviceSupport, DownloadEvent, ErrorCode,
-    InstalledModel, Labels, MessageFeedback, ModelStatus, Ranking, Regenerate, ReviewGroup,
-    SamplerParams, SearchHit, SendMessage, TaskAnswer, TaskQueue, Thumbs, Uuid,
+    AccountStatus, AppError, AppSettings, CatalogEntry, ChatEvent, CompareSet,
+    ConversationListEntry, ConversationSettings, ConversationTreePath, DeviceSupport,
+    DownloadEvent, ErrorCode, InstalledModel, Labels, LinkAccount, MessageFeedback, ModelStatus,
+    Ranking, Regenerate, ReviewGroup, SamplerParams, SearchHit, SendMessage, SyncStatus,
+    TaskAnswer, TaskQueue, Thumbs, Uuid,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -286,6 +287,36 @@ pub async fn set_model_sampler(sampler: Option<&SamplerParams>) -> Result<(), Ap
 /// Asks for a GGUF file with the system's file dialog; `None` when the person cancels.
 pub async fn pick_model_file() -> Result<Option<String>, AppError> {
     call("pick_model_file", JsValue::UNDEFINED).await
+}
+
+/// The dataset server this device is linked to.
+pub async fn account() -> Result<AccountStatus, AppError> {
+    call("account", JsValue::UNDEFINED).await
+}
+
+#[derive(Serialize)]
+struct LinkArgs<'a> {
+    link: &'a LinkAccount,
+}
+
+/// Signs this device in to a dataset server.
+pub async fn link_account(link: &LinkAccount) -> Result<AccountStatus, AppError> {
+    call("link_account", to_js(&LinkArgs { link })?).await
+}
+
+/// Revokes this device's token and forgets it.
+pub async fn log_out() -> Result<AccountStatus, AppError> {
+    call("log_out", JsValue::UNDEFINED).await
+}
+
+/// Where sending shared contributions stands.
+pub async fn sync_status() -> Result<SyncStatus, AppError> {
+    call("sync_status", JsValue::UNDEFINED).await
+}
+
+/// Asks the sync agent to send now.
+pub async fn sync_soon() -> Result<(), AppError> {
+    call("sync_soon", JsValue::UNDEFINED).await
 }
 
 /// What models can run on here.

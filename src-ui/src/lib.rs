@@ -30,6 +30,7 @@
 //! [`start`], which mounts [`app::App`] on `<body>`. Element ids, classes and `data-*` attributes
 //! named in the components are what the end-to-end tests select on: keep them stable.
 
+pub mod account;
 pub mod app;
 pub mod chat;
 pub mod clipboard;

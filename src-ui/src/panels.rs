@@ -9,6 +9,7 @@ use oa_types::{
     MemoryFit, ModelStatus, SamplerParams, Theme,
 };
 
+use crate::account::AccountSettings;
 use crate::downloads::{Catalog, ImportModel, on_models_changed};
 use crate::ipc;
 use crate::state::{AppState, Panel};
@@ -122,6 +123,7 @@ fn SettingsBody() -> impl IntoView {
             </div>
         </div>
         <DeviceSettings />
+        <AccountSettings />
         <div class="field">
             <span class="field-label">"Privacy"</span>
             <p class="field-help">

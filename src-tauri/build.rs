@@ -42,6 +42,8 @@ fn main() {
         "unshare_event",
         "share_conversation",
         "unshare_conversation",
+        "withdraw_event",
+        "withdraw_conversation",
         "task_queue",
         "skip_task",
         "complete_task",

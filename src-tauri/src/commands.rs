@@ -189,6 +189,24 @@ pub(crate) async fn unshare_conversation(
     Ok(app.unshare_conversation(conversation_id).await?)
 }
 
+/// Withdraws an item the server may hold: a retraction is sent for it.
+#[tauri::command]
+pub(crate) async fn withdraw_event(
+    app: AppState<'_>,
+    id: Uuid,
+) -> Result<Vec<ReviewGroup>, AppError> {
+    Ok(app.withdraw_event(id).await?)
+}
+
+/// Withdraws every item of a conversation the server may hold.
+#[tauri::command]
+pub(crate) async fn withdraw_conversation(
+    app: AppState<'_>,
+    conversation_id: Uuid,
+) -> Result<Vec<ReviewGroup>, AppError> {
+    Ok(app.withdraw_conversation(conversation_id).await?)
+}
+
 /// The local task queue and progress.
 #[tauri::command]
 pub(crate) async fn task_queue(

@@ -117,6 +117,8 @@ pub fn run() {
             commands::unshare_event,
             commands::share_conversation,
             commands::unshare_conversation,
+            commands::withdraw_event,
+            commands::withdraw_conversation,
             commands::task_queue,
             commands::skip_task,
             commands::complete_task,

@@ -384,6 +384,20 @@ pub async fn share_conversation(conversation_id: Uuid) -> Result<Vec<ReviewGroup
     .await
 }
 
+/// Withdraws an item the server may hold: a retraction is sent for it.
+pub async fn withdraw_event(id: Uuid) -> Result<Vec<ReviewGroup>, AppError> {
+    call("withdraw_event", to_js(&IdArgs { id })?).await
+}
+
+/// Withdraws every item of a conversation the server may hold.
+pub async fn withdraw_conversation(conversation_id: Uuid) -> Result<Vec<ReviewGroup>, AppError> {
+    call(
+        "withdraw_conversation",
+        to_js(&ConversationArgs { conversation_id })?,
+    )
+    .await
+}
+
 /// Takes every queued item of a conversation back.
 pub async fn unshare_conversation(conversation_id: Uuid) -> Result<Vec<ReviewGroup>, AppError> {
     call(

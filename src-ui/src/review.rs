@@ -130,6 +130,8 @@ pub fn ReviewPage() -> impl IntoView {
                 Action::Redact(id) => ipc::redact_event(id).await,
                 Action::ShareAll(id) => ipc::share_conversation(id).await,
                 Action::UnshareAll(id) => ipc::unshare_conversation(id).await,
+                Action::Withdraw(id) => ipc::withdraw_event(id).await,
+                Action::WithdrawAll(id) => ipc::withdraw_conversation(id).await,
             };
             apply(result);
         });
@@ -194,6 +196,8 @@ enum Action {
     Redact(Uuid),
     ShareAll(Uuid),
     UnshareAll(Uuid),
+    Withdraw(Uuid),
+    WithdrawAll(Uuid),
 }
 
 #[component]
@@ -201,6 +205,10 @@ fn Group(group: ReviewGroup, act: Callback<Action>) -> impl IntoView {
     let id = group.conversation_id;
     let any = |state: ConsentState| group.items.iter().any(|i| i.event.state == state);
     let (any_private, any_queued) = (any(ConsentState::Private), any(ConsentState::Queued));
+    let any_held = group
+        .items
+        .iter()
+        .any(|i| i.event.state.reached_server() && i.event.kind != ContributionKind::Retraction);
     let flagged = group
         .items
         .iter()
@@ -225,6 +233,19 @@ fn Group(group: ReviewGroup, act: Callback<Action>) -> impl IntoView {
                                     format!("{flagged} items with personal data")
                                 }}
                             </span>
+                        }
+                    })}
+                {any_held
+                    .then(|| {
+                        view! {
+                            <button
+                                type="button"
+                                class="secondary withdraw-conversation"
+                                title="Ask the dataset to remove what it holds of this conversation"
+                                on:click=move |_| act.run(Action::WithdrawAll(id))
+                            >
+                                "Withdraw all"
+                            </button>
                         }
                     })}
                 <button
@@ -310,6 +331,10 @@ fn Item(item: ReviewItem, act: Callback<Action>) -> impl IntoView {
                 {(state == ConsentState::Queued)
                     .then(|| {
                         item_button("secondary unshare-item", "Unshare", Action::Unshare(id), act)
+                    })}
+                {(state.reached_server() && item.event.kind != ContributionKind::Retraction)
+                    .then(|| {
+                        item_button("secondary withdraw-item", "Withdraw", Action::Withdraw(id), act)
                     })}
             </div>
             {(!summary.is_empty()).then(|| view! { <p class="item-summary">{summary}</p> })}

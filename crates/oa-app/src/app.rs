@@ -271,6 +271,31 @@ impl App {
         Ok(groups)
     }
 
+    /// Withdraws a contribution the server may hold: a retraction is queued (and sent by the
+    /// agent) and the event leaves the outbox.
+    pub async fn withdraw_event(&self, id: Uuid) -> Result<Vec<ReviewGroup>> {
+        let groups = self
+            .with_store(move |s| {
+                s.withdraw_event(id)?;
+                review_queue_of(s)
+            })
+            .await?;
+        self.sync.wake();
+        Ok(groups)
+    }
+
+    /// Withdraws every contribution of a conversation the server may hold.
+    pub async fn withdraw_conversation(&self, conversation_id: Uuid) -> Result<Vec<ReviewGroup>> {
+        let groups = self
+            .with_store(move |s| {
+                s.withdraw_conversation(conversation_id)?;
+                review_queue_of(s)
+            })
+            .await?;
+        self.sync.wake();
+        Ok(groups)
+    }
+
     /// Takes one queued event back: it stays private.
     pub async fn unshare_event(&self, id: Uuid) -> Result<Vec<ReviewGroup>> {
         self.with_store(move |s| {

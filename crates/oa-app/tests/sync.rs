@@ -274,3 +274,52 @@ async fn the_agent_sends_what_is_shared_once_signed_in_and_retries_after_the_net
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawing_what_the_server_holds_sends_a_retraction_it_honours() -> Result<()> {
+    let server = TestServer::start().await?;
+    let dir = tempfile::tempdir()?;
+    let config = AppConfig {
+        data_dir: dir.path().to_owned(),
+        model_path: dir.path().join("no-model.gguf"),
+    };
+    let conversation = {
+        let mut store = Store::open(&config.database_path())?;
+        let prompt = store.add_prompt(None, "How long do elephants live?")?;
+        store.add_reply(&prompt, "About seventy years.", Some(model_provenance()))?;
+        prompt.conversation_id
+    };
+    let app = std::sync::Arc::new(App::open(config.clone())?);
+    tokio::spawn(app.clone().run_sync_agent());
+    app.share_conversation(conversation).await?;
+    app.link_account(oa_types::LinkAccount {
+        server_url: server.base_url(),
+        display_name: "Finn".into(),
+        password: "a long enough passphrase".into(),
+        create: true,
+    })
+    .await?;
+    wait_for_status(&app, 20, |s| s.waiting == 0 && s.last_sync_ms.is_some()).await?;
+
+    // A queued event cannot be withdrawn (it is unshared instead); an accepted one can.
+    let groups = app.withdraw_conversation(conversation).await?;
+    let kinds: Vec<_> = groups
+        .iter()
+        .flat_map(|g| &g.items)
+        .map(|i| (i.event.kind, i.event.state))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (oa_types::ContributionKind::Retraction, ConsentState::Queued),
+            (oa_types::ContributionKind::Retraction, ConsentState::Queued)
+        ],
+        "the accepted events leave the outbox, a retraction for each waits"
+    );
+    wait_for_status(&app, 20, |s| s.waiting == 0).await?;
+    let retracted: i64 = sqlx::query_scalar("SELECT count(*) FROM retractions")
+        .fetch_one(server.pool())
+        .await?;
+    assert_eq!(retracted, 2, "the server recorded both withdrawals");
+    Ok(())
+}

@@ -109,6 +109,33 @@ impl Store {
         self.move_event(id, ConsentState::Private, None)
     }
 
+    /// Withdraws an event the server may hold (sent or accepted): a retraction is queued for
+    /// it, and the event itself is dropped, since its id can never be shared again. Returns
+    /// the retraction. Events that never left (private, queued) are unshared instead.
+    pub fn withdraw_event(&mut self, id: Uuid) -> Result<ContributionEvent> {
+        let tx = self.conn.transaction()?;
+        let retraction = withdraw_in(&tx, "id", id, now_ms())?.pop().ok_or_else(|| {
+            StoreError::InvalidInput(
+                "only a contribution the server may hold (sent or accepted) can be withdrawn"
+                    .into(),
+            )
+        })?;
+        tx.commit()?;
+        Ok(retraction)
+    }
+
+    /// Withdraws every event of a conversation the server may hold ([`Store::withdraw_event`]);
+    /// returns the retractions.
+    pub fn withdraw_conversation(
+        &mut self,
+        conversation_id: Uuid,
+    ) -> Result<Vec<ContributionEvent>> {
+        let tx = self.conn.transaction()?;
+        let retractions = withdraw_in(&tx, "conversation_id", conversation_id, now_ms())?;
+        tx.commit()?;
+        Ok(retractions)
+    }
+
     /// The sync client sent a queued event.
     pub fn mark_event_sent(&mut self, id: Uuid) -> Result<ContributionEvent> {
         self.move_event(id, ConsentState::Sent, None)
@@ -318,32 +345,45 @@ pub(crate) fn queue_retractions(
     conversation_id: Uuid,
     now: i64,
 ) -> Result<Vec<ContributionEvent>> {
-    let reached: Vec<(String, String, String)> = {
-        let mut stmt = tx.prepare(
-            "SELECT id, kind, subject_id FROM contribution_events
-             WHERE conversation_id = ?1 AND state IN ('sent', 'accepted') AND kind != 'retraction'
-             ORDER BY created_at, id",
-        )?;
-        stmt.query_map([conversation_id.to_string()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?
-    };
+    let retractions = withdraw_in(tx, "conversation_id", conversation_id, now)?;
     tx.execute(
         "DELETE FROM contribution_events WHERE conversation_id = ?1 AND kind != 'retraction'",
         [conversation_id.to_string()],
     )?;
+    Ok(retractions)
+}
+
+/// Queues a retraction for every event whose `column` (`id` or `conversation_id`) is `value`
+/// and that the server may hold, and drops those events. Retractions are never retracted.
+fn withdraw_in(
+    tx: &Transaction<'_>,
+    column: &'static str,
+    value: Uuid,
+    now: i64,
+) -> Result<Vec<ContributionEvent>> {
+    let reached: Vec<(String, String, String, String)> = {
+        let mut stmt = tx.prepare(&format!(
+            "SELECT id, kind, subject_id, conversation_id FROM contribution_events
+             WHERE {column} = ?1 AND state IN ('sent', 'accepted') AND kind != 'retraction'
+             ORDER BY created_at, id"
+        ))?;
+        stmt.query_map([value.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?
+    };
     reached
         .into_iter()
-        .map(|(id, kind, subject)| {
+        .map(|(id, kind, subject, conversation)| {
+            tx.execute("DELETE FROM contribution_events WHERE id = ?1", [&id])?;
             insert_event(
                 tx,
                 ContributionKind::Retraction,
                 parse_uuid(&subject)?,
-                conversation_id,
+                parse_uuid(&conversation)?,
                 json!({ "retracts": id, "kind": kind }),
                 // Queued, not private: the person consented to sharing what is retracted, and
-                // the retraction is what honours the deletion on the server.
+                // the retraction is what honours taking it back on the server.
                 ConsentState::Queued,
                 now,
             )

@@ -1,5 +1,5 @@
 //! Sharing from the real app to the real dataset server: sign in under Settings, share a
-//! conversation under Review & Share, and find it in the server's database.
+//! conversation under Review & Share, find it in the server's database, and withdraw it.
 
 use std::time::Duration;
 
@@ -73,6 +73,24 @@ async fn share() -> Result<()> {
     ensure!(
         !texts.iter().any(|t| t == private),
         "the private conversation never left: {texts:?}"
+    );
+
+    // Taking it back: a retraction goes to the server.
+    app.press(&Key::Escape.to_string()).await?;
+    app.wait_gone("#settings-panel", SHORT).await?;
+    app.click("#open-review").await?;
+    app.click(".withdraw-conversation").await?;
+    app.wait_for(".review-item[data-kind='retraction']", SHORT)
+        .await?;
+    app.click("#open-settings").await?;
+    app.wait_text("#sync-status", "0 waiting", SYNC_TIMEOUT)
+        .await?;
+    let retracted: i64 = sqlx::query_scalar("SELECT count(*) FROM retractions")
+        .fetch_one(server.pool())
+        .await?;
+    ensure!(
+        retracted == 2,
+        "the prompt and its reply withdrawn: {retracted}"
     );
 
     // Logging out forgets the account here.

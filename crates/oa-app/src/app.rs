@@ -261,69 +261,64 @@ impl App {
 
     /// Queues one private event for sending; the sync agent sends it when signed in.
     pub async fn share_event(&self, id: Uuid) -> Result<Vec<ReviewGroup>> {
-        let groups = self
-            .with_store(move |s| {
-                s.share_event(id)?;
-                review_queue_of(s)
-            })
-            .await?;
-        self.sync.wake();
-        Ok(groups)
+        self.change_outbox(true, move |s| Ok(s.share_event(id).map(drop)?))
+            .await
     }
 
     /// Withdraws a contribution the server may hold: a retraction is queued (and sent by the
     /// agent) and the event leaves the outbox.
     pub async fn withdraw_event(&self, id: Uuid) -> Result<Vec<ReviewGroup>> {
-        let groups = self
-            .with_store(move |s| {
-                s.withdraw_event(id)?;
-                review_queue_of(s)
-            })
-            .await?;
-        self.sync.wake();
-        Ok(groups)
+        self.change_outbox(true, move |s| Ok(s.withdraw_event(id).map(drop)?))
+            .await
     }
 
     /// Withdraws every contribution of a conversation the server may hold.
     pub async fn withdraw_conversation(&self, conversation_id: Uuid) -> Result<Vec<ReviewGroup>> {
-        let groups = self
-            .with_store(move |s| {
-                s.withdraw_conversation(conversation_id)?;
-                review_queue_of(s)
-            })
-            .await?;
-        self.sync.wake();
-        Ok(groups)
+        self.change_outbox(true, move |s| {
+            Ok(s.withdraw_conversation(conversation_id).map(drop)?)
+        })
+        .await
     }
 
     /// Takes one queued event back: it stays private.
     pub async fn unshare_event(&self, id: Uuid) -> Result<Vec<ReviewGroup>> {
-        self.with_store(move |s| {
-            s.unshare_event(id)?;
-            review_queue_of(s)
-        })
-        .await
+        self.change_outbox(false, move |s| Ok(s.unshare_event(id).map(drop)?))
+            .await
     }
 
     /// Queues every private event of a conversation; the sync agent sends them when signed in.
     pub async fn share_conversation(&self, conversation_id: Uuid) -> Result<Vec<ReviewGroup>> {
-        let groups = self
-            .with_store(move |s| {
-                s.share_conversation(conversation_id)?;
-                review_queue_of(s)
-            })
-            .await?;
-        self.sync.wake();
-        Ok(groups)
+        self.change_outbox(true, move |s| {
+            Ok(s.share_conversation(conversation_id).map(drop)?)
+        })
+        .await
     }
 
     /// Takes every queued event of a conversation back.
     pub async fn unshare_conversation(&self, conversation_id: Uuid) -> Result<Vec<ReviewGroup>> {
-        self.with_store(move |s| {
-            s.unshare_conversation(conversation_id)?;
-            review_queue_of(s)
+        self.change_outbox(false, move |s| {
+            Ok(s.unshare_conversation(conversation_id).map(drop)?)
         })
         .await
+    }
+
+    /// Changes the outbox with `change` and returns it prepared for review; with `send`, the
+    /// sync agent is woken to send what the change queued.
+    async fn change_outbox(
+        &self,
+        send: bool,
+        change: impl FnOnce(&mut Store) -> Result<()> + Send + 'static,
+    ) -> Result<Vec<ReviewGroup>> {
+        let groups = self
+            .with_store(move |s| {
+                change(s)?;
+                review_queue_of(s)
+            })
+            .await?;
+        if send {
+            self.sync.wake();
+        }
+        Ok(groups)
     }
 
     /// The tasks made from the person's history, with their progress counted in local days

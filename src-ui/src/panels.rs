@@ -100,18 +100,7 @@ fn SettingsBody() -> impl IntoView {
         save_settings(state, settings);
     };
     let option = move |theme: Theme, label: &'static str| {
-        view! {
-            <label class="choice" class:selected=move || current() == theme>
-                <input
-                    type="radio"
-                    name="theme"
-                    value=theme_name(theme)
-                    prop:checked=move || current() == theme
-                    on:change=move |_| choose(theme)
-                />
-                {label}
-            </label>
-        }
+        radio_choice("theme", theme_name(theme), label, theme, current, choose)
     };
     view! {
         <div class="field">
@@ -172,18 +161,7 @@ fn DeviceSettings() -> impl IntoView {
         });
     };
     let option = move |device: ComputeDevice, value: &'static str, label: &'static str| {
-        view! {
-            <label class="choice" class:selected=move || current() == device>
-                <input
-                    type="radio"
-                    name="device"
-                    value=value
-                    prop:checked=move || current() == device
-                    on:change=move |_| choose(device)
-                />
-                {label}
-            </label>
-        }
+        radio_choice("device", value, label, device, current, choose)
     };
     let threads_error = RwSignal::new(None::<String>);
     let set_threads = move |text: String| {
@@ -309,6 +287,29 @@ fn after_each_load(state: AppState, then: impl Fn() + 'static) {
         }
         loading
     });
+}
+
+/// One radio button of the group `name`, selected while `current()` is `option`.
+fn radio_choice<T: Copy + PartialEq + Send + Sync + 'static>(
+    name: &'static str,
+    value: &'static str,
+    label: &'static str,
+    option: T,
+    current: impl Fn() -> T + Copy + Send + Sync + 'static,
+    choose: impl Fn(T) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+        <label class="choice" class:selected=move || current() == option>
+            <input
+                type="radio"
+                name=name
+                value=value
+                prop:checked=move || current() == option
+                on:change=move |_| choose(option)
+            />
+            {label}
+        </label>
+    }
 }
 
 fn theme_name(theme: Theme) -> &'static str {

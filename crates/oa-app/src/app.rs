@@ -102,6 +102,19 @@ impl App {
     /// opened does not stop the app: [`App::storage_error`] says why, and the use cases that
     /// need it fail with that message until it opens.
     pub fn open(config: AppConfig) -> Result<App> {
+        let app = App::open_without_model(config);
+        let path = app
+            .model_path
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        app.start_loading(path)?;
+        Ok(app)
+    }
+
+    /// Opens the app's data without loading a model, for work that never chats (sending
+    /// contributions, accounts): chatting answers that no model was loaded.
+    pub fn open_without_model(config: AppConfig) -> App {
         let store = match Store::open(&config.database_path()) {
             Ok(store) => Some(store),
             Err(e) => {
@@ -114,19 +127,20 @@ impl App {
             .and_then(|s| s.app_setting::<PathBuf>(MODEL_SETTING).ok().flatten())
             .filter(|path| path.is_file());
         let model_path = chosen.unwrap_or_else(|| config.model_path.clone());
-        let app = App {
+        App {
             config,
             store: Arc::new(Mutex::new(store)),
-            engine: Arc::new(RwLock::new(EngineSlot::Loading)),
-            model_path: Arc::new(RwLock::new(model_path.clone())),
+            engine: Arc::new(RwLock::new(EngineSlot::Failed(oa_types::AppError::new(
+                oa_types::ErrorCode::ModelMissing,
+                "No model was loaded for this command.",
+            )))),
+            model_path: Arc::new(RwLock::new(model_path)),
             loads: Arc::new(AtomicU64::new(0)),
             generating: Arc::new(Mutex::new(None)),
             downloads: Arc::new(Mutex::new(HashMap::new())),
             gpu: Arc::new(std::sync::OnceLock::new()),
             sync: Arc::default(),
-        };
-        app.start_loading(model_path)?;
-        Ok(app)
+        }
     }
 
     /// Loads `path` on a thread of its own; the engine slot says `Loading` until it is done.
@@ -995,6 +1009,20 @@ impl App {
     /// round with nothing lost: what was not answered stays queued or sent, for the next round.
     pub async fn sync_now(&self, client: &ServerClient, token: &str) -> Result<SyncReport> {
         let mut report = SyncReport::default();
+        let total = self
+            .with_store(|s| {
+                Ok(
+                    s.count_events(&[
+                        oa_types::ConsentState::Queued,
+                        oa_types::ConsentState::Sent,
+                    ])?,
+                )
+            })
+            .await?;
+        self.sync_state().update(|s| {
+            s.round_done = 0;
+            s.round_total = total;
+        });
         loop {
             let batch = self
                 .with_store(|s| Ok(s.events_to_send(SYNC_BATCH_EVENTS)?))
@@ -1019,6 +1047,12 @@ impl App {
             report.rejected += answers.iter().filter(|(_, r)| r.is_some()).count();
             self.with_store(move |s| Ok(s.record_server_answers(&answers)?))
                 .await?;
+            let done = (report.accepted + report.rejected) as u64;
+            // What was shared while the round ran joins its whole.
+            self.sync_state().update(|s| {
+                s.round_done = done;
+                s.round_total = s.round_total.max(done);
+            });
         }
     }
 

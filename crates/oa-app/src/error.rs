@@ -29,6 +29,12 @@ pub enum Error {
     /// A model download, import or removal failed.
     #[error(transparent)]
     Download(#[from] crate::downloads::DownloadError),
+    /// Sending needs a dataset server and a signed-in device.
+    #[error(
+        "this device is not signed in to a dataset server; set one and sign in (Settings, or \
+         `oa account login`)"
+    )]
+    NotSignedIn,
     /// A blocking task died (a bug): reported, never a crash.
     #[error("internal error: {0}")]
     Internal(String),
@@ -77,6 +83,7 @@ impl From<Error> for AppError {
                 ),
             ),
             Error::Download(e) => AppError::from(e),
+            Error::NotSignedIn => AppError::new(ErrorCode::Sync, capitalize(&e.to_string())),
             Error::Internal(m) => AppError::new(ErrorCode::Internal, m),
         }
     }

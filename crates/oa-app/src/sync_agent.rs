@@ -99,7 +99,7 @@ pub(crate) struct SyncState {
 }
 
 impl SyncState {
-    fn update(&self, f: impl FnOnce(&mut SyncStatus)) {
+    pub(crate) fn update(&self, f: impl FnOnce(&mut SyncStatus)) {
         f(&mut self.status.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
@@ -123,6 +123,20 @@ pub fn backoff(failures: u32, jitter: f64) -> Duration {
     doubled
         .min(MAX_BACKOFF)
         .mul_f64(1.0 - 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+/// How long to wait before trying again after `failures` failed rounds in a row, the last
+/// ending in `error`: the wait a rate-limit answer names, else [`backoff`] with jitter, at most
+/// `longest`. `None` when trying again cannot help until the person acts (signed out, token
+/// revoked, the local database failing).
+pub fn retry_wait(error: &Error, failures: u32, longest: Duration) -> Option<Duration> {
+    match error {
+        Error::Sync(oa_sync::Error::RateLimited { retry_after, .. }) => Some(*retry_after),
+        Error::NotSignedIn | Error::Sync(oa_sync::Error::Unauthorized { .. }) | Error::Store(_) => {
+            None
+        }
+        _ => Some(backoff(failures, jitter()).min(longest)),
+    }
 }
 
 fn now_ms() -> i64 {
@@ -205,11 +219,9 @@ impl App {
     pub async fn sync_status(&self) -> Result<SyncStatus> {
         let (waiting, rejected) = self
             .with_store(|s| {
-                let waiting =
-                    s.events(ConsentState::Queued)?.len() + s.events(ConsentState::Sent)?.len();
                 Ok((
-                    waiting as u64,
-                    s.events(ConsentState::Rejected)?.len() as u64,
+                    s.count_events(&[ConsentState::Queued, ConsentState::Sent])?,
+                    s.count_events(&[ConsentState::Rejected])?,
                 ))
             })
             .await?;
@@ -238,14 +250,8 @@ impl App {
                 }
                 Err(e) => {
                     failures += 1;
-                    let wait = match &e {
-                        Error::Sync(oa_sync::Error::RateLimited { retry_after, .. }) => {
-                            *retry_after
-                        }
-                        // Signing in again wakes the agent.
-                        Error::Sync(oa_sync::Error::Unauthorized { .. }) => IDLE,
-                        _ => backoff(failures, jitter()),
-                    };
+                    // Signing in again (or any new share) wakes the agent.
+                    let wait = retry_wait(&e, failures, MAX_BACKOFF).unwrap_or(IDLE);
                     let message = capitalize(&oa_types::AppError::from(e).message);
                     tracing::info!(error = %message, retry_in_ms = wait.as_millis() as u64, "sync failed");
                     self.sync_state().update(|s| {
@@ -265,33 +271,50 @@ impl App {
 
     /// One look: sends everything waiting when signed in, else only checks the server is up.
     async fn sync_round(&self) -> Result<()> {
+        match self.sync_once().await {
+            Ok(_) | Err(Error::NotSignedIn) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends everything shared that waits, with the stored account, and records the outcome in
+    /// [`App::sync_status`]. When nothing waits it only checks that the server answers.
+    /// [`Error::NotSignedIn`] when no server is set or this device is signed out.
+    pub async fn sync_once(&self) -> Result<crate::SyncReport> {
         let account = Account::load(&self.config().data_dir)?;
         let (Some(url), Some(session)) = (account.server_url, account.session) else {
-            return Ok(());
+            return Err(Error::NotSignedIn);
         };
         let client = ServerClient::new(&url)?;
         self.sync_state().update(|s| s.sending = true);
         let outcome = match self.sync_now(&client, &session.token).await {
             Ok(report) if report.batches == 0 => {
-                client.health().await.map(|_| ()).map_err(Error::from)
+                client.health().await.map(|_| report).map_err(Error::from)
             }
-            Ok(_) => Ok(()),
+            Ok(report) => Ok(report),
             Err(e) => Err(e),
         };
         match outcome {
-            Ok(()) => {
+            Ok(report) => {
                 self.sync_state().update(|s| {
                     s.sending = false;
                     s.online = Some(true);
                     s.last_sync_ms = Some(now_ms());
                     s.last_error = None;
                     s.retry_at_ms = None;
+                    s.round_done = 0;
+                    s.round_total = 0;
                 });
-                Ok(())
+                Ok(report)
             }
             Err(e) => {
                 let reached = !matches!(e, Error::Sync(oa_sync::Error::Unreachable { .. }));
-                self.sync_state().update(|s| s.online = Some(reached));
+                self.sync_state().update(|s| {
+                    s.sending = false;
+                    s.online = Some(reached);
+                    s.round_done = 0;
+                    s.round_total = 0;
+                });
                 Err(e)
             }
         }

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use oa_app::{App, AppConfig, SyncReport};
-use oa_server::testing::{TestServer, model_provenance};
+use oa_server::testing::{FaultProxy, TestServer, model_provenance};
 use oa_store::Store;
 use oa_sync::ServerClient;
 use oa_types::{ConsentState, RegisterRequest, SubmittedEvent};
@@ -123,45 +123,6 @@ async fn an_unreachable_server_loses_nothing() -> Result<()> {
     Ok(())
 }
 
-/// A TCP proxy in front of the server that the test switches off and on: off, it closes every
-/// open connection and refuses new ones, as a dropped network does.
-struct Switch {
-    url: String,
-    up: tokio::sync::watch::Sender<bool>,
-}
-
-impl Switch {
-    async fn start(upstream: &str) -> Result<Switch> {
-        let upstream = upstream.trim_start_matches("http://").to_owned();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let (up, watch) = tokio::sync::watch::channel(true);
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !*watch.borrow() {
-                    continue; // dropped: the connection closes at once
-                }
-                let upstream = upstream.clone();
-                let mut down = watch.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = down.wait_for(|up| !*up) => {}
-                    }
-                });
-            }
-        });
-        Ok(Switch { url, up })
-    }
-
-    fn set(&self, up: bool) {
-        self.up.send_replace(up);
-    }
-}
-
 /// Waits until the app's sync status satisfies `done`, for at most `secs` seconds.
 async fn wait_for_status(
     app: &App,
@@ -186,7 +147,7 @@ async fn wait_for_status(
 async fn the_agent_sends_what_is_shared_once_signed_in_and_retries_after_the_network_drops()
 -> Result<()> {
     let server = TestServer::start().await?;
-    let switch = Switch::start(&server.base_url()).await?;
+    let switch = FaultProxy::start(server.addr()).await?;
     let dir = tempfile::tempdir()?;
     let config = AppConfig {
         data_dir: dir.path().to_owned(),
@@ -210,9 +171,9 @@ async fn the_agent_sends_what_is_shared_once_signed_in_and_retries_after_the_net
     assert!(!status.linked && status.online.is_none(), "{status:?}");
 
     // Signing in while the network is down says so and keeps nothing.
-    switch.set(false);
+    switch.set_up(false);
     let link = |create| oa_types::LinkAccount {
-        server_url: switch.url.clone(),
+        server_url: switch.url(),
         display_name: "Dana".into(),
         password: "a long enough passphrase".into(),
         create,
@@ -222,7 +183,7 @@ async fn the_agent_sends_what_is_shared_once_signed_in_and_retries_after_the_net
     assert_eq!(app.account()?.display_name, None);
 
     // Online, the agent sends what waits without being asked.
-    switch.set(true);
+    switch.set_up(true);
     let account = app.link_account(link(true)).await?;
     assert_eq!(account.display_name.as_deref(), Some("Dana"));
     #[cfg(unix)]
@@ -239,7 +200,7 @@ async fn the_agent_sends_what_is_shared_once_signed_in_and_retries_after_the_net
 
     // The network drops: what is shared now waits, the failure is shown with a retry time, and
     // it goes once the network is back, without anyone asking.
-    switch.set(false);
+    switch.set_up(false);
     app.share_conversation(conversations[1]).await?;
     let status = wait_for_status(&app, 20, |s| s.online == Some(false)).await?;
     assert!(
@@ -247,7 +208,7 @@ async fn the_agent_sends_what_is_shared_once_signed_in_and_retries_after_the_net
         "{status:?}"
     );
     assert_eq!(status.waiting, 2);
-    switch.set(true);
+    switch.set_up(true);
     wait_for_status(&app, 30, |s| s.waiting == 0 && s.online == Some(true)).await?;
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM contribution_events")
         .fetch_one(server.pool())
@@ -262,7 +223,7 @@ async fn the_agent_sends_what_is_shared_once_signed_in_and_retries_after_the_net
     };
     let after = app.log_out().await?;
     assert_eq!(after.display_name, None);
-    assert_eq!(after.server_url.as_deref(), Some(switch.url.as_str()));
+    assert_eq!(after.server_url.as_deref(), Some(switch.url().as_str()));
     assert!(!std::fs::read_to_string(dir.path().join("account.json"))?.contains(&token));
     let refused = ServerClient::new(&server.base_url())?
         .ingest(&token, &[])

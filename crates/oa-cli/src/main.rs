@@ -46,6 +46,43 @@ enum Command {
         #[command(subcommand)]
         command: ModelsCommand,
     },
+    /// This device's link to a dataset server: show it, sign in, sign out.
+    Account {
+        /// The app's data folder (the account lives in its `account.json`) [default: the
+        /// desktop app's].
+        #[arg(long, env = "OA_DATA_DIR", global = true)]
+        data_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        command: Option<AccountCommand>,
+    },
+    /// Sends what you shared to the dataset server, retrying until everything has an answer.
+    /// Ctrl-C stops; nothing is lost, and running it again goes on.
+    Sync {
+        /// The app's data folder [default: the desktop app's].
+        #[arg(long, env = "OA_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// The longest wait between retries, in seconds (they start at 1 s and double).
+        #[arg(long, default_value_t = 300)]
+        max_wait: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Signs this device in (the password is read from OA_PASSWORD, else from standard input).
+    Login {
+        /// The server's base URL, e.g. https://data.example.org.
+        #[arg(long)]
+        server: String,
+        /// The account's display name.
+        #[arg(long)]
+        name: String,
+        /// Create the account first.
+        #[arg(long)]
+        create: bool,
+    },
+    /// Signs this device out; the server revokes its token.
+    Logout,
 }
 
 #[derive(Subcommand)]
@@ -180,7 +217,139 @@ async fn main() -> Result<()> {
             };
             models(&data_dir, command).await
         }
+        Command::Account { data_dir, command } => {
+            let data_dir = match data_dir {
+                Some(dir) => dir,
+                None => default_data_dir()?,
+            };
+            account(AppConfig::new(data_dir, None), command).await
+        }
+        Command::Sync { data_dir, max_wait } => {
+            let data_dir = match data_dir {
+                Some(dir) => dir,
+                None => default_data_dir()?,
+            };
+            sync(
+                AppConfig::new(data_dir, None),
+                std::time::Duration::from_secs(max_wait.max(1)),
+            )
+            .await
+        }
     }
+}
+
+/// An app error as the terminal shows it.
+fn said(e: oa_app::Error) -> anyhow::Error {
+    anyhow::anyhow!(AppError::from(e).message)
+}
+
+/// `oa account [login|logout]`.
+async fn account(config: AppConfig, command: Option<AccountCommand>) -> Result<()> {
+    let app = App::open_without_model(config);
+    let status = match command {
+        None => app.account().map_err(said)?,
+        Some(AccountCommand::Login {
+            server,
+            name,
+            create,
+        }) => {
+            let password = match std::env::var("OA_PASSWORD") {
+                Ok(password) => password,
+                Err(_) => {
+                    eprint!("Password for {name}: ");
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .lock()
+                        .read_line(&mut line)
+                        .context("cannot read the password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let link = oa_types::LinkAccount {
+                server_url: server,
+                display_name: name,
+                password,
+                create,
+            };
+            app.link_account(link).await.map_err(said)?
+        }
+        Some(AccountCommand::Logout) => app.log_out().await.map_err(said)?,
+    };
+    let sync = app.sync_status().await.map_err(said)?;
+    match (&status.server_url, &status.display_name) {
+        (None, _) => println!("No dataset server set: nothing is ever sent."),
+        (Some(url), None) => println!("Server {url}, signed out: nothing is sent."),
+        (Some(url), Some(name)) => println!("Signed in to {url} as {name}."),
+    }
+    println!(
+        "{} shared contribution(s) waiting, {} refused by the server.",
+        sync.waiting, sync.rejected
+    );
+    Ok(())
+}
+
+/// `oa sync`: rounds until nothing shared waits, retrying after failures with the agent's
+/// backoff; progress on stderr.
+async fn sync(config: AppConfig, max_wait: std::time::Duration) -> Result<()> {
+    let app = std::sync::Arc::new(App::open_without_model(config));
+    let watcher = app.clone();
+    let progress = tokio::spawn(async move {
+        let mut shown = (u64::MAX, u64::MAX);
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            if let Ok(status) = watcher.sync_status().await
+                && status.sending
+                && status.round_total > 0
+                && (status.round_done, status.round_total) != shown
+            {
+                shown = (status.round_done, status.round_total);
+                eprintln!("Sent {} of {}", status.round_done, status.round_total);
+            }
+        }
+    });
+    let stopped = tokio::signal::ctrl_c();
+    tokio::pin!(stopped);
+    let mut failures = 0u32;
+    let mut sent = oa_app::SyncReport::default();
+    let outcome = loop {
+        let round = tokio::select! {
+            round = app.sync_once() => round,
+            _ = &mut stopped => break Err(anyhow::anyhow!("stopped; run `oa sync` again to go on")),
+        };
+        match round {
+            Ok(report) => {
+                sent.accepted += report.accepted;
+                sent.rejected += report.rejected;
+                let status = app.sync_status().await.map_err(said)?;
+                if status.waiting == 0 {
+                    break Ok(status);
+                }
+                failures = 0;
+            }
+            Err(e) => {
+                failures += 1;
+                let Some(wait) = oa_app::retry_wait(&e, failures, max_wait) else {
+                    break Err(said(e));
+                };
+                eprintln!(
+                    "{} Retrying in {:.0} s.",
+                    said(e),
+                    wait.as_secs_f64().ceil()
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = &mut stopped => break Err(anyhow::anyhow!("stopped; run `oa sync` again to go on")),
+                }
+            }
+        }
+    };
+    progress.abort();
+    let status = outcome?;
+    println!(
+        "Done: {} accepted, {} refused in this run; {} refused in all (see Review & Share).",
+        sent.accepted, sent.rejected, status.rejected
+    );
+    Ok(())
 }
 
 /// `oa privacy scan FILE`.

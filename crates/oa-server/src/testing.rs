@@ -39,7 +39,10 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgSs
 use sqlx::{AssertSqlSafe, Connection as _};
 
 use crate::error::ErrorChain;
+
+mod proxy;
 use crate::{AppState, Config, PasswordCost};
+pub use proxy::{Fault, FaultProxy};
 
 /// The superuser `initdb` creates; with `trust` authentication it needs no password.
 const SUPERUSER: &str = "oa";
@@ -543,6 +546,20 @@ impl TestDatabase {
         .map_err(FixtureError::database("dropping a test database"))?;
         let _ = admin.close().await;
         Ok(())
+    }
+}
+
+/// The configuration for load generators: the cheapest password hashing and no per-account or
+/// per-device event limits, so that what is measured is the server, not its limits.
+pub fn load_config() -> Config {
+    Config {
+        password: PasswordCost::insecure_fast(),
+        limits: crate::Limits {
+            events_per_minute_account: u32::MAX / 2,
+            events_per_minute_device: u32::MAX / 2,
+            ..crate::Limits::default()
+        },
+        ..Config::default()
     }
 }
 

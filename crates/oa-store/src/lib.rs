@@ -21,6 +21,8 @@ mod search;
 mod settings;
 mod store;
 mod tasks;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tree;
 
 pub use error::{ImportProblem, Result, StoreError};

@@ -27,6 +27,20 @@ impl Store {
         rows.map(|r| r?).collect()
     }
 
+    /// How many events are in each of `states`, together.
+    pub fn count_events(&self, states: &[ConsentState]) -> Result<u64> {
+        let mut total = 0u64;
+        for state in states {
+            let n: i64 = self.conn.query_row(
+                "SELECT count(*) FROM contribution_events WHERE state = ?1",
+                [state.as_str()],
+                |r| r.get(0),
+            )?;
+            total += n as u64;
+        }
+        Ok(total)
+    }
+
     /// One event.
     pub fn event(&self, id: Uuid) -> Result<ContributionEvent> {
         self.conn

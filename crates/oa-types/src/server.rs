@@ -590,6 +590,12 @@ pub struct SyncStatus {
     pub rejected: u64,
     /// A round is sending now.
     pub sending: bool,
+    /// While a round sends: events answered so far in this round.
+    #[serde(default)]
+    pub round_done: u64,
+    /// While a round sends: events the round set out to send (the progress bar's whole).
+    #[serde(default)]
+    pub round_total: u64,
     /// Why the last attempt failed, in words for the person.
     pub last_error: Option<String>,
     /// Milliseconds since the Unix epoch of the next attempt after a failure.

@@ -1,8 +1,8 @@
 //! `cargo xtask bench`: measures the parts whose speed the person notices, and writes a report.
 //!
-//! Six benchmarks run: the local store (here), the engine (`bench_engine.rs`), its memory
+//! Seven benchmarks run: the local store (here), the engine (`bench_engine.rs`), its memory
 //! against the Models page's estimate (`bench_memory.rs`), the dataset
-//! server (`bench_server.rs`), the personal-data detector (`bench_pii.rs`) and the desktop
+//! server (`bench_server.rs`), sending from the desktop to it (`bench_sync.rs`), the personal-data detector (`bench_pii.rs`) and the desktop
 //! app's start-up and memory (`bench_app.rs`). The store's (`oa-store`'s `store_bench` example) puts 100,000
 //! messages in a real SQLite file, then times full-text searches and opening a 1,000-message
 //! conversation. The example only measures and writes its raw samples; this module turns them into percentiles,
@@ -36,6 +36,10 @@ mod app;
 #[path = "bench_memory.rs"]
 mod memory;
 
+/// 10,000 events from the desktop to the dataset server (`target/bench/sync.json`).
+#[path = "bench_sync.rs"]
+mod sync;
+
 /// The personal-data detector's recall and false alarms (`target/bench/pii.json`).
 #[path = "bench_pii.rs"]
 mod pii;
@@ -46,13 +50,14 @@ pub const SEARCH_P95_GOAL_MS: f64 = 20.0;
 pub const OPEN_1000_GOAL_MS: f64 = 30.0;
 
 pub fn run(project: &Project) -> Result<()> {
-    // `OA_BENCH=server`, `engine`, `memory`, `pii` or `app` runs only that benchmark.
+    // `OA_BENCH=server`, `engine`, `memory`, `sync`, `pii` or `app` runs only that benchmark.
     match std::env::var("OA_BENCH").as_deref() {
         Ok("server") => return server::run(project),
         Ok("engine") => return engine::run(project),
         Ok("app") => return app::run(project),
         Ok("pii") => return pii::run(project),
         Ok("memory") => return memory::run(project),
+        Ok("sync") => return sync::run(project),
         _ => {}
     }
     let dir = project.bench_dir();
@@ -94,6 +99,7 @@ pub fn run(project: &Project) -> Result<()> {
     engine::run(project)?;
     memory::run(project)?;
     server::run(project)?;
+    sync::run(project)?;
     pii::run(project)?;
     app::run(project)
 }
@@ -127,6 +133,29 @@ pub struct SearchSample {
 pub struct Machine {
     pub cpus: usize,
     pub os: String,
+}
+
+/// How a goal came out, as the tables print it.
+pub fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "MISSED" }
+}
+
+/// `cargo run --quiet --release --package PACKAGE --example EXAMPLE --`, in the checkout:
+/// the benchmarks that run in a process of their own. Arguments for the example follow.
+pub fn release_example(project: &Project, package: &str, example: &str) -> std::process::Command {
+    let mut cmd = command::cargo();
+    cmd.args([
+        "run",
+        "--quiet",
+        "--release",
+        "--package",
+        package,
+        "--example",
+        example,
+        "--",
+    ])
+    .current_dir(project.root());
+    cmd
 }
 
 impl Machine {
@@ -231,7 +260,6 @@ impl StoreReport {
 
     /// The short table printed after a run.
     pub fn table(&self) -> String {
-        let verdict = |met: bool| if met { "met" } else { "MISSED" };
         let s = &self.search_ms;
         let o = &self.open_1000_ms;
         let mut text = String::new();

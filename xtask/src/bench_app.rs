@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use crate::bench::{Machine, percentile};
+use crate::bench::{Machine, percentile, verdict};
 use crate::command;
 use crate::models;
 use crate::project::{DESKTOP_BIN, DESKTOP_PACKAGE, ENV_MODEL, Project};
@@ -128,10 +128,6 @@ pub fn run(project: &Project) -> Result<()> {
     headline("time per step");
     print!("{}", timings.summary());
     Ok(())
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met { "met" } else { "MISSED" }
 }
 
 /// Starts the app once, waits for its first paint and its model, lets it idle, reads its

@@ -11,7 +11,7 @@ use std::fs;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
-use crate::bench::Machine;
+use crate::bench::{Machine, release_example, verdict};
 use crate::command;
 use crate::manifest::Manifest;
 use crate::project::Project;
@@ -44,24 +44,11 @@ pub fn run(project: &Project) -> Result<()> {
         let path = project.models_dir().join(&model.file);
         let out = dir.join(format!("memory.{}.samples.json", model.file));
         let sample = timings.step(&format!("memory of {}", model.file), || {
-            let mut cmd = command::cargo();
-            cmd.args([
-                "run",
-                "--quiet",
-                "--release",
-                "--package",
-                "oa-engine",
-                "--example",
-                "memory_bench",
-                "--",
-                "--context",
-                &CONTEXT.to_string(),
-                "--model",
-            ])
-            .arg(&path)
-            .arg("--out")
-            .arg(&out)
-            .current_dir(project.root());
+            let mut cmd = release_example(project, "oa-engine", "memory_bench");
+            cmd.args(["--context", &CONTEXT.to_string(), "--model"])
+                .arg(&path)
+                .arg("--out")
+                .arg(&out);
             command::run(&mut cmd)?;
             let text = fs::read_to_string(&out)
                 .with_context(|| format!("could not read {}", out.display()))?;
@@ -91,11 +78,7 @@ pub fn run(project: &Project) -> Result<()> {
             mb(&m["estimate_bytes"]),
             mb(&m["peak_rss_bytes"]),
             m["estimate_over_measured"].as_f64().unwrap_or(f64::NAN),
-            if m["meets_goal"] == json!(true) {
-                "met"
-            } else {
-                "MISSED"
-            }
+            verdict(m["meets_goal"] == json!(true))
         );
     }
     headline("time per step");

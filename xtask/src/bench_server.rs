@@ -23,7 +23,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::bench::{Machine, percentile};
+use crate::bench::{Machine, percentile, release_example, verdict};
 use crate::command;
 use crate::project::Project;
 use crate::step::{Timings, headline, ok};
@@ -130,23 +130,12 @@ struct Ready {
 
 impl BenchServer {
     fn start(project: &Project, shape: Shape) -> Result<BenchServer> {
-        let mut cmd = command::cargo();
-        cmd.args([
-            "run",
-            "--quiet",
-            "--release",
-            "--package",
-            SERVER_PACKAGE,
-            "--example",
-            SERVER_BENCH_EXAMPLE,
-            "--",
-            "--accounts",
-            &shape.connections.to_string(),
-        ])
-        .current_dir(project.root())
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped());
+        let mut cmd = release_example(project, SERVER_PACKAGE, SERVER_BENCH_EXAMPLE);
+        cmd.args(["--accounts", &shape.connections.to_string()])
+            .current_dir(project.root())
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
         println!("$ {}", command::display(&cmd));
         let mut child = cmd
             .spawn()
@@ -574,7 +563,6 @@ impl ServerReport {
 
     /// The short table printed after a run.
     pub fn table(&self) -> String {
-        let verdict = |met: bool| if met { "met" } else { "MISSED" };
         let i = &self.ingest;
         let e = &self.export;
         let mut text = String::new();

@@ -17,8 +17,7 @@ use std::io::BufRead as _;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
-use oa_server::testing::TestServer;
-use oa_server::{Config, Limits, PasswordCost};
+use oa_server::testing::{TestServer, load_config};
 use serde_json::json;
 
 #[tokio::main]
@@ -30,18 +29,9 @@ async fn main() -> Result<()> {
         .transpose()
         .context("--accounts takes a number")?
         .unwrap_or(4);
-    let server = TestServer::start_with(Config {
-        password: PasswordCost::insecure_fast(),
-        limits: Limits {
-            // The load generator is one honest client per account that may send as fast as it
-            // can; the limits would otherwise be what is measured.
-            events_per_minute_account: u32::MAX / 2,
-            events_per_minute_device: u32::MAX / 2,
-            ..Limits::default()
-        },
-        ..Config::default()
-    })
-    .await?;
+    // The load generator is one honest client per account that may send as fast as it can;
+    // the limits would otherwise be what is measured.
+    let server = TestServer::start_with(load_config()).await?;
     let http = reqwest::Client::new();
     let mut tokens = Vec::new();
     for i in 0..accounts {

@@ -6,7 +6,7 @@
 //! server and started again. What the server holds is read from its database.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,28 +18,6 @@ use oa_types::ConsentState;
 
 const CONVERSATIONS: usize = 400;
 const EVENTS: usize = CONVERSATIONS * EVENTS_PER_CONVERSATION;
-
-/// The `oa-server` binary: `$OA_SERVER_BINARY`, else the one `cargo test --workspace` built
-/// beside this test.
-fn server_binary() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("OA_SERVER_BINARY") {
-        return Ok(path.into());
-    }
-    // target/<profile>/deps/sync_faults-<hash> → target/<profile>/oa-server
-    let exe = std::env::current_exe()?;
-    let beside = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("the test binary has no target folder")?
-        .join(format!("oa-server{}", std::env::consts::EXE_SUFFIX));
-    ensure!(
-        beside.is_file(),
-        "{} is missing: build the server first (`cargo build -p oa-server`, which `cargo test \
-         --workspace` does) or set OA_SERVER_BINARY",
-        beside.display()
-    );
-    Ok(beside)
-}
 
 /// The real server as a process of its own.
 struct ServerProcess {
@@ -54,7 +32,7 @@ impl ServerProcess {
             .create(true)
             .append(true)
             .open(log)?;
-        let child = Command::new(server_binary()?)
+        let child = Command::new(oa_server::testing::server_binary()?)
             .args(["serve", "--listen", &addr.to_string()])
             // The account sends 2,000 events and some twice within a minute; the rate limits
             // are not what this test is about.

@@ -79,6 +79,16 @@ pub enum FixtureError {
         detail: String,
     },
 
+    /// The `oa-server` program is not built where [`server_binary`] looks.
+    #[error(
+        "{path} is missing: build it first (`cargo build -p oa-server`, which `cargo test \
+         --workspace` does) or set OA_SERVER_BINARY"
+    )]
+    NoServerProgram {
+        /// Where it was looked for.
+        path: String,
+    },
+
     /// Preparing the cluster failed before the server was started.
     #[error("preparing the test cluster failed: {step}: {detail}")]
     Setup {
@@ -546,6 +556,26 @@ impl TestDatabase {
         .map_err(FixtureError::database("dropping a test database"))?;
         let _ = admin.close().await;
         Ok(())
+    }
+}
+
+/// The `oa-server` program, for tests of other crates that run it as a process:
+/// `$OA_SERVER_BINARY`, else the one beside the running test's folder (`cargo test
+/// --workspace` builds it into the same `target/<profile>/`).
+pub fn server_binary() -> Result<PathBuf, FixtureError> {
+    if let Some(path) = std::env::var_os("OA_SERVER_BINARY") {
+        return Ok(path.into());
+    }
+    // target/<profile>/deps/<test>-<hash> → target/<profile>/oa-server
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.to_owned()))
+        .map(|dir| dir.join(format!("oa-server{}", std::env::consts::EXE_SUFFIX)));
+    match beside {
+        Some(path) if path.is_file() => Ok(path),
+        other => Err(FixtureError::NoServerProgram {
+            path: other.map_or_else(|| "oa-server".to_owned(), |p| p.display().to_string()),
+        }),
     }
 }
 

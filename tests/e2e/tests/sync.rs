@@ -21,9 +21,10 @@ async fn a_shared_conversation_reaches_the_server_once_signed_in_and_a_private_o
         .context("test timed out")?
 }
 
-async fn ask(app: &AppUnderTest, question: &str) -> Result<()> {
+/// Asks `question` in a new chat, replies capped at `tokens`, and waits for the answer.
+async fn ask(app: &AppUnderTest, question: &str, tokens: u32) -> Result<()> {
     app.click("#new-chat").await?;
-    app.limit_replies(8).await?;
+    app.limit_replies(tokens).await?;
     app.type_into("#composer", question).await?;
     app.press(&Key::Enter.to_string()).await?;
     app.wait_for(".message.assistant[data-state='done']", REPLY_TIMEOUT)
@@ -40,8 +41,8 @@ async fn share() -> Result<()> {
     let app = AppUnderTest::start_ready(&display, &launch).await?;
     let private = "Please keep this one to myself: what rhymes with orange?";
     let shared = "Name a bird that cannot fly.";
-    ask(&app, private).await?;
-    ask(&app, shared).await?;
+    ask(&app, private, 8).await?;
+    ask(&app, shared, 8).await?;
 
     // Share the newest conversation (listed first) before any server is set: it waits.
     app.click("#open-review").await?;
@@ -98,4 +99,169 @@ async fn share() -> Result<()> {
     app.wait_for("#create-account", SHORT).await?;
     app.press(&Key::Escape.to_string()).await?;
     app.quit().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rated_corrected_and_ranked_chat_ends_up_in_the_oasst_export() -> Result<()> {
+    tokio::time::timeout(TEST_TIMEOUT, whole_system())
+        .await
+        .context("test timed out")?
+}
+
+async fn whole_system() -> Result<()> {
+    // A server whose trees finish with one person's work: no reviews needed, ranked once the
+    // tree has five messages, one ranking per parent.
+    let server = oa_server::testing::TestServer::start_with(oa_server::Config {
+        tree: oa_server::TreePolicy {
+            reviews_initial_prompt: 0,
+            reviews_reply: 0,
+            goal_tree_size: 5,
+            rankings_per_parent: 1,
+            ..oa_server::TreePolicy::default()
+        },
+        ..oa_server::testing::load_config()
+    })
+    .await?;
+    let data = tempfile::tempdir()?;
+    let display = Display::start()?;
+    let launch = Launch::with_default_model(data.path())?;
+    let app = AppUnderTest::start_ready(&display, &launch).await?;
+    let question = "Which colours are the primary colours of paint?";
+    ask(&app, question, 24).await?;
+    app.click(".message.assistant .thumb-up").await?;
+    app.wait_for(".thumb-up.on", SHORT).await?;
+
+    // Three answers, ranked: the card clicked first is the best.
+    app.click(".message.assistant .compare").await?;
+    app.wait_for("#compare-page", SHORT).await?;
+    app.click(".compare-count[data-count='3']").await?;
+    app.click("#compare-generate").await?;
+    app.wait_count(".rank-cards .rank-card", 3, REPLY_TIMEOUT)
+        .await?;
+    app.wait_text("#compare-generate", "All answers written", REPLY_TIMEOUT)
+        .await?;
+    let mut best_first = Vec::new();
+    for card in [2, 3, 1] {
+        let css = format!(".rank-cards .rank-card:nth-child({card})");
+        best_first.push(app.attr(&css, "data-id").await?);
+        app.click(&format!("{css} .rank-pick")).await?;
+    }
+    app.click(".save-ranking").await?;
+    app.wait_text(".ranking-saved", "Ranking saved.", SHORT)
+        .await?;
+    app.click("#compare-back").await?;
+    app.wait_text(".message.assistant .version-label", "3 / 3", SHORT)
+        .await?;
+
+    // Labels on the answer shown, then a correction of it.
+    app.click(".message.assistant .label-message").await?;
+    app.wait_for("#labels-panel", SHORT).await?;
+    app.click("[data-label='quality'] .label-value[data-value='0.75']")
+        .await?;
+    app.click("[data-label='spam'] .label-value[data-value='0']")
+        .await?;
+    app.click("#save-labels").await?;
+    app.wait_gone("#labels-panel", SHORT).await?;
+    let correction = "Red, yellow and blue are the traditional primary colours of paint.";
+    app.click(".message.assistant .correct").await?;
+    app.wait_for(".correct-box", SHORT).await?;
+    app.set_value(".correct-box", correction).await?;
+    app.click(".save-correction").await?;
+    app.wait_text(".message.assistant .message-text", correction, SHORT)
+        .await?;
+
+    // Share it, sign in, and watch it go.
+    app.click("#open-review").await?;
+    app.click(".share-conversation").await?;
+    app.wait_for(".review-item[data-state='queued']", SHORT)
+        .await?;
+    app.press(&Key::Escape.to_string()).await?;
+    app.click("#open-settings").await?;
+    app.set_value("#server-url", &server.base_url()).await?;
+    app.set_value("#account-name", "Iris").await?;
+    app.set_value("#account-password", "a long enough passphrase")
+        .await?;
+    app.click("#create-account").await?;
+    let status = app
+        .wait_text("#sync-status", "0 waiting", SYNC_TIMEOUT)
+        .await?;
+    ensure!(!status.contains("refused"), "nothing refused: {status:?}");
+    app.press(&Key::Escape.to_string()).await?;
+    app.quit().await?;
+
+    // The dataset, as `oa-server export` writes it.
+    let out = tempfile::tempdir()?;
+    let url = server.database().context("a database")?.url();
+    let export = std::process::Command::new(oa_server::testing::server_binary()?)
+        .args(["export", "--database-url", &url, "--prefix", "e2e", "--out"])
+        .arg(out.path())
+        .output()?;
+    ensure!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let trees = std::fs::read_to_string(out.path().join("e2e.trees.jsonl"))?;
+    let trees: Vec<oa_types::OasstTree> = trees
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let tree = trees
+        .iter()
+        .find(|t| t.prompt.text == question)
+        .with_context(|| format!("the conversation is exported: {trees:?}"))?;
+    let root = &tree.prompt;
+    ensure!(root.role == "prompter" && !root.synthetic && root.parent_id.is_none());
+    let replies = root.replies.as_deref().unwrap_or_default();
+    ensure!(
+        replies.len() == 4,
+        "three answers and the correction: {replies:#?}"
+    );
+    for reply in replies {
+        ensure!(reply.parent_id == Some(root.message_id), "{reply:?}");
+    }
+    // The flat file links the same messages to the same tree.
+    let messages = std::fs::read_to_string(out.path().join("e2e.messages.jsonl"))?;
+    let messages: Vec<oa_types::OasstMessage> = messages
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let flat: Vec<_> = messages
+        .iter()
+        .filter(|m| m.message_tree_id == Some(root.message_id))
+        .collect();
+    ensure!(flat.len() == 5, "the prompt and its four replies: {flat:#?}");
+    for reply in replies {
+        let same = flat.iter().find(|m| m.message_id == reply.message_id);
+        ensure!(
+            same.is_some_and(|m| m.parent_id == Some(root.message_id) && m.text == reply.text),
+            "{reply:?} in the messages file"
+        );
+    }
+    let (model, human): (Vec<_>, Vec<_>) = replies.iter().partition(|m| m.synthetic);
+    ensure!(model.len() == 3 && human.len() == 1, "{replies:#?}");
+    ensure!(human[0].text == correction && human[0].model_name.is_none());
+    for m in &model {
+        let name = m.model_name.as_deref().unwrap_or_default().to_lowercase();
+        ensure!(name.contains("smollm2"), "provenance kept: {m:?}");
+    }
+    let ranked: Vec<String> = {
+        let mut by_rank: Vec<_> = model.iter().filter_map(|m| Some((m.rank?, m))).collect();
+        by_rank.sort_by_key(|(rank, _)| *rank);
+        by_rank
+            .iter()
+            .map(|(_, m)| m.message_id.to_string())
+            .collect()
+    };
+    ensure!(
+        ranked == best_first,
+        "the ranking is the consensus: {ranked:?} vs {best_first:?}"
+    );
+    let labelled = model
+        .iter()
+        .find(|m| m.labels.is_some())
+        .context("the labelled answer")?;
+    let quality = &labelled.labels.as_ref().unwrap()["quality"];
+    ensure!(quality.count == 1 && (quality.value - 0.75).abs() < 1e-9);
+    Ok(())
 }

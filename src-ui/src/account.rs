@@ -10,6 +10,8 @@ use crate::ipc;
 
 /// How often the sync status is read again while Settings is open.
 const STATUS_POLL_MS: i32 = 2_000;
+/// How often while a round sends.
+const SENDING_POLL_MS: i32 = 400;
 
 /// The account form, or who is signed in and how sending goes.
 #[component]
@@ -33,10 +35,15 @@ pub fn AccountSettings() -> impl IntoView {
             account.set(Some(found));
         }
         while open.load(std::sync::atomic::Ordering::Relaxed) {
+            let mut wait = STATUS_POLL_MS;
             if let Ok(now) = ipc::sync_status().await {
+                if now.sending {
+                    // Often enough for the progress bar to move smoothly.
+                    wait = SENDING_POLL_MS;
+                }
                 status.set(Some(now));
             }
-            sleep(STATUS_POLL_MS).await;
+            sleep(wait).await;
         }
     });
     let link = move |create: bool| {
@@ -97,6 +104,26 @@ pub fn AccountSettings() -> impl IntoView {
                         <p class="field-help" id="sync-status" role="status">
                             {move || status.get().map(|s| describe(&s)).unwrap_or_default()}
                         </p>
+                        {move || {
+                            status
+                                .get()
+                                .filter(|s| s.sending && s.round_total > 0)
+                                .map(|s| {
+                                    view! {
+                                        <div class="download" id="sync-progress">
+                                            <progress
+                                                class="download-progress"
+                                                max=s.round_total.to_string()
+                                                value=s.round_done.to_string()
+                                                aria-label="Sending what you shared"
+                                            ></progress>
+                                            <span class="download-text">
+                                                {format!("Sent {} of {}", s.round_done, s.round_total)}
+                                            </span>
+                                        </div>
+                                    }
+                                })
+                        }}
                         <div class="panel-actions">
                             <button id="sync-now" type="button" class="secondary" on:click=send_now>
                                 "Send now"

@@ -278,7 +278,11 @@ fn Item(item: ReviewItem, act: Callback<Action>) -> impl IntoView {
     let open = RwSignal::new(has_findings);
     let label = item_label(&item);
     let summary = item_summary(&item);
-    let changeable = matches!(state, ConsentState::Private | ConsentState::Queued);
+    // The server holds no copy of these, so what is sent can still change.
+    let changeable = matches!(
+        state,
+        ConsentState::Private | ConsentState::Queued | ConsentState::Rejected
+    );
     let mut kinds: Vec<&str> = item
         .findings
         .iter()
@@ -332,6 +336,13 @@ fn Item(item: ReviewItem, act: Callback<Action>) -> impl IntoView {
                     .then(|| {
                         item_button("secondary unshare-item", "Unshare", Action::Unshare(id), act)
                     })}
+                {(state == ConsentState::Rejected)
+                    .then(|| {
+                        view! {
+                            {item_button("secondary keep-item", "Keep private", Action::Unshare(id), act)}
+                            {item_button("primary resend-item", "Send again", Action::Share(id), act)}
+                        }
+                    })}
                 {(state.reached_server() && item.event.kind != ContributionKind::Retraction)
                     .then(|| {
                         item_button("secondary withdraw-item", "Withdraw", Action::Withdraw(id), act)
@@ -344,7 +355,13 @@ fn Item(item: ReviewItem, act: Callback<Action>) -> impl IntoView {
                 .rejection_reason
                 .clone()
                 .map(|reason| {
-                    view! { <p class="item-rejection">{format!("The server refused it: {reason}")}</p> }
+                    view! {
+                        <p class="item-rejection">
+                            {format!(
+                                "The server refused it: {reason}. You can change it and send it again, or keep it private."
+                            )}
+                        </p>
+                    }
                 })}
             <button
                 type="button"

@@ -284,3 +284,61 @@ async fn withdrawing_what_the_server_holds_sends_a_retraction_it_honours() -> Re
     assert_eq!(retracted, 2, "the server recorded both withdrawals");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_event_is_sent_again_once_the_person_fixed_why() -> Result<()> {
+    let server = TestServer::start().await?;
+    let client = ServerClient::new(&server.base_url())?;
+    let session = client
+        .register(&RegisterRequest {
+            display_name: "Jo".into(),
+            password: "a long enough passphrase".into(),
+            device_name: "laptop".into(),
+        })
+        .await?;
+    let dir = tempfile::tempdir()?;
+    let config = AppConfig::new(dir.path().to_owned(), None);
+    // Only the vote is shared, not the conversation it is about.
+    let (vote, conversation) = {
+        let mut store = Store::open(&config.database_path())?;
+        let prompt = store.add_prompt(None, "What is the speed of sound in air?")?;
+        let reply = store.add_reply(&prompt, "About 343 m/s.", Some(model_provenance()))?;
+        let vote = store.rate(
+            reply.id,
+            &oa_types::Thumbs {
+                vote: oa_types::Vote::Up,
+                reasons: Vec::new(),
+                comment: None,
+            },
+        )?;
+        store.share_event(vote.id)?;
+        (vote.id, prompt.conversation_id)
+    };
+    let app = App::open_without_model(config.clone());
+    let report = app.sync_now(&client, &session.token).await?;
+    assert_eq!((report.accepted, report.rejected), (0, 1));
+    let refused = app.sync_status().await?;
+    assert_eq!((refused.rejected, refused.waiting), (1, 0));
+    let reason = Store::open(&config.database_path())?
+        .event(vote)?
+        .rejection_reason
+        .unwrap_or_default();
+    assert!(
+        reason.contains("not on the server") || reason.contains("parent"),
+        "{reason}"
+    );
+
+    // Sharing the conversation and sending the vote again: everything is accepted.
+    app.share_conversation(conversation).await?;
+    app.share_event(vote).await?;
+    let report = app.sync_now(&client, &session.token).await?;
+    assert_eq!((report.accepted, report.rejected), (3, 0));
+    let status = app.sync_status().await?;
+    assert_eq!((status.rejected, status.waiting), (0, 0));
+    let votes: i64 = sqlx::query_scalar("SELECT count(*) FROM contribution_events WHERE id = $1")
+        .bind(vote)
+        .fetch_one(server.pool())
+        .await?;
+    assert_eq!(votes, 1);
+    Ok(())
+}

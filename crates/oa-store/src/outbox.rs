@@ -64,14 +64,18 @@ impl Store {
     }
 
     /// Replaces what will be sent for an event with `redacted_payload` (the person removed
-    /// personal data from it). Only while the event has not left the machine.
+    /// personal data from it). Only while the server holds no copy: the event has not left the
+    /// machine, or the server refused it.
     pub fn redact_event(&mut self, id: Uuid, redacted_payload: &str) -> Result<ContributionEvent> {
         serde_json::from_str::<serde_json::Value>(redacted_payload).map_err(|e| {
             StoreError::InvalidInput(format!("a redacted payload must be JSON: {e}"))
         })?;
         let tx = self.conn.transaction()?;
         let state = current_state(&tx, id)?;
-        if !matches!(state, ConsentState::Private | ConsentState::Queued) {
+        if !matches!(
+            state,
+            ConsentState::Private | ConsentState::Queued | ConsentState::Rejected
+        ) {
             return Err(StoreError::InvalidInput(
                 "this contribution was already sent; it can no longer be changed".into(),
             ));
@@ -113,12 +117,14 @@ impl Store {
         Ok(moved)
     }
 
-    /// The person agrees to share a private event: it is queued for the sync client.
+    /// The person agrees to share a private event: it is queued for the sync client. A refused
+    /// event is queued again the same way (its reason is cleared), after the person fixed it or
+    /// when the server's refusal may no longer hold (a missing parent arrived since).
     pub fn share_event(&mut self, id: Uuid) -> Result<ContributionEvent> {
         self.move_event(id, ConsentState::Queued, None)
     }
 
-    /// The person takes back a queued event before it was sent: it becomes private again.
+    /// The person takes back a queued (or refused) event: it becomes private again.
     pub fn unshare_event(&mut self, id: Uuid) -> Result<ContributionEvent> {
         self.move_event(id, ConsentState::Private, None)
     }

@@ -62,7 +62,8 @@ impl ContributionKind {
 /// Where an event stands on its way to the dataset server.
 ///
 /// The only moves are `private → queued` (share), `queued → private` (unshare),
-/// `queued → sent`, `sent → accepted` and `sent → rejected`.
+/// `queued → sent`, `sent → accepted`, `sent → rejected`, and from `rejected` (the server holds
+/// no copy) `→ queued` (send again, perhaps redacted) or `→ private` (keep it here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentState {
@@ -113,6 +114,8 @@ impl ConsentState {
                 | (Queued, Sent)
                 | (Sent, Accepted)
                 | (Sent, Rejected)
+                | (Rejected, Queued)
+                | (Rejected, Private)
         )
     }
 

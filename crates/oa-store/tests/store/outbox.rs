@@ -65,6 +65,19 @@ fn events_move_only_along_the_consent_path() {
     assert_eq!(rejected.state, ConsentState::Rejected);
     assert_eq!(rejected.rejection_reason.as_deref(), Some("duplicate"));
     assert_eq!(rejected.payload, second.payload, "payload never changes");
+
+    // The server holds no copy of a refused event: it can be fixed and sent again, or kept.
+    let fixed = store
+        .redact_event(second.id, r#"{"vote":"up","reasons":[]}"#)
+        .unwrap();
+    assert!(fixed.redacted);
+    let again = store.share_event(second.id).unwrap();
+    assert_eq!(again.state, ConsentState::Queued);
+    assert_eq!(again.rejection_reason, None, "the old reason is cleared");
+    store.mark_event_sent(second.id).unwrap();
+    store.mark_event_rejected(second.id, "still wrong").unwrap();
+    let kept = store.unshare_event(second.id).unwrap();
+    assert_eq!(kept.state, ConsentState::Private);
 }
 
 #[test]

@@ -333,6 +333,7 @@ struct NewMessage {
     text_sha256: Option<Vec<u8>>,
     created_at_ms: i64,
     accepted: bool,
+    corrects: Option<Uuid>,
 }
 
 /// Checks and stores one batch; one result per event, in order.
@@ -445,6 +446,7 @@ async fn ingest_batch(
         let rows: Vec<(Uuid, Uuid, Uuid, Uuid, String, bool, i32)> = sqlx::query_as(
             "SELECT parent_id, id, tree_id, account_id, role, synthetic, depth FROM messages \
              WHERE parent_id = ANY($1) AND NOT deleted AND review_state <> 'rejected' \
+               AND corrects IS NULL \
              ORDER BY created_at, id",
         )
         .bind(&ranking_parents)
@@ -919,7 +921,10 @@ impl Check<'_> {
             self.writes.new_trees.push(tree_id);
             self.trees.insert(tree_id, TreeState::InitialPromptReview);
         }
-        if let Some(parent) = message.parent_id {
+        // A ranking from the desktop orders the model's answers; corrections stand aside.
+        if let Some(parent) = message.parent_id
+            && message.corrects.is_none()
+        {
             self.children.entry(parent).or_default().push(message.id);
         }
         self.known.insert(
@@ -962,6 +967,7 @@ impl Check<'_> {
             text_sha256,
             created_at_ms: message.created_at_ms,
             accepted: review_needed == 0,
+            corrects: message.corrects,
         });
         Ok(())
     }
@@ -1371,6 +1377,7 @@ async fn insert_messages(
     let mut created = Vec::new();
     let mut review = Vec::new();
     let mut langs: Vec<Option<&str>> = Vec::new();
+    let mut corrects: Vec<Option<Uuid>> = Vec::new();
     for m in messages {
         ids.push(m.id);
         trees.push(m.tree_id);
@@ -1386,18 +1393,19 @@ async fn insert_messages(
         created.push(m.created_at_ms);
         review.push(if m.accepted { "accepted" } else { "pending" });
         langs.push(oa_types::detect_lang(&m.text));
+        corrects.push(m.corrects);
     }
     sqlx::query(
         "INSERT INTO messages (id, tree_id, parent_id, event_id, account_id, role, text, depth, \
                                synthetic, model_name, provenance, text_sha256, created_at, \
-                               review_state, lang) \
+                               review_state, lang, corrects) \
          SELECT id, tree, parent, event, $1, role, text, depth, syn, model, prov::jsonb, hash, \
-                to_timestamp(created / 1000.0), review, lang \
+                to_timestamp(created / 1000.0), review, lang, corrects \
          FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], \
                      $8::int4[], $9::bool[], $10::text[], $11::text[], $12::bytea[], $13::int8[], \
-                     $14::text[], $15::text[]) \
+                     $14::text[], $15::text[], $16::uuid[]) \
               AS x(id, tree, parent, event, role, text, depth, syn, model, prov, hash, created, \
-                   review, lang)",
+                   review, lang, corrects)",
     )
     .bind(caller.account_id)
     .bind(&ids)
@@ -1414,6 +1422,7 @@ async fn insert_messages(
     .bind(&created)
     .bind(&review)
     .bind(&langs)
+    .bind(&corrects)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -518,5 +518,29 @@ async fn a_correction_stands_beside_the_reply_it_corrects() -> Result<()> {
         .fetch_one(server.pool())
         .await?;
     assert!(human, "a correction is stored as written by a person");
+
+    // A ranking from the desktop orders the model's answers; the correction beside them is not
+    // one of them, whether it arrived earlier or in the same batch.
+    let second = synthetic(conversation, prompt.id, "Perth, I think.");
+    let results = alice
+        .ingest(&[
+            message_event(&second),
+            ranking_event(&prompt, &[model.id, second.id]),
+        ])
+        .await?;
+    assert!(
+        results.iter().all(|r| r.status == EventStatus::Accepted),
+        "{results:?}"
+    );
+    let with_the_correction = alice
+        .ingest(&[ranking_event(
+            &prompt,
+            &[good.subject_id, model.id, second.id],
+        )])
+        .await?;
+    assert_eq!(
+        with_the_correction[0].reason,
+        Some(RejectionReason::RankingForeignId)
+    );
     Ok(())
 }

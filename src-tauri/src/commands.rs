@@ -10,9 +10,9 @@ use oa_app::App;
 use oa_types::{
     AccountStatus, AppError, AppSettings, CatalogEntry, ChatEvent, CompareSet,
     ConversationListEntry, ConversationSettings, ConversationTreePath, DeviceSupport,
-    DownloadEvent, InstalledModel, Labels, LinkAccount, MessageFeedback, ModelStatus, Ranking,
-    Regenerate, ReviewGroup, SamplerParams, SearchHit, SendMessage, SyncStatus, TaskAnswer,
-    TaskQueue, Thumbs, Uuid,
+    DownloadEvent, InstalledModel, Labels, LeaderboardWindow, LinkAccount, MessageFeedback,
+    ModelStatus, Ranking, Regenerate, ReviewGroup, SamplerParams, SearchHit, SendMessage, Standing,
+    SyncStatus, TaskAnswer, TaskQueue, Thumbs, Uuid,
 };
 use tauri::State;
 use tauri::ipc::Channel;
@@ -234,6 +234,38 @@ pub(crate) async fn complete_task(
     tz_offset_minutes: i32,
 ) -> Result<TaskQueue, AppError> {
     Ok(app.complete_task(answer, tz_offset_minutes).await?)
+}
+
+/// Leases tasks from the dataset server for offline work.
+#[tauri::command]
+pub(crate) async fn lease_tasks(
+    app: AppState<'_>,
+    count: u32,
+    tz_offset_minutes: i32,
+) -> Result<TaskQueue, AppError> {
+    Ok(app.lease_tasks(count, tz_offset_minutes).await?)
+}
+
+/// Keeps the answer to a leased task, queued for sending.
+#[tauri::command]
+pub(crate) async fn complete_leased_task(
+    app: AppState<'_>,
+    task_id: Uuid,
+    answer: TaskAnswer,
+    tz_offset_minutes: i32,
+) -> Result<TaskQueue, AppError> {
+    Ok(app
+        .complete_leased_task(task_id, answer, tz_offset_minutes)
+        .await?)
+}
+
+/// The leaderboard and the person's standing, or the copy kept for offline viewing.
+#[tauri::command]
+pub(crate) async fn standing(
+    app: AppState<'_>,
+    window: LeaderboardWindow,
+) -> Result<Standing, AppError> {
+    Ok(app.standing(window).await?)
 }
 
 /// A prompt with its replies and their ranking.

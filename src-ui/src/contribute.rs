@@ -3,11 +3,15 @@
 //! answers you rated, continue a conversation as the user, start a new one.
 //!
 //! Answers are kept on this computer like everything else; Review & Share decides what leaves.
+//! Signed in to a dataset server, the person can also lease the server's tasks to do offline
+//! (they come first, with their lease; an answer is queued for sending as the task's result) and
+//! see the leaderboard with their own standing, the last copy of which is shown offline.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use oa_types::{
-    Labels, LocalTask, Message, Ranking, Role, TaskAnswer, TaskKind, TaskQueue, Uuid, Vote,
+    Labels, LeaderboardWindow, LocalTask, Message, Ranking, Role, Standing, TaskAnswer, TaskKind,
+    TaskQueue, Uuid, Vote,
 };
 
 use crate::feedback::{DOWN_REASONS, LabelPicker};
@@ -42,6 +46,29 @@ pub fn task_heading(kind: TaskKind) -> (&'static str, &'static str) {
     }
 }
 
+/// What a task leased from the dataset server asks, for its heading: the work of others.
+fn leased_heading(kind: TaskKind, review: bool) -> (&'static str, &'static str) {
+    match kind {
+        TaskKind::RankReplies => (
+            "Rank the answers",
+            "Several answers to this conversation. Put them in order, best first.",
+        ),
+        TaskKind::AssistantReply => (
+            "Write the assistant's reply",
+            "Answer the last message as a helpful assistant would.",
+        ),
+        TaskKind::LabelMessage if review => (
+            "Review a message",
+            "Describe this message with Open-Assistant's labels. Set only what applies; spam decides whether it is kept.",
+        ),
+        TaskKind::LabelMessage => (
+            "Label a message",
+            "Describe the last message with Open-Assistant's labels. Set only what applies.",
+        ),
+        other => task_heading(other),
+    }
+}
+
 /// The Contribute page.
 #[component]
 pub fn ContributePage() -> impl IntoView {
@@ -64,9 +91,34 @@ pub fn ContributePage() -> impl IntoView {
         }
         Err(e) => error.set(Some(e.message)),
     };
-    let submit = Callback::new(move |answer: TaskAnswer| {
-        spawn_local(async move { finish(ipc::complete_task(&answer).await, true) });
+    let submit = Callback::new(move |(lease, answer): (Option<Uuid>, TaskAnswer)| {
+        spawn_local(async move {
+            let result = match lease {
+                Some(task_id) => ipc::complete_leased_task(task_id, &answer).await,
+                None => ipc::complete_task(&answer).await,
+            };
+            finish(result, true);
+        });
     });
+    let leasing = RwSignal::new(false);
+    let lease = move |_| {
+        leasing.set(true);
+        spawn_local(async move {
+            let before = queue.with_untracked(|q| q.as_ref().map_or(0, leased_count));
+            match ipc::lease_tasks(LEASE_COUNT).await {
+                Ok(next) => {
+                    let got = leased_count(&next).saturating_sub(before);
+                    error.set((got == 0).then(|| {
+                        "The server has no tasks for you right now. Try again later.".to_owned()
+                    }));
+                    queue.set(Some(next));
+                    thanks.set(false);
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+            leasing.set(false);
+        });
+    };
     let skip = Callback::new(move |key: String| {
         spawn_local(async move { finish(ipc::skip_task(&key).await, false) });
     });
@@ -80,6 +132,18 @@ pub fn ContributePage() -> impl IntoView {
                 <p class="page-help">
                     "Small tasks made from your own chats. They work offline and stay on this computer until you share them from Review & Share."
                 </p>
+                <div class="panel-actions">
+                    <button
+                        id="lease-tasks"
+                        type="button"
+                        class="secondary"
+                        disabled=move || leasing.get()
+                        on:click=lease
+                        title="Fetch tasks from the dataset server to do here, also offline; your answers are sent when you are online"
+                    >
+                        {move || if leasing.get() { "Getting tasks…" } else { "Get tasks for offline work" }}
+                    </button>
+                </div>
             </header>
             {move || {
                 progress()
@@ -123,10 +187,12 @@ pub fn ContributePage() -> impl IntoView {
                 current
                     .get()
                     .map(|task| {
-                        let can_skip = task.kind != TaskKind::InitialPrompt;
+                        let can_skip = task.kind != TaskKind::InitialPrompt
+                            || task.lease.is_some();
                         view! { <TaskCard task submit skip can_skip /> }
                     })
             }}
+            <StandingView />
         </section>
     }
 }
@@ -135,13 +201,18 @@ pub fn ContributePage() -> impl IntoView {
 #[component]
 fn TaskCard(
     task: LocalTask,
-    submit: Callback<TaskAnswer>,
+    submit: Callback<(Option<Uuid>, TaskAnswer)>,
     skip: Callback<String>,
     can_skip: bool,
 ) -> impl IntoView {
-    let (title, help) = task_heading(task.kind);
+    let (title, help) = match task.lease {
+        Some(lease) => leased_heading(task.kind, lease.review),
+        None => task_heading(task.kind),
+    };
     let key = task.key.clone();
     let subject = task.context.last().map(|m| m.id);
+    let lease = task.lease;
+    let submit = Callback::new(move |answer| submit.run((lease.map(|l| l.task_id), answer)));
     let form = match task.kind {
         TaskKind::RankReplies => rank_form(&task, submit).into_any(),
         TaskKind::AssistantReply => better_answer_form(&task, submit).into_any(),
@@ -170,8 +241,9 @@ fn TaskCard(
             <header class="task-head">
                 <h3 class="task-title">{title}</h3>
                 <p class="task-help">{help}</p>
-                {(!task.title.is_empty() && show_context)
+                {(!task.title.is_empty() && show_context && lease.is_none())
                     .then(|| view! { <p class="task-from">{format!("From “{}”", task.title)}</p> })}
+                {lease.map(|l| view! { <p class="task-from task-lease" class:lease-expired=l.expired>{lease_line(&l)}</p> })}
             </header>
             {show_context.then(|| view! { <TaskContext messages=context /> })}
             {form}
@@ -261,7 +333,11 @@ fn better_answer_form(task: &LocalTask, submit: Callback<TaskAnswer>) -> impl In
         .unwrap_or_default();
     let comment = task.thumbs.as_ref().and_then(|t| t.comment.clone());
     let original = reply.as_ref().map(|r| r.text.clone()).unwrap_or_default();
-    let id = reply.as_ref().map(|r| r.id);
+    // A leased task asks for a reply to the last message, not a better one in place of a reply.
+    let id = match task.lease {
+        Some(_) => task.context.last().map(|m| m.id),
+        None => reply.as_ref().map(|r| r.id),
+    };
     view! {
         {reply
             .map(|r| {
@@ -351,5 +427,160 @@ fn writing_form(
                 "Submit"
             </button>
         </div>
+    }
+}
+
+/// Tasks one "Get tasks for offline work" asks for.
+const LEASE_COUNT: u32 = 10;
+
+fn leased_count(queue: &TaskQueue) -> usize {
+    queue.tasks.iter().filter(|t| t.lease.is_some()).count()
+}
+
+/// Where a leased task's lease stands, in words.
+fn lease_line(lease: &oa_types::TaskLease) -> String {
+    let review = if lease.review {
+        " Your labels decide whether the message is accepted."
+    } else {
+        ""
+    };
+    if lease.expired {
+        return format!(
+            "From the dataset server. The lease has ended: your answer is still sent, and used if it is still needed.{review}"
+        );
+    }
+    let left_ms = lease.expires_at_ms - js_sys::Date::now() as i64;
+    let hours = (left_ms / 3_600_000).max(0);
+    let left = if hours >= 48 {
+        format!("{} days", hours / 24)
+    } else if hours >= 1 {
+        format!("{hours} h")
+    } else {
+        format!("{} min", (left_ms / 60_000).max(1))
+    };
+    format!("From the dataset server, leased for {left} more.{review}")
+}
+
+/// The leaderboard and the person's own standing, from the server or the copy kept offline.
+#[component]
+fn StandingView() -> impl IntoView {
+    let window = RwSignal::new(LeaderboardWindow::Week);
+    let standing = RwSignal::new(None::<Result<Standing, String>>);
+    Effect::new(move |_| {
+        let asked = window.get();
+        spawn_local(async move {
+            standing.set(Some(ipc::standing(asked).await.map_err(|e| e.message)));
+        });
+    });
+    let windows = LeaderboardWindow::ALL
+        .into_iter()
+        .map(|w| {
+            let label = match w {
+                LeaderboardWindow::Day => "Today",
+                LeaderboardWindow::Week => "This week",
+                LeaderboardWindow::Month => "This month",
+                LeaderboardWindow::All => "All time",
+            };
+            view! {
+                <button
+                    type="button"
+                    class="chip standing-window"
+                    data-window=w.as_str()
+                    class:on=move || window.get() == w
+                    aria-pressed=move || (window.get() == w).to_string()
+                    on:click=move |_| window.set(w)
+                >
+                    {label}
+                </button>
+            }
+        })
+        .collect_view();
+    view! {
+        <section id="standing" class="standing" aria-labelledby="standing-title">
+            <h3 id="standing-title" class="task-title">"Leaderboard"</h3>
+            <div class="standing-windows" role="group" aria-label="Time span">{windows}</div>
+            {move || match standing.get() {
+                None => view! { <p class="field-help">"Loading…"</p> }.into_any(),
+                Some(Err(message)) => {
+                    view! { <p class="field-help" id="standing-unavailable">{message}</p> }.into_any()
+                }
+                Some(Ok(s)) => standing_table(s).into_any(),
+            }}
+        </section>
+    }
+}
+
+fn standing_table(s: Standing) -> impl IntoView {
+    let me = s.stats.account_id;
+    let mine = s
+        .stats
+        .windows
+        .iter()
+        .find(|(w, _)| *w == s.leaderboard.window)
+        .map(|(_, e)| e.clone());
+    let summary = match &mine {
+        Some(e) if e.rank > 0 => format!(
+            "You are #{} with {} points. Trust {:.0}%{}.",
+            e.rank,
+            points(e.score),
+            s.stats.trust * 100.0,
+            s.stats
+                .agreement
+                .map(|a| format!(", agreement with others {a:+.2}"))
+                .unwrap_or_default()
+        ),
+        _ => "No points in this time span yet: tasks you send count here.".to_owned(),
+    };
+    let stale = s.stale_because.clone().map(|why| {
+        let when = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(s.fetched_at_ms as f64))
+            .to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED);
+        view! {
+            <p class="field-help standing-stale" role="note">
+                {format!("Offline: as of {}. {why}", String::from(when))}
+            </p>
+        }
+    });
+    let rows = s
+        .leaderboard
+        .entries
+        .into_iter()
+        .map(|e| {
+            view! {
+                <tr class:me=e.account_id == me>
+                    <td class="num">{e.rank}</td>
+                    <td>{e.display_name}</td>
+                    <td class="num">{points(e.score)}</td>
+                    <td class="num">{e.prompts + e.replies}</td>
+                    <td class="num">{e.labels}</td>
+                    <td class="num">{e.rankings}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        {stale}
+        <p class="field-help" id="my-standing">{summary}</p>
+        <table class="standing-table">
+            <thead>
+                <tr>
+                    <th class="num">"#"</th>
+                    <th>"Name"</th>
+                    <th class="num">"Points"</th>
+                    <th class="num">"Written"</th>
+                    <th class="num">"Labels"</th>
+                    <th class="num">"Rankings"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+}
+
+/// A score as shown: whole points, with a decimal while they are few.
+fn points(score: f64) -> String {
+    if score < 10.0 {
+        format!("{score:.1}")
+    } else {
+        format!("{score:.0}")
     }
 }

@@ -8,9 +8,9 @@
 use oa_types::{
     AccountStatus, AppError, AppSettings, CatalogEntry, ChatEvent, CompareSet,
     ConversationListEntry, ConversationSettings, ConversationTreePath, DeviceSupport,
-    DownloadEvent, ErrorCode, InstalledModel, Labels, LinkAccount, MessageFeedback, ModelStatus,
-    Ranking, Regenerate, ReviewGroup, SamplerParams, SearchHit, SendMessage, SyncStatus,
-    TaskAnswer, TaskQueue, Thumbs, Uuid,
+    DownloadEvent, ErrorCode, InstalledModel, Labels, LeaderboardWindow, LinkAccount,
+    MessageFeedback, ModelStatus, Ranking, Regenerate, ReviewGroup, SamplerParams, SearchHit,
+    SendMessage, Standing, SyncStatus, TaskAnswer, TaskQueue, Thumbs, Uuid,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -147,6 +147,26 @@ struct SkipArgs<'a> {
 struct AnswerArgs<'a> {
     answer: &'a TaskAnswer,
     tz_offset_minutes: i32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LeasedAnswerArgs<'a> {
+    task_id: Uuid,
+    answer: &'a TaskAnswer,
+    tz_offset_minutes: i32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LeaseArgs {
+    count: u32,
+    tz_offset_minutes: i32,
+}
+
+#[derive(Serialize)]
+struct WindowArgs {
+    window: LeaderboardWindow,
 }
 
 #[derive(Serialize)]
@@ -436,6 +456,33 @@ pub async fn complete_task(answer: &TaskAnswer) -> Result<TaskQueue, AppError> {
         tz_offset_minutes: tz_offset_minutes(),
     };
     call("complete_task", to_js(&args)?).await
+}
+
+/// Leases `count` tasks from the dataset server for offline work.
+pub async fn lease_tasks(count: u32) -> Result<TaskQueue, AppError> {
+    let args = LeaseArgs {
+        count,
+        tz_offset_minutes: tz_offset_minutes(),
+    };
+    call("lease_tasks", to_js(&args)?).await
+}
+
+/// Keeps the answer to a leased task; it is sent as the task's result.
+pub async fn complete_leased_task(
+    task_id: Uuid,
+    answer: &TaskAnswer,
+) -> Result<TaskQueue, AppError> {
+    let args = LeasedAnswerArgs {
+        task_id,
+        answer,
+        tz_offset_minutes: tz_offset_minutes(),
+    };
+    call("complete_leased_task", to_js(&args)?).await
+}
+
+/// The leaderboard of `window` and the person's standing (possibly the kept copy).
+pub async fn standing(window: LeaderboardWindow) -> Result<Standing, AppError> {
+    call("standing", to_js(&WindowArgs { window })?).await
 }
 
 /// A prompt with all its replies and their ranking, if there is one.

@@ -357,11 +357,17 @@ impl App {
 
     /// Puts a task aside; returns the queue after it.
     pub async fn skip_task(&self, key: String, tz_offset_minutes: i32) -> Result<TaskQueue> {
-        self.with_store(move |s| {
-            s.skip_task(&key)?;
-            Ok(s.task_queue(tz_offset_minutes)?)
-        })
-        .await
+        let leased = oa_store::leased_task_id(&key);
+        let queue = self
+            .with_store(move |s| {
+                s.skip_task(&key)?;
+                Ok(s.task_queue(tz_offset_minutes)?)
+            })
+            .await?;
+        if let Some(task_id) = leased {
+            self.give_back_task(task_id);
+        }
+        Ok(queue)
     }
 
     /// A prompt with all its replies and their ranking, for compare mode.

@@ -6,6 +6,7 @@
 //! the engine thread — so that callers can be plain `async` code.
 
 mod app;
+mod community;
 mod downloads;
 mod error;
 mod models;

@@ -192,6 +192,7 @@ mod tests {
             rejection_reason: None,
             created_at_ms: 1_764_000_000_000,
             redacted: false,
+            task_id: None,
         }
     }
 

@@ -139,7 +139,7 @@ pub fn retry_wait(error: &Error, failures: u32, longest: Duration) -> Option<Dur
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -211,8 +211,19 @@ impl App {
         }
         account.session = None;
         account.save(&data_dir)?;
+        crate::community::forget_standing(&data_dir);
         self.sync_state().update(|s| *s = SyncStatus::default());
         Ok(account.status())
+    }
+
+    /// A client of the linked server and this device's session; [`Error::NotSignedIn`] when
+    /// there is none.
+    pub(crate) fn signed_in(&self) -> Result<(ServerClient, DeviceSession)> {
+        let account = Account::load(&self.config().data_dir)?;
+        let (Some(url), Some(session)) = (account.server_url, account.session) else {
+            return Err(Error::NotSignedIn);
+        };
+        Ok((ServerClient::new(&url)?, session))
     }
 
     /// Where sending stands: the agent's last outcome and the outbox's counts.
@@ -281,11 +292,7 @@ impl App {
     /// [`App::sync_status`]. When nothing waits it only checks that the server answers.
     /// [`Error::NotSignedIn`] when no server is set or this device is signed out.
     pub async fn sync_once(&self) -> Result<crate::SyncReport> {
-        let account = Account::load(&self.config().data_dir)?;
-        let (Some(url), Some(session)) = (account.server_url, account.session) else {
-            return Err(Error::NotSignedIn);
-        };
-        let client = ServerClient::new(&url)?;
+        let (client, session) = self.signed_in()?;
         self.sync_state().update(|s| s.sending = true);
         let outcome = match self.sync_now(&client, &session.token).await {
             Ok(report) if report.batches == 0 => {

@@ -14,6 +14,7 @@
 mod error;
 mod feedback;
 mod lang;
+mod leases;
 mod migrations;
 mod oasst;
 mod outbox;
@@ -26,6 +27,7 @@ pub mod testing;
 mod tree;
 
 pub use error::{ImportProblem, Result, StoreError};
+pub use leases::leased_task_id;
 pub use migrations::create_at_schema_version;
 pub use oasst::IMPORTED_ENGINE_VERSION;
 pub use search::{MAX_SEARCH_HITS, RANKED_MATCHES};

@@ -184,6 +184,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX task_log_by_time ON task_log (at);
     CREATE INDEX task_log_by_key ON task_log (task_key, outcome);
     "#,
+    // 7: tasks leased from the dataset server for offline work, with everything needed to do
+    // them, and the task a contribution event completes.
+    r#"
+    CREATE TABLE leased_tasks (
+        id         TEXT PRIMARY KEY NOT NULL,
+        task       TEXT NOT NULL CHECK (json_valid(task)),
+        expires_at INTEGER NOT NULL,
+        leased_at  INTEGER NOT NULL,
+        state      TEXT NOT NULL CHECK (state IN ('open', 'done', 'skipped')),
+        ended_at   INTEGER
+    ) STRICT;
+    CREATE INDEX leased_tasks_open ON leased_tasks (state, leased_at);
+    ALTER TABLE contribution_events ADD COLUMN task_id TEXT;
+    "#,
 ];
 
 /// Newest schema version this build writes.

@@ -14,7 +14,7 @@ use crate::{Result, Store, StoreError};
 /// The payload read is what would be sent: the redacted one where the person redacted it.
 const EVENT_COLUMNS: &str = "id, kind, subject_id, conversation_id,
      coalesce(redacted_payload, payload), state, rejection_reason, created_at,
-     redacted_payload IS NOT NULL";
+     redacted_payload IS NOT NULL, task_id";
 
 impl Store {
     /// Events in one consent state, oldest first.
@@ -281,6 +281,7 @@ fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Contributi
     let rejection_reason: Option<String> = row.get(6)?;
     let created_at_ms: i64 = row.get(7)?;
     let redacted: bool = row.get(8)?;
+    let task: Option<String> = row.get(9)?;
     Ok((|| {
         Ok(ContributionEvent {
             id: parse_uuid(&id)?,
@@ -294,6 +295,7 @@ fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Contributi
             rejection_reason,
             created_at_ms,
             redacted,
+            task_id: task.as_deref().map(parse_uuid).transpose()?,
         })
     })())
 }
@@ -307,50 +309,40 @@ pub(crate) fn record_event(
     payload: serde_json::Value,
     now: i64,
 ) -> Result<ContributionEvent> {
-    insert_event(
-        tx,
-        kind,
-        subject_id,
-        conversation_id,
-        payload,
-        ConsentState::Private,
-        now,
-    )
-}
-
-fn insert_event(
-    tx: &Transaction<'_>,
-    kind: ContributionKind,
-    subject_id: Uuid,
-    conversation_id: Uuid,
-    payload: serde_json::Value,
-    state: ConsentState,
-    now: i64,
-) -> Result<ContributionEvent> {
-    let payload = payload.to_string();
     let event = ContributionEvent {
         id: Uuid::now_v7(),
         kind,
         subject_id,
         conversation_id,
-        payload,
-        state,
+        payload: payload.to_string(),
+        state: ConsentState::Private,
         rejection_reason: None,
         created_at_ms: now,
         redacted: false,
+        task_id: None,
     };
+    insert_event(tx, event)
+}
+
+/// Writes `event` as it is, in the caller's transaction.
+pub(crate) fn insert_event(
+    tx: &Transaction<'_>,
+    event: ContributionEvent,
+) -> Result<ContributionEvent> {
     tx.execute(
         "INSERT INTO contribution_events
-             (id, kind, subject_id, conversation_id, payload, state, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+             (id, kind, subject_id, conversation_id, payload, state, created_at, updated_at,
+              task_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
         params![
             event.id.to_string(),
-            kind.as_str(),
-            subject_id.to_string(),
-            conversation_id.to_string(),
+            event.kind.as_str(),
+            event.subject_id.to_string(),
+            event.conversation_id.to_string(),
             event.payload,
-            state.as_str(),
-            now,
+            event.state.as_str(),
+            event.created_at_ms,
+            event.task_id.map(|t| t.to_string()),
         ],
     )?;
     Ok(event)
@@ -398,14 +390,20 @@ fn withdraw_in(
             tx.execute("DELETE FROM contribution_events WHERE id = ?1", [&id])?;
             insert_event(
                 tx,
-                ContributionKind::Retraction,
-                parse_uuid(&subject)?,
-                parse_uuid(&conversation)?,
-                json!({ "retracts": id, "kind": kind }),
-                // Queued, not private: the person consented to sharing what is retracted, and
-                // the retraction is what honours taking it back on the server.
-                ConsentState::Queued,
-                now,
+                ContributionEvent {
+                    id: Uuid::now_v7(),
+                    kind: ContributionKind::Retraction,
+                    subject_id: parse_uuid(&subject)?,
+                    conversation_id: parse_uuid(&conversation)?,
+                    payload: json!({ "retracts": id, "kind": kind }).to_string(),
+                    // Queued, not private: the person consented to sharing what is retracted,
+                    // and the retraction is what honours taking it back on the server.
+                    state: ConsentState::Queued,
+                    rejection_reason: None,
+                    created_at_ms: now,
+                    redacted: false,
+                    task_id: None,
+                },
             )
         })
         .collect()

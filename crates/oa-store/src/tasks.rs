@@ -31,7 +31,8 @@ impl Store {
     /// `getTimezoneOffset`): days and streaks are counted in the person's local days.
     pub fn task_queue(&self, tz_offset_minutes: i32) -> Result<TaskQueue> {
         let skipped = self.skipped_tasks()?;
-        let mut tasks = Vec::new();
+        // What the person leased from the dataset server comes first: they asked for it.
+        let mut tasks = self.leased_queue()?;
         let open = |key: &str| !skipped.contains(key);
 
         for prompt in self.ids(
@@ -96,6 +97,7 @@ impl Store {
             context: Vec::new(),
             replies: Vec::new(),
             thumbs: None,
+            lease: None,
         });
         let mut progress = self.task_progress(tz_offset_minutes)?;
         progress.open = u32::try_from(tasks.len()).unwrap_or(u32::MAX);
@@ -140,6 +142,9 @@ impl Store {
     /// Puts a task aside: it is not offered again. The first-prompt task is always offered, so
     /// skipping it only moves on.
     pub fn skip_task(&mut self, key: &str) -> Result<()> {
+        if let Some(task_id) = crate::leases::leased_task_id(key) {
+            return self.skip_leased_task(task_id);
+        }
         let name = key.split_once(':').map_or(key, |(kind, _)| kind);
         let kind = TaskKind::parse(name)
             .ok_or_else(|| StoreError::InvalidInput(format!("there is no task {key:?}")))?;
@@ -236,6 +241,7 @@ impl Store {
             context,
             replies,
             thumbs,
+            lease: None,
         })
     }
 
@@ -285,10 +291,18 @@ fn task_key(kind: TaskKind, subject: Uuid) -> String {
 }
 
 fn count_of(tasks: &[LocalTask], kind: TaskKind) -> usize {
-    tasks.iter().filter(|t| t.kind == kind).count()
+    tasks
+        .iter()
+        .filter(|t| t.kind == kind && t.lease.is_none())
+        .count()
 }
 
-fn log_task(tx: &Transaction<'_>, key: &str, kind: TaskKind, outcome: &str) -> Result<()> {
+pub(crate) fn log_task(
+    tx: &Transaction<'_>,
+    key: &str,
+    kind: TaskKind,
+    outcome: &str,
+) -> Result<()> {
     tx.execute(
         "INSERT INTO task_log (task_key, kind, outcome, at) VALUES (?1, ?2, ?3, ?4)",
         params![key, kind.as_str(), outcome, now_ms()],

@@ -5,6 +5,7 @@ mod store {
     mod crash;
     mod feedback;
     mod lang;
+    mod leases;
     mod migration;
     mod oasst;
     mod outbox;

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use oa_types::{
-    DeviceSession, EventResult, HealthReport, HealthStatus, INGEST_VERSION, IngestRequest,
-    IngestResponse, LoginRequest, MAX_EVENTS_PER_BATCH, RegisterRequest, SubmittedEvent,
+    ContributorStats, DeviceSession, EventResult, HealthReport, HealthStatus, INGEST_VERSION,
+    IngestRequest, IngestResponse, Leaderboard, LeaderboardWindow, LeaseRequest, LoginRequest,
+    MAX_EVENTS_PER_BATCH, RegisterRequest, SubmittedEvent, TaskList, Uuid,
 };
 use reqwest::header::RETRY_AFTER;
 use reqwest::{RequestBuilder, Response, StatusCode, Url};
@@ -164,6 +165,47 @@ impl ServerClient {
             });
         }
         Ok(answer.results)
+    }
+
+    /// The leaderboard for `window` (`GET /v1/leaderboard`), best first.
+    pub async fn leaderboard(&self, token: &str, window: LeaderboardWindow) -> Result<Leaderboard> {
+        let mut url = self.endpoint("v1/leaderboard");
+        url.query_pairs_mut().append_pair("window", window.as_str());
+        let response = self.send(self.http.get(url).bearer_auth(token)).await?;
+        self.decode(response, "/v1/leaderboard").await
+    }
+
+    /// The signed-in contributor's own standing (`GET /v1/me/stats`).
+    pub async fn my_stats(&self, token: &str) -> Result<ContributorStats> {
+        let response = self
+            .send(
+                self.http
+                    .get(self.endpoint("v1/me/stats"))
+                    .bearer_auth(token),
+            )
+            .await?;
+        self.decode(response, "/v1/me/stats").await
+    }
+
+    /// Leases up to `request.count` tasks to do, possibly offline (`POST /v1/tasks/lease`).
+    pub async fn lease_tasks(&self, token: &str, request: &LeaseRequest) -> Result<TaskList> {
+        let response = self
+            .send(
+                self.http
+                    .post(self.endpoint("v1/tasks/lease"))
+                    .bearer_auth(token)
+                    .json(request),
+            )
+            .await?;
+        self.decode(response, "/v1/tasks/lease").await
+    }
+
+    /// Gives a leased task back undone (`POST /v1/tasks/{id}/skip`).
+    pub async fn skip_task(&self, token: &str, task: Uuid) -> Result<()> {
+        let path = format!("v1/tasks/{task}/skip");
+        self.send(self.http.post(self.endpoint(&path)).bearer_auth(token))
+            .await?;
+        Ok(())
     }
 
     /// Sends a request; a non-success status becomes the matching [`Error`].

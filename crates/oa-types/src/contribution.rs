@@ -148,4 +148,7 @@ pub struct ContributionEvent {
     /// this computer).
     #[serde(default)]
     pub redacted: bool,
+    /// The server task this event completes, for the result of a leased task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<Uuid>,
 }

@@ -45,12 +45,12 @@ pub use server::{
     AccountRole, AccountStatus, AgreementPoint, ContributorStats, DeviceInfo, DeviceSession,
     EventResult, EventStatus, HealthReport, HealthStatus, INGEST_VERSION, IngestRequest,
     IngestResponse, Leaderboard, LeaderboardEntry, LeaderboardWindow, LeaseRequest, LinkAccount,
-    LoginRequest, MAX_EVENTS_PER_BATCH, RegisterRequest, RejectionReason, SetRoleRequest,
+    LoginRequest, MAX_EVENTS_PER_BATCH, RegisterRequest, RejectionReason, SetRoleRequest, Standing,
     SubmittedEvent, SyncStatus, Task, TaskKind, TaskList, TaskMessage,
 };
 pub use settings::{
     AppSettings, ComputeDevice, ConversationSettings, DeviceSupport, MAX_SYSTEM_PROMPT_CHARS,
     MAX_THREADS, Theme,
 };
-pub use tasks::{CompareSet, LocalTask, TaskAnswer, TaskProgress, TaskQueue};
+pub use tasks::{CompareSet, LocalTask, TaskAnswer, TaskLease, TaskProgress, TaskQueue};
 pub use uuid::Uuid;

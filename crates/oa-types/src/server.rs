@@ -167,7 +167,7 @@ impl From<&ContributionEvent> for SubmittedEvent {
             conversation_id: event.conversation_id,
             created_at_ms: event.created_at_ms,
             payload: event.payload.clone(),
-            task_id: None,
+            task_id: event.task_id,
         }
     }
 }
@@ -503,6 +503,21 @@ pub struct ContributorStats {
     pub agreement_history: Vec<AgreementPoint>,
 }
 
+/// The leaderboard and the person's own standing, as the app shows them: fresh from the
+/// server, or the copy kept from the last time it answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Standing {
+    /// The leaderboard of the window asked for.
+    pub leaderboard: Leaderboard,
+    /// The person's own numbers.
+    pub stats: ContributorStats,
+    /// Milliseconds since the Unix epoch when the server sent these.
+    pub fetched_at_ms: i64,
+    /// `None` when fresh; else why the server could not be asked (this is the kept copy).
+    #[serde(default)]
+    pub stale_because: Option<String>,
+}
+
 /// One scored ranking's agreement with the consensus.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AgreementPoint {
@@ -545,6 +560,7 @@ mod tests {
             rejection_reason: None,
             created_at_ms: 7,
             redacted: false,
+            task_id: None,
         };
         let json = serde_json::to_value(SubmittedEvent::from(&event)).unwrap();
         assert!(json.get("state").is_none());

@@ -24,6 +24,23 @@ pub struct LocalTask {
     pub replies: Vec<Message>,
     /// The person's vote on the subject, where it led to the task.
     pub thumbs: Option<Thumbs>,
+    /// For a task leased from the dataset server: its lease. The context then comes from the
+    /// server, and the answer is sent as the task's result.
+    #[serde(default)]
+    pub lease: Option<TaskLease>,
+}
+
+/// A task leased from the dataset server for offline work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskLease {
+    /// The server's task id.
+    pub task_id: Uuid,
+    /// Milliseconds since the Unix epoch when the lease ends.
+    pub expires_at_ms: i64,
+    /// The lease ended: the result is still sent, and used if the tree still needs it.
+    pub expired: bool,
+    /// For labelling: the labels decide whether the message is accepted.
+    pub review: bool,
 }
 
 /// The answer to a task.

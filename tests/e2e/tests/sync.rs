@@ -230,7 +230,10 @@ async fn whole_system() -> Result<()> {
         .iter()
         .filter(|m| m.message_tree_id == Some(root.message_id))
         .collect();
-    ensure!(flat.len() == 5, "the prompt and its four replies: {flat:#?}");
+    ensure!(
+        flat.len() == 5,
+        "the prompt and its four replies: {flat:#?}"
+    );
     for reply in replies {
         let same = flat.iter().find(|m| m.message_id == reply.message_id);
         ensure!(
@@ -264,4 +267,122 @@ async fn whole_system() -> Result<()> {
     let quality = &labelled.labels.as_ref().unwrap()["quality"];
     ensure!(quality.count == 1 && (quality.value - 0.75).abs() < 1e-9);
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_leased_from_the_server_is_done_and_counts_on_the_leaderboard() -> Result<()> {
+    tokio::time::timeout(TEST_TIMEOUT, leased_task())
+        .await
+        .context("test timed out")?
+}
+
+async fn leased_task() -> Result<()> {
+    // No first-prompt tasks: the only work is reviewing Kim's prompt.
+    let server = oa_server::testing::TestServer::start_with(oa_server::Config {
+        tree: oa_server::TreePolicy {
+            max_active_trees: 0,
+            ..oa_server::TreePolicy::default()
+        },
+        ..oa_server::testing::load_config()
+    })
+    .await?;
+    // Someone else's prompt waits for reviews.
+    let client = oa_sync::ServerClient::new(&server.base_url())?;
+    let kim = client
+        .register(&oa_types::RegisterRequest {
+            display_name: "Kim".into(),
+            password: "a long enough passphrase".into(),
+            device_name: "laptop".into(),
+        })
+        .await?;
+    let prompt = oa_types::Message {
+        id: oa_types::Uuid::now_v7(),
+        conversation_id: oa_types::Uuid::now_v7(),
+        parent_id: None,
+        role: oa_types::Role::Prompter,
+        text: "Why do onions make people cry?".into(),
+        created_at_ms: 1_764_000_000_000,
+        provenance: None,
+        corrects: None,
+    };
+    client
+        .ingest(
+            &kim.token,
+            &[oa_types::SubmittedEvent {
+                id: oa_types::Uuid::now_v7(),
+                kind: oa_types::ContributionKind::Message,
+                subject_id: prompt.id,
+                conversation_id: prompt.conversation_id,
+                created_at_ms: prompt.created_at_ms,
+                payload: serde_json::to_string(&prompt)?,
+                task_id: None,
+            }],
+        )
+        .await?;
+
+    let data = tempfile::tempdir()?;
+    let display = Display::start()?;
+    let launch = Launch::with_default_model(data.path())?;
+    let app = AppUnderTest::start_ready(&display, &launch).await?;
+
+    // Not signed in: asking for tasks says what to do.
+    app.click("#open-contribute").await?;
+    app.click("#lease-tasks").await?;
+    app.wait_text(".field-error", "sign in", SHORT).await?;
+
+    app.click("#open-settings").await?;
+    app.set_value("#server-url", &server.base_url()).await?;
+    app.set_value("#account-name", "Lee").await?;
+    app.set_value("#account-password", "a long enough passphrase")
+        .await?;
+    app.click("#create-account").await?;
+    app.wait_text("#signed-in", "Lee", SHORT).await?;
+    app.press(&Key::Escape.to_string()).await?;
+    app.wait_gone("#settings-panel", SHORT).await?;
+
+    // The server's review task comes first, with the prompt to label and its lease.
+    app.click("#open-contribute").await?;
+    app.click("#lease-tasks").await?;
+    app.wait_for(".task-card[data-kind='label_message'] .task-lease", SHORT)
+        .await?;
+    let context = app.text_of(".task-card .task-context", SHORT).await?;
+    ensure!(context.contains(&prompt.text), "context: {context:?}");
+    let lease = app.text_of(".task-card .task-lease", SHORT).await?;
+    ensure!(lease.contains("leased for"), "lease: {lease:?}");
+    app.click("[data-label='spam'] .label-value[data-value='0']")
+        .await?;
+    app.click("[data-label='quality'] .label-value[data-value='0.75']")
+        .await?;
+    app.screenshot(&display, "leased-task.png").await?;
+    app.click(".task-submit").await?;
+    app.wait_for(".task-saved", SHORT).await?;
+
+    // Sent without asking, and the server counts the task done.
+    let deadline = std::time::Instant::now() + SYNC_TIMEOUT;
+    loop {
+        let done: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM tasks t JOIN labels l ON l.event_id = t.result_event_id
+             WHERE t.completed_at IS NOT NULL AND l.message_id = $1",
+        )
+        .bind(prompt.id)
+        .fetch_one(server.pool())
+        .await?;
+        if done == 1 {
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the result never reached the server"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // The leaderboard shows Lee with the points for it.
+    app.click("#open-review").await?;
+    app.click("#open-contribute").await?;
+    app.click(".standing-window[data-window='all']").await?;
+    app.wait_text(".standing-table tr.me", "Lee", SHORT).await?;
+    app.wait_text("#my-standing", "You are #", SHORT).await?;
+    app.screenshot(&display, "leaderboard.png").await?;
+    app.quit().await
 }

@@ -62,7 +62,7 @@ fn a_version_1_database_is_migrated_with_its_data_intact() {
     }
 
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6, "latest schema");
+    assert_eq!(store.schema_version().unwrap(), 7, "latest schema");
     let list = store.list_conversation_entries().unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].summary.title, "Capitals");
@@ -91,7 +91,7 @@ fn a_version_1_database_is_migrated_with_its_data_intact() {
     assert_eq!(store.events(ConsentState::Private).unwrap().len(), 1);
     drop(store);
     // Opening again runs nothing twice.
-    assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), 6);
+    assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), 7);
 }
 
 /// Every older schema version, as that version's migrations left it, with a conversation and

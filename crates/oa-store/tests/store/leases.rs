@@ -45,7 +45,9 @@ fn a_leased_ranking_is_answered_offline_and_queued_with_its_task() {
         2
     );
     assert_eq!(
-        store.keep_leased_tasks(&[task.clone()]).unwrap(),
+        store
+            .keep_leased_tasks(std::slice::from_ref(&task))
+            .unwrap(),
         0,
         "kept once"
     );

@@ -23,6 +23,9 @@ use half::f16;
 
 use crate::{EngineError, Result};
 
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
 /// Values per block, for every format here.
 const BLOCK: usize = 32;
 
@@ -210,8 +213,18 @@ fn quantize_activation(x: &[f32]) -> ActivationBlock {
     }
 }
 
-/// One row of Q4_1 weights by one row of activations, block by block as llama.cpp sums.
+/// One row of Q4_1 weights by one row of activations, block by block as llama.cpp sums: with
+/// AVX2 where the CPU has it, else plainly (the same result either way).
 fn dot_q4_1(w: &[Q4_1Block], a: &[ActivationBlock]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(sum) = x86::dot_q4_1(w, a) {
+        return sum;
+    }
+    dot_q4_1_plain(w, a)
+}
+
+/// [`dot_q4_1`] without SIMD.
+fn dot_q4_1_plain(w: &[Q4_1Block], a: &[ActivationBlock]) -> f32 {
     let mut sum = 0f32;
     for (w, a) in w.iter().zip(a) {
         let mut sumi = 0i32;
@@ -240,8 +253,18 @@ fn dot_q5_1(w: &[Q5_1Block], a: &[ActivationBlock]) -> f32 {
     sum
 }
 
-/// One row of Q8_0 weights by one row of activations, block by block as llama.cpp sums.
+/// One row of Q8_0 weights by one row of activations, block by block as llama.cpp sums: with
+/// AVX2 where the CPU has it, else plainly (the same result either way).
 fn dot_q8_0(w: &[Q8_0Block], a: &[ActivationBlock]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(sum) = x86::dot_q8_0(w, a) {
+        return sum;
+    }
+    dot_q8_0_plain(w, a)
+}
+
+/// [`dot_q8_0`] without SIMD.
+fn dot_q8_0_plain(w: &[Q8_0Block], a: &[ActivationBlock]) -> f32 {
     let mut sum = 0f32;
     for (w, a) in w.iter().zip(a) {
         let sumi: i32 =

@@ -148,7 +148,8 @@ impl QuantMatrix {
     }
 
     /// Every weight row against every one of the `n` activation rows, the weight rows split in
-    /// bands over candle's thread pool; the result is row-major, `n × rows`.
+    /// bands over candle's thread pool; the result is row-major, `n × rows`. Activation rows go
+    /// [`ROWS_AT_ONCE`] at a time through a weight row, which is then read once for all.
     fn rows_times(&self, activations: &[ActivationBlock], n: usize) -> Result<Vec<f32>> {
         const BAND: usize = 16;
         let per_row = self.cols / BLOCK;
@@ -159,15 +160,33 @@ impl QuantMatrix {
             let end = (range.end * BAND).min(self.rows);
             let width = end - start;
             let mut part = vec![0f32; n * width];
+            let row = |i: usize| &activations[i * per_row..(i + 1) * per_row];
             for r in start..end {
-                for i in 0..n {
-                    let a = &activations[i * per_row..(i + 1) * per_row];
-                    let w = r * per_row..(r + 1) * per_row;
-                    part[i * width + (r - start)] = match &self.blocks {
-                        Blocks::Q4_1(blocks) => dot_q4_1(&blocks[w], a),
-                        Blocks::Q5_1(blocks) => dot_q5_1(&blocks[w], a),
-                        Blocks::Q8_0(blocks) => dot_q8_0(&blocks[w], a),
+                let w = r * per_row..(r + 1) * per_row;
+                let mut i = 0;
+                while i < n {
+                    let mut sums = [0f32; ROWS_AT_ONCE];
+                    let taken = if i + ROWS_AT_ONCE <= n {
+                        let rows: [_; ROWS_AT_ONCE] = std::array::from_fn(|k| row(i + k));
+                        sums = match &self.blocks {
+                            Blocks::Q4_1(blocks) => dot_q4_1(&blocks[w.clone()], rows),
+                            Blocks::Q5_1(blocks) => rows.map(|a| dot_q5_1(&blocks[w.clone()], a)),
+                            Blocks::Q8_0(blocks) => dot_q8_0(&blocks[w.clone()], rows),
+                        };
+                        ROWS_AT_ONCE
+                    } else {
+                        let rows = [row(i)];
+                        sums[0] = match &self.blocks {
+                            Blocks::Q4_1(blocks) => dot_q4_1(&blocks[w.clone()], rows)[0],
+                            Blocks::Q5_1(blocks) => dot_q5_1(&blocks[w.clone()], rows[0]),
+                            Blocks::Q8_0(blocks) => dot_q8_0(&blocks[w.clone()], rows)[0],
+                        };
+                        1
                     };
+                    for (k, sum) in sums.iter().take(taken).enumerate() {
+                        part[(i + k) * width + (r - start)] = *sum;
+                    }
+                    i += taken;
                 }
             }
             if let Ok(mut parts) = parts.lock() {
@@ -213,17 +232,20 @@ fn quantize_activation(x: &[f32]) -> ActivationBlock {
     }
 }
 
-/// One row of Q4_1 weights by one row of activations, block by block as llama.cpp sums: with
-/// AVX2 where the CPU has it, else plainly (the same result either way).
-fn dot_q4_1(w: &[Q4_1Block], a: &[ActivationBlock]) -> f32 {
+/// Activation rows that go through one weight row together.
+const ROWS_AT_ONCE: usize = 4;
+
+/// One row of Q4_1 weights by `N` rows of activations: with AVX2 and FMA where the CPU has
+/// them (summed as llama.cpp's x86 kernel sums), else plainly.
+fn dot_q4_1<const N: usize>(w: &[Q4_1Block], a: [&[ActivationBlock]; N]) -> [f32; N] {
     #[cfg(target_arch = "x86_64")]
-    if let Some(sum) = x86::dot_q4_1(w, a) {
-        return sum;
+    if let Some(sums) = x86::dot_q4_1(w, a) {
+        return sums;
     }
-    dot_q4_1_plain(w, a)
+    a.map(|a| dot_q4_1_plain(w, a))
 }
 
-/// [`dot_q4_1`] without SIMD.
+/// One row of Q4_1 weights by one row of activations without SIMD, block by block.
 fn dot_q4_1_plain(w: &[Q4_1Block], a: &[ActivationBlock]) -> f32 {
     let mut sum = 0f32;
     for (w, a) in w.iter().zip(a) {
@@ -253,17 +275,17 @@ fn dot_q5_1(w: &[Q5_1Block], a: &[ActivationBlock]) -> f32 {
     sum
 }
 
-/// One row of Q8_0 weights by one row of activations, block by block as llama.cpp sums: with
-/// AVX2 where the CPU has it, else plainly (the same result either way).
-fn dot_q8_0(w: &[Q8_0Block], a: &[ActivationBlock]) -> f32 {
+/// One row of Q8_0 weights by `N` rows of activations: with AVX2 and FMA where the CPU has
+/// them (summed as llama.cpp's x86 kernel sums), else plainly.
+fn dot_q8_0<const N: usize>(w: &[Q8_0Block], a: [&[ActivationBlock]; N]) -> [f32; N] {
     #[cfg(target_arch = "x86_64")]
-    if let Some(sum) = x86::dot_q8_0(w, a) {
-        return sum;
+    if let Some(sums) = x86::dot_q8_0(w, a) {
+        return sums;
     }
-    dot_q8_0_plain(w, a)
+    a.map(|a| dot_q8_0_plain(w, a))
 }
 
-/// [`dot_q8_0`] without SIMD.
+/// One row of Q8_0 weights by one row of activations without SIMD, block by block.
 fn dot_q8_0_plain(w: &[Q8_0Block], a: &[ActivationBlock]) -> f32 {
     let mut sum = 0f32;
     for (w, a) in w.iter().zip(a) {

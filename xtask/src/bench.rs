@@ -28,6 +28,10 @@ mod server;
 #[path = "bench_engine.rs"]
 mod engine;
 
+/// The engine's speed beside llama.cpp's (`engine.json`'s `speed`).
+#[path = "bench_speed.rs"]
+mod speed;
+
 /// The desktop app's start-up and idle memory (`target/bench/app.json`).
 #[path = "bench_app.rs"]
 mod app;
@@ -138,6 +142,22 @@ pub struct Machine {
 /// How a goal came out, as the tables print it.
 pub fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "MISSED" }
+}
+
+/// `cargo build --release --package PACKAGE --example EXAMPLE`, in the checkout: built before
+/// its runs are timed.
+pub fn build_release_example(project: &Project, package: &str, example: &str) -> Result<()> {
+    let mut cmd = command::cargo();
+    cmd.args([
+        "build",
+        "--release",
+        "--package",
+        package,
+        "--example",
+        example,
+    ])
+    .current_dir(project.root());
+    command::run(&mut cmd)
 }
 
 /// `cargo run --quiet --release --package PACKAGE --example EXAMPLE --`, in the checkout:

@@ -5,6 +5,8 @@
 //! far) and cold (from nothing) at turns 5, 10 and 20. This module runs it in release mode, adds
 //! the machine and the verdict, and writes `target/bench/engine.json`: warm time should follow
 //! the new tokens (about the same at turn 20 as at turn 5), cold time the whole history.
+//! `engine.json`'s `speed` sets prompt and decode speed, time to first token, load time and
+//! peak memory beside llama.cpp's (`bench_speed.rs`).
 
 use std::fs;
 
@@ -78,6 +80,7 @@ pub fn run(project: &Project) -> Result<()> {
     let new_growth = last.new_tokens as f64 / first.new_tokens.max(1) as f64;
     let history_growth = last.prompt_tokens as f64 / first.prompt_tokens.max(1) as f64;
     let (meets_goal, limit) = follows_new_tokens(warm_growth, new_growth, history_growth);
+    let speed = super::speed::compare(project, &mut timings)?;
     let report = json!({
         "benchmark": "engine",
         "machine": Machine::this(),
@@ -94,6 +97,7 @@ pub fn run(project: &Project) -> Result<()> {
             first.turn, last.turn
         ),
         "meets_goal": meets_goal,
+        "speed": speed,
     });
     fs::write(&report_path, serde_json::to_string_pretty(&report)? + "\n")
         .with_context(|| format!("could not write {}", report_path.display()))?;

@@ -11,7 +11,7 @@ use std::fs;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
-use crate::bench::{Machine, release_example, verdict};
+use crate::bench::{Machine, build_release_example, release_example, verdict};
 use crate::command;
 use crate::manifest::Manifest;
 use crate::project::Project;
@@ -27,17 +27,7 @@ pub fn run(project: &Project) -> Result<()> {
     let manifest = Manifest::load(&project.models_manifest())?;
     let mut timings = Timings::default();
     timings.step("memory benchmark (release build)", || {
-        let mut cmd = command::cargo();
-        cmd.args([
-            "build",
-            "--release",
-            "--package",
-            "oa-engine",
-            "--example",
-            "memory_bench",
-        ])
-        .current_dir(project.root());
-        command::run(&mut cmd)
+        build_release_example(project, "oa-engine", "memory_bench")
     })?;
     let mut models = Vec::new();
     for model in &manifest.models {

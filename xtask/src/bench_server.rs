@@ -23,7 +23,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::bench::{Machine, percentile, release_example, verdict};
+use crate::bench::{Machine, build_release_example, percentile, release_example, verdict};
 use crate::command;
 use crate::project::Project;
 use crate::step::{Timings, headline, ok};
@@ -79,17 +79,7 @@ pub fn run(project: &Project) -> Result<()> {
     let shape = Shape::from_env();
     let mut timings = Timings::default();
     timings.step("server benchmark build (release)", || {
-        let mut cmd = command::cargo();
-        cmd.args([
-            "build",
-            "--release",
-            "--package",
-            SERVER_PACKAGE,
-            "--example",
-            SERVER_BENCH_EXAMPLE,
-        ])
-        .current_dir(project.root());
-        command::run(&mut cmd)
+        build_release_example(project, SERVER_PACKAGE, SERVER_BENCH_EXAMPLE)
     })?;
     let mut server = timings.step("server start (PostgreSQL cluster, accounts)", || {
         BenchServer::start(project, shape)

@@ -19,6 +19,9 @@ use oa_engine::model::LoadedModel;
 use oa_engine::{ChatMessage, ChatRole};
 use serde_json::json;
 
+mod common;
+use common::arg;
+
 const TURNS: usize = 20;
 const MEASURED_TURNS: [usize; 3] = [5, 10, 20];
 const RUNS: usize = 3;
@@ -57,15 +60,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .map(PathBuf::from)
-            .ok_or_else(|| format!("{name} PATH is required"))
-    };
-    let (model_path, out) = (arg("--model")?, arg("--out")?);
+    let model_path = PathBuf::from(arg("--model")?);
+    let out = PathBuf::from(arg("--out")?);
     let mut model = LoadedModel::load(&model_path)?;
     let mut turns = Vec::new();
     for &turn in &MEASURED_TURNS {

@@ -17,30 +17,10 @@ use oa_engine::gguf::GgufFile;
 use oa_engine::model::LoadedModel;
 use serde_json::json;
 
-/// A field of `/proc/self/status` in bytes.
-fn status_bytes(field: &str) -> Result<u64, Box<dyn Error>> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .ok_or_else(|| format!("no {field} in /proc/self/status"))?;
-    let kib: u64 = line[field.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()?;
-    Ok(kib * 1024)
-}
+mod common;
+use common::{arg, status_bytes};
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-            .ok_or_else(|| format!("{name} VALUE is required"))
-    };
     let model_path = PathBuf::from(arg("--model")?);
     let out = PathBuf::from(arg("--out")?);
     let context: usize = arg("--context")?.parse()?;

@@ -19,6 +19,9 @@ async fn a_thumbs_down_labels_and_a_correction_are_kept() -> Result<()> {
         .context("test timed out")?
 }
 
+/// The person's better answer.
+const CORRECTION: &str = "Canberra is the capital of Australia (not Sydney).";
+
 async fn rate_and_correct() -> Result<()> {
     let data = tempfile::tempdir()?;
     let display = Display::start()?;
@@ -64,15 +67,11 @@ async fn rate_and_correct() -> Result<()> {
     // Correct the answer: the person's is shown, the model's is version 1 of 2.
     app.click(".message.assistant .correct").await?;
     app.wait_for(".correct-box", SHORT).await?;
-    app.set_value(".correct-box", "The capital of Australia is Canberra.")
-        .await?;
+    // Worded unlike any answer the model gives, so that it is a change.
+    app.set_value(".correct-box", CORRECTION).await?;
     app.click(".save-correction").await?;
-    app.wait_text(
-        ".message.assistant .message-text",
-        "The capital of Australia is Canberra.",
-        SHORT,
-    )
-    .await?;
+    app.wait_text(".message.assistant .message-text", CORRECTION, SHORT)
+        .await?;
     app.wait_text(".message.assistant .version-label", "2 / 2", SHORT)
         .await?;
     let tag = app
@@ -118,12 +117,8 @@ async fn rate_and_correct() -> Result<()> {
     );
     app.click(".panel-close").await?;
     app.click(".message.assistant .version-next").await?;
-    app.wait_text(
-        ".message.assistant .message-text",
-        "The capital of Australia is Canberra.",
-        SHORT,
-    )
-    .await?;
+    app.wait_text(".message.assistant .message-text", CORRECTION, SHORT)
+        .await?;
     ensure!(
         app.count(".message.assistant .thumb-down.on").await? == 0,
         "the correction has no vote of its own"

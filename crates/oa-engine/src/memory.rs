@@ -55,15 +55,9 @@ pub fn estimate(gguf: &GgufFile, context: usize) -> Result<MemoryEstimate> {
         weights += match info.shape.rank() {
             // Norm weights, biases and RoPE factors are read as f32.
             0 | 1 => elements * 4,
-            _ if name == "token_embd.weight" => {
-                // Kept as stored for looking rows up; a tied output layer holds a second copy.
-                stored
-                    + if tied {
-                        held_matrix(info.ggml_dtype, elements, stored)
-                    } else {
-                        0
-                    }
-            }
+            // Kept as stored for looking rows up, or, tied to the output layer, once in the
+            // form that layer holds.
+            _ if name == "token_embd.weight" && !tied => stored,
             _ => held_matrix(info.ggml_dtype, elements, stored),
         };
     }
@@ -90,10 +84,8 @@ pub fn estimate_catalog(model: &CatalogModel, context: usize) -> Option<MemoryEs
     let head = u64::from(model.head_size);
     let embedding = u64::from(model.heads) * head;
     let bits = held_bits_per_weight(&model.quantization);
-    let mut weights = (model.parameters as f64 * bits / 8.0) as u64;
-    if model.tied_embeddings {
-        weights += (f64::from(model.vocab) * embedding as f64 * bits / 8.0) as u64;
-    }
+    // The parameters count every matrix once, and a tied embedding is held once.
+    let weights = (model.parameters as f64 * bits / 8.0) as u64;
     let shape = Shape {
         layers: u64::from(model.layers),
         heads: u64::from(model.heads),

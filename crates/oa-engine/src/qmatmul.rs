@@ -125,6 +125,48 @@ impl QuantMatrix {
         Ok(Some(QuantMatrix { rows, cols, blocks }))
     }
 
+    /// The rows `ids` of the matrix, dequantized as llama.cpp does (`d · q`, `d · q + m`): an
+    /// embedding table's lookup, so that a tied output layer and the embedding share one copy.
+    pub fn rows(&self, ids: &[u32]) -> Result<Tensor> {
+        let per_row = self.cols / BLOCK;
+        let mut out = Vec::with_capacity(ids.len() * self.cols);
+        for &id in ids {
+            let id = id as usize;
+            if id >= self.rows {
+                return Err(EngineError::InvalidRequest(format!(
+                    "token id {id} is outside the vocabulary of {}",
+                    self.rows
+                )));
+            }
+            let blocks = id * per_row..(id + 1) * per_row;
+            match &self.blocks {
+                Blocks::Q4_1(b) => {
+                    for w in &b[blocks] {
+                        let value = |q: u8| w.d * f32::from(q) + w.m;
+                        out.extend(w.qs.iter().map(|&q| value(q & 0x0F)));
+                        out.extend(w.qs.iter().map(|&q| value(q >> 4)));
+                    }
+                }
+                Blocks::Q5_1(b) => {
+                    for w in &b[blocks] {
+                        let high = |j: usize| (((w.qh >> j) & 1) << 4) as u8;
+                        let value = |q: u8| w.d * f32::from(q) + w.m;
+                        out.extend((0..BLOCK / 2).map(|j| value((w.qs[j] & 0x0F) | high(j))));
+                        out.extend(
+                            (0..BLOCK / 2).map(|j| value((w.qs[j] >> 4) | high(j + BLOCK / 2))),
+                        );
+                    }
+                }
+                Blocks::Q8_0(b) => {
+                    for w in &b[blocks] {
+                        out.extend(w.qs.iter().map(|&q| w.d * f32::from(q)));
+                    }
+                }
+            }
+        }
+        Ok(Tensor::from_vec(out, (ids.len(), self.cols), &Device::Cpu)?)
+    }
+
     /// `x · Wᵀ` for `x` of shape (…, cols): the result has shape (…, rows).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let dims = x.dims().to_vec();
@@ -345,6 +387,30 @@ mod tests {
     #[test]
     fn q8_0_matches_dequantized_weights_within_activation_rounding() {
         matches_dequantized_weights_within_activation_rounding(GgmlDType::Q8_0);
+    }
+
+    #[test]
+    fn looked_up_rows_are_candles_dequantized_rows() {
+        let (rows, cols) = (9, 64);
+        let values: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 7919 % 1000) as f32 / 250.0) - 2.0)
+            .collect();
+        let w = Tensor::from_vec(values, (rows, cols), &Device::Cpu).unwrap();
+        for dtype in [GgmlDType::Q4_1, GgmlDType::Q5_1, GgmlDType::Q8_0] {
+            let q = QTensor::quantize(&w, dtype).unwrap();
+            let m = QuantMatrix::from_qtensor(&q).unwrap().unwrap();
+            let ids = [3u32, 0, 8, 3];
+            let ours = m.rows(&ids).unwrap().to_vec2::<f32>().unwrap();
+            let all = q
+                .dequantize(&Device::Cpu)
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            for (row, &id) in ours.iter().zip(&ids) {
+                assert_eq!(row, &all[id as usize], "{dtype:?} row {id}");
+            }
+            assert!(m.rows(&[rows as u32]).is_err(), "outside the vocabulary");
+        }
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl Norm {
 /// always uses candle's kernels.
 enum Matrix {
     Candle(QMatMul),
-    Own(QuantMatrix),
+    Own(Arc<QuantMatrix>),
 }
 
 impl Matrix {
@@ -77,7 +77,7 @@ impl Matrix {
             return Ok(Matrix::Candle(QMatMul::from_arc(t)?));
         }
         Ok(match QuantMatrix::from_qtensor(&t)? {
-            Some(m) => Matrix::Own(m),
+            Some(m) => Matrix::Own(Arc::new(m)),
             None => Matrix::Candle(QMatMul::from_arc(t)?),
         })
     }
@@ -88,6 +88,14 @@ impl Matrix {
             Matrix::Own(m) => m.forward(x),
         }
     }
+}
+
+/// The token embedding table: candle's quantized tensor (only the rows used are
+/// dequantized), or, when the output layer is tied to it and is the engine's own matrix, that
+/// very matrix, so that the table is held once.
+enum Embedding {
+    Candle(Arc<QTensor>),
+    Own(Arc<QuantMatrix>),
 }
 
 struct Linear {
@@ -218,7 +226,7 @@ struct Angles {
 /// A loaded model of any supported architecture.
 pub(crate) struct Transformer {
     hp: HParams,
-    embedding: Arc<QTensor>,
+    embedding: Embedding,
     layers: Vec<Layer>,
     norm: Norm,
     output: Matrix,
@@ -243,12 +251,21 @@ impl Transformer {
             device,
             eps: hp.rms_eps,
         };
-        let embedding = Arc::new(w.qtensor("token_embd.weight")?);
+        let table = Arc::new(w.qtensor("token_embd.weight")?);
         let final_norm = w.norm("output_norm.weight")?;
-        let output = if content.tensor_infos.contains_key("output.weight") {
-            Matrix::new(w.qtensor("output.weight")?)?
+        let (embedding, output) = if content.tensor_infos.contains_key("output.weight") {
+            let output = Matrix::new(w.qtensor("output.weight")?)?;
+            (Embedding::Candle(table), output)
         } else {
-            Matrix::shared(embedding.clone())?
+            // A tied output layer: one copy serves both, in the form the output layer uses.
+            match Matrix::shared(table.clone())? {
+                Matrix::Own(m) => {
+                    // Freed now, before the layers are read, so it never adds to the peak.
+                    drop(table);
+                    (Embedding::Own(m.clone()), Matrix::Own(m))
+                }
+                candle => (Embedding::Candle(table), candle),
+            }
         };
         let rope_freq_factors = if content.tensor_infos.contains_key("rope_freqs.weight") {
             w.tensor("rope_freqs.weight")?.to_vec1::<f32>()?
@@ -333,7 +350,11 @@ impl Transformer {
         self.cache.truncate(position)?;
         let seq = tokens.len();
         let ids = Tensor::new(tokens, &self.device)?;
-        let mut x = self.embedding.embedding(&ids)?.unsqueeze(0)?;
+        let mut x = match &self.embedding {
+            Embedding::Candle(table) => table.embedding(&ids)?,
+            Embedding::Own(table) => table.rows(tokens)?,
+        }
+        .unsqueeze(0)?;
         if self.hp.spec.scale_embeddings {
             x = (x * (self.hp.embedding as f64).sqrt())?;
         }

@@ -106,10 +106,11 @@ fn held_bits_per_weight(quantization: &str) -> f64 {
     match quantization.to_ascii_uppercase().as_str() {
         "F32" => 32.0,
         "F16" | "BF16" => 16.0,
-        "Q8_0" => 9.0,
+        // Q5_0 is held as Q8_0 blocks.
+        "Q8_0" | "Q5_0" => 9.0,
         "Q6_K" => 6.5625,
         "Q5_1" => 7.0,
-        "Q5_K_M" | "Q5_K_S" | "Q5_0" => 5.7,
+        "Q5_K_M" | "Q5_K_S" => 5.7,
         "Q4_1" => 6.0,
         "Q4_K_M" => 4.9,
         "Q4_K_S" | "Q4_0" => 4.6,
@@ -159,7 +160,8 @@ fn held_matrix(dtype: GgmlDType, elements: u64, stored: u64) -> u64 {
     match dtype {
         GgmlDType::Q4_1 => blocks * 24,
         GgmlDType::Q5_1 => blocks * 28,
-        GgmlDType::Q8_0 => blocks * 36,
+        // Q5_0 is held as Q8_0 blocks.
+        GgmlDType::Q5_0 | GgmlDType::Q8_0 => blocks * 36,
         _ => stored,
     }
 }

@@ -74,10 +74,14 @@ pub(crate) struct QuantMatrix {
 }
 
 impl QuantMatrix {
-    /// Takes a copy of a Q4_1, Q5_1 or Q8_0 tensor; `None` for any other type.
+    /// Takes a copy of a Q4_1, Q5_0, Q5_1 or Q8_0 tensor; `None` for any other type. Q5_0's
+    /// values, 5-bit `q − 16`, are kept as 8-bit Q8_0 blocks with the same scale: llama.cpp
+    /// multiplies Q5_0 by the same 8-bit activations, so the sums are the same integers, and
+    /// the Q8_0 kernels serve (at 36 bytes per block instead of 22).
     pub fn from_qtensor(t: &QTensor) -> Result<Option<QuantMatrix>> {
         let block_bytes = match t.dtype() {
             GgmlDType::Q4_1 => 20,
+            GgmlDType::Q5_0 => 22,
             GgmlDType::Q5_1 => 24,
             GgmlDType::Q8_0 => 34,
             _ => return Ok(None),
@@ -110,6 +114,25 @@ impl QuantMatrix {
                         m: scale(b, 2),
                         qh: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
                         qs: std::array::from_fn(|i| b[8 + i]),
+                    })
+                    .collect(),
+            ),
+            GgmlDType::Q5_0 => Blocks::Q8_0(
+                chunks
+                    .map(|b| {
+                        let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+                        let qs = &b[6..22];
+                        Q8_0Block {
+                            d: scale(b, 0),
+                            qs: std::array::from_fn(|i| {
+                                let (nibble, bit) = if i < BLOCK / 2 {
+                                    (qs[i] & 0x0F, (qh >> i) & 1)
+                                } else {
+                                    (qs[i - BLOCK / 2] >> 4, (qh >> i) & 1)
+                                };
+                                (nibble | (bit << 4) as u8) as i8 - 16
+                            }),
+                        }
                     })
                     .collect(),
             ),
@@ -380,6 +403,11 @@ mod tests {
     }
 
     #[test]
+    fn q5_0_matches_dequantized_weights_within_activation_rounding() {
+        matches_dequantized_weights_within_activation_rounding(GgmlDType::Q5_0);
+    }
+
+    #[test]
     fn q5_1_matches_dequantized_weights_within_activation_rounding() {
         matches_dequantized_weights_within_activation_rounding(GgmlDType::Q5_1);
     }
@@ -396,7 +424,12 @@ mod tests {
             .map(|i| ((i * 7919 % 1000) as f32 / 250.0) - 2.0)
             .collect();
         let w = Tensor::from_vec(values, (rows, cols), &Device::Cpu).unwrap();
-        for dtype in [GgmlDType::Q4_1, GgmlDType::Q5_1, GgmlDType::Q8_0] {
+        for dtype in [
+            GgmlDType::Q4_1,
+            GgmlDType::Q5_0,
+            GgmlDType::Q5_1,
+            GgmlDType::Q8_0,
+        ] {
             let q = QTensor::quantize(&w, dtype).unwrap();
             let m = QuantMatrix::from_qtensor(&q).unwrap().unwrap();
             let ids = [3u32, 0, 8, 3];

@@ -15,8 +15,10 @@
 //! thread pool. `tests/tiny_models.rs` compares the logits of random models in both formats
 //! with llama.cpp's.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::sync::Mutex;
 
+use candle_core::quantized::gguf_file::TensorInfo;
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use half::f16;
@@ -66,6 +68,72 @@ enum Blocks {
     Q8_0(Vec<Q8_0Block>),
 }
 
+/// Bytes per block in the file, for the formats held here.
+fn block_bytes(dtype: GgmlDType) -> Option<usize> {
+    match dtype {
+        GgmlDType::Q4_1 => Some(20),
+        GgmlDType::Q5_0 => Some(22),
+        GgmlDType::Q5_1 => Some(24),
+        GgmlDType::Q8_0 => Some(34),
+        _ => None,
+    }
+}
+
+fn scale(b: &[u8], at: usize) -> f32 {
+    f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
+}
+
+impl Blocks {
+    /// Room for `n` blocks of `dtype` (one of [`block_bytes`]'s).
+    fn empty(dtype: GgmlDType, n: usize) -> Blocks {
+        match dtype {
+            GgmlDType::Q4_1 => Blocks::Q4_1(Vec::with_capacity(n)),
+            GgmlDType::Q5_1 => Blocks::Q5_1(Vec::with_capacity(n)),
+            _ => Blocks::Q8_0(Vec::with_capacity(n)),
+        }
+    }
+
+    /// Appends the blocks `data` holds, stored as `dtype` (the type `self` was made for).
+    fn push_from(&mut self, dtype: GgmlDType, data: &[u8]) {
+        let Some(size) = block_bytes(dtype) else {
+            return;
+        };
+        let chunks = data.chunks_exact(size);
+        match (self, dtype) {
+            (Blocks::Q4_1(blocks), _) => blocks.extend(chunks.map(|b| Q4_1Block {
+                d: scale(b, 0),
+                m: scale(b, 2),
+                qs: std::array::from_fn(|i| b[4 + i]),
+            })),
+            (Blocks::Q5_1(blocks), _) => blocks.extend(chunks.map(|b| Q5_1Block {
+                d: scale(b, 0),
+                m: scale(b, 2),
+                qh: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+                qs: std::array::from_fn(|i| b[8 + i]),
+            })),
+            (Blocks::Q8_0(blocks), GgmlDType::Q5_0) => blocks.extend(chunks.map(|b| {
+                let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+                let qs = &b[6..22];
+                Q8_0Block {
+                    d: scale(b, 0),
+                    qs: std::array::from_fn(|i| {
+                        let nibble = if i < BLOCK / 2 {
+                            qs[i] & 0x0F
+                        } else {
+                            qs[i - BLOCK / 2] >> 4
+                        };
+                        (nibble | (((qh >> i) & 1) << 4) as u8) as i8 - 16
+                    }),
+                }
+            })),
+            (Blocks::Q8_0(blocks), _) => blocks.extend(chunks.map(|b| Q8_0Block {
+                d: scale(b, 0),
+                qs: std::array::from_fn(|i| b[2 + i] as i8),
+            })),
+        }
+    }
+}
+
 /// A quantized matrix, rows × columns, unpacked for fast access.
 pub(crate) struct QuantMatrix {
     rows: usize,
@@ -79,12 +147,8 @@ impl QuantMatrix {
     /// multiplies Q5_0 by the same 8-bit activations, so the sums are the same integers, and
     /// the Q8_0 kernels serve (at 36 bytes per block instead of 22).
     pub fn from_qtensor(t: &QTensor) -> Result<Option<QuantMatrix>> {
-        let block_bytes = match t.dtype() {
-            GgmlDType::Q4_1 => 20,
-            GgmlDType::Q5_0 => 22,
-            GgmlDType::Q5_1 => 24,
-            GgmlDType::Q8_0 => 34,
-            _ => return Ok(None),
+        let Some(block_bytes) = block_bytes(t.dtype()) else {
+            return Ok(None);
         };
         let (rows, cols) = t.shape().dims2()?;
         let data = t.data()?;
@@ -95,56 +159,46 @@ impl QuantMatrix {
                 data.len()
             ))));
         }
-        let scale = |b: &[u8], at: usize| f16::from_le_bytes([b[at], b[at + 1]]).to_f32();
-        let chunks = data.chunks_exact(block_bytes);
-        let blocks = match t.dtype() {
-            GgmlDType::Q4_1 => Blocks::Q4_1(
-                chunks
-                    .map(|b| Q4_1Block {
-                        d: scale(b, 0),
-                        m: scale(b, 2),
-                        qs: std::array::from_fn(|i| b[4 + i]),
-                    })
-                    .collect(),
-            ),
-            GgmlDType::Q5_1 => Blocks::Q5_1(
-                chunks
-                    .map(|b| Q5_1Block {
-                        d: scale(b, 0),
-                        m: scale(b, 2),
-                        qh: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
-                        qs: std::array::from_fn(|i| b[8 + i]),
-                    })
-                    .collect(),
-            ),
-            GgmlDType::Q5_0 => Blocks::Q8_0(
-                chunks
-                    .map(|b| {
-                        let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
-                        let qs = &b[6..22];
-                        Q8_0Block {
-                            d: scale(b, 0),
-                            qs: std::array::from_fn(|i| {
-                                let (nibble, bit) = if i < BLOCK / 2 {
-                                    (qs[i] & 0x0F, (qh >> i) & 1)
-                                } else {
-                                    (qs[i - BLOCK / 2] >> 4, (qh >> i) & 1)
-                                };
-                                (nibble | (bit << 4) as u8) as i8 - 16
-                            }),
-                        }
-                    })
-                    .collect(),
-            ),
-            _ => Blocks::Q8_0(
-                chunks
-                    .map(|b| Q8_0Block {
-                        d: scale(b, 0),
-                        qs: std::array::from_fn(|i| b[2 + i] as i8),
-                    })
-                    .collect(),
-            ),
+        let mut blocks = Blocks::empty(t.dtype(), rows * cols / BLOCK);
+        blocks.push_from(t.dtype(), &data);
+        Ok(Some(QuantMatrix { rows, cols, blocks }))
+    }
+
+    /// Reads tensor `info` of a GGUF file (whose tensor data start at `data_offset`) straight
+    /// into blocks, a megabyte at a time, so that the file's bytes are never held whole beside
+    /// the copy (a 178 MB embedding would otherwise be held twice while loading). `None` for
+    /// types other than those of [`QuantMatrix::from_qtensor`].
+    pub fn read<R: Read + Seek>(
+        info: &TensorInfo,
+        reader: &mut R,
+        data_offset: u64,
+    ) -> Result<Option<QuantMatrix>> {
+        let dtype = info.ggml_dtype;
+        let Some(block_bytes) = block_bytes(dtype) else {
+            return Ok(None);
         };
+        let (rows, cols) = info.shape.dims2()?;
+        if cols % BLOCK != 0 {
+            return Err(EngineError::Inference(candle_core::Error::Msg(format!(
+                "a {dtype:?} tensor of {rows}×{cols}: rows are not whole blocks"
+            ))));
+        }
+        let io = |e: std::io::Error| EngineError::Inference(candle_core::Error::Io(e));
+        reader
+            .seek(SeekFrom::Start(data_offset + info.offset))
+            .map_err(io)?;
+        let total = rows * cols / BLOCK;
+        let mut blocks = Blocks::empty(dtype, total);
+        let per_read = (1 << 20) / block_bytes;
+        let mut buffer = vec![0u8; per_read * block_bytes];
+        let mut done = 0;
+        while done < total {
+            let n = per_read.min(total - done);
+            let bytes = &mut buffer[..n * block_bytes];
+            reader.read_exact(bytes).map_err(io)?;
+            blocks.push_from(dtype, bytes);
+            done += n;
+        }
         Ok(Some(QuantMatrix { rows, cols, blocks }))
     }
 
@@ -443,6 +497,41 @@ mod tests {
                 assert_eq!(row, &all[id as usize], "{dtype:?} row {id}");
             }
             assert!(m.rows(&[rows as u32]).is_err(), "outside the vocabulary");
+        }
+    }
+
+    #[test]
+    fn reading_from_a_file_in_pieces_gives_the_same_matrix() {
+        // More blocks than one megabyte's read, so that several reads are joined.
+        let (rows, cols) = (300, 4096);
+        let values: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 7919 % 1000) as f32 / 250.0) - 2.0)
+            .collect();
+        let w = Tensor::from_vec(values, (rows, cols), &Device::Cpu).unwrap();
+        for dtype in [GgmlDType::Q5_0, GgmlDType::Q8_0] {
+            let q = QTensor::quantize(&w, dtype).unwrap();
+            let mut file = vec![7u8; 100];
+            file.extend_from_slice(&q.data().unwrap());
+            let info = TensorInfo {
+                ggml_dtype: dtype,
+                shape: (rows, cols).into(),
+                offset: 60,
+            };
+            let mut reader = std::io::Cursor::new(file);
+            let read = QuantMatrix::read(&info, &mut reader, 40).unwrap().unwrap();
+            let copied = QuantMatrix::from_qtensor(&q).unwrap().unwrap();
+            let ids: Vec<u32> = (0..rows as u32).step_by(37).collect();
+            assert_eq!(
+                read.rows(&ids).unwrap().to_vec2::<f32>().unwrap(),
+                copied.rows(&ids).unwrap().to_vec2::<f32>().unwrap(),
+                "{dtype:?}"
+            );
+            let short = TensorInfo { offset: 61, ..info };
+            let mut reader = std::io::Cursor::new(reader.into_inner());
+            assert!(
+                QuantMatrix::read(&short, &mut reader, 40).is_err(),
+                "a cut file"
+            );
         }
     }
 

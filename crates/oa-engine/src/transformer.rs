@@ -251,22 +251,34 @@ impl Transformer {
             device,
             eps: hp.rms_eps,
         };
-        let table = Arc::new(w.qtensor("token_embd.weight")?);
-        let final_norm = w.norm("output_norm.weight")?;
         let (embedding, output) = if content.tensor_infos.contains_key("output.weight") {
+            let table = Arc::new(w.qtensor("token_embd.weight")?);
             let output = Matrix::new(w.qtensor("output.weight")?)?;
             (Embedding::Candle(table), output)
         } else {
-            // A tied output layer: one copy serves both, in the form the output layer uses.
-            match Matrix::shared(table.clone())? {
-                Matrix::Own(m) => {
-                    // Freed now, before the layers are read, so it never adds to the peak.
-                    drop(table);
+            // A tied output layer: one copy serves both, in the form the output layer uses,
+            // read from the file block by block when it is the engine's own matrix.
+            let own = match (
+                device.is_cpu(),
+                content.tensor_infos.get("token_embd.weight"),
+            ) {
+                (true, Some(info)) => {
+                    QuantMatrix::read(info, w.reader, content.tensor_data_offset)?
+                }
+                _ => None,
+            };
+            match own {
+                Some(m) => {
+                    let m = Arc::new(m);
                     (Embedding::Own(m.clone()), Matrix::Own(m))
                 }
-                candle => (Embedding::Candle(table), candle),
+                None => {
+                    let table = Arc::new(w.qtensor("token_embd.weight")?);
+                    (Embedding::Candle(table.clone()), Matrix::shared(table)?)
+                }
             }
         };
+        let final_norm = w.norm("output_norm.weight")?;
         let rope_freq_factors = if content.tensor_infos.contains_key("rope_freqs.weight") {
             w.tensor("rope_freqs.weight")?.to_vec1::<f32>()?
         } else {

@@ -115,17 +115,17 @@ impl App {
     pub async fn standing(&self, window: LeaderboardWindow) -> Result<Standing> {
         let (client, session) = self.signed_in()?;
         let data_dir = self.config().data_dir.clone();
-        let fetched = async {
-            let leaderboard = client.leaderboard(&session.token, window).await?;
-            let stats = client.my_stats(&session.token).await?;
-            Ok::<_, oa_sync::Error>(Standing {
-                leaderboard,
-                stats,
-                fetched_at_ms: now_ms(),
-                stale_because: None,
-            })
-        }
-        .await;
+        // Both asked at once: one round trip's wait, not two.
+        let fetched = tokio::try_join!(
+            client.leaderboard(&session.token, window),
+            client.my_stats(&session.token)
+        )
+        .map(|(leaderboard, stats)| Standing {
+            leaderboard,
+            stats,
+            fetched_at_ms: now_ms(),
+            stale_because: None,
+        });
         let mut kept = load(&data_dir);
         if kept.account_id != Some(session.account_id) {
             kept = Kept {

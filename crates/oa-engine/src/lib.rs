@@ -15,6 +15,7 @@ mod error;
 pub mod gguf;
 pub mod memory;
 pub mod model;
+mod parallel;
 mod qmatmul;
 pub mod sampler;
 pub mod spm;

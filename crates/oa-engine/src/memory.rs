@@ -106,14 +106,15 @@ fn held_bits_per_weight(quantization: &str) -> f64 {
     match quantization.to_ascii_uppercase().as_str() {
         "F32" => 32.0,
         "F16" | "BF16" => 16.0,
-        // Q5_0 is held as Q8_0 blocks.
-        "Q8_0" | "Q5_0" => 9.0,
-        "Q6_K" => 6.5625,
-        "Q5_1" => 7.0,
-        "Q5_K_M" | "Q5_K_S" => 5.7,
-        "Q4_1" => 6.0,
-        "Q4_K_M" => 4.9,
-        "Q4_K_S" | "Q4_0" => 4.6,
+        "Q8_0" => 8.5,
+        "Q5_0" => 5.5,
+        "Q6_K" => 6.625,
+        "Q5_1" => 6.0,
+        "Q5_K_M" | "Q5_K_S" => 5.9,
+        "Q4_1" => 5.0,
+        "Q4_K_M" => 5.1,
+        "Q4_K_S" => 4.8,
+        "Q4_0" => 4.5,
         "Q3_K_M" | "Q3_K_L" | "Q3_K_S" => 3.9,
         "Q2_K" => 3.4,
         _ => 8.0,
@@ -153,15 +154,14 @@ impl Shape {
     }
 }
 
-/// Bytes a weight matrix takes once loaded: the engine unpacks Q4_1, Q5_1 and Q8_0 blocks
-/// with f32 scales (`qmatmul.rs`); other formats stay as stored.
+/// Bytes a weight matrix takes once loaded: the k-quants' blocks are unpacked (f32 scales, the
+/// sub-block scales in bytes; `qmatmul.rs`); other formats stay as stored.
 fn held_matrix(dtype: GgmlDType, elements: u64, stored: u64) -> u64 {
-    let blocks = elements / 32;
+    let k_blocks = elements / 256;
     match dtype {
-        GgmlDType::Q4_1 => blocks * 24,
-        GgmlDType::Q5_1 => blocks * 28,
-        // Q5_0 is held as Q8_0 blocks.
-        GgmlDType::Q5_0 | GgmlDType::Q8_0 => blocks * 36,
+        GgmlDType::Q4K => k_blocks * 152,
+        GgmlDType::Q5K => k_blocks * 184,
+        GgmlDType::Q6K => k_blocks * 212,
         _ => stored,
     }
 }

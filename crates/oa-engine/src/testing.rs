@@ -102,6 +102,18 @@ impl ModelShape {
         }
     }
 
+    /// Two layers whose every matrix has rows of whole 256-value blocks, as the k-quant
+    /// formats need: four heads of 128 (two for keys and values), a feed-forward of 1,536.
+    pub fn k_quant_layers() -> ModelShape {
+        ModelShape {
+            layers: 2,
+            heads: 4,
+            kv_heads: 2,
+            head_size: 128,
+            feed_forward: 1536,
+        }
+    }
+
     /// Four heads of 16 (two for keys and values), a feed-forward of 96, two layers; seven
     /// for Gemma 3, so that the sixth is a global layer.
     pub fn tiny(architecture: &str) -> ModelShape {

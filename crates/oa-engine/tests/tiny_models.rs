@@ -115,10 +115,13 @@ fn phi3_matches_llama_cpp() {
 /// Q8_0 kernels: 1% of the spread and more on every token), so at least 6 of 8 tokens must
 /// agree to 1e-4, and none by more than 1% of the spread.
 fn at_smollm2s_shape_gives_llama_cpps_logits(weights: GgmlDType) {
-    let shape = ModelShape::smollm2_layers();
+    gives_llama_cpps_logits(weights, &ModelShape::smollm2_layers());
+}
+
+fn gives_llama_cpps_logits(weights: GgmlDType, shape: &ModelShape) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("smollm2-shape.gguf");
-    write_test_model("llama", &path, 7, weights, &shape);
+    write_test_model("llama", &path, 7, weights, shape);
     let mut model = LoadedModel::load(&path).unwrap();
     let tokens = [2u32, 5, 31, 77, 99, 150, 200, 250];
     let requests: Vec<Vec<u32>> = tokens.iter().map(|&t| vec![t]).collect();
@@ -172,6 +175,34 @@ fn q8_0_weights_at_smollm2s_shape_give_llama_cpps_logits() {
     // SmolLM2's embedding and tied output; rows of 576 values, where candle's AVX-512 kernel
     // would quantize the activations per 256 values instead of per 32 (`qmatmul.rs`).
     at_smollm2s_shape_gives_llama_cpps_logits(GgmlDType::Q8_0);
+}
+
+#[test]
+fn q4_0_weights_at_smollm2s_shape_give_llama_cpps_logits() {
+    at_smollm2s_shape_gives_llama_cpps_logits(GgmlDType::Q4_0);
+}
+
+#[test]
+fn q5_0_weights_at_smollm2s_shape_give_llama_cpps_logits() {
+    // Most of Gemma 3 270M's matrices; held as Q8_0 blocks (`qmatmul.rs`).
+    at_smollm2s_shape_gives_llama_cpps_logits(GgmlDType::Q5_0);
+}
+
+#[test]
+fn q4_k_weights_give_llama_cpps_logits() {
+    // The k-quants multiply activations quantized per 256 values (Q8_K), which llama.cpp
+    // rounds with `−127/max` where candle uses `−128/max` (`qmatmul.rs`).
+    gives_llama_cpps_logits(GgmlDType::Q4K, &ModelShape::k_quant_layers());
+}
+
+#[test]
+fn q5_k_weights_give_llama_cpps_logits() {
+    gives_llama_cpps_logits(GgmlDType::Q5K, &ModelShape::k_quant_layers());
+}
+
+#[test]
+fn q6_k_weights_give_llama_cpps_logits() {
+    gives_llama_cpps_logits(GgmlDType::Q6K, &ModelShape::k_quant_layers());
 }
 
 #[test]

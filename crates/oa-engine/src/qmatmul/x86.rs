@@ -13,16 +13,22 @@
 #![allow(unsafe_code)]
 
 use std::arch::x86_64::{
-    __m256, __m256i, _mm_add_ps, _mm_add_ss, _mm_and_si128, _mm_cvtss_f32, _mm_loadu_si128,
-    _mm_movehdup_ps, _mm_movehl_ps, _mm_set1_epi8, _mm_srli_epi16, _mm256_castps256_ps128,
-    _mm256_cvtepi32_ps, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_si256,
-    _mm256_madd_epi16, _mm256_maddubs_epi16, _mm256_set_m128i, _mm256_set1_epi16, _mm256_set1_ps,
-    _mm256_setzero_ps, _mm256_sign_epi8,
+    __m256, __m256i, _mm_add_ps, _mm_add_ss, _mm_and_si128, _mm_cvtss_f32, _mm_loadl_epi64,
+    _mm_loadu_si128, _mm_movehdup_ps, _mm_movehl_ps, _mm_set1_epi8, _mm_set1_epi16, _mm_srli_epi16,
+    _mm_unpacklo_epi8, _mm256_add_epi32, _mm256_and_si256, _mm256_andnot_si256,
+    _mm256_castps256_ps128, _mm256_cmpeq_epi8, _mm256_cvtepi32_ps, _mm256_cvtepu8_epi16,
+    _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_si256, _mm256_madd_epi16,
+    _mm256_maddubs_epi16, _mm256_or_si256, _mm256_set_epi64x, _mm256_set_m128i, _mm256_set1_epi8,
+    _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_ps, _mm256_setzero_ps,
+    _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_sign_epi8, _mm256_slli_epi16,
+    _mm256_srli_epi16, _mm256_sub_epi8, _mm256_sub_epi16,
 };
 
-use super::{ActivationBlock, Q4_1Block, Q8_0Block};
+use super::blocks::{Q4_0Block, Q4_1Block, Q5_0Block, Q8_0Block, Q8Block};
+use super::k_quants::{Q4KBlock, Q5KBlock, Q6KBlock, Q8KBlock};
+use super::widen;
 
-/// Whether this CPU runs the AVX2 kernels. `OA_ENGINE_PLAIN_KERNELS=1` in the environment
+/// Whether this CPU runs the AVX2 kernels (with FMA). `OA_ENGINE_PLAIN_KERNELS=1` in the environment
 /// keeps the plain ones, to measure what the vectorised ones bring.
 fn available() -> bool {
     static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -33,23 +39,28 @@ fn available() -> bool {
     })
 }
 
-/// One Q4_1 weight row by `N` activation rows, or `None` on a CPU without AVX2 and FMA.
-pub(super) fn dot_q4_1<const N: usize>(
-    w: &[Q4_1Block],
-    a: [&[ActivationBlock]; N],
-) -> Option<[f32; N]> {
-    // SAFETY: the function is compiled for AVX2 and FMA, which `available` found on this CPU.
-    available().then(|| unsafe { dot_q4_1_avx2(w, a) })
+/// `$name(w, a)`: one weight row of `$block`s by `N` activation rows through `$kernel`, or
+/// `None` on a CPU without AVX2 and FMA.
+macro_rules! entry_point {
+    ($name:ident, $kernel:ident, $block:ty, $activation:ty) => {
+        pub(super) fn $name<const N: usize>(
+            w: &[$block],
+            a: [&[$activation]; N],
+        ) -> Option<[f32; N]> {
+            // SAFETY: the kernel is compiled for AVX2 and FMA, which `available` found on
+            // this CPU.
+            available().then(|| unsafe { $kernel(w, a) })
+        }
+    };
 }
 
-/// One Q8_0 weight row by `N` activation rows, or `None` on a CPU without AVX2 and FMA.
-pub(super) fn dot_q8_0<const N: usize>(
-    w: &[Q8_0Block],
-    a: [&[ActivationBlock]; N],
-) -> Option<[f32; N]> {
-    // SAFETY: as in `dot_q4_1`.
-    available().then(|| unsafe { dot_q8_0_avx2(w, a) })
-}
+entry_point!(dot_q4_0, dot_q4_0_avx2, Q4_0Block, Q8Block);
+entry_point!(dot_q4_1, dot_q4_1_avx2, Q4_1Block, Q8Block);
+entry_point!(dot_q5_0, dot_q5_0_avx2, Q5_0Block, Q8Block);
+entry_point!(dot_q8_0, dot_q8_0_avx2, Q8_0Block, Q8Block);
+entry_point!(dot_q4_k, dot_q4_k_avx2, Q4KBlock, Q8KBlock);
+entry_point!(dot_q5_k, dot_q5_k_avx2, Q5KBlock, Q8KBlock);
+entry_point!(dot_q6_k, dot_q6_k_avx2, Q6KBlock, Q8KBlock);
 
 /// The sum of the eight lanes, as llama.cpp's `hsum_float_8` adds them.
 #[target_feature(enable = "avx2")]
@@ -69,7 +80,7 @@ fn products(u: __m256i, v: __m256i) -> __m256 {
 }
 
 #[target_feature(enable = "avx2,fma")]
-fn dot_q4_1_avx2<const N: usize>(w: &[Q4_1Block], a: [&[ActivationBlock]; N]) -> [f32; N] {
+fn dot_q4_1_avx2<const N: usize>(w: &[Q4_1Block], a: [&[Q8Block]; N]) -> [f32; N] {
     let low_nibbles = _mm_set1_epi8(0x0F);
     let mut acc = [_mm256_setzero_ps(); N];
     let mut offsets = [0f32; N];
@@ -80,34 +91,277 @@ fn dot_q4_1_avx2<const N: usize>(w: &[Q4_1Block], a: [&[ActivationBlock]; N]) ->
         let hi = _mm_and_si128(_mm_srli_epi16::<4>(packed), low_nibbles);
         // Values 0..16 are the low nibbles, 16..32 the high ones, as the format lays them out.
         let values = _mm256_set_m128i(hi, lo);
+        let (d, m) = (widen(w.d), widen(w.m));
         for row in 0..N {
             let x = &a[row][b];
             // SAFETY: `qs` holds 32 bytes and `loadu` reads 32 without alignment needs.
             let activations = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
-            let scale = _mm256_set1_ps(w.d * x.d);
+            let scale = _mm256_set1_ps(d * x.d);
             acc[row] = _mm256_fmadd_ps(scale, products(values, activations), acc[row]);
-            offsets[row] += w.m * x.s;
+            offsets[row] += m * x.s;
         }
     }
     std::array::from_fn(|row| sum_lanes(acc[row]) + offsets[row])
 }
 
+/// u·v for 32 signed 8-bit `u` and `v` (neither −128 where the other is, and `v` at most 127
+/// in magnitude), as in [`products`]: |u| · (v with u's sign).
+#[target_feature(enable = "avx2")]
+fn signed_products(u: __m256i, v: __m256i) -> __m256 {
+    products(_mm256_sign_epi8(u, u), _mm256_sign_epi8(v, u))
+}
+
+/// `acc[row] += d·d' · (values · a)` for block `b` of each of the `N` activation rows, with
+/// `values` signed (see [`signed_products`]).
 #[target_feature(enable = "avx2,fma")]
-fn dot_q8_0_avx2<const N: usize>(w: &[Q8_0Block], a: [&[ActivationBlock]; N]) -> [f32; N] {
+fn signed_rows<const N: usize>(
+    values: __m256i,
+    d: f32,
+    a: &[&[Q8Block]; N],
+    b: usize,
+    acc: &mut [__m256; N],
+) {
+    for row in 0..N {
+        let x = &a[row][b];
+        // SAFETY: `qs` holds 32 bytes and `loadu` reads 32 without alignment needs.
+        let activations = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
+        let scale = _mm256_set1_ps(d * x.d);
+        acc[row] = _mm256_fmadd_ps(scale, signed_products(values, activations), acc[row]);
+    }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn dot_q4_0_avx2<const N: usize>(w: &[Q4_0Block], a: [&[Q8Block]; N]) -> [f32; N] {
+    let low_nibbles = _mm_set1_epi8(0x0F);
+    let eight = _mm256_set1_epi8(8);
     let mut acc = [_mm256_setzero_ps(); N];
     for (b, w) in w.iter().enumerate() {
-        // SAFETY: `qs` holds 32 bytes and `loadu` reads 32 without alignment needs.
+        // SAFETY: `qs` holds 16 bytes and `loadu` reads 16 without alignment needs.
+        let packed = unsafe { _mm_loadu_si128(w.qs.as_ptr().cast()) };
+        let lo = _mm_and_si128(packed, low_nibbles);
+        let hi = _mm_and_si128(_mm_srli_epi16::<4>(packed), low_nibbles);
+        let values = _mm256_sub_epi8(_mm256_set_m128i(hi, lo), eight);
+        let d = widen(w.d);
+        signed_rows(values, d, &a, b, &mut acc);
+    }
+    std::array::from_fn(|row| sum_lanes(acc[row]))
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn dot_q5_0_avx2<const N: usize>(w: &[Q5_0Block], a: [&[Q8Block]; N]) -> [f32; N] {
+    let low_nibbles = _mm_set1_epi8(0x0F);
+    // Byte i of the block takes byte i/8 of the fifth bits and tests bit i%8 of it.
+    let spread = _mm256_set_epi64x(
+        0x0303_0303_0303_0303,
+        0x0202_0202_0202_0202,
+        0x0101_0101_0101_0101,
+        0,
+    );
+    let bit = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
+    let minus_sixteen = _mm256_set1_epi8(0xF0_u8 as i8);
+    let mut acc = [_mm256_setzero_ps(); N];
+    for (b, w) in w.iter().enumerate() {
+        // SAFETY: `qs` holds 16 bytes and `loadu` reads 16 without alignment needs.
+        let packed = unsafe { _mm_loadu_si128(w.qs.as_ptr().cast()) };
+        let lo = _mm_and_si128(packed, low_nibbles);
+        let hi = _mm_and_si128(_mm_srli_epi16::<4>(packed), low_nibbles);
+        let fifth = _mm256_shuffle_epi8(_mm256_set1_epi32(i32::from_le_bytes(w.qh)), spread);
+        let set = _mm256_cmpeq_epi8(_mm256_and_si256(fifth, bit), bit);
+        // q − 16 in 8 bits: the nibble, with the high four bits all set (−16) unless the fifth
+        // bit is.
+        let values = _mm256_or_si256(
+            _mm256_set_m128i(hi, lo),
+            _mm256_andnot_si256(set, minus_sixteen),
+        );
+        let d = widen(w.d);
+        signed_rows(values, d, &a, b, &mut acc);
+    }
+    std::array::from_fn(|row| sum_lanes(acc[row]))
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn dot_q8_0_avx2<const N: usize>(w: &[Q8_0Block], a: [&[Q8Block]; N]) -> [f32; N] {
+    let mut acc = [_mm256_setzero_ps(); N];
+    for (b, w) in w.iter().enumerate() {
+        // SAFETY: `qs` holds 32 bytes and `loadu` reads 32 without alignment needs. |−128|
+        // reads as 128 unsigned, which stays in range: activations never exceed 127.
         let values = unsafe { _mm256_loadu_si256(w.qs.as_ptr().cast()) };
-        // u·v for signed u: |u| · (v with u's sign). |−128| reads as 128 unsigned, which stays
-        // in range: activations never exceed 127 in magnitude.
-        let magnitudes = _mm256_sign_epi8(values, values);
+        let d = widen(w.d);
+        signed_rows(values, d, &a, b, &mut acc);
+    }
+    std::array::from_fn(|row| sum_lanes(acc[row]))
+}
+
+/// The 32 bytes at `p`.
+///
+/// # Safety
+/// `p` must be valid for reading 32 bytes.
+#[target_feature(enable = "avx2")]
+unsafe fn load(p: *const u8) -> __m256i {
+    // SAFETY: the caller's promise; `loadu` needs no alignment.
+    unsafe { _mm256_loadu_si256(p.cast()) }
+}
+
+/// The four 64-value runs of a Q4_K or Q5_K block's 4-bit values: each 32 bytes of `qs` give
+/// the run's first 32 values (low nibbles) and last 32 (high nibbles).
+#[target_feature(enable = "avx2")]
+fn nibble_runs(qs: &[u8; 128]) -> [__m256i; 8] {
+    let low = _mm256_set1_epi8(0x0F);
+    let mut values = [_mm256_setzero_si256(); 8];
+    for j in 0..4 {
+        // SAFETY: bytes 32j..32j+32 of the 128 of `qs`.
+        let packed = unsafe { load(qs[32 * j..].as_ptr()) };
+        values[2 * j] = _mm256_and_si256(packed, low);
+        values[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16::<4>(packed), low);
+    }
+    values
+}
+
+/// The sums of a Q4_K or Q5_K block by `N` rows of Q8_K activations (block `b` of each):
+/// `acc += d·d' · Σ scales[j] · (values · a)` and `offsets += dmin·d' · Σ mins[j] · Σa`, in
+/// eight float lanes each.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+fn k_block<const N: usize>(
+    values: &[__m256i; 8],
+    scales: &[u8; 8],
+    mins: &[u8; 8],
+    (d, dmin): (f32, f32),
+    a: &[&[Q8KBlock]; N],
+    b: usize,
+    acc: &mut [__m256; N],
+    offsets: &mut [__m256; N],
+) {
+    let scales: [__m256i; 8] = std::array::from_fn(|j| _mm256_set1_epi16(i16::from(scales[j])));
+    // SAFETY: `mins` holds the 8 bytes `loadl` reads. Each minimum twice: it weighs the
+    // activation sums of both 16-value halves of its sub-block.
+    let packed = unsafe { _mm_loadl_epi64(mins.as_ptr().cast()) };
+    let mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(packed, packed));
+    for row in 0..N {
+        let x = &a[row][b];
+        let mut sumi = _mm256_setzero_si256();
+        for j in 0..8 {
+            // SAFETY: values 32j..32j+32 of the 256 of `qs`.
+            let activations = unsafe { load(x.qs[32 * j..].as_ptr().cast()) };
+            let pairs = _mm256_maddubs_epi16(values[j], activations);
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(pairs, scales[j]));
+        }
+        acc[row] = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), _mm256_cvtepi32_ps(sumi), acc[row]);
+        // SAFETY: `bsums` holds 16 sums of 2 bytes, the 32 bytes `load` reads.
+        let sums = unsafe { load(x.bsums.as_ptr().cast()) };
+        let offset = _mm256_cvtepi32_ps(_mm256_madd_epi16(mins, sums));
+        offsets[row] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * x.d), offset, offsets[row]);
+    }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn dot_q4_k_avx2<const N: usize>(w: &[Q4KBlock], a: [&[Q8KBlock]; N]) -> [f32; N] {
+    let mut acc = [_mm256_setzero_ps(); N];
+    let mut offsets = [_mm256_setzero_ps(); N];
+    for (b, w) in w.iter().enumerate() {
+        let values = nibble_runs(&w.qs);
+        let scales = (w.d, w.dmin);
+        k_block(
+            &values,
+            &w.scales,
+            &w.mins,
+            scales,
+            &a,
+            b,
+            &mut acc,
+            &mut offsets,
+        );
+    }
+    std::array::from_fn(|row| sum_lanes(acc[row]) - sum_lanes(offsets[row]))
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn dot_q5_k_avx2<const N: usize>(w: &[Q5KBlock], a: [&[Q8KBlock]; N]) -> [f32; N] {
+    let one = _mm256_set1_epi8(1);
+    let mut acc = [_mm256_setzero_ps(); N];
+    let mut offsets = [_mm256_setzero_ps(); N];
+    for (b, w) in w.iter().enumerate() {
+        let mut values = nibble_runs(&w.qs);
+        // SAFETY: `qh` holds 32 bytes.
+        let high = unsafe { load(w.qh.as_ptr()) };
+        let mut bits = high;
+        for v in &mut values {
+            // Bit j of each byte is the fifth bit of run j: shifted down to bit 0, then up to 4
+            // (16-bit shifts, but the masked byte holds one bit, so none crosses bytes).
+            let fifth = _mm256_slli_epi16::<4>(_mm256_and_si256(bits, one));
+            *v = _mm256_or_si256(*v, fifth);
+            bits = _mm256_srli_epi16::<1>(bits);
+        }
+        let scales = (w.d, w.dmin);
+        k_block(
+            &values,
+            &w.scales,
+            &w.mins,
+            scales,
+            &a,
+            b,
+            &mut acc,
+            &mut offsets,
+        );
+    }
+    std::array::from_fn(|row| sum_lanes(acc[row]) - sum_lanes(offsets[row]))
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn dot_q6_k_avx2<const N: usize>(w: &[Q6KBlock], a: [&[Q8KBlock]; N]) -> [f32; N] {
+    let low = _mm256_set1_epi8(0x0F);
+    let two_bits = _mm256_set1_epi8(3);
+    let thirty_two = _mm256_set1_epi8(32);
+    let mut acc = [_mm256_setzero_ps(); N];
+    for (b, w) in w.iter().enumerate() {
+        // The eight runs of 32 6-bit values (see `Q6KBlock::value`).
+        let mut values = [_mm256_setzero_si256(); 8];
+        for half in 0..2 {
+            // SAFETY: bytes 64·half.. + 64 of the 128 of `ql`, 32·half.. + 32 of the 64 of `qh`.
+            let (ql0, ql1, qh) = unsafe {
+                (
+                    load(w.ql[64 * half..].as_ptr()),
+                    load(w.ql[64 * half + 32..].as_ptr()),
+                    load(w.qh[32 * half..].as_ptr()),
+                )
+            };
+            let lows = [
+                _mm256_and_si256(ql0, low),
+                _mm256_and_si256(ql1, low),
+                _mm256_and_si256(_mm256_srli_epi16::<4>(ql0), low),
+                _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), low),
+            ];
+            let mut bits = qh;
+            for (run, low) in lows.into_iter().enumerate() {
+                let high = _mm256_slli_epi16::<4>(_mm256_and_si256(bits, two_bits));
+                values[4 * half + run] = _mm256_or_si256(low, high);
+                bits = _mm256_srli_epi16::<2>(bits);
+            }
+        }
+        // Run j's two halves of 16 values have scales 2j and 2j + 1.
+        let scales: [__m256i; 8] = std::array::from_fn(|j| {
+            _mm256_set_m128i(
+                _mm_set1_epi16(i16::from(w.scales[2 * j + 1])),
+                _mm_set1_epi16(i16::from(w.scales[2 * j])),
+            )
+        });
         for row in 0..N {
             let x = &a[row][b];
-            // SAFETY: as above.
-            let activations = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
-            let signed = _mm256_sign_epi8(activations, values);
-            let scale = _mm256_set1_ps(w.d * x.d);
-            acc[row] = _mm256_fmadd_ps(scale, products(magnitudes, signed), acc[row]);
+            let mut sumi = _mm256_setzero_si256();
+            for j in 0..8 {
+                // SAFETY: values 32j..32j+32 of the 256 of `qs`.
+                let activations = unsafe { load(x.qs[32 * j..].as_ptr().cast()) };
+                // The values are stored plus 32: (q − 32)·a = q·a − 32·a, pair by pair, so
+                // that each lane sums what llama.cpp's lane sums.
+                let excess = _mm256_maddubs_epi16(thirty_two, activations);
+                let pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(values[j], activations), excess);
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(pairs, scales[j]));
+            }
+            acc[row] = _mm256_fmadd_ps(
+                _mm256_set1_ps(w.d * x.d),
+                _mm256_cvtepi32_ps(sumi),
+                acc[row],
+            );
         }
     }
     std::array::from_fn(|row| sum_lanes(acc[row]))
@@ -115,8 +369,11 @@ fn dot_q8_0_avx2<const N: usize>(w: &[Q8_0Block], a: [&[ActivationBlock]; N]) ->
 
 #[cfg(test)]
 mod tests {
-    use super::super::{dot_q4_1_plain, dot_q8_0_plain};
+    use super::super::Format;
+    use super::super::blocks::{dot_q4_0_plain, dot_q4_1_plain, dot_q5_0_plain, dot_q8_0_plain};
+    use super::super::k_quants::{dot_q4_k_plain, dot_q5_k_plain, dot_q6_k_plain};
     use super::*;
+    use half::f16;
 
     /// A deterministic stream of pseudo-random numbers (xorshift).
     struct Noise(u64);
@@ -132,27 +389,74 @@ mod tests {
         fn scale(&mut self) -> f32 {
             (self.next() % 20_000) as f32 / 10_000.0 - 1.0
         }
+
+        fn half(&mut self) -> f16 {
+            f16::from_f32(self.scale())
+        }
+
+        fn byte(&mut self) -> u8 {
+            self.next() as u8
+        }
+
+        /// An activation in −127..=127, the extremes whenever `extreme` says.
+        fn activation(&mut self, extreme: usize) -> i8 {
+            match extreme % 61 {
+                0 => 127,
+                1 => -127,
+                _ => (self.next() % 255) as i8 / 2 + (self.next() % 2) as i8,
+            }
+        }
     }
 
-    fn activations(noise: &mut Noise, n: usize) -> Vec<ActivationBlock> {
+    fn q8(noise: &mut Noise, n: usize) -> Vec<Q8Block> {
         (0..n)
-            .map(|i| ActivationBlock {
+            .map(|i| Q8Block {
                 d: noise.scale(),
                 s: noise.scale(),
-                // The extremes appear in every row.
-                qs: std::array::from_fn(|j| match (i + j) % 61 {
-                    0 => 127,
-                    1 => -127,
-                    _ => (noise.next() % 255) as i8 / 2 + (noise.next() % 2) as i8,
-                }),
+                qs: std::array::from_fn(|j| noise.activation(i + j)),
             })
             .collect()
     }
 
-    /// Differences from summing in another order only: well below a unit in the last place of
-    /// the sum of the magnitudes of the block terms.
-    fn close(fast: f32, plain: f32, magnitude: f32) -> bool {
-        (fast - plain).abs() <= magnitude * 1e-5
+    fn q8k(noise: &mut Noise, n: usize) -> Vec<Q8KBlock> {
+        (0..n)
+            .map(|i| {
+                let qs: [i8; 256] = std::array::from_fn(|j| noise.activation(i + j));
+                Q8KBlock {
+                    d: noise.scale(),
+                    bsums: std::array::from_fn(|j| {
+                        qs[16 * j..16 * j + 16].iter().map(|&q| i16::from(q)).sum()
+                    }),
+                    qs,
+                }
+            })
+            .collect()
+    }
+
+    /// Checks the AVX2 kernel of `F` against its plain one on three activation rows: equal up
+    /// to the order of float additions, well below a unit in the last place of `magnitude`
+    /// (a bound on the sum of the magnitudes of the block terms); and one row alone gives
+    /// what it gave among three.
+    fn agrees<F: Format>(
+        name: &str,
+        w: &[F],
+        rows: &[Vec<F::Activation>],
+        plain: fn(&[F], &[F::Activation]) -> f32,
+        magnitude: impl Fn(&F, &F::Activation) -> f32,
+    ) {
+        let three = [rows[0].as_slice(), &rows[1], &rows[2]];
+        let fast = F::dot(w, three);
+        for (row, a) in rows.iter().enumerate() {
+            let bound: f32 = w.iter().zip(a).map(|(w, a)| magnitude(w, a)).sum();
+            let plain = plain(w, a);
+            assert!(
+                (fast[row] - plain).abs() <= bound * 1e-5,
+                "{name}, {} blocks: {} vs {plain}",
+                w.len(),
+                fast[row]
+            );
+            assert_eq!(F::dot(w, [a.as_slice()])[0], fast[row], "{name}");
+        }
     }
 
     #[test]
@@ -162,57 +466,104 @@ mod tests {
             return;
         }
         let mut noise = Noise(0x9E37_79B9_7F4A_7C15);
+        let bits = 32.0 * 128.0 * 127.0;
         for blocks in [1, 2, 7, 64] {
-            let rows: Vec<Vec<ActivationBlock>> =
-                (0..3).map(|_| activations(&mut noise, blocks)).collect();
-            let q4: Vec<Q4_1Block> = (0..blocks)
-                .map(|_| Q4_1Block {
-                    d: noise.scale(),
-                    m: noise.scale(),
-                    qs: std::array::from_fn(|_| noise.next() as u8),
+            let rows: Vec<Vec<Q8Block>> = (0..3).map(|_| q8(&mut noise, blocks)).collect();
+            let q4_0: Vec<Q4_0Block> = (0..blocks)
+                .map(|_| Q4_0Block {
+                    d: noise.half(),
+                    qs: std::array::from_fn(|_| noise.byte()),
                 })
                 .collect();
-            let q8: Vec<Q8_0Block> = (0..blocks)
+            agrees("Q4_0", &q4_0, &rows, dot_q4_0_plain, |w, a| {
+                (widen(w.d) * a.d).abs() * bits
+            });
+            let q4_1: Vec<Q4_1Block> = (0..blocks)
+                .map(|_| Q4_1Block {
+                    d: noise.half(),
+                    m: noise.half(),
+                    qs: std::array::from_fn(|_| noise.byte()),
+                })
+                .collect();
+            agrees("Q4_1", &q4_1, &rows, dot_q4_1_plain, |w, a| {
+                (widen(w.d) * a.d).abs() * bits + (widen(w.m) * a.s).abs()
+            });
+            let q5_0: Vec<Q5_0Block> = (0..blocks)
+                .map(|_| Q5_0Block {
+                    d: noise.half(),
+                    qh: std::array::from_fn(|_| noise.byte()),
+                    qs: std::array::from_fn(|_| noise.byte()),
+                })
+                .collect();
+            agrees("Q5_0", &q5_0, &rows, dot_q5_0_plain, |w, a| {
+                (widen(w.d) * a.d).abs() * bits
+            });
+            let q8_0: Vec<Q8_0Block> = (0..blocks)
                 .map(|i| Q8_0Block {
-                    d: noise.scale(),
+                    d: noise.half(),
                     qs: std::array::from_fn(|j| {
                         if (i + j) % 29 == 0 {
                             -128
                         } else {
-                            noise.next() as i8
+                            noise.byte() as i8
                         }
                     }),
                 })
                 .collect();
-            // Every block term at most |d·d'|·32·128·127 (+ |m·s|): a bound on the magnitude.
-            let magnitude = |a: &[ActivationBlock], d: &dyn Fn(usize) -> f32| {
-                a.iter()
-                    .enumerate()
-                    .map(|(b, x)| (d(b) * x.d).abs() * 32.0 * 128.0 * 127.0 + x.s.abs())
-                    .sum::<f32>()
+            agrees("Q8_0", &q8_0, &rows, dot_q8_0_plain, |w, a| {
+                (widen(w.d) * a.d).abs() * bits
+            });
+
+            let rows: Vec<Vec<Q8KBlock>> = (0..3).map(|_| q8k(&mut noise, blocks)).collect();
+            let sixes = |noise: &mut Noise| std::array::from_fn(|_| noise.byte() % 64);
+            let k_bound = |d: f32, dmin: f32, scales: &[u8; 8], mins: &[u8; 8], a: &Q8KBlock| {
+                let s: f32 = scales.iter().map(|&s| f32::from(s)).sum();
+                let m: f32 = mins.iter().map(|&m| f32::from(m)).sum();
+                (d * a.d).abs() * s * 32.0 * 31.0 * 127.0 + (dmin * a.d).abs() * m * 32.0 * 127.0
             };
-            let three = [rows[0].as_slice(), &rows[1], &rows[2]];
-            let q4_fast = dot_q4_1(&q4, three).unwrap();
-            let q8_fast = dot_q8_0(&q8, three).unwrap();
-            for (row, a) in rows.iter().enumerate() {
-                let m4 = magnitude(a, &|b| q4[b].d) + q4.iter().map(|w| w.m.abs()).sum::<f32>();
-                let m8 = magnitude(a, &|b| q8[b].d);
-                let plain4 = dot_q4_1_plain(&q4, a);
-                let plain8 = dot_q8_0_plain(&q8, a);
-                assert!(
-                    close(q4_fast[row], plain4, m4),
-                    "Q4_1 {blocks}: {} {plain4}",
-                    q4_fast[row]
-                );
-                assert!(
-                    close(q8_fast[row], plain8, m8),
-                    "Q8_0 {blocks}: {} {plain8}",
-                    q8_fast[row]
-                );
-                // One row at a time gives what the row gave among three.
-                assert_eq!(dot_q4_1(&q4, [a.as_slice()]).unwrap()[0], q4_fast[row]);
-                assert_eq!(dot_q8_0(&q8, [a.as_slice()]).unwrap()[0], q8_fast[row]);
-            }
+            let q4_k: Vec<Q4KBlock> = (0..blocks)
+                .map(|_| Q4KBlock {
+                    d: noise.scale(),
+                    dmin: noise.scale(),
+                    scales: sixes(&mut noise),
+                    mins: sixes(&mut noise),
+                    qs: std::array::from_fn(|_| noise.byte()),
+                })
+                .collect();
+            agrees("Q4_K", &q4_k, &rows, dot_q4_k_plain, |w, a| {
+                k_bound(w.d, w.dmin, &w.scales, &w.mins, a)
+            });
+            let q5_k: Vec<Q5KBlock> = (0..blocks)
+                .map(|_| Q5KBlock {
+                    d: noise.scale(),
+                    dmin: noise.scale(),
+                    scales: sixes(&mut noise),
+                    mins: sixes(&mut noise),
+                    qh: std::array::from_fn(|_| noise.byte()),
+                    qs: std::array::from_fn(|_| noise.byte()),
+                })
+                .collect();
+            agrees("Q5_K", &q5_k, &rows, dot_q5_k_plain, |w, a| {
+                k_bound(w.d, w.dmin, &w.scales, &w.mins, a)
+            });
+            let q6_k: Vec<Q6KBlock> = (0..blocks)
+                .map(|i| Q6KBlock {
+                    d: noise.scale(),
+                    scales: std::array::from_fn(|j| {
+                        if (i + j) % 5 == 0 {
+                            -128
+                        } else {
+                            noise.byte() as i8
+                        }
+                    }),
+                    ql: std::array::from_fn(|_| noise.byte()),
+                    qh: std::array::from_fn(|_| noise.byte()),
+                })
+                .collect();
+            agrees("Q6_K", &q6_k, &rows, dot_q6_k_plain, |w, a| {
+                let s: f32 = w.scales.iter().map(|&s| f32::from(s).abs()).sum();
+                (w.d * a.d).abs() * s * 16.0 * 32.0 * 127.0
+            });
         }
     }
 }

@@ -1,0 +1,296 @@
+//! The k-quant formats (Q4_K, Q5_K, Q6_K: 256 values per block in sub-blocks with their own
+//! scales) and the Q8_K activations they multiply, as llama.cpp defines and sums them.
+
+use super::{Format, nearest_int, scale};
+
+/// Values per block.
+pub(super) const QK_K: usize = 256;
+
+/// One block of activations for the k-quants: `value ≈ d · q`, with the sum of every 16
+/// values of `q` kept in `bsums` (for the formats' offsets and minimums).
+pub(super) struct Q8KBlock {
+    pub d: f32,
+    pub qs: [i8; QK_K],
+    pub bsums: [i16; QK_K / 16],
+}
+
+/// llama.cpp's `quantize_row_q8_K`: the value of largest magnitude `max` (with its sign) sets
+/// `d = max / −127` in f32; values are rounded half to even and capped at 127.
+pub(super) fn quantize_q8k(x: &[f32]) -> Q8KBlock {
+    let (mut amax, mut max) = (0f32, 0f32);
+    for &v in x {
+        if v.abs() > amax {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    let mut block = Q8KBlock {
+        d: 0.0,
+        qs: [0; QK_K],
+        bsums: [0; QK_K / 16],
+    };
+    if amax == 0.0 {
+        return block;
+    }
+    let iscale = -127.0 / max;
+    for (q, v) in block.qs.iter_mut().zip(x) {
+        *q = nearest_int(iscale * v).min(127) as i8;
+    }
+    for (sum, qs) in block.bsums.iter_mut().zip(block.qs.chunks_exact(16)) {
+        *sum = qs.iter().map(|&q| i16::from(q)).sum();
+    }
+    block.d = 1.0 / iscale;
+    block
+}
+
+/// The eight 6-bit scales and minimums of a Q4_K or Q5_K block, packed in 12 bytes
+/// (llama.cpp's `get_scale_min_k4`).
+fn scales_and_mins(s: &[u8]) -> ([u8; 8], [u8; 8]) {
+    let mut scales = [0u8; 8];
+    let mut mins = [0u8; 8];
+    for j in 0..8 {
+        if j < 4 {
+            scales[j] = s[j] & 63;
+            mins[j] = s[j + 4] & 63;
+        } else {
+            scales[j] = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
+            mins[j] = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+        }
+    }
+    (scales, mins)
+}
+
+/// One block of Q4_K weights: value `i` is `d · scales[i/32] · q − dmin · mins[i/32]` for
+/// 4-bit `q`; each 32 bytes of `qs` hold 64 values, the low nibbles first.
+#[derive(Clone, Copy)]
+pub(super) struct Q4KBlock {
+    pub d: f32,
+    pub dmin: f32,
+    pub scales: [u8; 8],
+    pub mins: [u8; 8],
+    pub qs: [u8; QK_K / 2],
+}
+
+/// One block of Q5_K weights: as Q4_K, with the fifth bit of value `64j + i` (`i < 32`) in bit
+/// `2j` of `qh[i]`, and of value `64j + 32 + i` in bit `2j + 1`.
+#[derive(Clone, Copy)]
+pub(super) struct Q5KBlock {
+    pub d: f32,
+    pub dmin: f32,
+    pub scales: [u8; 8],
+    pub mins: [u8; 8],
+    pub qh: [u8; QK_K / 8],
+    pub qs: [u8; QK_K / 2],
+}
+
+/// One block of Q6_K weights: value `i` is `d · scales[i/16] · (q − 32)` for 6-bit `q`, whose
+/// low four bits are in `ql` and high two in `qh` (see [`Q6KBlock::value`]).
+#[derive(Clone, Copy)]
+pub(super) struct Q6KBlock {
+    pub d: f32,
+    pub scales: [i8; QK_K / 16],
+    pub ql: [u8; QK_K / 2],
+    pub qh: [u8; QK_K / 4],
+}
+
+impl Q4KBlock {
+    /// The 4-bit value `i`.
+    fn value(&self, i: usize) -> u8 {
+        let q = self.qs[i / 64 * 32 + i % 32];
+        if i % 64 < 32 { q & 0x0F } else { q >> 4 }
+    }
+}
+
+impl Q5KBlock {
+    /// The 5-bit value `i`.
+    fn value(&self, i: usize) -> u8 {
+        let q = self.qs[i / 64 * 32 + i % 32];
+        let low = if i % 64 < 32 { q & 0x0F } else { q >> 4 };
+        let bit = (self.qh[i % 32] >> (i / 32)) & 1;
+        low | (bit << 4)
+    }
+}
+
+impl Q6KBlock {
+    /// The 6-bit value `i`: in each half of 128 values, the four runs of 32 take the low
+    /// nibbles of `ql[0..32]`, of `ql[32..64]`, then their high nibbles, and bit pairs 0, 2,
+    /// 4, 6 of `qh[0..32]`.
+    fn value(&self, i: usize) -> u8 {
+        let (half, run, l) = (i / 128, i % 128 / 32, i % 32);
+        let q = self.ql[half * 64 + (run % 2) * 32 + l];
+        let low = if run < 2 { q & 0x0F } else { q >> 4 };
+        let high = (self.qh[half * 32 + l] >> (2 * run)) & 3;
+        low | (high << 4)
+    }
+}
+
+/// A Q4_K or Q5_K block (`(d, dmin)`, sub-block scales and minimums, values by index) times a
+/// block of activations: `d·d' · Σ scales[i/32] · q_i · a_i − dmin·d' · Σ mins[j] · Σa` over
+/// sub-blocks `j` of 32, the sums exact in integers.
+fn scale_min_sum(
+    (d, dmin): (f32, f32),
+    scales: &[u8; 8],
+    mins: &[u8; 8],
+    value: impl Fn(usize) -> u8,
+    a: &Q8KBlock,
+) -> f32 {
+    let mut sumi = 0i32;
+    for (j, &s) in scales.iter().enumerate() {
+        let sub: i32 = (32 * j..32 * j + 32)
+            .map(|i| i32::from(value(i)) * i32::from(a.qs[i]))
+            .sum();
+        sumi += i32::from(s) * sub;
+    }
+    let offsets: i32 = mins
+        .iter()
+        .enumerate()
+        .map(|(j, &m)| i32::from(m) * (i32::from(a.bsums[2 * j]) + i32::from(a.bsums[2 * j + 1])))
+        .sum();
+    (d * a.d) * sumi as f32 - (dmin * a.d) * offsets as f32
+}
+
+/// Appends a Q4_K or Q5_K block's values: `d · scales[i/32] · q_i − dmin · mins[i/32]`.
+fn dequantize_scale_min(
+    (d, dmin): (f32, f32),
+    scales: &[u8; 8],
+    mins: &[u8; 8],
+    value: impl Fn(usize) -> u8,
+    out: &mut Vec<f32>,
+) {
+    out.extend((0..QK_K).map(|i| {
+        let j = i / 32;
+        d * f32::from(scales[j]) * f32::from(value(i)) - dmin * f32::from(mins[j])
+    }));
+}
+
+impl Format for Q4KBlock {
+    type Activation = Q8KBlock;
+    const VALUES: usize = QK_K;
+
+    fn parse(b: &[u8]) -> Self {
+        let (scales, mins) = scales_and_mins(&b[4..16]);
+        Q4KBlock {
+            d: scale(b, 0).to_f32(),
+            dmin: scale(b, 2).to_f32(),
+            scales,
+            mins,
+            qs: std::array::from_fn(|i| b[16 + i]),
+        }
+    }
+
+    fn dequantize(&self, out: &mut Vec<f32>) {
+        let (scales, mins) = (&self.scales, &self.mins);
+        dequantize_scale_min((self.d, self.dmin), scales, mins, |i| self.value(i), out);
+    }
+
+    fn quantize(x: &[f32]) -> Q8KBlock {
+        quantize_q8k(x)
+    }
+
+    fn dot<const N: usize>(w: &[Self], a: [&[Q8KBlock]; N]) -> [f32; N] {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(sums) = super::x86::dot_q4_k(w, a) {
+            return sums;
+        }
+        a.map(|a| dot_q4_k_plain(w, a))
+    }
+}
+
+/// One row of Q4_K weights by one row of activations without SIMD, block by block.
+pub(super) fn dot_q4_k_plain(w: &[Q4KBlock], a: &[Q8KBlock]) -> f32 {
+    w.iter()
+        .zip(a)
+        .map(|(w, a)| scale_min_sum((w.d, w.dmin), &w.scales, &w.mins, |i| w.value(i), a))
+        .sum()
+}
+
+impl Format for Q5KBlock {
+    type Activation = Q8KBlock;
+    const VALUES: usize = QK_K;
+
+    fn parse(b: &[u8]) -> Self {
+        let (scales, mins) = scales_and_mins(&b[4..16]);
+        Q5KBlock {
+            d: scale(b, 0).to_f32(),
+            dmin: scale(b, 2).to_f32(),
+            scales,
+            mins,
+            qh: std::array::from_fn(|i| b[16 + i]),
+            qs: std::array::from_fn(|i| b[48 + i]),
+        }
+    }
+
+    fn dequantize(&self, out: &mut Vec<f32>) {
+        let (scales, mins) = (&self.scales, &self.mins);
+        dequantize_scale_min((self.d, self.dmin), scales, mins, |i| self.value(i), out);
+    }
+
+    fn quantize(x: &[f32]) -> Q8KBlock {
+        quantize_q8k(x)
+    }
+
+    fn dot<const N: usize>(w: &[Self], a: [&[Q8KBlock]; N]) -> [f32; N] {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(sums) = super::x86::dot_q5_k(w, a) {
+            return sums;
+        }
+        a.map(|a| dot_q5_k_plain(w, a))
+    }
+}
+
+/// One row of Q5_K weights by one row of activations without SIMD, block by block.
+pub(super) fn dot_q5_k_plain(w: &[Q5KBlock], a: &[Q8KBlock]) -> f32 {
+    w.iter()
+        .zip(a)
+        .map(|(w, a)| scale_min_sum((w.d, w.dmin), &w.scales, &w.mins, |i| w.value(i), a))
+        .sum()
+}
+
+impl Format for Q6KBlock {
+    type Activation = Q8KBlock;
+    const VALUES: usize = QK_K;
+
+    fn parse(b: &[u8]) -> Self {
+        Q6KBlock {
+            ql: std::array::from_fn(|i| b[i]),
+            qh: std::array::from_fn(|i| b[128 + i]),
+            scales: std::array::from_fn(|i| b[192 + i] as i8),
+            d: scale(b, 208).to_f32(),
+        }
+    }
+
+    fn dequantize(&self, out: &mut Vec<f32>) {
+        out.extend(
+            (0..QK_K).map(|i| {
+                self.d * f32::from(self.scales[i / 16]) * (f32::from(self.value(i)) - 32.0)
+            }),
+        );
+    }
+
+    fn quantize(x: &[f32]) -> Q8KBlock {
+        quantize_q8k(x)
+    }
+
+    fn dot<const N: usize>(w: &[Self], a: [&[Q8KBlock]; N]) -> [f32; N] {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(sums) = super::x86::dot_q6_k(w, a) {
+            return sums;
+        }
+        a.map(|a| dot_q6_k_plain(w, a))
+    }
+}
+
+/// One row of Q6_K weights by one row of activations without SIMD, block by block.
+pub(super) fn dot_q6_k_plain(w: &[Q6KBlock], a: &[Q8KBlock]) -> f32 {
+    w.iter()
+        .zip(a)
+        .map(|(w, a)| {
+            let sumi: i32 = (0..QK_K)
+                .map(|i| {
+                    i32::from(w.scales[i / 16]) * (i32::from(w.value(i)) - 32) * i32::from(a.qs[i])
+                })
+                .sum();
+            (w.d * a.d) * sumi as f32
+        })
+        .sum()
+}

@@ -8,6 +8,7 @@
 //! through a channel, so inference never runs on an async runtime.
 
 pub mod arch;
+mod attention;
 pub mod detokenize;
 pub mod device;
 mod engine;

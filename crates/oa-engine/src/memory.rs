@@ -138,11 +138,11 @@ impl Shape {
         let kv_cache =
             self.layers * self.kv_heads * (self.key_length + self.value_length) * context * 2;
         let batch = (PREFILL_BATCH as u64).min(context.max(1));
-        // Scores of one layer, in f32: the product, the softmax's copy, the f16-rounded copy
-        // and its f32 widening; keys and values widened to f32 for every head; the batch's
-        // activations.
-        let scores = 4 * self.heads * batch * context * 4;
-        let widened = 2 * self.heads * context * self.key_length.max(self.value_length) * 4;
+        // The CPU attends query by query straight from the f16 cache (`attention.rs`): a row
+        // of scores per query and head at a time, and the batch's queries, keys, values and
+        // output in f32, a few copies each as tensors pass between steps.
+        let scores = 2 * self.heads * context * 4;
+        let widened = 4 * batch * (self.heads + 2 * self.kv_heads) * self.key_length * 4;
         let activations = batch * (4 * self.embedding + 3 * self.feed_forward) * 4;
         let logits = 2 * self.vocab * 4;
         MemoryEstimate {

@@ -6,16 +6,18 @@
 use std::sync::Mutex;
 
 /// Calls `f(i, chunk)` for every `chunk_len`-long chunk `i` of `data` (the last may be
-/// shorter), the chunks split over the pool's threads. Small inputs stay on this thread.
+/// shorter), the chunks split over the pool's threads. `work` estimates the operations all
+/// the calls take together: small jobs stay on this thread.
 pub(crate) fn for_each_chunk(
     data: &mut [f32],
     chunk_len: usize,
+    work: usize,
     f: impl Fn(usize, &mut [f32]) + Sync,
 ) {
     let chunk_len = chunk_len.max(1);
-    // Below this many values, waking the other threads costs more than it saves.
+    // Below this much work, waking the other threads costs more than it saves.
     const SERIAL: usize = 16 * 1024;
-    if data.len() <= SERIAL || data.len() <= chunk_len {
+    if work <= SERIAL || data.len() <= chunk_len {
         for (i, chunk) in data.chunks_mut(chunk_len).enumerate() {
             f(i, chunk);
         }
@@ -40,7 +42,7 @@ mod tests {
     fn every_chunk_is_visited_once_with_its_index() {
         for len in [10, 100_000] {
             let mut data = vec![1f32; len];
-            for_each_chunk(&mut data, 333, |i, chunk| {
+            for_each_chunk(&mut data, 333, len, |i, chunk| {
                 for v in chunk.iter_mut() {
                     *v += i as f32;
                 }

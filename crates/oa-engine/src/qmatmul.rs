@@ -324,6 +324,26 @@ impl QuantMatrix {
     }
 }
 
+/// `Σ a·b` of f32 `a` and f16 `b` (an attention score against the cache), in f32.
+pub(crate) fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(sum) = x86::dot_f16(a, b) {
+        return sum;
+    }
+    a.iter().zip(b).map(|(x, y)| x * y.to_f32()).sum()
+}
+
+/// `y += w · v` for f16 `v` (a value of the cache, weighed by its attention weight).
+pub(crate) fn add_scaled_f16(y: &mut [f32], w: f32, v: &[f16]) {
+    #[cfg(target_arch = "x86_64")]
+    if x86::add_scaled_f16(y, w, v).is_some() {
+        return;
+    }
+    for (y, v) in y.iter_mut().zip(v) {
+        *y += w * v.to_f32();
+    }
+}
+
 /// The `n` rows of `input` quantized for `F`, several rows at once split over candle's thread
 /// pool (a prompt's rows are otherwise quantized while the other threads wait).
 fn quantize_rows<F: Format>(input: &[f32], n: usize) -> Result<Vec<F::Activation>> {

@@ -17,6 +17,7 @@ use candle_core::{D, DType, Device, Module, Tensor};
 use half::f16;
 
 use crate::arch::{Ffn, HParams, Qkv, RopeStyle};
+use crate::attention::{Heads, LayerCache, attend};
 use crate::qmatmul::QuantMatrix;
 use crate::{EngineError, Result};
 
@@ -48,7 +49,8 @@ impl Norm {
             ))));
         }
         let mut values = x.flatten_all()?.to_vec1::<f32>()?;
-        crate::parallel::for_each_chunk(&mut values, n, |_, row| {
+        let work = values.len();
+        crate::parallel::for_each_chunk(&mut values, n, work, |_, row| {
             let sum: f64 = row.iter().map(|&a| f64::from(a * a)).sum();
             let mean = (sum / n as f64) as f32;
             let scale = 1.0 / (mean + self.eps).sqrt();
@@ -129,7 +131,12 @@ struct Layer {
 /// rounding, which decides near-ties in greedy decoding.
 #[derive(Default)]
 struct KvCache {
+    /// On a GPU: each layer's keys and values, (batch, kv heads, positions, head).
     layers: Vec<Option<(Tensor, Tensor)>>,
+    /// On the CPU: each layer's cache, `[position][kv head][value]` in f16.
+    cpu: Vec<LayerCache>,
+    /// Values per position in a CPU layer cache.
+    stride: usize,
     len: usize,
 }
 
@@ -147,6 +154,9 @@ impl KvCache {
     fn truncate(&mut self, len: usize) -> Result<()> {
         if len >= self.len {
             return Ok(());
+        }
+        for layer in &mut self.cpu {
+            layer.truncate(len, self.stride);
         }
         for slot in &mut self.layers {
             *slot = match slot.take() {
@@ -214,6 +224,14 @@ impl<R: Read + Seek> Loader<'_, R> {
             },
         })
     }
+}
+
+/// Which keys a call's queries see: from `position` on, causally, within `window` positions
+/// where given; as a mask tensor for a GPU.
+struct Visible<'a> {
+    position: usize,
+    mask: Option<&'a Tensor>,
+    window: Option<usize>,
 }
 
 /// RoPE angles for one call's positions.
@@ -330,6 +348,8 @@ impl Transformer {
         }
         let cache = KvCache {
             layers: vec![None; hp.layers],
+            cpu: (0..hp.layers).map(|_| LayerCache::default()).collect(),
+            stride: hp.kv_heads * hp.key_length,
             len: 0,
         };
         Ok(Transformer {
@@ -382,19 +402,33 @@ impl Transformer {
             None => None,
         };
         let kv_len = position + seq;
-        let causal = mask(seq, position, kv_len, None, &self.device)?;
-        let windowed = match self.hp.sliding_window {
-            Some(w) => mask(seq, position, kv_len, Some(w), &self.device)?,
-            None => None,
+        // The CPU's attention masks as it goes; a GPU's takes the masks as tensors.
+        let gpu = !self.device.is_cpu();
+        let causal = match gpu {
+            true => mask(seq, position, kv_len, None, &self.device)?,
+            false => None,
+        };
+        let windowed = match (gpu, self.hp.sliding_window) {
+            (true, Some(w)) => mask(seq, position, kv_len, Some(w), &self.device)?,
+            _ => None,
         };
         for i in 0..self.layers.len() {
             let layer = &self.layers[i];
-            let (angles, mask) = match (&local, layer.local) {
-                (Some(local), true) => (local, windowed.as_ref()),
-                _ => (&global, causal.as_ref()),
+            let (angles, mask, window) = match (&local, layer.local) {
+                (Some(local), true) => (local, windowed.as_ref(), self.hp.sliding_window),
+                _ => (&global, causal.as_ref(), None),
             };
             let h = layer.attn_norm.forward(&x)?;
-            let h = self.attention(i, &h, angles, mask)?;
+            let h = self.attention(
+                i,
+                &h,
+                angles,
+                Visible {
+                    position,
+                    mask,
+                    window,
+                },
+            )?;
             let layer = &self.layers[i];
             let h = match &layer.post_attn_norm {
                 Some(n) => n.forward(&h)?,
@@ -470,7 +504,7 @@ impl Transformer {
         index: usize,
         x: &Tensor,
         angles: &Angles,
-        mask: Option<&Tensor>,
+        visible: Visible<'_>,
     ) -> Result<Tensor> {
         let hp = &self.hp;
         let layer = &self.layers[index];
@@ -499,6 +533,26 @@ impl Transformer {
         }
         let q = self.rope(&q.transpose(1, 2)?, angles)?;
         let k = self.rope(&k.transpose(1, 2)?, angles)?;
+        if self.device.is_cpu() {
+            // [position][head][value], as the cache and `attend` take them.
+            let rows = |t: Tensor| -> Result<Vec<f32>> {
+                Ok(t.transpose(1, 2)?.flatten_all()?.to_vec1::<f32>()?)
+            };
+            let (queries, keys) = (rows(q)?, rows(k)?);
+            let values = v.flatten_all()?.to_vec1::<f32>()?;
+            let cache = &mut self.cache.cpu[index];
+            cache.append(&keys, &values);
+            let shape = Heads {
+                heads,
+                kv_heads,
+                size: head,
+                window: visible.window,
+            };
+            let y = attend(&shape, &queries, cache, visible.position);
+            let y = Tensor::from_vec(y, (b, seq, heads * head), &self.device)?;
+            return self.layers[index].output.forward(&y);
+        }
+        let mask = visible.mask;
         let v = v.transpose(1, 2)?.contiguous()?;
         let (k, v) = self
             .cache
@@ -556,7 +610,8 @@ fn gelu_times(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
     let mut values = gate.flatten_all()?.to_vec1::<f32>()?;
     let up_values = up.flatten_all()?.to_vec1::<f32>()?;
     const CHUNK: usize = 4096;
-    crate::parallel::for_each_chunk(&mut values, CHUNK, |i, chunk| {
+    let work = values.len();
+    crate::parallel::for_each_chunk(&mut values, CHUNK, work, |i, chunk| {
         for (x, &u) in chunk.iter_mut().zip(&up_values[i * CHUNK..]) {
             let g = if *x <= -10.0 {
                 0.0
@@ -571,55 +626,15 @@ fn gelu_times(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
     Ok(Tensor::from_vec(values, gate.dims(), gate.device())?)
 }
 
-/// Attention weights from raw scores of shape (…, queries, keys), on the CPU as llama.cpp
-/// computes them: each score scaled in f32 and the mask (queries, keys) added, then
-/// `exp(x − max)` summed in f64 and every value multiplied by the sum's inverse. On a GPU,
-/// candle-nn's softmax kernel.
+/// Attention weights from raw scores of shape (…, queries, keys), on a GPU (the CPU attends
+/// in [`crate::attention`]): scaled, masked, candle-nn's softmax kernel.
 fn softmax(scores: &Tensor, scale: f32, mask: Option<&Tensor>) -> Result<Tensor> {
-    if !scores.device().is_cpu() {
-        let scaled = (scores * f64::from(scale))?;
-        let masked = match mask {
-            Some(m) => scaled.broadcast_add(m)?,
-            None => scaled,
-        };
-        return Ok(candle_nn::ops::softmax_last_dim(&masked.contiguous()?)?);
-    }
-    let dims = scores.dims().to_vec();
-    let (Some(&keys), Some(&queries)) = (dims.last(), dims.iter().rev().nth(1)) else {
-        return Err(EngineError::InvalidRequest(
-            "attention scores of rank < 2".into(),
-        ));
+    let scaled = (scores * f64::from(scale))?;
+    let masked = match mask {
+        Some(m) => scaled.broadcast_add(m)?,
+        None => scaled,
     };
-    let mask = match mask {
-        Some(m) => Some(m.flatten_all()?.to_vec1::<f32>()?),
-        None => None,
-    };
-    if mask.as_ref().is_some_and(|m| m.len() != queries * keys) {
-        return Err(EngineError::Inference(candle_core::Error::Msg(
-            "an attention mask of the wrong shape".into(),
-        )));
-    }
-    let mut values = scores.flatten_all()?.to_vec1::<f32>()?;
-    crate::parallel::for_each_chunk(&mut values, keys, |r, row| {
-        let query = r % queries;
-        for (j, v) in row.iter_mut().enumerate() {
-            *v *= scale;
-            if let Some(m) = &mask {
-                *v += m[query * keys + j];
-            }
-        }
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0f64;
-        for v in row.iter_mut() {
-            *v = (*v - max).exp();
-            sum += f64::from(*v);
-        }
-        let inverse = (1.0 / sum) as f32;
-        for v in row.iter_mut() {
-            *v *= inverse;
-        }
-    });
-    Ok(Tensor::from_vec(values, dims, scores.device())?)
+    Ok(candle_nn::ops::softmax_last_dim(&masked.contiguous()?)?)
 }
 
 /// `x` with every value rounded to the nearest f16, kept in f32.

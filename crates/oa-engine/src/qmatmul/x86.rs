@@ -15,26 +15,29 @@
 use std::arch::x86_64::{
     __m256, __m256i, _mm_add_ps, _mm_add_ss, _mm_and_si128, _mm_cvtss_f32, _mm_loadl_epi64,
     _mm_loadu_si128, _mm_movehdup_ps, _mm_movehl_ps, _mm_set1_epi8, _mm_set1_epi16, _mm_srli_epi16,
-    _mm_unpacklo_epi8, _mm256_add_epi32, _mm256_and_si256, _mm256_andnot_si256,
+    _mm_unpacklo_epi8, _mm256_add_epi32, _mm256_add_ps, _mm256_and_si256, _mm256_andnot_si256,
     _mm256_castps256_ps128, _mm256_cmpeq_epi8, _mm256_cvtepi32_ps, _mm256_cvtepu8_epi16,
-    _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_si256, _mm256_madd_epi16,
-    _mm256_maddubs_epi16, _mm256_or_si256, _mm256_set_epi64x, _mm256_set_m128i, _mm256_set1_epi8,
-    _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_ps, _mm256_setzero_ps,
-    _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_sign_epi8, _mm256_slli_epi16,
-    _mm256_srli_epi16, _mm256_sub_epi8, _mm256_sub_epi16,
+    _mm256_cvtph_ps, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_loadu_si256,
+    _mm256_madd_epi16, _mm256_maddubs_epi16, _mm256_or_si256, _mm256_set_epi64x, _mm256_set_m128i,
+    _mm256_set1_epi8, _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_ps,
+    _mm256_setzero_ps, _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_sign_epi8,
+    _mm256_slli_epi16, _mm256_srli_epi16, _mm256_storeu_ps, _mm256_sub_epi8, _mm256_sub_epi16,
 };
+
+use half::f16;
 
 use super::blocks::{Q4_0Block, Q4_1Block, Q5_0Block, Q8_0Block, Q8Block};
 use super::k_quants::{Q4KBlock, Q5KBlock, Q6KBlock, Q8KBlock};
 use super::widen;
 
-/// Whether this CPU runs the AVX2 kernels (with FMA). `OA_ENGINE_PLAIN_KERNELS=1` in the environment
+/// Whether this CPU runs the AVX2 kernels (with FMA, and F16C for the KV cache). `OA_ENGINE_PLAIN_KERNELS=1` in the environment
 /// keeps the plain ones, to measure what the vectorised ones bring.
 fn available() -> bool {
     static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *AVAILABLE.get_or_init(|| {
         std::is_x86_feature_detected!("avx2")
             && std::is_x86_feature_detected!("fma")
+            && std::is_x86_feature_detected!("f16c")
             && std::env::var_os("OA_ENGINE_PLAIN_KERNELS").is_none_or(|v| v != "1")
     })
 }
@@ -61,6 +64,60 @@ entry_point!(dot_q8_0, dot_q8_0_avx2, Q8_0Block, Q8Block);
 entry_point!(dot_q4_k, dot_q4_k_avx2, Q4KBlock, Q8KBlock);
 entry_point!(dot_q5_k, dot_q5_k_avx2, Q5KBlock, Q8KBlock);
 entry_point!(dot_q6_k, dot_q6_k_avx2, Q6KBlock, Q8KBlock);
+
+/// `Σ a·b` for f32 `a` and f16 `b`, or `None` on a CPU without AVX2, FMA and F16C.
+pub(crate) fn dot_f16(a: &[f32], b: &[f16]) -> Option<f32> {
+    // SAFETY: the function is compiled for AVX2, FMA and F16C, which `available` found.
+    available().then(|| unsafe { dot_f16_avx2(a, b) })
+}
+
+/// `y += w · v` for f16 `v`, or `None` on a CPU without AVX2, FMA and F16C.
+pub(crate) fn add_scaled_f16(y: &mut [f32], w: f32, v: &[f16]) -> Option<()> {
+    // SAFETY: as in `dot_f16`.
+    available().then(|| unsafe { add_scaled_f16_avx2(y, w, v) })
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_f16_avx2(a: &[f32], b: &[f16]) -> f32 {
+    let n = a.len().min(b.len());
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: values i..i+8 lie within both slices; `loadu` needs no alignment.
+        let (x, y) = unsafe {
+            (
+                _mm256_loadu_ps(a.as_ptr().add(i)),
+                _mm256_cvtph_ps(_mm_loadu_si128(b.as_ptr().add(i).cast())),
+            )
+        };
+        acc[(i / 8) % 2] = _mm256_fmadd_ps(x, y, acc[(i / 8) % 2]);
+        i += 8;
+    }
+    let mut sum = sum_lanes(_mm256_add_ps(acc[0], acc[1]));
+    for j in i..n {
+        sum += a[j] * b[j].to_f32();
+    }
+    sum
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn add_scaled_f16_avx2(y: &mut [f32], w: f32, v: &[f16]) {
+    let n = y.len().min(v.len());
+    let weight = _mm256_set1_ps(w);
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: values i..i+8 lie within both slices; `loadu`/`storeu` need no alignment.
+        unsafe {
+            let out = y.as_mut_ptr().add(i);
+            let values = _mm256_cvtph_ps(_mm_loadu_si128(v.as_ptr().add(i).cast()));
+            _mm256_storeu_ps(out, _mm256_fmadd_ps(weight, values, _mm256_loadu_ps(out)));
+        }
+        i += 8;
+    }
+    for j in i..n {
+        y[j] += w * v[j].to_f32();
+    }
+}
 
 /// The sum of the eight lanes, as llama.cpp's `hsum_float_8` adds them.
 #[target_feature(enable = "avx2")]

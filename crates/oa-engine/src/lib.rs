@@ -14,6 +14,7 @@ pub mod device;
 mod engine;
 mod error;
 pub mod gguf;
+mod mapped;
 pub mod memory;
 pub mod model;
 mod parallel;

@@ -3,7 +3,6 @@
 //! The Models page judges whether a model fits from this; `cargo xtask bench` compares it
 //! with the measured peak RSS of both reference models at 2,048 tokens.
 
-use candle_core::quantized::GgmlDType;
 use oa_types::CatalogModel;
 
 use crate::Result;
@@ -46,19 +45,17 @@ impl MemoryEstimate {
 pub fn estimate(gguf: &GgufFile, context: usize) -> Result<MemoryEstimate> {
     let hp = HParams::read(gguf)?;
     let infos = &gguf.content.tensor_infos;
-    let tied = !infos.contains_key("output.weight");
     let mut weights = 0u64;
-    for (name, info) in infos {
+    for info in infos.values() {
         let elements = info.shape.elem_count() as u64;
         let stored =
             elements / info.ggml_dtype.block_size() as u64 * info.ggml_dtype.type_size() as u64;
         weights += match info.shape.rank() {
             // Norm weights, biases and RoPE factors are read as f32.
             0 | 1 => elements * 4,
-            // Kept as stored for looking rows up, or, tied to the output layer, once in the
-            // form that layer holds.
-            _ if name == "token_embd.weight" && !tied => stored,
-            _ => held_matrix(info.ggml_dtype, elements, stored),
+            // Matrices are held as stored (in place in the mapped file, or copied); a tied
+            // embedding is the output layer's matrix, counted once.
+            _ => stored,
         };
     }
     let shape = Shape {
@@ -100,20 +97,20 @@ pub fn estimate_catalog(model: &CatalogModel, context: usize) -> Option<MemoryEs
     Some(shape.estimate(weights, context))
 }
 
-/// Bits per weight of a file format, as the engine holds it (see [`held_matrix`]); mixed
-/// formats (`Q4_K_M`) by their usual average.
+/// Bits per weight of a file format, as stored and held; mixed formats (`Q4_K_M`) by their
+/// usual average.
 fn held_bits_per_weight(quantization: &str) -> f64 {
     match quantization.to_ascii_uppercase().as_str() {
         "F32" => 32.0,
         "F16" | "BF16" => 16.0,
         "Q8_0" => 8.5,
         "Q5_0" => 5.5,
-        "Q6_K" => 6.625,
+        "Q6_K" => 6.5625,
         "Q5_1" => 6.0,
-        "Q5_K_M" | "Q5_K_S" => 5.9,
+        "Q5_K_M" | "Q5_K_S" => 5.7,
         "Q4_1" => 5.0,
-        "Q4_K_M" => 5.1,
-        "Q4_K_S" => 4.8,
+        "Q4_K_M" => 4.9,
+        "Q4_K_S" => 4.6,
         "Q4_0" => 4.5,
         "Q3_K_M" | "Q3_K_L" | "Q3_K_S" => 3.9,
         "Q2_K" => 3.4,
@@ -151,17 +148,5 @@ impl Shape {
             working: scores + widened + activations + logits,
             runtime: RUNTIME_BYTES + TOKENIZER_BYTES_PER_TOKEN * self.vocab,
         }
-    }
-}
-
-/// Bytes a weight matrix takes once loaded: the k-quants' blocks are unpacked (f32 scales, the
-/// sub-block scales in bytes; `qmatmul.rs`); other formats stay as stored.
-fn held_matrix(dtype: GgmlDType, elements: u64, stored: u64) -> u64 {
-    let k_blocks = elements / 256;
-    match dtype {
-        GgmlDType::Q4K => k_blocks * 152,
-        GgmlDType::Q5K => k_blocks * 184,
-        GgmlDType::Q6K => k_blocks * 212,
-        _ => stored,
     }
 }

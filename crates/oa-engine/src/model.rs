@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
+use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
 use oa_types::ModelInfo;
@@ -52,14 +53,34 @@ impl LoadedModel {
             source,
         })?;
         let gguf = GgufFile::open(&path)?;
-        let tokenizer = ModelTokenizer::from_gguf(&gguf)?;
+        // The file's hash (the model's identity in contributions) is read on another thread
+        // while the tokenizer and weights load.
+        std::thread::scope(|scope| {
+            let hashing = scope.spawn(|| sha256_file(&path));
+            let loaded = Self::load_parts(&path, &gguf, device);
+            let sha256 = hashing.join().unwrap_or_else(|_| {
+                Err(EngineError::Io {
+                    path: path.clone(),
+                    source: std::io::Error::other("hashing the file failed"),
+                })
+            })?;
+            let mut model = loaded?;
+            model.info.sha256 = sha256;
+            Ok(model)
+        })
+    }
+
+    /// Everything but the file's hash.
+    fn load_parts(path: &Path, gguf: &GgufFile, device: &Device) -> Result<LoadedModel> {
+        let path = path.to_owned();
+        let tokenizer = ModelTokenizer::from_gguf(gguf)?;
         let token_text = |id: Option<u32>| {
             id.and_then(|id| tokenizer.token(id))
                 .unwrap_or_default()
                 .to_owned()
         };
         let template = ChatTemplate::from_gguf(
-            &gguf,
+            gguf,
             &token_text(tokenizer.bos_id),
             &token_text(tokenizer.eos_id),
         )?;
@@ -68,7 +89,7 @@ impl LoadedModel {
         let info = ModelInfo {
             id: gguf.display_name(),
             path: path.to_string_lossy().into_owned(),
-            sha256: sha256_file(&path)?,
+            sha256: String::new(),
             architecture,
             quantization: gguf.quantization(),
             context_length: declared.min(u32::MAX as usize) as u32,
@@ -76,21 +97,23 @@ impl LoadedModel {
             chat_template_sha256: template.sha256().to_owned(),
             chat_template_fallback: template.is_fallback(),
         };
-        let hparams = HParams::read(&gguf)?;
+        let hparams = HParams::read(gguf)?;
         let file = File::open(&path).map_err(|source| EngineError::Io {
             path: path.clone(),
             source,
         })?;
+        // Mapped where the system allows; read and copied otherwise.
+        let mapped = crate::mapped::map(&file).ok().map(Arc::new);
         let mut reader = BufReader::new(file);
-        let weights = Transformer::load(hparams, &gguf.content, &mut reader, device).map_err(
-            |e| match e {
-                EngineError::Inference(e) => EngineError::InvalidGguf {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                },
-                other => other,
-            },
-        )?;
+        let weights =
+            Transformer::load(hparams, &gguf.content, &mut reader, mapped.as_ref(), device)
+                .map_err(|e| match e {
+                    EngineError::Inference(e) => EngineError::InvalidGguf {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    },
+                    other => other,
+                })?;
         Ok(LoadedModel {
             weights,
             cached: Vec::new(),

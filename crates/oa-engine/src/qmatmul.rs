@@ -19,12 +19,13 @@
 
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use candle_core::quantized::GgmlDType;
 use candle_core::quantized::gguf_file::TensorInfo;
 use candle_core::{Device, Tensor};
 use half::f16;
+use memmap2::Mmap;
 
 use crate::{EngineError, Result};
 
@@ -37,13 +38,11 @@ use blocks::{Q4_0Block, Q4_1Block, Q5_0Block, Q5_1Block, Q8_0Block};
 use k_quants::{Q4KBlock, Q5KBlock, Q6KBlock};
 
 /// A block format as the engine holds it, with the activations it multiplies.
-trait Format: Copy + Send + Sync + Sized {
+trait Format: bytemuck::Pod + Send + Sync {
     /// One block of activations.
     type Activation: Send + Sync;
     /// Values per block.
     const VALUES: usize;
-    /// Reads one block as the file stores it.
-    fn parse(b: &[u8]) -> Self;
     /// Appends the block's values.
     fn dequantize(&self, out: &mut Vec<f32>);
     /// Quantizes `VALUES` activations.
@@ -79,83 +78,186 @@ fn widen(h: f16) -> f32 {
     f32::from_bits(value.to_bits() | ((bits & 0x8000) << 16))
 }
 
-/// The f16 scale at byte `at` of a block.
-fn scale(b: &[u8], at: usize) -> f16 {
-    f16::from_le_bytes([b[at], b[at + 1]])
+/// Blocks of one format, laid out as the file stores them: read in place from the mapped
+/// file, or copied into memory.
+enum Storage<T> {
+    Mapped {
+        file: Arc<Mmap>,
+        start: usize,
+        blocks: usize,
+    },
+    Owned(Vec<T>),
+}
+
+impl<T: bytemuck::Pod> Storage<T> {
+    fn blocks(&self) -> &[T] {
+        match self {
+            // Aligned and within the file, as `Storage::mapped` checked.
+            Storage::Mapped {
+                file,
+                start,
+                blocks,
+            } => bytemuck::try_cast_slice(&file[*start..*start + blocks * size_of::<T>()])
+                .unwrap_or_default(),
+            Storage::Owned(blocks) => blocks,
+        }
+    }
+
+    /// The `blocks` blocks at byte `start` of `file` (which holds them): in place where they
+    /// are aligned for `T` on a little-endian CPU (as the file's numbers are), else a copy.
+    fn mapped(file: &Arc<Mmap>, start: usize, blocks: usize) -> Storage<T> {
+        let bytes = &file[start..start + blocks * size_of::<T>()];
+        match bytemuck::try_cast_slice::<u8, T>(bytes) {
+            Ok(_) if cfg!(target_endian = "little") => Storage::Mapped {
+                file: file.clone(),
+                start,
+                blocks,
+            },
+            _ => Storage::Owned(
+                bytes
+                    .chunks_exact(size_of::<T>())
+                    .map(bytemuck::pod_read_unaligned)
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Where a matrix's blocks come from.
+trait Source {
+    /// The next `blocks` blocks of `T`.
+    fn storage<T: bytemuck::Pod>(&mut self, blocks: usize) -> Result<Storage<T>>;
+}
+
+/// The mapped file, from byte `start` on.
+struct InPlace<'a> {
+    file: &'a Arc<Mmap>,
+    start: usize,
+}
+
+impl Source for InPlace<'_> {
+    fn storage<T: bytemuck::Pod>(&mut self, blocks: usize) -> Result<Storage<T>> {
+        let fits = blocks
+            .checked_mul(size_of::<T>())
+            .and_then(|bytes| bytes.checked_add(self.start))
+            .is_some_and(|end| end <= self.file.len());
+        if !fits {
+            return Err(EngineError::Inference(candle_core::Error::Msg(
+                "a tensor runs past the end of the file".into(),
+            )));
+        }
+        Ok(Storage::mapped(self.file, self.start, blocks))
+    }
+}
+
+/// A reader, copied from a megabyte at a time, so that the file's bytes are never held whole
+/// beside the copy.
+struct Copied<'a, R>(&'a mut R);
+
+impl<R: Read> Source for Copied<'_, R> {
+    fn storage<T: bytemuck::Pod>(&mut self, blocks: usize) -> Result<Storage<T>> {
+        let size = size_of::<T>();
+        let io = |e: std::io::Error| EngineError::Inference(candle_core::Error::Io(e));
+        let per_read = ((1 << 20) / size).max(1);
+        let mut buffer = vec![0u8; per_read * size];
+        let mut out = Vec::with_capacity(blocks);
+        while out.len() < blocks {
+            let bytes = &mut buffer[..per_read.min(blocks - out.len()) * size];
+            self.0.read_exact(bytes).map_err(io)?;
+            out.extend(
+                bytes
+                    .chunks_exact(size)
+                    .map(bytemuck::pod_read_unaligned::<T>),
+            );
+        }
+        Ok(Storage::Owned(out))
+    }
 }
 
 enum Blocks {
-    Q4_0(Vec<Q4_0Block>),
-    Q4_1(Vec<Q4_1Block>),
-    Q5_0(Vec<Q5_0Block>),
-    Q5_1(Vec<Q5_1Block>),
-    Q8_0(Vec<Q8_0Block>),
-    Q4K(Vec<Q4KBlock>),
-    Q5K(Vec<Q5KBlock>),
-    Q6K(Vec<Q6KBlock>),
+    Q4_0(Storage<Q4_0Block>),
+    Q4_1(Storage<Q4_1Block>),
+    Q5_0(Storage<Q5_0Block>),
+    Q5_1(Storage<Q5_1Block>),
+    Q8_0(Storage<Q8_0Block>),
+    Q4K(Storage<Q4KBlock>),
+    Q5K(Storage<Q5KBlock>),
+    Q6K(Storage<Q6KBlock>),
 }
 
-/// `$body` with `$b` bound to the vector of blocks, whatever their format.
+/// `$body` with `$b` bound to the blocks, a slice, whatever their format.
 macro_rules! each_format {
     ($blocks:expr, $b:ident => $body:expr) => {
         match $blocks {
-            Blocks::Q4_0($b) => $body,
-            Blocks::Q4_1($b) => $body,
-            Blocks::Q5_0($b) => $body,
-            Blocks::Q5_1($b) => $body,
-            Blocks::Q8_0($b) => $body,
-            Blocks::Q4K($b) => $body,
-            Blocks::Q5K($b) => $body,
-            Blocks::Q6K($b) => $body,
+            Blocks::Q4_0(s) => {
+                let $b = s.blocks();
+                $body
+            }
+            Blocks::Q4_1(s) => {
+                let $b = s.blocks();
+                $body
+            }
+            Blocks::Q5_0(s) => {
+                let $b = s.blocks();
+                $body
+            }
+            Blocks::Q5_1(s) => {
+                let $b = s.blocks();
+                $body
+            }
+            Blocks::Q8_0(s) => {
+                let $b = s.blocks();
+                $body
+            }
+            Blocks::Q4K(s) => {
+                let $b = s.blocks();
+                $body
+            }
+            Blocks::Q5K(s) => {
+                let $b = s.blocks();
+                $body
+            }
+            Blocks::Q6K(s) => {
+                let $b = s.blocks();
+                $body
+            }
         }
     };
 }
 
-/// Bytes per block in the file, for the formats held here.
-fn block_bytes(dtype: GgmlDType) -> Option<usize> {
-    match dtype {
-        GgmlDType::Q4_0 => Some(18),
-        GgmlDType::Q4_1 => Some(20),
-        GgmlDType::Q5_0 => Some(22),
-        GgmlDType::Q5_1 => Some(24),
-        GgmlDType::Q8_0 => Some(34),
-        GgmlDType::Q4K => Some(144),
-        GgmlDType::Q5K => Some(176),
-        GgmlDType::Q6K => Some(210),
-        _ => None,
-    }
-}
-
 impl Blocks {
-    /// Room for `n` blocks of `dtype` (one of [`block_bytes`]'s).
-    fn empty(dtype: GgmlDType, n: usize) -> Blocks {
-        match dtype {
-            GgmlDType::Q4_0 => Blocks::Q4_0(Vec::with_capacity(n)),
-            GgmlDType::Q4_1 => Blocks::Q4_1(Vec::with_capacity(n)),
-            GgmlDType::Q5_0 => Blocks::Q5_0(Vec::with_capacity(n)),
-            GgmlDType::Q5_1 => Blocks::Q5_1(Vec::with_capacity(n)),
-            GgmlDType::Q4K => Blocks::Q4K(Vec::with_capacity(n)),
-            GgmlDType::Q5K => Blocks::Q5K(Vec::with_capacity(n)),
-            GgmlDType::Q6K => Blocks::Q6K(Vec::with_capacity(n)),
-            _ => Blocks::Q8_0(Vec::with_capacity(n)),
-        }
-    }
-
-    /// Appends the blocks `data` holds, stored as `dtype` (the type `self` was made for).
-    fn push_from(&mut self, dtype: GgmlDType, data: &[u8]) {
-        let Some(size) = block_bytes(dtype) else {
-            return;
-        };
-        let chunks = data.chunks_exact(size);
-        each_format!(self, blocks => parse_into(blocks, chunks))
+    /// `n` blocks of `dtype` from `source`; `None` for formats not held here.
+    fn load(dtype: GgmlDType, n: usize, source: &mut impl Source) -> Result<Option<Blocks>> {
+        Ok(Some(match dtype {
+            GgmlDType::Q4_0 => Blocks::Q4_0(source.storage(n)?),
+            GgmlDType::Q4_1 => Blocks::Q4_1(source.storage(n)?),
+            GgmlDType::Q5_0 => Blocks::Q5_0(source.storage(n)?),
+            GgmlDType::Q5_1 => Blocks::Q5_1(source.storage(n)?),
+            GgmlDType::Q8_0 => Blocks::Q8_0(source.storage(n)?),
+            GgmlDType::Q4K => Blocks::Q4K(source.storage(n)?),
+            GgmlDType::Q5K => Blocks::Q5K(source.storage(n)?),
+            GgmlDType::Q6K => Blocks::Q6K(source.storage(n)?),
+            _ => return Ok(None),
+        }))
     }
 }
 
-fn parse_into<'a, F: Format>(blocks: &mut Vec<F>, chunks: impl Iterator<Item = &'a [u8]>) {
-    blocks.extend(chunks.map(F::parse));
+/// Whether the engine holds `dtype`.
+fn held(dtype: GgmlDType) -> bool {
+    matches!(
+        dtype,
+        GgmlDType::Q4_0
+            | GgmlDType::Q4_1
+            | GgmlDType::Q5_0
+            | GgmlDType::Q5_1
+            | GgmlDType::Q8_0
+            | GgmlDType::Q4K
+            | GgmlDType::Q5K
+            | GgmlDType::Q6K
+    )
 }
 
-/// A quantized matrix, rows × columns, unpacked for fast access.
+/// A quantized matrix, rows × columns, in blocks as the file stores them.
 pub(crate) struct QuantMatrix {
     rows: usize,
     cols: usize,
@@ -174,18 +276,49 @@ impl QuantMatrix {
         QuantMatrix::read(&info, &mut std::io::Cursor::new(t.data()?), 0)
     }
 
-    /// Reads tensor `info` of a GGUF file (whose tensor data start at `data_offset`) straight
-    /// into blocks, a megabyte at a time, so that the file's bytes are never held whole beside
-    /// the copy. `None` for other types than those held here.
+    /// Copies tensor `info` of a GGUF file (whose tensor data start at `data_offset`) from
+    /// `reader`; `None` for types other than those held here.
     pub fn read<R: Read + Seek>(
         info: &TensorInfo,
         reader: &mut R,
         data_offset: u64,
     ) -> Result<Option<QuantMatrix>> {
-        let dtype = info.ggml_dtype;
-        let Some(block_bytes) = block_bytes(dtype) else {
+        let Some((rows, cols, n)) = Self::shape(info)? else {
             return Ok(None);
         };
+        let io = |e: std::io::Error| EngineError::Inference(candle_core::Error::Io(e));
+        reader
+            .seek(SeekFrom::Start(data_offset + info.offset))
+            .map_err(io)?;
+        let blocks = Blocks::load(info.ggml_dtype, n, &mut Copied(reader))?;
+        Ok(blocks.map(|blocks| QuantMatrix { rows, cols, blocks }))
+    }
+
+    /// Tensor `info` read in place from the mapped file `file`; `None` for types other than
+    /// those held here.
+    pub fn map(
+        info: &TensorInfo,
+        file: &Arc<Mmap>,
+        data_offset: u64,
+    ) -> Result<Option<QuantMatrix>> {
+        let Some((rows, cols, n)) = Self::shape(info)? else {
+            return Ok(None);
+        };
+        let start = usize::try_from(data_offset + info.offset).map_err(|_| {
+            EngineError::Inference(candle_core::Error::Msg(
+                "a tensor offset past memory".into(),
+            ))
+        })?;
+        let blocks = Blocks::load(info.ggml_dtype, n, &mut InPlace { file, start })?;
+        Ok(blocks.map(|blocks| QuantMatrix { rows, cols, blocks }))
+    }
+
+    /// Rows, columns and blocks of tensor `info`, if its type is held here.
+    fn shape(info: &TensorInfo) -> Result<Option<(usize, usize, usize)>> {
+        let dtype = info.ggml_dtype;
+        if !held(dtype) {
+            return Ok(None);
+        }
         let (rows, cols) = info.shape.dims2()?;
         let values = dtype.block_size();
         if cols % values != 0 {
@@ -193,23 +326,7 @@ impl QuantMatrix {
                 "a {dtype:?} tensor of {rows}×{cols}: rows are not whole blocks"
             ))));
         }
-        let io = |e: std::io::Error| EngineError::Inference(candle_core::Error::Io(e));
-        reader
-            .seek(SeekFrom::Start(data_offset + info.offset))
-            .map_err(io)?;
-        let total = rows * cols / values;
-        let mut blocks = Blocks::empty(dtype, total);
-        let per_read = ((1 << 20) / block_bytes).max(1);
-        let mut buffer = vec![0u8; per_read * block_bytes];
-        let mut done = 0;
-        while done < total {
-            let n = per_read.min(total - done);
-            let bytes = &mut buffer[..n * block_bytes];
-            reader.read_exact(bytes).map_err(io)?;
-            blocks.push_from(dtype, bytes);
-            done += n;
-        }
-        Ok(Some(QuantMatrix { rows, cols, blocks }))
+        Ok(Some((rows, cols, rows * cols / values)))
     }
 
     /// The rows `ids` of the matrix, dequantized as llama.cpp does: an embedding table's
@@ -486,37 +603,81 @@ mod tests {
     }
 
     #[test]
-    fn reading_from_a_file_in_pieces_gives_the_same_matrix() {
+    fn a_matrix_read_in_place_or_in_pieces_is_the_same_matrix() {
         // More blocks than one megabyte's read, so that several reads are joined.
         let (rows, cols) = (300, 4096);
         let values: Vec<f32> = (0..rows * cols)
             .map(|i| ((i * 7919 % 1000) as f32 / 250.0) - 2.0)
             .collect();
         let w = Tensor::from_vec(values, (rows, cols), &Device::Cpu).unwrap();
+        let dir = tempfile::tempdir().unwrap();
         for dtype in [GgmlDType::Q5_0, GgmlDType::Q8_0, GgmlDType::Q6K] {
             let q = QTensor::quantize(&w, dtype).unwrap();
-            let mut file = vec![7u8; 100];
-            file.extend_from_slice(&q.data().unwrap());
-            let info = TensorInfo {
-                ggml_dtype: dtype,
-                shape: (rows, cols).into(),
-                offset: 60,
-            };
-            let mut reader = std::io::Cursor::new(file);
-            let read = QuantMatrix::read(&info, &mut reader, 40).unwrap().unwrap();
-            let copied = QuantMatrix::from_qtensor(&q).unwrap().unwrap();
-            let ids: Vec<u32> = (0..rows as u32).step_by(37).collect();
-            assert_eq!(
-                read.rows(&ids).unwrap().to_vec2::<f32>().unwrap(),
-                copied.rows(&ids).unwrap().to_vec2::<f32>().unwrap(),
-                "{dtype:?}"
-            );
-            let short = TensorInfo { offset: 61, ..info };
-            let mut reader = std::io::Cursor::new(reader.into_inner());
-            assert!(
-                QuantMatrix::read(&short, &mut reader, 40).is_err(),
-                "a cut file"
-            );
+            // The tensor at byte 64 of the data, which start at byte 32 of the file; an odd
+            // start cannot be read in place and is copied.
+            for (data_offset, offset) in [(32u64, 64u64), (33, 64)] {
+                let mut file = vec![7u8; (data_offset + offset) as usize];
+                file.extend_from_slice(&q.data().unwrap());
+                let path = dir.path().join("m.bin");
+                std::fs::write(&path, &file).unwrap();
+                let info = TensorInfo {
+                    ggml_dtype: dtype,
+                    shape: (rows, cols).into(),
+                    offset,
+                };
+                let mapped =
+                    Arc::new(crate::mapped::map(&std::fs::File::open(&path).unwrap()).unwrap());
+                let in_place = QuantMatrix::map(&info, &mapped, data_offset)
+                    .unwrap()
+                    .unwrap();
+                let mut reader = std::io::Cursor::new(file);
+                let read = QuantMatrix::read(&info, &mut reader, data_offset)
+                    .unwrap()
+                    .unwrap();
+                let copied = QuantMatrix::from_qtensor(&q).unwrap().unwrap();
+                let ids: Vec<u32> = (0..rows as u32).step_by(37).collect();
+                let expected = copied.rows(&ids).unwrap().to_vec2::<f32>().unwrap();
+                for m in [&in_place, &read] {
+                    assert_eq!(m.rows(&ids).unwrap().to_vec2::<f32>().unwrap(), expected);
+                }
+                let x = Tensor::ones((2, cols), candle_core::DType::F32, &Device::Cpu).unwrap();
+                assert_eq!(
+                    in_place.forward(&x).unwrap().to_vec2::<f32>().unwrap(),
+                    copied.forward(&x).unwrap().to_vec2::<f32>().unwrap(),
+                    "{dtype:?}"
+                );
+                let short = TensorInfo {
+                    offset: offset + 1,
+                    ..info
+                };
+                let mut reader = std::io::Cursor::new(reader.into_inner());
+                assert!(
+                    QuantMatrix::read(&short, &mut reader, data_offset).is_err(),
+                    "a cut file"
+                );
+                assert!(
+                    QuantMatrix::map(&short, &mapped, data_offset).is_err(),
+                    "a cut file"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_are_the_files_bytes() {
+        let sizes = [
+            (GgmlDType::Q4_0, size_of::<Q4_0Block>()),
+            (GgmlDType::Q4_1, size_of::<Q4_1Block>()),
+            (GgmlDType::Q5_0, size_of::<Q5_0Block>()),
+            (GgmlDType::Q5_1, size_of::<Q5_1Block>()),
+            (GgmlDType::Q8_0, size_of::<Q8_0Block>()),
+            (GgmlDType::Q4K, size_of::<Q4KBlock>()),
+            (GgmlDType::Q5K, size_of::<Q5KBlock>()),
+            (GgmlDType::Q6K, size_of::<Q6KBlock>()),
+        ];
+        for (dtype, size) in sizes {
+            assert_eq!(size, dtype.type_size(), "{dtype:?}");
+            assert!(held(dtype));
         }
     }
 

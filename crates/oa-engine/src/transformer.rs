@@ -177,6 +177,8 @@ impl KvCache {
 struct Loader<'a, R> {
     content: &'a Content,
     reader: &'a mut R,
+    /// The file mapped into memory, where it could be.
+    mapped: Option<&'a Arc<memmap2::Mmap>>,
     device: &'a Device,
     eps: f32,
 }
@@ -202,16 +204,25 @@ impl<R: Read + Seek> Loader<'_, R> {
         })
     }
 
-    /// Matrix `name`: on the CPU, in a format the engine holds, read from the file straight
-    /// into its blocks; else through candle.
+    /// Matrix `name`: on the CPU, in a format the engine holds, read in place from the mapped
+    /// file (or copied from it where it could not be mapped); else through candle.
     fn matrix(&mut self, name: &str) -> Result<Matrix> {
-        if let (true, Some(info)) = (self.device.is_cpu(), self.content.tensor_infos.get(name)) {
-            let offset = self.content.tensor_data_offset;
-            if let Some(m) = QuantMatrix::read(info, self.reader, offset)? {
-                return Ok(Matrix::Own(Arc::new(m)));
-            }
+        if let Some(m) = self.own(name)? {
+            return Ok(Matrix::Own(Arc::new(m)));
         }
         Ok(Matrix::Candle(QMatMul::from_qtensor(self.qtensor(name)?)?))
+    }
+
+    /// Matrix `name` as the engine's own, if it runs on the CPU in a format the engine holds.
+    fn own(&mut self, name: &str) -> Result<Option<QuantMatrix>> {
+        let (true, Some(info)) = (self.device.is_cpu(), self.content.tensor_infos.get(name)) else {
+            return Ok(None);
+        };
+        let offset = self.content.tensor_data_offset;
+        match self.mapped {
+            Some(file) => QuantMatrix::map(info, file, offset),
+            None => QuantMatrix::read(info, self.reader, offset),
+        }
     }
 
     fn linear(&mut self, prefix: &str, bias: bool) -> Result<Linear> {
@@ -255,16 +266,18 @@ pub(crate) struct Transformer {
 
 impl Transformer {
     /// Reads the weights of a file whose metadata and tensor shapes have been checked
-    /// ([`HParams::check_tensors`]).
+    /// ([`HParams::check_tensors`]), in place from `mapped` (the same file) where given.
     pub fn load<R: Read + Seek>(
         hp: HParams,
         content: &Content,
         reader: &mut R,
+        mapped: Option<&Arc<memmap2::Mmap>>,
         device: &Device,
     ) -> Result<Transformer> {
         let mut w = Loader {
             content,
             reader,
+            mapped,
             device,
             eps: hp.rms_eps,
         };
@@ -273,17 +286,8 @@ impl Transformer {
             let output = w.matrix("output.weight")?;
             (Embedding::Candle(table), output)
         } else {
-            // A tied output layer: one copy serves both, in the form the output layer uses,
-            // read from the file block by block when it is the engine's own matrix.
-            let own = match (
-                device.is_cpu(),
-                content.tensor_infos.get("token_embd.weight"),
-            ) {
-                (true, Some(info)) => {
-                    QuantMatrix::read(info, w.reader, content.tensor_data_offset)?
-                }
-                _ => None,
-            };
+            // A tied output layer: one copy serves both, the engine's own matrix where it can.
+            let own = w.own("token_embd.weight")?;
             match own {
                 Some(m) => {
                     let m = Arc::new(m);

@@ -3,9 +3,10 @@
 //! that decoding, which reads every weight once per token, moves no more memory than the file
 //! holds), dequantized, and multiplied plainly, block by block, as llama.cpp's reference sums.
 
+use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::{Format, nearest_int, scale, widen};
+use super::{Format, nearest_int, widen};
 
 /// Values per block.
 pub(super) const BLOCK: usize = 32;
@@ -39,14 +40,16 @@ pub(super) fn quantize_q8(x: &[f32]) -> Q8Block {
 
 /// One block of Q4_0 weights: `value = d · (q − 8)` for 4-bit `q`; values 0..16 are the low
 /// nibbles of `qs`, 16..32 the high ones.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
 pub(super) struct Q4_0Block {
     pub d: f16,
     pub qs: [u8; BLOCK / 2],
 }
 
 /// One block of Q4_1 weights: `value = d · q + m` for 4-bit `q`, laid out as Q4_0's.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
 pub(super) struct Q4_1Block {
     pub d: f16,
     pub m: f16,
@@ -55,7 +58,8 @@ pub(super) struct Q4_1Block {
 
 /// One block of Q5_0 weights: `value = d · (q − 16)` for 5-bit `q`, whose low four bits are
 /// laid out as Q4_0's and fifth bits are `qh` (bit `i` of the little-endian word for value `i`).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
 pub(super) struct Q5_0Block {
     pub d: f16,
     pub qh: [u8; 4],
@@ -63,16 +67,18 @@ pub(super) struct Q5_0Block {
 }
 
 /// One block of Q5_1 weights: `value = d · q + m` for 5-bit `q`, whose fifth bits are `qh`.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
 pub(super) struct Q5_1Block {
     pub d: f16,
     pub m: f16,
-    pub qh: u32,
+    pub qh: [u8; 4],
     pub qs: [u8; BLOCK / 2],
 }
 
 /// One block of Q8_0 weights: `value = d · q` for 8-bit `q`.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
 pub(super) struct Q8_0Block {
     pub d: f16,
     pub qs: [i8; BLOCK],
@@ -91,13 +97,6 @@ fn integer_dot(w: impl Iterator<Item = i32>, a: &[i8; BLOCK]) -> i32 {
 impl Format for Q4_0Block {
     type Activation = Q8Block;
     const VALUES: usize = BLOCK;
-
-    fn parse(b: &[u8]) -> Self {
-        Q4_0Block {
-            d: scale(b, 0),
-            qs: std::array::from_fn(|i| b[2 + i]),
-        }
-    }
 
     fn dequantize(&self, out: &mut Vec<f32>) {
         let d = widen(self.d);
@@ -131,14 +130,6 @@ pub(super) fn dot_q4_0_plain(w: &[Q4_0Block], a: &[Q8Block]) -> f32 {
 impl Format for Q4_1Block {
     type Activation = Q8Block;
     const VALUES: usize = BLOCK;
-
-    fn parse(b: &[u8]) -> Self {
-        Q4_1Block {
-            d: scale(b, 0),
-            m: scale(b, 2),
-            qs: std::array::from_fn(|i| b[4 + i]),
-        }
-    }
 
     fn dequantize(&self, out: &mut Vec<f32>) {
         let (d, m) = (widen(self.d), widen(self.m));
@@ -183,14 +174,6 @@ impl Format for Q5_0Block {
     type Activation = Q8Block;
     const VALUES: usize = BLOCK;
 
-    fn parse(b: &[u8]) -> Self {
-        Q5_0Block {
-            d: scale(b, 0),
-            qh: [b[2], b[3], b[4], b[5]],
-            qs: std::array::from_fn(|i| b[6 + i]),
-        }
-    }
-
     fn dequantize(&self, out: &mut Vec<f32>) {
         let d = widen(self.d);
         out.extend(self.values().map(|q| d * q as f32));
@@ -222,22 +205,13 @@ impl Q5_1Block {
     fn values(&self) -> impl Iterator<Item = u8> + '_ {
         nibbles(&self.qs)
             .enumerate()
-            .map(|(i, q)| q | (((self.qh >> i) & 1) << 4) as u8)
+            .map(|(i, q)| q | (((u32::from_le_bytes(self.qh) >> i) & 1) << 4) as u8)
     }
 }
 
 impl Format for Q5_1Block {
     type Activation = Q8Block;
     const VALUES: usize = BLOCK;
-
-    fn parse(b: &[u8]) -> Self {
-        Q5_1Block {
-            d: scale(b, 0),
-            m: scale(b, 2),
-            qh: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
-            qs: std::array::from_fn(|i| b[8 + i]),
-        }
-    }
 
     fn dequantize(&self, out: &mut Vec<f32>) {
         let (d, m) = (widen(self.d), widen(self.m));
@@ -264,13 +238,6 @@ impl Format for Q5_1Block {
 impl Format for Q8_0Block {
     type Activation = Q8Block;
     const VALUES: usize = BLOCK;
-
-    fn parse(b: &[u8]) -> Self {
-        Q8_0Block {
-            d: scale(b, 0),
-            qs: std::array::from_fn(|i| b[2 + i] as i8),
-        }
-    }
 
     fn dequantize(&self, out: &mut Vec<f32>) {
         let d = widen(self.d);

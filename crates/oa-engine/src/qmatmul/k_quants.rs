@@ -1,7 +1,10 @@
 //! The k-quant formats (Q4_K, Q5_K, Q6_K: 256 values per block in sub-blocks with their own
 //! scales) and the Q8_K activations they multiply, as llama.cpp defines and sums them.
 
-use super::{Format, nearest_int, scale};
+use bytemuck::{Pod, Zeroable};
+use half::f16;
+
+use super::{Format, nearest_int, widen};
 
 /// Values per block.
 pub(super) const QK_K: usize = 256;
@@ -45,7 +48,7 @@ pub(super) fn quantize_q8k(x: &[f32]) -> Q8KBlock {
 
 /// The eight 6-bit scales and minimums of a Q4_K or Q5_K block, packed in 12 bytes
 /// (llama.cpp's `get_scale_min_k4`).
-fn scales_and_mins(s: &[u8]) -> ([u8; 8], [u8; 8]) {
+pub(super) fn scales_and_mins(s: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
     let mut scales = [0u8; 8];
     let mut mins = [0u8; 8];
     for j in 0..8 {
@@ -60,37 +63,40 @@ fn scales_and_mins(s: &[u8]) -> ([u8; 8], [u8; 8]) {
     (scales, mins)
 }
 
-/// One block of Q4_K weights: value `i` is `d · scales[i/32] · q − dmin · mins[i/32]` for
-/// 4-bit `q`; each 32 bytes of `qs` hold 64 values, the low nibbles first.
-#[derive(Clone, Copy)]
+/// One block of Q4_K weights, as the file stores it: value `i` is
+/// `d · scale[i/32] · q − dmin · min[i/32]` for 4-bit `q`, the eight 6-bit scales and minimums
+/// packed in `scales` ([`scales_and_mins`]); each 32 bytes of `qs` hold 64 values, the low
+/// nibbles first.
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
 pub(super) struct Q4KBlock {
-    pub d: f32,
-    pub dmin: f32,
-    pub scales: [u8; 8],
-    pub mins: [u8; 8],
+    pub d: f16,
+    pub dmin: f16,
+    pub scales: [u8; 12],
     pub qs: [u8; QK_K / 2],
 }
 
 /// One block of Q5_K weights: as Q4_K, with the fifth bit of value `64j + i` (`i < 32`) in bit
 /// `2j` of `qh[i]`, and of value `64j + 32 + i` in bit `2j + 1`.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
 pub(super) struct Q5KBlock {
-    pub d: f32,
-    pub dmin: f32,
-    pub scales: [u8; 8],
-    pub mins: [u8; 8],
+    pub d: f16,
+    pub dmin: f16,
+    pub scales: [u8; 12],
     pub qh: [u8; QK_K / 8],
     pub qs: [u8; QK_K / 2],
 }
 
 /// One block of Q6_K weights: value `i` is `d · scales[i/16] · (q − 32)` for 6-bit `q`, whose
 /// low four bits are in `ql` and high two in `qh` (see [`Q6KBlock::value`]).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
 pub(super) struct Q6KBlock {
-    pub d: f32,
-    pub scales: [i8; QK_K / 16],
     pub ql: [u8; QK_K / 2],
     pub qh: [u8; QK_K / 4],
+    pub scales: [i8; QK_K / 16],
+    pub d: f16,
 }
 
 impl Q4KBlock {
@@ -167,20 +173,10 @@ impl Format for Q4KBlock {
     type Activation = Q8KBlock;
     const VALUES: usize = QK_K;
 
-    fn parse(b: &[u8]) -> Self {
-        let (scales, mins) = scales_and_mins(&b[4..16]);
-        Q4KBlock {
-            d: scale(b, 0).to_f32(),
-            dmin: scale(b, 2).to_f32(),
-            scales,
-            mins,
-            qs: std::array::from_fn(|i| b[16 + i]),
-        }
-    }
-
     fn dequantize(&self, out: &mut Vec<f32>) {
-        let (scales, mins) = (&self.scales, &self.mins);
-        dequantize_scale_min((self.d, self.dmin), scales, mins, |i| self.value(i), out);
+        let (scales, mins) = scales_and_mins(&self.scales);
+        let d = (widen(self.d), widen(self.dmin));
+        dequantize_scale_min(d, &scales, &mins, |i| self.value(i), out);
     }
 
     fn quantize(x: &[f32]) -> Q8KBlock {
@@ -200,7 +196,11 @@ impl Format for Q4KBlock {
 pub(super) fn dot_q4_k_plain(w: &[Q4KBlock], a: &[Q8KBlock]) -> f32 {
     w.iter()
         .zip(a)
-        .map(|(w, a)| scale_min_sum((w.d, w.dmin), &w.scales, &w.mins, |i| w.value(i), a))
+        .map(|(w, a)| {
+            let (scales, mins) = scales_and_mins(&w.scales);
+            let d = (widen(w.d), widen(w.dmin));
+            scale_min_sum(d, &scales, &mins, |i| w.value(i), a)
+        })
         .sum()
 }
 
@@ -208,21 +208,10 @@ impl Format for Q5KBlock {
     type Activation = Q8KBlock;
     const VALUES: usize = QK_K;
 
-    fn parse(b: &[u8]) -> Self {
-        let (scales, mins) = scales_and_mins(&b[4..16]);
-        Q5KBlock {
-            d: scale(b, 0).to_f32(),
-            dmin: scale(b, 2).to_f32(),
-            scales,
-            mins,
-            qh: std::array::from_fn(|i| b[16 + i]),
-            qs: std::array::from_fn(|i| b[48 + i]),
-        }
-    }
-
     fn dequantize(&self, out: &mut Vec<f32>) {
-        let (scales, mins) = (&self.scales, &self.mins);
-        dequantize_scale_min((self.d, self.dmin), scales, mins, |i| self.value(i), out);
+        let (scales, mins) = scales_and_mins(&self.scales);
+        let d = (widen(self.d), widen(self.dmin));
+        dequantize_scale_min(d, &scales, &mins, |i| self.value(i), out);
     }
 
     fn quantize(x: &[f32]) -> Q8KBlock {
@@ -242,7 +231,11 @@ impl Format for Q5KBlock {
 pub(super) fn dot_q5_k_plain(w: &[Q5KBlock], a: &[Q8KBlock]) -> f32 {
     w.iter()
         .zip(a)
-        .map(|(w, a)| scale_min_sum((w.d, w.dmin), &w.scales, &w.mins, |i| w.value(i), a))
+        .map(|(w, a)| {
+            let (scales, mins) = scales_and_mins(&w.scales);
+            let d = (widen(w.d), widen(w.dmin));
+            scale_min_sum(d, &scales, &mins, |i| w.value(i), a)
+        })
         .sum()
 }
 
@@ -250,21 +243,10 @@ impl Format for Q6KBlock {
     type Activation = Q8KBlock;
     const VALUES: usize = QK_K;
 
-    fn parse(b: &[u8]) -> Self {
-        Q6KBlock {
-            ql: std::array::from_fn(|i| b[i]),
-            qh: std::array::from_fn(|i| b[128 + i]),
-            scales: std::array::from_fn(|i| b[192 + i] as i8),
-            d: scale(b, 208).to_f32(),
-        }
-    }
-
     fn dequantize(&self, out: &mut Vec<f32>) {
-        out.extend(
-            (0..QK_K).map(|i| {
-                self.d * f32::from(self.scales[i / 16]) * (f32::from(self.value(i)) - 32.0)
-            }),
-        );
+        out.extend((0..QK_K).map(|i| {
+            widen(self.d) * f32::from(self.scales[i / 16]) * (f32::from(self.value(i)) - 32.0)
+        }));
     }
 
     fn quantize(x: &[f32]) -> Q8KBlock {
@@ -290,7 +272,7 @@ pub(super) fn dot_q6_k_plain(w: &[Q6KBlock], a: &[Q8KBlock]) -> f32 {
                     i32::from(w.scales[i / 16]) * (i32::from(w.value(i)) - 32) * i32::from(a.qs[i])
                 })
                 .sum();
-            (w.d * a.d) * sumi as f32
+            (widen(w.d) * a.d) * sumi as f32
         })
         .sum()
 }

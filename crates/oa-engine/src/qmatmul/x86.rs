@@ -8,8 +8,9 @@
 //! bounds the difference on random blocks). Several activation rows (a prompt's tokens) go
 //! through one pass over a weight row, so its blocks are loaded and unpacked once for all.
 //!
-//! This is the engine's only `unsafe` code: calling a function compiled for AVX2 and FMA is
-//! sound only on a CPU that has them, which each entry point checks first.
+//! With the file mapping (`mapped.rs`) this is the engine's only `unsafe` code: calling a
+//! function compiled for AVX2 and FMA is sound only on a CPU that has them, which each entry
+//! point checks first.
 #![allow(unsafe_code)]
 
 use std::arch::x86_64::{
@@ -27,7 +28,7 @@ use std::arch::x86_64::{
 use half::f16;
 
 use super::blocks::{Q4_0Block, Q4_1Block, Q5_0Block, Q8_0Block, Q8Block};
-use super::k_quants::{Q4KBlock, Q5KBlock, Q6KBlock, Q8KBlock};
+use super::k_quants::{Q4KBlock, Q5KBlock, Q6KBlock, Q8KBlock, scales_and_mins};
 use super::widen;
 
 /// Whether this CPU runs the AVX2 kernels (with FMA, and F16C for the KV cache). `OA_ENGINE_PLAIN_KERNELS=1` in the environment
@@ -317,12 +318,12 @@ fn dot_q4_k_avx2<const N: usize>(w: &[Q4KBlock], a: [&[Q8KBlock]; N]) -> [f32; N
     let mut offsets = [_mm256_setzero_ps(); N];
     for (b, w) in w.iter().enumerate() {
         let values = nibble_runs(&w.qs);
-        let scales = (w.d, w.dmin);
+        let (scales, mins) = scales_and_mins(&w.scales);
         k_block(
             &values,
-            &w.scales,
-            &w.mins,
-            scales,
+            &scales,
+            &mins,
+            (widen(w.d), widen(w.dmin)),
             &a,
             b,
             &mut acc,
@@ -349,12 +350,12 @@ fn dot_q5_k_avx2<const N: usize>(w: &[Q5KBlock], a: [&[Q8KBlock]; N]) -> [f32; N
             *v = _mm256_or_si256(*v, fifth);
             bits = _mm256_srli_epi16::<1>(bits);
         }
-        let scales = (w.d, w.dmin);
+        let (scales, mins) = scales_and_mins(&w.scales);
         k_block(
             &values,
-            &w.scales,
-            &w.mins,
-            scales,
+            &scales,
+            &mins,
+            (widen(w.d), widen(w.dmin)),
             &a,
             b,
             &mut acc,
@@ -395,6 +396,7 @@ fn dot_q6_k_avx2<const N: usize>(w: &[Q6KBlock], a: [&[Q8KBlock]; N]) -> [f32; N
                 bits = _mm256_srli_epi16::<2>(bits);
             }
         }
+        let d = widen(w.d);
         // Run j's two halves of 16 values have scales 2j and 2j + 1.
         let scales: [__m256i; 8] = std::array::from_fn(|j| {
             _mm256_set_m128i(
@@ -414,11 +416,7 @@ fn dot_q6_k_avx2<const N: usize>(w: &[Q6KBlock], a: [&[Q8KBlock]; N]) -> [f32; N
                 let pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(values[j], activations), excess);
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(pairs, scales[j]));
             }
-            acc[row] = _mm256_fmadd_ps(
-                _mm256_set1_ps(w.d * x.d),
-                _mm256_cvtepi32_ps(sumi),
-                acc[row],
-            );
+            acc[row] = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), _mm256_cvtepi32_ps(sumi), acc[row]);
         }
     }
     std::array::from_fn(|row| sum_lanes(acc[row]))
@@ -572,40 +570,40 @@ mod tests {
             });
 
             let rows: Vec<Vec<Q8KBlock>> = (0..3).map(|_| q8k(&mut noise, blocks)).collect();
-            let sixes = |noise: &mut Noise| std::array::from_fn(|_| noise.byte() % 64);
-            let k_bound = |d: f32, dmin: f32, scales: &[u8; 8], mins: &[u8; 8], a: &Q8KBlock| {
+            let packed = |noise: &mut Noise| std::array::from_fn(|_| noise.byte());
+            let k_bound = |d: f16, dmin: f16, packed: &[u8; 12], a: &Q8KBlock| {
+                let (scales, mins) = scales_and_mins(packed);
                 let s: f32 = scales.iter().map(|&s| f32::from(s)).sum();
                 let m: f32 = mins.iter().map(|&m| f32::from(m)).sum();
+                let (d, dmin) = (widen(d), widen(dmin));
                 (d * a.d).abs() * s * 32.0 * 31.0 * 127.0 + (dmin * a.d).abs() * m * 32.0 * 127.0
             };
             let q4_k: Vec<Q4KBlock> = (0..blocks)
                 .map(|_| Q4KBlock {
-                    d: noise.scale(),
-                    dmin: noise.scale(),
-                    scales: sixes(&mut noise),
-                    mins: sixes(&mut noise),
+                    d: noise.half(),
+                    dmin: noise.half(),
+                    scales: packed(&mut noise),
                     qs: std::array::from_fn(|_| noise.byte()),
                 })
                 .collect();
             agrees("Q4_K", &q4_k, &rows, dot_q4_k_plain, |w, a| {
-                k_bound(w.d, w.dmin, &w.scales, &w.mins, a)
+                k_bound(w.d, w.dmin, &w.scales, a)
             });
             let q5_k: Vec<Q5KBlock> = (0..blocks)
                 .map(|_| Q5KBlock {
-                    d: noise.scale(),
-                    dmin: noise.scale(),
-                    scales: sixes(&mut noise),
-                    mins: sixes(&mut noise),
+                    d: noise.half(),
+                    dmin: noise.half(),
+                    scales: packed(&mut noise),
                     qh: std::array::from_fn(|_| noise.byte()),
                     qs: std::array::from_fn(|_| noise.byte()),
                 })
                 .collect();
             agrees("Q5_K", &q5_k, &rows, dot_q5_k_plain, |w, a| {
-                k_bound(w.d, w.dmin, &w.scales, &w.mins, a)
+                k_bound(w.d, w.dmin, &w.scales, a)
             });
             let q6_k: Vec<Q6KBlock> = (0..blocks)
                 .map(|i| Q6KBlock {
-                    d: noise.scale(),
+                    d: noise.half(),
                     scales: std::array::from_fn(|j| {
                         if (i + j) % 5 == 0 {
                             -128
@@ -619,7 +617,7 @@ mod tests {
                 .collect();
             agrees("Q6_K", &q6_k, &rows, dot_q6_k_plain, |w, a| {
                 let s: f32 = w.scales.iter().map(|&s| f32::from(s).abs()).sum();
-                (w.d * a.d).abs() * s * 16.0 * 32.0 * 127.0
+                (widen(w.d) * a.d).abs() * s * 16.0 * 32.0 * 127.0
             });
         }
     }

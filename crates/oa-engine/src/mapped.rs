@@ -1,0 +1,19 @@
+//! The model file mapped into memory, so that weights held as the file stores them are read
+//! in place: loading costs no copy, and the pages are shared with the operating system's file
+//! cache (a model opened again starts at once).
+#![allow(unsafe_code)]
+
+use std::fs::File;
+
+use memmap2::Mmap;
+
+/// `file` mapped read-only.
+pub(crate) fn map(file: &File) -> std::io::Result<Mmap> {
+    // SAFETY: the mapping is only read. Its bytes change if another program rewrites the file
+    // while the model is loaded (then the weights change as they would had the file been read
+    // at that moment), and reading past a point where another program truncated it ends the
+    // process; llama.cpp and candle map model files under the same terms. The app puts models
+    // in place only by renaming a finished copy over the name, which leaves a mapped file
+    // intact.
+    unsafe { Mmap::map(file) }
+}

@@ -6,6 +6,9 @@
 //! llama.cpp's is `xtask/bench/llama_speed.py` through llama-cpp-python (installed by setup).
 //! Each run is a fresh process that loads the model, reads the prompt, and decodes greedily;
 //! the medians of the runs and the ratios ours / llama.cpp go into `engine.json`'s `speed`.
+//! Besides the reference models, a random-weight llama-shaped model of about a billion
+//! parameters in Q4_K_M, written once into `target/bench/` (`write_bench_model` example), shows
+//! the speeds where the weights no longer fit in any cache.
 //! The goals (issue: engine speed) are reported, never asserted.
 
 use std::fs;
@@ -38,10 +41,33 @@ const FIGURES: [&str; 5] = ["prompt_tps", "decode_tps", "ttft_s", "load_s", "pea
 /// The same ordinary token ids for both sides, spread over the first 9,000 ids of the
 /// vocabulary (every reference model has more).
 fn prompt_ids() -> String {
-    (0..PROMPT_TOKENS)
-        .map(|i| (100 + (i * 7919) % 9000).to_string())
-        .collect::<Vec<_>>()
-        .join(",")
+    ids((0..PROMPT_TOKENS).map(|i| 100 + (i * 7919) % 9000))
+}
+
+/// Prompt ids for the written model, whose byte-level vocabulary has 265 tokens.
+fn byte_prompt_ids() -> String {
+    ids((0..PROMPT_TOKENS).map(|i| (11 + i * 37) % 256))
+}
+
+fn ids(ids: impl Iterator<Item = usize>) -> String {
+    ids.map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+}
+
+/// The file name of the written billion-parameter model in `target/bench/`.
+const LARGE_MODEL: &str = "random-1b-llama-q4_k_m.gguf";
+
+/// Writes the billion-parameter model unless an earlier run did.
+fn large_model(project: &Project, timings: &mut Timings) -> Result<std::path::PathBuf> {
+    let path = project.bench_dir().join(LARGE_MODEL);
+    if !path.exists() {
+        timings.step("write the random 1B-parameter Q4_K_M model", || {
+            build_release_example(project, "oa-engine", "write_bench_model")?;
+            let mut cmd = release_example(project, "oa-engine", "write_bench_model");
+            cmd.arg("--out").arg(&path);
+            command::run(&mut cmd)
+        })?;
+    }
+    Ok(path)
 }
 
 /// Measures every reference model at every thread count; returns `engine.json`'s `speed`.
@@ -56,21 +82,35 @@ pub fn compare(project: &Project, timings: &mut Timings) -> Result<Value> {
         .join("xtask")
         .join("bench")
         .join("llama_speed.py");
-    let ids = prompt_ids();
+    let mut files: Vec<(std::path::PathBuf, String, String)> = manifest
+        .models
+        .iter()
+        .map(|m| {
+            (
+                project.models_dir().join(&m.file),
+                m.file.clone(),
+                prompt_ids(),
+            )
+        })
+        .collect();
+    files.push((
+        large_model(project, timings)?,
+        LARGE_MODEL.to_owned(),
+        byte_prompt_ids(),
+    ));
     let mut models = Vec::new();
-    for model in &manifest.models {
-        let path = project.models_dir().join(&model.file);
+    for (path, file, ids) in &files {
         for (threads, goal) in THREADS {
-            let label = format!("{} with {threads} thread(s)", model.file);
+            let label = format!("{file} with {threads} thread(s)");
             let (ours, theirs) = timings.step(&format!("speed of {label}"), || {
                 let mut ours = Vec::new();
                 let mut theirs = Vec::new();
                 for run in 0..RUNS {
-                    let out = dir.join(format!("speed.{}.{threads}.{run}.json", model.file));
+                    let out = dir.join(format!("speed.{file}.{threads}.{run}.json"));
                     let mut cmd = release_example(project, "oa-engine", "speed_bench");
                     cmd.arg("--model")
-                        .arg(&path)
-                        .args(["--ids", &ids, "--decode", &DECODE_TOKENS.to_string()])
+                        .arg(path)
+                        .args(["--ids", ids, "--decode", &DECODE_TOKENS.to_string()])
                         .arg("--out")
                         .arg(&out)
                         .env("RAYON_NUM_THREADS", threads.to_string())
@@ -78,14 +118,14 @@ pub fn compare(project: &Project, timings: &mut Timings) -> Result<Value> {
                     ours.push(run_sample(&mut cmd, &out)?);
                     let mut cmd = Command::new("python3");
                     cmd.arg(&script)
-                        .arg(&path)
-                        .args([&ids, &DECODE_TOKENS.to_string(), &threads.to_string()])
+                        .arg(path)
+                        .args([ids, &DECODE_TOKENS.to_string(), &threads.to_string()])
                         .arg(&out);
                     theirs.push(run_sample(&mut cmd, &out)?);
                 }
                 Ok((ours, theirs))
             })?;
-            models.push(judge(&model.file, threads, goal, &ours, &theirs));
+            models.push(judge(file, threads, goal, &ours, &theirs));
         }
     }
     let speed = json!({

@@ -10,7 +10,7 @@
 
 use half::f16;
 
-use crate::qmatmul::{add_scaled_f16, dot_f16};
+use crate::qmatmul::{scores_f16, weighted_sum_f16};
 
 /// One layer's keys and values, `[position][kv head][value]`.
 #[derive(Default)]
@@ -69,15 +69,14 @@ pub(crate) fn attend(
             .collect();
         let first = heads.window.map_or(0, |w| (at + 1).saturating_sub(w));
         let last = at.min(kv_len.saturating_sub(1));
-        let offset = |j: usize| j * stride + kv_head * size;
-        let mut scores: Vec<f32> = (first..=last)
-            .map(|j| dot_f16(&q, &cache.keys[offset(j)..offset(j) + size]))
-            .collect();
+        let from = first * stride + kv_head * size;
+        let mut scores = vec![0f32; last + 1 - first];
+        scores_f16(&q, &cache.keys[from..], stride, &mut scores);
         softmax_row(&mut scores, scale, None);
-        for (j, w) in (first..=last).zip(&scores) {
-            let w = f16::from_f32(*w).to_f32();
-            add_scaled_f16(y, w, &cache.values[offset(j)..offset(j) + size]);
+        for w in scores.iter_mut() {
+            *w = f16::from_f32(*w).to_f32();
         }
+        weighted_sum_f16(&scores, &cache.values[from..], stride, y);
     });
     out
 }

@@ -441,23 +441,31 @@ impl QuantMatrix {
     }
 }
 
-/// `Σ a·b` of f32 `a` and f16 `b` (an attention score against the cache), in f32.
-pub(crate) fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
+/// Attention scores against the cache: `scores[j] = q · keys[j·stride..][..q.len()]`, f32
+/// queries by f16 keys summed in f32. `keys` must hold every key the scores ask for.
+pub(crate) fn scores_f16(q: &[f32], keys: &[f16], stride: usize, scores: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if let Some(sum) = x86::dot_f16(a, b) {
-        return sum;
-    }
-    a.iter().zip(b).map(|(x, y)| x * y.to_f32()).sum()
-}
-
-/// `y += w · v` for f16 `v` (a value of the cache, weighed by its attention weight).
-pub(crate) fn add_scaled_f16(y: &mut [f32], w: f32, v: &[f16]) {
-    #[cfg(target_arch = "x86_64")]
-    if x86::add_scaled_f16(y, w, v).is_some() {
+    if x86::scores_f16(q, keys, stride, scores).is_some() {
         return;
     }
-    for (y, v) in y.iter_mut().zip(v) {
-        *y += w * v.to_f32();
+    for (j, score) in scores.iter_mut().enumerate() {
+        let key = &keys[j * stride..j * stride + q.len()];
+        *score = q.iter().zip(key).map(|(x, k)| x * k.to_f32()).sum();
+    }
+}
+
+/// The values of the cache weighed by attention: `y += Σ_j weights[j] · values[j·stride..]`.
+/// `values` must hold every value the weights ask for.
+pub(crate) fn weighted_sum_f16(weights: &[f32], values: &[f16], stride: usize, y: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if x86::weighted_sum_f16(weights, values, stride, y).is_some() {
+        return;
+    }
+    for (j, &w) in weights.iter().enumerate() {
+        let value = &values[j * stride..j * stride + y.len()];
+        for (y, v) in y.iter_mut().zip(value) {
+            *y += w * v.to_f32();
+        }
     }
 }
 

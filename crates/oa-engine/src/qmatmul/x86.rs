@@ -66,57 +66,83 @@ entry_point!(dot_q4_k, dot_q4_k_avx2, Q4KBlock, Q8KBlock);
 entry_point!(dot_q5_k, dot_q5_k_avx2, Q5KBlock, Q8KBlock);
 entry_point!(dot_q6_k, dot_q6_k_avx2, Q6KBlock, Q8KBlock);
 
-/// `Σ a·b` for f32 `a` and f16 `b`, or `None` on a CPU without AVX2, FMA and F16C.
-pub(crate) fn dot_f16(a: &[f32], b: &[f16]) -> Option<f32> {
+/// Attention scores (see `qmatmul::scores_f16`), or `None` on a CPU without AVX2, FMA and
+/// F16C.
+pub(crate) fn scores_f16(q: &[f32], keys: &[f16], stride: usize, scores: &mut [f32]) -> Option<()> {
+    let needed = scores
+        .len()
+        .checked_sub(1)
+        .map_or(0, |last| last * stride + q.len());
     // SAFETY: the function is compiled for AVX2, FMA and F16C, which `available` found.
-    available().then(|| unsafe { dot_f16_avx2(a, b) })
+    (available() && keys.len() >= needed)
+        .then(|| unsafe { scores_f16_avx2(q, keys, stride, scores) })
 }
 
-/// `y += w · v` for f16 `v`, or `None` on a CPU without AVX2, FMA and F16C.
-pub(crate) fn add_scaled_f16(y: &mut [f32], w: f32, v: &[f16]) -> Option<()> {
-    // SAFETY: as in `dot_f16`.
-    available().then(|| unsafe { add_scaled_f16_avx2(y, w, v) })
-}
-
-#[target_feature(enable = "avx2,fma,f16c")]
-fn dot_f16_avx2(a: &[f32], b: &[f16]) -> f32 {
-    let n = a.len().min(b.len());
-    let mut acc = [_mm256_setzero_ps(); 2];
-    let mut i = 0;
-    while i + 8 <= n {
-        // SAFETY: values i..i+8 lie within both slices; `loadu` needs no alignment.
-        let (x, y) = unsafe {
-            (
-                _mm256_loadu_ps(a.as_ptr().add(i)),
-                _mm256_cvtph_ps(_mm_loadu_si128(b.as_ptr().add(i).cast())),
-            )
-        };
-        acc[(i / 8) % 2] = _mm256_fmadd_ps(x, y, acc[(i / 8) % 2]);
-        i += 8;
-    }
-    let mut sum = sum_lanes(_mm256_add_ps(acc[0], acc[1]));
-    for j in i..n {
-        sum += a[j] * b[j].to_f32();
-    }
-    sum
+/// Weighed values (see `qmatmul::weighted_sum_f16`), or `None` on a CPU without AVX2, FMA and
+/// F16C.
+pub(crate) fn weighted_sum_f16(
+    weights: &[f32],
+    values: &[f16],
+    stride: usize,
+    y: &mut [f32],
+) -> Option<()> {
+    let needed = weights
+        .len()
+        .checked_sub(1)
+        .map_or(0, |last| last * stride + y.len());
+    // SAFETY: as in `scores_f16`.
+    (available() && values.len() >= needed)
+        .then(|| unsafe { weighted_sum_f16_avx2(weights, values, stride, y) })
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-fn add_scaled_f16_avx2(y: &mut [f32], w: f32, v: &[f16]) {
-    let n = y.len().min(v.len());
-    let weight = _mm256_set1_ps(w);
-    let mut i = 0;
-    while i + 8 <= n {
-        // SAFETY: values i..i+8 lie within both slices; `loadu`/`storeu` need no alignment.
-        unsafe {
-            let out = y.as_mut_ptr().add(i);
-            let values = _mm256_cvtph_ps(_mm_loadu_si128(v.as_ptr().add(i).cast()));
-            _mm256_storeu_ps(out, _mm256_fmadd_ps(weight, values, _mm256_loadu_ps(out)));
+fn scores_f16_avx2(q: &[f32], keys: &[f16], stride: usize, scores: &mut [f32]) {
+    let n = q.len();
+    for (j, score) in scores.iter_mut().enumerate() {
+        let key = &keys[j * stride..j * stride + n];
+        let mut acc = [_mm256_setzero_ps(); 2];
+        let mut i = 0;
+        while i + 8 <= n {
+            // SAFETY: values i..i+8 lie within both slices; `loadu` needs no alignment.
+            let (x, k) = unsafe {
+                (
+                    _mm256_loadu_ps(q.as_ptr().add(i)),
+                    _mm256_cvtph_ps(_mm_loadu_si128(key.as_ptr().add(i).cast())),
+                )
+            };
+            acc[(i / 8) % 2] = _mm256_fmadd_ps(x, k, acc[(i / 8) % 2]);
+            i += 8;
         }
+        let mut sum = sum_lanes(_mm256_add_ps(acc[0], acc[1]));
+        for t in i..n {
+            sum += q[t] * key[t].to_f32();
+        }
+        *score = sum;
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn weighted_sum_f16_avx2(weights: &[f32], values: &[f16], stride: usize, y: &mut [f32]) {
+    let n = y.len();
+    let mut i = 0;
+    // Eight outputs at a time, held in a register across all the weighed values.
+    while i + 8 <= n {
+        // SAFETY: outputs i..i+8 lie within `y`.
+        let mut acc = unsafe { _mm256_loadu_ps(y.as_ptr().add(i)) };
+        for (j, &w) in weights.iter().enumerate() {
+            let value = &values[j * stride + i..j * stride + i + 8];
+            // SAFETY: `value` holds the 8 values `loadu` reads.
+            let v = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(value.as_ptr().cast()) });
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(w), v, acc);
+        }
+        // SAFETY: as above.
+        unsafe { _mm256_storeu_ps(y.as_mut_ptr().add(i), acc) };
         i += 8;
     }
-    for j in i..n {
-        y[j] += w * v[j].to_f32();
+    for (t, out) in y.iter_mut().enumerate().skip(i) {
+        for (j, &w) in weights.iter().enumerate() {
+            *out += w * values[j * stride + t].to_f32();
+        }
     }
 }
 
@@ -511,6 +537,43 @@ mod tests {
                 fast[row]
             );
             assert_eq!(F::dot(w, [a.as_slice()])[0], fast[row], "{name}");
+        }
+    }
+
+    #[test]
+    fn attention_over_the_f16_cache_agrees_with_plain_loops() {
+        if !available() {
+            return;
+        }
+        let mut noise = Noise(0x2545_F491_4F6C_DD1D);
+        // Heads of 64 and of 20 values (a tail past the last full eight), keys 3 heads apart.
+        for size in [64, 20] {
+            let stride = 3 * size;
+            let keys: Vec<f16> = (0..40 * stride).map(|_| noise.half()).collect();
+            let q: Vec<f32> = (0..size).map(|_| noise.scale()).collect();
+            let mut fast = vec![0f32; 40];
+            scores_f16(&q, &keys, stride, &mut fast).unwrap();
+            let weights: Vec<f32> = (0..40).map(|_| noise.scale()).collect();
+            let mut y = vec![0.5f32; size];
+            weighted_sum_f16(&weights, &keys, stride, &mut y).unwrap();
+            for (j, score) in fast.iter().enumerate() {
+                let plain: f32 = (0..size)
+                    .map(|t| q[t] * keys[j * stride + t].to_f32())
+                    .sum();
+                assert!(
+                    (score - plain).abs() <= 1e-5 * size as f32,
+                    "{score} vs {plain}"
+                );
+            }
+            for (t, out) in y.iter().enumerate() {
+                let plain: f32 = 0.5
+                    + (0..40)
+                        .map(|j| weights[j] * keys[j * stride + t].to_f32())
+                        .sum::<f32>();
+                assert!((out - plain).abs() <= 1e-5 * 40.0, "{out} vs {plain}");
+            }
+            // Too few keys for the scores asked: refused, not read past the end.
+            assert!(scores_f16(&q, &keys[..stride], stride, &mut fast).is_none());
         }
     }
 

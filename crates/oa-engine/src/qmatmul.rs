@@ -18,7 +18,6 @@
 //! the logits of random models in every format with llama.cpp's.
 
 use std::io::{Read, Seek, SeekFrom};
-use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use candle_core::quantized::GgmlDType;
@@ -49,6 +48,21 @@ trait Format: bytemuck::Pod + Send + Sync {
     fn quantize(x: &[f32]) -> Self::Activation;
     /// One row of weights by `N` rows of activations.
     fn dot<const N: usize>(w: &[Self], a: [&[Self::Activation]; N]) -> [f32; N];
+}
+
+/// One row of weights by `n` rows of activations, [`ROWS_AT_ONCE`] at a time.
+fn row_times<F: Format>(w: &[F], activations: &[F::Activation], n: usize, out: &mut [f32]) {
+    let per_row = w.len();
+    let a = |k: usize| &activations[k * per_row..(k + 1) * per_row];
+    let mut i = 0;
+    while i + ROWS_AT_ONCE <= n {
+        let sums: [f32; ROWS_AT_ONCE] = F::dot(w, std::array::from_fn(|k| a(i + k)));
+        out[i..i + ROWS_AT_ONCE].copy_from_slice(&sums);
+        i += ROWS_AT_ONCE;
+    }
+    for (k, out) in out.iter_mut().enumerate().take(n).skip(i) {
+        *out = F::dot(w, [a(k)])[0];
+    }
 }
 
 /// `v` rounded to the nearest integer, halves to even, for |v| < 2²²: adding 1.5·2²³ leaves
@@ -376,28 +390,20 @@ impl QuantMatrix {
     fn times<F: Format>(&self, blocks: &[F], input: &[f32], n: usize) -> Result<Vec<f32>> {
         let activations = quantize_rows::<F>(input, n)?;
         let per_row = self.cols / F::VALUES;
-        let row = |r: usize| -> Range<usize> { r * per_row..(r + 1) * per_row };
-        self.rows_times(n, |r, i, out: &mut [f32; ROWS_AT_ONCE]| {
-            let w = &blocks[row(r)];
-            let a = |k: usize| &activations[row(i + k)];
-            if i + ROWS_AT_ONCE <= n {
-                *out = F::dot(w, std::array::from_fn(a));
-                ROWS_AT_ONCE
-            } else {
-                out[0] = F::dot(w, [a(0)])[0];
-                1
-            }
+        self.rows_times(n, |r, out| {
+            row_times(
+                &blocks[r * per_row..(r + 1) * per_row],
+                &activations,
+                n,
+                out,
+            );
         })
     }
 
     /// Every weight row against every one of the `n` activation rows, the weight rows split in
-    /// bands over candle's thread pool; the result is row-major, `n × rows`. `dot(r, i, sums)`
-    /// puts weight row `r` by activation rows `i..` in `sums` and says how many it took.
-    fn rows_times(
-        &self,
-        n: usize,
-        dot: impl Fn(usize, usize, &mut [f32; ROWS_AT_ONCE]) -> usize + Sync,
-    ) -> Result<Vec<f32>> {
+    /// bands over candle's thread pool; the result is row-major, `n × rows`. `row(r, out)`
+    /// puts weight row `r` by the `n` activation rows in `out`.
+    fn rows_times(&self, n: usize, row: impl Fn(usize, &mut [f32]) + Sync) -> Result<Vec<f32>> {
         const BAND: usize = 16;
         let bands = self.rows.div_ceil(BAND);
         let parts: Mutex<Vec<(usize, Vec<f32>)>> = Mutex::new(Vec::with_capacity(bands));
@@ -406,15 +412,11 @@ impl QuantMatrix {
             let end = (range.end * BAND).min(self.rows);
             let width = end - start;
             let mut part = vec![0f32; n * width];
+            let mut sums = vec![0f32; n];
             for r in start..end {
-                let mut i = 0;
-                while i < n {
-                    let mut sums = [0f32; ROWS_AT_ONCE];
-                    let taken = dot(r, i, &mut sums);
-                    for (k, sum) in sums.iter().take(taken).enumerate() {
-                        part[(i + k) * width + (r - start)] = *sum;
-                    }
-                    i += taken;
+                row(r, &mut sums);
+                for (i, sum) in sums.iter().enumerate() {
+                    part[i * width + (r - start)] = *sum;
                 }
             }
             if let Ok(mut parts) = parts.lock() {
@@ -506,6 +508,18 @@ mod tests {
 
     use candle_core::quantized::QTensor;
 
+    /// Every format the engine holds.
+    const HELD_TYPES: [GgmlDType; 8] = [
+        GgmlDType::Q4_0,
+        GgmlDType::Q4_1,
+        GgmlDType::Q5_0,
+        GgmlDType::Q5_1,
+        GgmlDType::Q8_0,
+        GgmlDType::Q4K,
+        GgmlDType::Q5K,
+        GgmlDType::Q6K,
+    ];
+
     fn matches_dequantized_weights_within_activation_rounding(dtype: GgmlDType) {
         let (rows, cols) = (37, 512);
         let values: Vec<f32> = (0..rows * cols)
@@ -584,16 +598,7 @@ mod tests {
             .map(|i| ((i * 7919 % 1000) as f32 / 250.0) - 2.0)
             .collect();
         let w = Tensor::from_vec(values, (rows, cols), &Device::Cpu).unwrap();
-        for dtype in [
-            GgmlDType::Q4_0,
-            GgmlDType::Q4_1,
-            GgmlDType::Q5_0,
-            GgmlDType::Q5_1,
-            GgmlDType::Q8_0,
-            GgmlDType::Q4K,
-            GgmlDType::Q5K,
-            GgmlDType::Q6K,
-        ] {
+        for dtype in HELD_TYPES {
             let q = QTensor::quantize(&w, dtype).unwrap();
             let m = QuantMatrix::from_qtensor(&q).unwrap().unwrap();
             let ids = [3u32, 0, 8, 3];
@@ -667,6 +672,35 @@ mod tests {
                     QuantMatrix::map(&short, &mapped, data_offset).is_err(),
                     "a cut file"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn many_rows_at_once_give_each_rows_own_result_exactly() {
+        // A prompt's rows go through a weight row four at a time; a token decoded alone must
+        // get the very same numbers (the prefix cache continues from either).
+        let (rows, cols) = (19, 512);
+        let values: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
+            .collect();
+        let w = Tensor::from_vec(values, (rows, cols), &Device::Cpu).unwrap();
+        let n = 11;
+        let x: Vec<f32> = (0..n * cols).map(|i| (i as f32 * 0.37).sin()).collect();
+        let all = Tensor::from_vec(x.clone(), (n, cols), &Device::Cpu).unwrap();
+        for dtype in HELD_TYPES {
+            let q = QTensor::quantize(&w, dtype).unwrap();
+            let m = QuantMatrix::from_qtensor(&q).unwrap().unwrap();
+            let together = m.forward(&all).unwrap().to_vec2::<f32>().unwrap();
+            for (i, row) in together.iter().enumerate() {
+                let alone = Tensor::from_vec(
+                    x[i * cols..(i + 1) * cols].to_vec(),
+                    (1, cols),
+                    &Device::Cpu,
+                )
+                .unwrap();
+                let alone = m.forward(&alone).unwrap().to_vec2::<f32>().unwrap();
+                assert_eq!(&alone[0], row, "{dtype:?}, row {i}");
             }
         }
     }

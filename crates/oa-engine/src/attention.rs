@@ -10,7 +10,7 @@
 
 use half::f16;
 
-use crate::qmatmul::{scores_f16, weighted_sum_f16};
+use crate::qmatmul::{scores_f16, softmax, weighted_sum_f16};
 
 /// One layer's keys and values, `[position][kv head][value]`.
 #[derive(Default)]
@@ -72,7 +72,7 @@ pub(crate) fn attend(
         let from = first * stride + kv_head * size;
         let mut scores = vec![0f32; last + 1 - first];
         scores_f16(&q, &cache.keys[from..], stride, &mut scores);
-        softmax_row(&mut scores, scale, None);
+        softmax(&mut scores, scale);
         for w in scores.iter_mut() {
             *w = f16::from_f32(*w).to_f32();
         }
@@ -81,15 +81,11 @@ pub(crate) fn attend(
     out
 }
 
-/// llama.cpp's softmax of one row of raw scores: each scaled in f32 and its mask value added
-/// (`−∞` hides a key), then `exp(x − max)` summed in f64 and every value multiplied by the
-/// sum's inverse.
-pub(crate) fn softmax_row(row: &mut [f32], scale: f32, mask: Option<&[f32]>) {
-    for (j, v) in row.iter_mut().enumerate() {
+/// llama.cpp's softmax of one row of raw scores, plainly: each scaled in f32, then
+/// `exp(x − max)` summed in f64 and every value multiplied by the sum's inverse.
+pub(crate) fn softmax_row(row: &mut [f32], scale: f32) {
+    for v in row.iter_mut() {
         *v *= scale;
-        if let Some(m) = mask {
-            *v += m[j];
-        }
     }
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0f64;

@@ -456,6 +456,16 @@ pub(crate) fn scores_f16(q: &[f32], keys: &[f16], stride: usize, scores: &mut [f
     }
 }
 
+/// `row` (raw attention scores) made attention weights with llama.cpp's softmax, `exp`
+/// vectorised where the CPU allows (see [`crate::attention::softmax_row`]).
+pub(crate) fn softmax(row: &mut [f32], scale: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if x86::softmax(row, scale).is_some() {
+        return;
+    }
+    crate::attention::softmax_row(row, scale);
+}
+
 /// The values of the cache weighed by attention: `y += Σ_j weights[j] · values[j·stride..]`.
 /// `values` must hold every value the weights ask for.
 pub(crate) fn weighted_sum_f16(weights: &[f32], values: &[f16], stride: usize, y: &mut [f32]) {

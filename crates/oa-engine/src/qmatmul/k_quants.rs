@@ -54,6 +54,14 @@ pub(super) fn quantize_q8k(x: &[f32]) -> Q8KBlock {
 /// of a billion-parameter model's decoding.
 #[inline(always)]
 pub(super) fn scales_and_mins(s: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
+    let (scales, mins) = scale_and_min_words(s);
+    (scales.to_le_bytes(), mins.to_le_bytes())
+}
+
+/// [`scales_and_mins`] as two little-endian 64-bit words, for the kernels to move straight
+/// into vector registers.
+#[inline(always)]
+pub(super) fn scale_and_min_words(s: &[u8; 12]) -> (u64, u64) {
     const SIX_BITS: u32 = 0x3F3F_3F3F;
     const NIBBLES: u32 = 0x0F0F_0F0F;
     const TWO_BITS: u32 = 0x0303_0303;
@@ -63,7 +71,7 @@ pub(super) fn scales_and_mins(s: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
     let high_scales = (c & NIBBLES) | (((a >> 6) & TWO_BITS) << 4);
     let low_mins = b & SIX_BITS;
     let high_mins = ((c >> 4) & NIBBLES) | (((b >> 6) & TWO_BITS) << 4);
-    let join = |low: u32, high: u32| (u64::from(high) << 32 | u64::from(low)).to_le_bytes();
+    let join = |low: u32, high: u32| u64::from(high) << 32 | u64::from(low);
     (join(low_scales, high_scales), join(low_mins, high_mins))
 }
 

@@ -15,11 +15,11 @@
 
 use std::arch::x86_64::{
     __m256, __m256i, _CMP_GE_OQ, _MM_FROUND_NO_EXC, _MM_FROUND_TO_NEAREST_INT, _mm_add_ps,
-    _mm_add_ss, _mm_and_si128, _mm_cvtss_f32, _mm_loadl_epi64, _mm_loadu_si128, _mm_movehdup_ps,
-    _mm_movehl_ps, _mm_set1_epi8, _mm_set1_epi16, _mm_srli_epi16, _mm_unpacklo_epi8,
-    _mm256_add_epi32, _mm256_add_pd, _mm256_add_ps, _mm256_and_ps, _mm256_and_si256,
-    _mm256_andnot_si256, _mm256_castps256_ps128, _mm256_castsi256_ps, _mm256_cmp_ps,
-    _mm256_cmpeq_epi8, _mm256_cvtepi32_ps, _mm256_cvtepu8_epi16, _mm256_cvtph_ps,
+    _mm_add_ss, _mm_and_si128, _mm_cvtsi64_si128, _mm_cvtss_f32, _mm_loadu_si128, _mm_movehdup_ps,
+    _mm_movehl_ps, _mm_set1_epi8, _mm_set1_epi16, _mm_set1_epi64x, _mm_srli_epi16,
+    _mm_unpacklo_epi8, _mm256_add_epi32, _mm256_add_pd, _mm256_add_ps, _mm256_and_ps,
+    _mm256_and_si256, _mm256_andnot_si256, _mm256_castps256_ps128, _mm256_castsi256_ps,
+    _mm256_cmp_ps, _mm256_cmpeq_epi8, _mm256_cvtepi32_ps, _mm256_cvtepu8_epi16, _mm256_cvtph_ps,
     _mm256_cvtps_epi32, _mm256_cvtps_pd, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps,
     _mm256_loadu_ps, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_maddubs_epi16, _mm256_max_ps,
     _mm256_mul_ps, _mm256_or_si256, _mm256_round_ps, _mm256_set_epi64x, _mm256_set_m128i,
@@ -32,7 +32,7 @@ use std::arch::x86_64::{
 use half::f16;
 
 use super::blocks::{Q4_0Block, Q4_1Block, Q5_0Block, Q8_0Block, Q8Block};
-use super::k_quants::{Q4KBlock, Q5KBlock, Q6KBlock, Q8KBlock, scales_and_mins};
+use super::k_quants::{Q4KBlock, Q5KBlock, Q6KBlock, Q8KBlock, scale_and_min_words};
 use super::widen;
 
 /// Whether this CPU runs the AVX2 kernels (with FMA, and F16C for the KV cache). `OA_ENGINE_PLAIN_KERNELS=1` in the environment
@@ -399,19 +399,25 @@ fn nibble_runs(qs: &[u8; 128]) -> [__m256i; 8] {
 #[allow(clippy::too_many_arguments)]
 fn k_block<const N: usize>(
     values: &[__m256i; 8],
-    scales: &[u8; 8],
-    mins: &[u8; 8],
+    packed_scales: &[u8; 12],
     (d, dmin): (f32, f32),
     a: &[&[Q8KBlock]; N],
     b: usize,
     acc: &mut [__m256; N],
     offsets: &mut [__m256; N],
 ) {
-    let scales: [__m256i; 8] = std::array::from_fn(|j| _mm256_set1_epi16(i16::from(scales[j])));
-    // SAFETY: `mins` holds the 8 bytes `loadl` reads. Each minimum twice: it weighs the
-    // activation sums of both 16-value halves of its sub-block.
-    let packed = unsafe { _mm_loadl_epi64(mins.as_ptr().cast()) };
-    let mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(packed, packed));
+    let (scales, mins) = scale_and_min_words(packed_scales);
+    // The eight scales as 16-bit lanes in both halves, then each spread over a register by a
+    // byte shuffle.
+    let scales = _mm256_cvtepu8_epi16(_mm_set1_epi64x(scales as i64));
+    let scales: [__m256i; 8] = std::array::from_fn(|j| {
+        let lane = (((2 * j + 1) << 8) | (2 * j)) as i16;
+        _mm256_shuffle_epi8(scales, _mm256_set1_epi16(lane))
+    });
+    // Each minimum twice: it weighs the activation sums of both 16-value halves of its
+    // sub-block.
+    let mins = _mm_cvtsi64_si128(mins as i64);
+    let mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins, mins));
     for row in 0..N {
         let x = &a[row][b];
         let mut sumi = _mm256_setzero_si256();
@@ -435,11 +441,9 @@ fn dot_q4_k_avx2<const N: usize>(w: &[Q4KBlock], a: [&[Q8KBlock]; N]) -> [f32; N
     let mut offsets = [_mm256_setzero_ps(); N];
     for (b, w) in w.iter().enumerate() {
         let values = nibble_runs(&w.qs);
-        let (scales, mins) = scales_and_mins(&w.scales);
         k_block(
             &values,
-            &scales,
-            &mins,
+            &w.scales,
             (widen(w.d), widen(w.dmin)),
             &a,
             b,
@@ -467,11 +471,9 @@ fn dot_q5_k_avx2<const N: usize>(w: &[Q5KBlock], a: [&[Q8KBlock]; N]) -> [f32; N
             *v = _mm256_or_si256(*v, fifth);
             bits = _mm256_srli_epi16::<1>(bits);
         }
-        let (scales, mins) = scales_and_mins(&w.scales);
         k_block(
             &values,
-            &scales,
-            &mins,
+            &w.scales,
             (widen(w.d), widen(w.dmin)),
             &a,
             b,
@@ -543,6 +545,7 @@ fn dot_q6_k_avx2<const N: usize>(w: &[Q6KBlock], a: [&[Q8KBlock]; N]) -> [f32; N
 mod tests {
     use super::super::Format;
     use super::super::blocks::{dot_q4_0_plain, dot_q4_1_plain, dot_q5_0_plain, dot_q8_0_plain};
+    use super::super::k_quants::scales_and_mins;
     use super::super::k_quants::{dot_q4_k_plain, dot_q5_k_plain, dot_q6_k_plain};
     use super::*;
     use half::f16;

@@ -352,10 +352,20 @@ impl AppUnderTest {
         Ok(value.as_u64().unwrap_or(0) as usize)
     }
 
-    /// Clicks the first element matching `css` (waiting up to 10 s for it).
+    /// Clicks the first element matching `css`, waiting up to 10 s for it to be there and
+    /// enabled: a click on a disabled button is silently dropped, and a button enabled by the
+    /// text just typed is only enabled once the page has reacted to that text.
     pub async fn click(&self, css: &str) -> Result<()> {
-        self.wait_for(css, Duration::from_secs(10))
-            .await?
+        let timeout = Duration::from_secs(10);
+        let deadline = Instant::now() + timeout;
+        let element = self.wait_for(css, timeout).await?;
+        while !element.is_enabled().await? {
+            if Instant::now() > deadline {
+                bail!("{css} is still disabled after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        element
             .click()
             .await
             .with_context(|| format!("clicking {css}"))?;

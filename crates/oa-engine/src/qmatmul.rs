@@ -30,11 +30,13 @@ use crate::{EngineError, Result};
 
 mod blocks;
 mod k_quants;
+mod tiles;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-use blocks::{Q4_0Block, Q4_1Block, Q5_0Block, Q5_1Block, Q8_0Block};
+use blocks::{BLOCK, Q4_0Block, Q4_1Block, Q5_0Block, Q5_1Block, Q8_0Block, Q8Block};
 use k_quants::{Q4KBlock, Q5KBlock, Q6KBlock};
+use tiles::{Offset, ROWS, Rows8};
 
 /// A block format as the engine holds it, with the activations it multiplies.
 trait Format: bytemuck::Pod + Send + Sync {
@@ -62,6 +64,33 @@ fn row_times<F: Format>(w: &[F], activations: &[F::Activation], n: usize, out: &
     }
     for (k, out) in out.iter_mut().enumerate().take(n).skip(i) {
         *out = F::dot(w, [a(k)])[0];
+    }
+}
+
+/// A group of eight repacked weight rows by `n` rows of activations, [`ROWS_AT_ONCE`] at a
+/// time; `out` is `n × 8`, row-major.
+fn group_times(w: &[Rows8], offset: u8, activations: &[Q8Block], n: usize, out: &mut [f32]) {
+    let per_row = w.len();
+    let a = |k: usize| &activations[k * per_row..(k + 1) * per_row];
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    while i + ROWS_AT_ONCE <= n {
+        let Some(sums) = x86::rows8::<ROWS_AT_ONCE>(w, offset, std::array::from_fn(|k| a(i + k)))
+        else {
+            break;
+        };
+        for (k, sums) in sums.iter().enumerate() {
+            out[(i + k) * ROWS..][..ROWS].copy_from_slice(sums);
+        }
+        i += ROWS_AT_ONCE;
+    }
+    for k in i..n {
+        #[cfg(target_arch = "x86_64")]
+        let sums = x86::rows8(w, offset, [a(k)]).map(|[sums]| sums);
+        #[cfg(not(target_arch = "x86_64"))]
+        let sums = None;
+        let sums = sums.unwrap_or_else(|| tiles::rows8_plain(w, offset, a(k)));
+        out[k * ROWS..][..ROWS].copy_from_slice(&sums);
     }
 }
 
@@ -170,9 +199,16 @@ struct Copied<'a, R>(&'a mut R);
 
 impl<R: Read> Source for Copied<'_, R> {
     fn storage<T: bytemuck::Pod>(&mut self, blocks: usize) -> Result<Storage<T>> {
+        Ok(Storage::Owned(self.blocks(blocks)?))
+    }
+}
+
+impl<R: Read> Copied<'_, R> {
+    /// The next `blocks` blocks of `T`.
+    fn blocks<T: bytemuck::Pod>(&mut self, blocks: usize) -> Result<Vec<T>> {
         let size = size_of::<T>();
         let io = |e: std::io::Error| EngineError::Inference(candle_core::Error::Io(e));
-        let per_read = ((1 << 20) / size).max(1);
+        let per_read = ((1 << 20) / size).clamp(1, blocks.max(1));
         let mut buffer = vec![0u8; per_read * size];
         let mut out = Vec::with_capacity(blocks);
         while out.len() < blocks {
@@ -184,7 +220,20 @@ impl<R: Read> Source for Copied<'_, R> {
                     .map(bytemuck::pod_read_unaligned::<T>),
             );
         }
-        Ok(Storage::Owned(out))
+        Ok(out)
+    }
+
+    /// `rows` rows of `per_row` blocks of `F`, repacked eight rows at a time.
+    fn rows8<F: Offset>(&mut self, rows: usize, per_row: usize) -> Result<Blocks> {
+        let mut tiles = Vec::with_capacity(rows / ROWS * per_row);
+        for _ in 0..rows / ROWS {
+            let group = self.blocks::<F>(ROWS * per_row)?;
+            tiles.extend((0..per_row).map(|b| Rows8::new(&group, per_row, b)));
+        }
+        Ok(Blocks::Rows8 {
+            tiles,
+            offset: F::OFFSET,
+        })
     }
 }
 
@@ -197,12 +246,22 @@ enum Blocks {
     Q4K(Storage<Q4KBlock>),
     Q5K(Storage<Q5KBlock>),
     Q6K(Storage<Q6KBlock>),
+    /// Q5_0 or Q8_0 rows repacked eight at a time, values held plus `offset`.
+    Rows8 {
+        tiles: Vec<Rows8>,
+        offset: u8,
+    },
 }
 
-/// `$body` with `$b` bound to the blocks, a slice, whatever their format.
+/// `$body` with `$b` bound to the blocks as stored, a slice, whatever their format; or
+/// `$tiled` with `$tiles` and `$offset` bound to repacked rows.
 macro_rules! each_format {
-    ($blocks:expr, $b:ident => $body:expr) => {
+    ($blocks:expr, $b:ident => $body:expr, ($tiles:ident, $offset:ident) => $tiled:expr) => {
         match $blocks {
+            Blocks::Rows8 {
+                tiles: $tiles,
+                offset: $offset,
+            } => $tiled,
             Blocks::Q4_0(s) => {
                 let $b = s.blocks();
                 $body
@@ -290,8 +349,23 @@ impl QuantMatrix {
         QuantMatrix::read(&info, &mut std::io::Cursor::new(t.data()?), 0)
     }
 
+    /// Whether tensor `info` is repacked when read (Q5_0 and Q8_0 matrices of whole groups of
+    /// eight rows, where the x86 kernels run), and so is better read than mapped: a mapped
+    /// file's pages, once read, count in the process's memory beside the repacked copy.
+    pub fn repacked(info: &TensorInfo) -> bool {
+        let rows = info.shape.dims2().map_or(0, |(rows, _)| rows);
+        #[cfg(target_arch = "x86_64")]
+        let repacks = x86::repacks();
+        #[cfg(not(target_arch = "x86_64"))]
+        let repacks = false;
+        repacks
+            && rows.is_multiple_of(ROWS)
+            && matches!(info.ggml_dtype, GgmlDType::Q5_0 | GgmlDType::Q8_0)
+    }
+
     /// Copies tensor `info` of a GGUF file (whose tensor data start at `data_offset`) from
-    /// `reader`; `None` for types other than those held here.
+    /// `reader`, repacked where [`QuantMatrix::repacked`] says; `None` for types other than
+    /// those held here.
     pub fn read<R: Read + Seek>(
         info: &TensorInfo,
         reader: &mut R,
@@ -304,7 +378,13 @@ impl QuantMatrix {
         reader
             .seek(SeekFrom::Start(data_offset + info.offset))
             .map_err(io)?;
-        let blocks = Blocks::load(info.ggml_dtype, n, &mut Copied(reader))?;
+        let mut source = Copied(reader);
+        let per_row = cols / info.ggml_dtype.block_size();
+        let blocks = match info.ggml_dtype {
+            _ if !Self::repacked(info) => Blocks::load(info.ggml_dtype, n, &mut source)?,
+            GgmlDType::Q5_0 => Some(source.rows8::<Q5_0Block>(rows, per_row)?),
+            _ => Some(source.rows8::<Q8_0Block>(rows, per_row)?),
+        };
         Ok(blocks.map(|blocks| QuantMatrix { rows, cols, blocks }))
     }
 
@@ -360,6 +440,11 @@ impl QuantMatrix {
                 for w in &b[id * per_row..(id + 1) * per_row] {
                     w.dequantize(&mut out);
                 }
+            }, (tiles, offset) => {
+                let per_row = self.cols / BLOCK;
+                for tile in &tiles[id / ROWS * per_row..][..per_row] {
+                    tile.dequantize(id % ROWS, *offset, &mut out);
+                }
             })
         }
         Ok(Tensor::from_vec(out, (ids.len(), self.cols), &Device::Cpu)?)
@@ -379,7 +464,11 @@ impl QuantMatrix {
         }
         let n: usize = lead.iter().product();
         let input = x.flatten_all()?.to_vec1::<f32>()?;
-        let out = each_format!(&self.blocks, b => self.times(b, &input, n))?;
+        let out = each_format!(
+            &self.blocks,
+            b => self.times(b, &input, n),
+            (tiles, offset) => self.times_rows8(tiles, *offset, &input, n)
+        )?;
         let mut shape = lead.to_vec();
         shape.push(self.rows);
         Ok(Tensor::from_vec(out, shape, &Device::Cpu)?)
@@ -390,7 +479,7 @@ impl QuantMatrix {
     fn times<F: Format>(&self, blocks: &[F], input: &[f32], n: usize) -> Result<Vec<f32>> {
         let activations = quantize_rows::<F>(input, n)?;
         let per_row = self.cols / F::VALUES;
-        self.rows_times(n, |r, out| {
+        self.rows_times(n, 1, |r, out| {
             row_times(
                 &blocks[r * per_row..(r + 1) * per_row],
                 &activations,
@@ -400,10 +489,33 @@ impl QuantMatrix {
         })
     }
 
+    /// `n` rows of `input` by the matrix repacked eight rows at a time (`tiles`, values held
+    /// plus `offset`).
+    fn times_rows8(
+        &self,
+        tiles: &[Rows8],
+        offset: u8,
+        input: &[f32],
+        n: usize,
+    ) -> Result<Vec<f32>> {
+        let activations = quantize_rows::<Q8_0Block>(input, n)?;
+        let per_row = self.cols / BLOCK;
+        self.rows_times(n, ROWS, |r, out| {
+            let w = &tiles[r / ROWS * per_row..][..per_row];
+            group_times(w, offset, &activations, n, out);
+        })
+    }
+
     /// Every weight row against every one of the `n` activation rows, the weight rows split in
-    /// bands over candle's thread pool; the result is row-major, `n × rows`. `row(r, out)`
-    /// puts weight row `r` by the `n` activation rows in `out`.
-    fn rows_times(&self, n: usize, row: impl Fn(usize, &mut [f32]) + Sync) -> Result<Vec<f32>> {
+    /// bands over candle's thread pool; the result is row-major, `n × rows`. `rows(r, out)`
+    /// puts weight rows `r..r + unit` by the `n` activation rows in `out` (`n × unit`,
+    /// row-major).
+    fn rows_times(
+        &self,
+        n: usize,
+        unit: usize,
+        rows: impl Fn(usize, &mut [f32]) + Sync,
+    ) -> Result<Vec<f32>> {
         const BAND: usize = 16;
         let bands = self.rows.div_ceil(BAND);
         let parts: Mutex<Vec<(usize, Vec<f32>)>> = Mutex::new(Vec::with_capacity(bands));
@@ -412,11 +524,11 @@ impl QuantMatrix {
             let end = (range.end * BAND).min(self.rows);
             let width = end - start;
             let mut part = vec![0f32; n * width];
-            let mut sums = vec![0f32; n];
-            for r in start..end {
-                row(r, &mut sums);
-                for (i, sum) in sums.iter().enumerate() {
-                    part[i * width + (r - start)] = *sum;
+            let mut sums = vec![0f32; n * unit];
+            for r in (start..end).step_by(unit) {
+                rows(r, &mut sums);
+                for (i, sums) in sums.chunks_exact(unit).enumerate() {
+                    part[i * width + (r - start)..][..unit].copy_from_slice(sums);
                 }
             }
             if let Ok(mut parts) = parts.lock() {
@@ -531,7 +643,14 @@ mod tests {
     ];
 
     fn matches_dequantized_weights_within_activation_rounding(dtype: GgmlDType) {
-        let (rows, cols) = (37, 512);
+        // 37 rows stay as stored; 40 are repacked eight at a time where the CPU allows.
+        for rows in [37, 40] {
+            matches_dequantized_weights(dtype, rows);
+        }
+    }
+
+    fn matches_dequantized_weights(dtype: GgmlDType, rows: usize) {
+        let cols = 512;
         let values: Vec<f32> = (0..rows * cols)
             .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
             .collect();
@@ -603,7 +722,13 @@ mod tests {
 
     #[test]
     fn looked_up_rows_are_candles_dequantized_rows() {
-        let (rows, cols) = (9, 256);
+        for rows in [9, 16] {
+            looked_up_rows(rows);
+        }
+    }
+
+    fn looked_up_rows(rows: usize) {
+        let cols = 256;
         let values: Vec<f32> = (0..rows * cols)
             .map(|i| ((i * 7919 % 1000) as f32 / 250.0) - 2.0)
             .collect();
@@ -611,7 +736,7 @@ mod tests {
         for dtype in HELD_TYPES {
             let q = QTensor::quantize(&w, dtype).unwrap();
             let m = QuantMatrix::from_qtensor(&q).unwrap().unwrap();
-            let ids = [3u32, 0, 8, 3];
+            let ids = [3u32, 0, 8, 3, rows as u32 - 1];
             let ours = m.rows(&ids).unwrap().to_vec2::<f32>().unwrap();
             let all = q
                 .dequantize(&Device::Cpu)
@@ -689,8 +814,15 @@ mod tests {
     #[test]
     fn many_rows_at_once_give_each_rows_own_result_exactly() {
         // A prompt's rows go through a weight row four at a time; a token decoded alone must
-        // get the very same numbers (the prefix cache continues from either).
-        let (rows, cols) = (19, 512);
+        // get the very same numbers (the prefix cache continues from either). 19 rows stay as
+        // stored, 24 are repacked eight at a time where the CPU allows.
+        for rows in [19, 24] {
+            rows_alone_and_together(rows);
+        }
+    }
+
+    fn rows_alone_and_together(rows: usize) {
+        let cols = 512;
         let values: Vec<f32> = (0..rows * cols)
             .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
             .collect();

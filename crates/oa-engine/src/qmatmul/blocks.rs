@@ -12,10 +12,12 @@ use super::{Format, nearest_int, widen};
 pub(super) const BLOCK: usize = 32;
 
 /// One block of quantized activations: `value ≈ d · q`, and `s = d · Σq` (Q8_1's extra field,
-/// which the formats with an offset use).
+/// which the formats with an offset use); `sum = Σq` exactly, for the repacked rows, whose
+/// values are held plus an offset.
 pub(super) struct Q8Block {
     pub d: f32,
     pub s: f32,
+    pub sum: i32,
     pub qs: [i8; BLOCK],
 }
 
@@ -34,6 +36,7 @@ pub(super) fn quantize_q8(x: &[f32]) -> Q8Block {
     Q8Block {
         d: half::f16::from_f32(d).to_f32(),
         s: half::f16::from_f32(sum as f32 * d).to_f32(),
+        sum,
         qs,
     }
 }
@@ -162,7 +165,7 @@ pub(super) fn dot_q4_1_plain(w: &[Q4_1Block], a: &[Q8Block]) -> f32 {
 
 impl Q5_0Block {
     /// The values `q − 16` in order.
-    fn values(&self) -> impl Iterator<Item = i32> + '_ {
+    pub(super) fn values(&self) -> impl Iterator<Item = i32> + '_ {
         let qh = u32::from_le_bytes(self.qh);
         nibbles(&self.qs)
             .enumerate()

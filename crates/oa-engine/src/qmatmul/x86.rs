@@ -20,19 +20,21 @@ use std::arch::x86_64::{
     _mm_unpacklo_epi8, _mm256_add_epi32, _mm256_add_pd, _mm256_add_ps, _mm256_and_ps,
     _mm256_and_si256, _mm256_andnot_si256, _mm256_castps256_ps128, _mm256_castsi256_ps,
     _mm256_cmp_ps, _mm256_cmpeq_epi8, _mm256_cvtepi32_ps, _mm256_cvtepu8_epi16, _mm256_cvtph_ps,
-    _mm256_cvtps_epi32, _mm256_cvtps_pd, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps,
-    _mm256_loadu_ps, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_maddubs_epi16, _mm256_max_ps,
-    _mm256_mul_ps, _mm256_or_si256, _mm256_round_ps, _mm256_set_epi64x, _mm256_set_m128i,
-    _mm256_set1_epi8, _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_ps,
-    _mm256_setzero_pd, _mm256_setzero_ps, _mm256_setzero_si256, _mm256_shuffle_epi8,
-    _mm256_sign_epi8, _mm256_slli_epi16, _mm256_slli_epi32, _mm256_srli_epi16, _mm256_storeu_pd,
-    _mm256_storeu_ps, _mm256_sub_epi8, _mm256_sub_epi16, _mm256_sub_ps,
+    _mm256_cvtps_epi32, _mm256_cvtps_pd, _mm256_dpbusd_epi32, _mm256_extractf128_ps,
+    _mm256_fmadd_ps, _mm256_fnmadd_ps, _mm256_loadu_ps, _mm256_loadu_si256, _mm256_madd_epi16,
+    _mm256_maddubs_epi16, _mm256_max_ps, _mm256_mul_ps, _mm256_or_si256, _mm256_round_ps,
+    _mm256_set_epi64x, _mm256_set_m128i, _mm256_set1_epi8, _mm256_set1_epi16, _mm256_set1_epi32,
+    _mm256_set1_epi64x, _mm256_set1_ps, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_setzero_si256,
+    _mm256_shuffle_epi8, _mm256_sign_epi8, _mm256_slli_epi16, _mm256_slli_epi32, _mm256_srli_epi16,
+    _mm256_storeu_pd, _mm256_storeu_ps, _mm256_sub_epi8, _mm256_sub_epi16, _mm256_sub_epi32,
+    _mm256_sub_ps, _mm256_xor_si256,
 };
 
 use half::f16;
 
-use super::blocks::{Q4_0Block, Q4_1Block, Q5_0Block, Q8_0Block, Q8Block};
+use super::blocks::{BLOCK, Q4_0Block, Q4_1Block, Q5_0Block, Q8_0Block, Q8Block};
 use super::k_quants::{Q4KBlock, Q5KBlock, Q6KBlock, Q8KBlock, scale_and_min_words};
+use super::tiles::{ROWS, Rows8};
 use super::widen;
 
 /// Whether this CPU runs the AVX2 kernels (with FMA, and F16C for the KV cache). `OA_ENGINE_PLAIN_KERNELS=1` in the environment
@@ -541,6 +543,142 @@ fn dot_q6_k_avx2<const N: usize>(w: &[Q6KBlock], a: [&[Q8KBlock]; N]) -> [f32; N
     std::array::from_fn(|row| sum_lanes(acc[row]))
 }
 
+/// Whether this CPU has AVX-512 VNNI with its 256-bit forms (`dpbusd`: four byte products
+/// summed into each 32-bit lane in one instruction, where AVX2 takes three).
+/// `OA_ENGINE_NO_VNNI=1` keeps the AVX2 instructions, to measure what it brings.
+fn vnni() -> bool {
+    static VNNI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *VNNI.get_or_init(|| {
+        available()
+            && std::is_x86_feature_detected!("avx512vnni")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::env::var_os("OA_ENGINE_NO_VNNI").is_none_or(|v| v != "1")
+    })
+}
+
+/// Whether weights are repacked eight rows at a time for [`rows8`]: where the AVX2 kernels run.
+pub(super) fn repacks() -> bool {
+    available()
+}
+
+/// A group of eight repacked weight rows (`w`: their tiles, block by block) by `N` activation
+/// rows, each of at least `w.len()` blocks; values are held plus `offset`. `None` on a CPU
+/// without AVX2 and FMA. The sums equal [`super::tiles::rows8_plain`]'s exactly.
+pub(super) fn rows8<const N: usize>(
+    w: &[Rows8],
+    offset: u8,
+    a: [&[Q8Block]; N],
+) -> Option<[[f32; ROWS]; N]> {
+    if !available() || a.iter().any(|a| a.len() < w.len()) {
+        return None;
+    }
+    // SAFETY: each kernel is compiled for features `available` (AVX2, FMA) or, for the VNNI
+    // one, also `vnni` found on this CPU; every activation row holds a block per tile.
+    Some(unsafe {
+        if vnni() {
+            rows8_vnni(w, offset, a)
+        } else if offset < 128 {
+            rows8_avx2(w, offset, a)
+        } else {
+            rows8_avx2_signed(w, offset, a)
+        }
+    })
+}
+
+/// `$name`: the kernel of [`rows8`] with `$features`, whose tile values (32 bytes: four of each
+/// row) are made ready once by `$prepare` and multiplied into the 32-bit sums with the four
+/// activations of one row broadcast by `$step`; `$corrects` says whether the sums then take
+/// away `offset · Σa` (when `$step` multiplied the values as stored, offset included).
+macro_rules! rows8_kernel {
+    ($name:ident, $features:literal, $prepare:ident, $step:ident, $corrects:expr) => {
+        #[target_feature(enable = $features)]
+        fn $name<const N: usize>(w: &[Rows8], offset: u8, a: [&[Q8Block]; N]) -> [[f32; ROWS]; N] {
+            let mut acc = [_mm256_setzero_ps(); N];
+            for (b, tile) in w.iter().enumerate() {
+                let x: [&Q8Block; N] = std::array::from_fn(|j| &a[j][b]);
+                let mut sums = [_mm256_setzero_si256(); N];
+                for g in 0..BLOCK / 4 {
+                    // SAFETY: bytes 32g..32g+32 of the 256 of `qs`.
+                    let values = $prepare(unsafe { load(tile.qs[32 * g..].as_ptr()) });
+                    for j in 0..N {
+                        // SAFETY: activations 4g..4g+4 of the 32 of `qs`, read unaligned.
+                        let four =
+                            unsafe { x[j].qs.as_ptr().add(4 * g).cast::<i32>().read_unaligned() };
+                        sums[j] = $step(sums[j], values, _mm256_set1_epi32(four));
+                    }
+                }
+                // SAFETY: `d` holds 8 floats.
+                let d = unsafe { _mm256_loadu_ps(tile.d.as_ptr()) };
+                for j in 0..N {
+                    let mut sum = sums[j];
+                    if $corrects {
+                        let excess = i32::from(offset) * x[j].sum;
+                        sum = _mm256_sub_epi32(sum, _mm256_set1_epi32(excess));
+                    }
+                    let scale = _mm256_mul_ps(d, _mm256_set1_ps(x[j].d));
+                    acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[j]);
+                }
+            }
+            let mut out = [[0f32; ROWS]; N];
+            for (out, acc) in out.iter_mut().zip(acc) {
+                // SAFETY: `out` holds 8 floats.
+                unsafe { _mm256_storeu_ps(out.as_mut_ptr(), acc) };
+            }
+            out
+        }
+    };
+}
+
+/// Values as stored, for `maddubs` (unsigned bytes by signed; the offsets below 128 keep a
+/// pair's sum within 16 bits).
+#[target_feature(enable = "avx2")]
+fn as_stored(u: __m256i) -> (__m256i, __m256i) {
+    (u, u)
+}
+
+#[target_feature(enable = "avx2")]
+fn step_avx2(sum: __m256i, (u, _): (__m256i, __m256i), a: __m256i) -> __m256i {
+    _mm256_add_epi32(
+        sum,
+        _mm256_madd_epi16(_mm256_maddubs_epi16(u, a), _mm256_set1_epi16(1)),
+    )
+}
+
+/// Values held plus 128 back to signed, with their magnitudes: `maddubs` of `u` itself could
+/// overflow a pair's 16 bits.
+#[target_feature(enable = "avx2")]
+fn signed(u: __m256i) -> (__m256i, __m256i) {
+    let v = _mm256_xor_si256(u, _mm256_set1_epi8(0x80_u8 as i8));
+    (_mm256_sign_epi8(v, v), v)
+}
+
+#[target_feature(enable = "avx2")]
+fn step_avx2_signed(sum: __m256i, (magnitude, v): (__m256i, __m256i), a: __m256i) -> __m256i {
+    let pairs = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(a, v));
+    _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+}
+
+#[target_feature(enable = "avx2,avx512vnni,avx512vl")]
+fn step_vnni(sum: __m256i, (u, _): (__m256i, __m256i), a: __m256i) -> __m256i {
+    _mm256_dpbusd_epi32(sum, u, a)
+}
+
+rows8_kernel!(rows8_avx2, "avx2,fma", as_stored, step_avx2, true);
+rows8_kernel!(
+    rows8_avx2_signed,
+    "avx2,fma",
+    signed,
+    step_avx2_signed,
+    false
+);
+rows8_kernel!(
+    rows8_vnni,
+    "avx2,fma,avx512vnni,avx512vl",
+    as_stored,
+    step_vnni,
+    true
+);
+
 #[cfg(test)]
 mod tests {
     use super::super::Format;
@@ -585,10 +723,14 @@ mod tests {
 
     fn q8(noise: &mut Noise, n: usize) -> Vec<Q8Block> {
         (0..n)
-            .map(|i| Q8Block {
-                d: noise.scale(),
-                s: noise.scale(),
-                qs: std::array::from_fn(|j| noise.activation(i + j)),
+            .map(|i| {
+                let qs: [i8; 32] = std::array::from_fn(|j| noise.activation(i + j));
+                Q8Block {
+                    d: noise.scale(),
+                    s: noise.scale(),
+                    sum: qs.iter().map(|&q| i32::from(q)).sum(),
+                    qs,
+                }
             })
             .collect()
     }
@@ -631,6 +773,83 @@ mod tests {
                 fast[row]
             );
             assert_eq!(F::dot(w, [a.as_slice()])[0], fast[row], "{name}");
+        }
+    }
+
+    /// Every repacked-rows kernel this CPU runs, on groups of random Q5_0 and Q8_0 rows
+    /// (with the −128 extreme): each gives the plain group sums exactly, for one and for
+    /// several activation rows; and the plain group sums are the stored rows' own sums.
+    #[test]
+    fn the_repacked_row_kernels_agree_with_the_plain_sums() {
+        if !available() {
+            return;
+        }
+        fn check<F: super::super::tiles::Offset>(
+            name: &str,
+            rows: &[F],
+            per_row: usize,
+            a: &[Vec<Q8Block>],
+            plain: fn(&[F], &[Q8Block]) -> f32,
+        ) {
+            let w: Vec<Rows8> = (0..per_row).map(|b| Rows8::new(rows, per_row, b)).collect();
+            let expected: Vec<[f32; ROWS]> = a
+                .iter()
+                .map(|a| super::super::tiles::rows8_plain(&w, F::OFFSET, a))
+                .collect();
+            let four = [a[0].as_slice(), &a[1], &a[2], &a[3]];
+            // SAFETY: `available` found AVX2 and FMA; `vnni` is checked before its kernel.
+            let mut got = vec![unsafe {
+                if F::OFFSET < 128 {
+                    rows8_avx2(&w, F::OFFSET, four)
+                } else {
+                    rows8_avx2_signed(&w, F::OFFSET, four)
+                }
+            }];
+            if vnni() {
+                got.push(unsafe { rows8_vnni(&w, F::OFFSET, four) });
+            }
+            for sums in got {
+                assert_eq!(sums.as_slice(), expected.as_slice(), "{name}");
+            }
+            assert_eq!(
+                rows8(&w, F::OFFSET, [a[1].as_slice()]).unwrap()[0],
+                expected[1]
+            );
+            for (a, expected) in a.iter().zip(&expected) {
+                for (r, sum) in expected.iter().enumerate() {
+                    let stored = plain(&rows[r * per_row..(r + 1) * per_row], a);
+                    let bound = 1e-5 * sum.abs().max(stored.abs()).max(1.0);
+                    assert!(
+                        (sum - stored).abs() <= bound,
+                        "{name} row {r}: {sum} vs {stored}"
+                    );
+                }
+            }
+        }
+        let mut noise = Noise(0x1234_5678_9ABC_DEF1);
+        for per_row in [1, 3, 20] {
+            let a: Vec<Vec<Q8Block>> = (0..4).map(|_| q8(&mut noise, per_row)).collect();
+            let q5_0: Vec<Q5_0Block> = (0..ROWS * per_row)
+                .map(|_| Q5_0Block {
+                    d: noise.half(),
+                    qh: std::array::from_fn(|_| noise.byte()),
+                    qs: std::array::from_fn(|_| noise.byte()),
+                })
+                .collect();
+            check("Q5_0", &q5_0, per_row, &a, dot_q5_0_plain);
+            let q8_0: Vec<Q8_0Block> = (0..ROWS * per_row)
+                .map(|i| Q8_0Block {
+                    d: noise.half(),
+                    qs: std::array::from_fn(|j| {
+                        if (i + j) % 29 == 0 {
+                            -128
+                        } else {
+                            noise.byte() as i8
+                        }
+                    }),
+                })
+                .collect();
+            check("Q8_0", &q8_0, per_row, &a, dot_q8_0_plain);
         }
     }
 

@@ -34,9 +34,9 @@ mod tiles;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-use blocks::{BLOCK, Q4_0Block, Q4_1Block, Q5_0Block, Q5_1Block, Q8_0Block, Q8Block};
+use blocks::{Q4_0Block, Q4_1Block, Q5_0Block, Q5_1Block, Q8_0Block};
 use k_quants::{Q4KBlock, Q5KBlock, Q6KBlock};
-use tiles::{Offset, ROWS, Rows8};
+use tiles::{Group, Offset, Q4KRows8, Q6KRows8, ROWS, Rows8};
 
 /// A block format as the engine holds it, with the activations it multiplies.
 trait Format: bytemuck::Pod + Send + Sync {
@@ -69,28 +69,25 @@ fn row_times<F: Format>(w: &[F], activations: &[F::Activation], n: usize, out: &
 
 /// A group of eight repacked weight rows by `n` rows of activations, [`ROWS_AT_ONCE`] at a
 /// time; `out` is `n × 8`, row-major.
-fn group_times(w: &[Rows8], offset: u8, activations: &[Q8Block], n: usize, out: &mut [f32]) {
+fn group_times<G: Group>(
+    w: &[G],
+    offset: u8,
+    activations: &[G::Activation],
+    n: usize,
+    out: &mut [f32],
+) {
     let per_row = w.len();
     let a = |k: usize| &activations[k * per_row..(k + 1) * per_row];
     let mut i = 0;
-    #[cfg(target_arch = "x86_64")]
     while i + ROWS_AT_ONCE <= n {
-        let Some(sums) = x86::rows8::<ROWS_AT_ONCE>(w, offset, std::array::from_fn(|k| a(i + k)))
-        else {
-            break;
-        };
+        let sums = G::times::<ROWS_AT_ONCE>(w, offset, std::array::from_fn(|k| a(i + k)));
         for (k, sums) in sums.iter().enumerate() {
             out[(i + k) * ROWS..][..ROWS].copy_from_slice(sums);
         }
         i += ROWS_AT_ONCE;
     }
     for k in i..n {
-        #[cfg(target_arch = "x86_64")]
-        let sums = x86::rows8(w, offset, [a(k)]).map(|[sums]| sums);
-        #[cfg(not(target_arch = "x86_64"))]
-        let sums = None;
-        let sums = sums.unwrap_or_else(|| tiles::rows8_plain(w, offset, a(k)));
-        out[k * ROWS..][..ROWS].copy_from_slice(&sums);
+        out[k * ROWS..][..ROWS].copy_from_slice(&G::times(w, offset, [a(k)])[0]);
     }
 }
 
@@ -223,15 +220,26 @@ impl<R: Read> Copied<'_, R> {
         Ok(out)
     }
 
-    /// `rows` rows of `per_row` blocks of `F`, repacked eight rows at a time.
-    fn rows8<F: Offset>(&mut self, rows: usize, per_row: usize) -> Result<Blocks> {
+    /// `rows` rows of `per_row` blocks of `T`, repacked eight rows at a time by `repack`
+    /// (a group's blocks, blocks per row, block index).
+    fn repacked<T: bytemuck::Pod, G>(
+        &mut self,
+        rows: usize,
+        per_row: usize,
+        repack: impl Fn(&[T], usize, usize) -> G,
+    ) -> Result<Vec<G>> {
         let mut tiles = Vec::with_capacity(rows / ROWS * per_row);
         for _ in 0..rows / ROWS {
-            let group = self.blocks::<F>(ROWS * per_row)?;
-            tiles.extend((0..per_row).map(|b| Rows8::new(&group, per_row, b)));
+            let group = self.blocks::<T>(ROWS * per_row)?;
+            tiles.extend((0..per_row).map(|b| repack(&group, per_row, b)));
         }
+        Ok(tiles)
+    }
+
+    /// Q5_0 or Q8_0 rows repacked eight at a time.
+    fn rows8<F: Offset>(&mut self, rows: usize, per_row: usize) -> Result<Blocks> {
         Ok(Blocks::Rows8 {
-            tiles,
+            tiles: self.repacked(rows, per_row, Rows8::new::<F>)?,
             offset: F::OFFSET,
         })
     }
@@ -251,6 +259,8 @@ enum Blocks {
         tiles: Vec<Rows8>,
         offset: u8,
     },
+    Q4KRows8(Vec<Q4KRows8>),
+    Q6KRows8(Vec<Q6KRows8>),
 }
 
 /// `$body` with `$b` bound to the blocks as stored, a slice, whatever their format; or
@@ -262,6 +272,14 @@ macro_rules! each_format {
                 tiles: $tiles,
                 offset: $offset,
             } => $tiled,
+            Blocks::Q4KRows8($tiles) => {
+                let $offset = &0u8;
+                $tiled
+            }
+            Blocks::Q6KRows8($tiles) => {
+                let $offset = &0u8;
+                $tiled
+            }
             Blocks::Q4_0(s) => {
                 let $b = s.blocks();
                 $body
@@ -349,8 +367,8 @@ impl QuantMatrix {
         QuantMatrix::read(&info, &mut std::io::Cursor::new(t.data()?), 0)
     }
 
-    /// Whether tensor `info` is repacked when read (Q5_0 and Q8_0 matrices of whole groups of
-    /// eight rows, where the x86 kernels run), and so is better read than mapped: a mapped
+    /// Whether tensor `info` is repacked when read (Q5_0, Q8_0, Q4_K and Q6_K matrices of
+    /// whole groups of eight rows, where the x86 kernels run), and so is better read than mapped: a mapped
     /// file's pages, once read, count in the process's memory beside the repacked copy.
     pub fn repacked(info: &TensorInfo) -> bool {
         let rows = info.shape.dims2().map_or(0, |(rows, _)| rows);
@@ -360,7 +378,10 @@ impl QuantMatrix {
         let repacks = false;
         repacks
             && rows.is_multiple_of(ROWS)
-            && matches!(info.ggml_dtype, GgmlDType::Q5_0 | GgmlDType::Q8_0)
+            && matches!(
+                info.ggml_dtype,
+                GgmlDType::Q5_0 | GgmlDType::Q8_0 | GgmlDType::Q4K | GgmlDType::Q6K
+            )
     }
 
     /// Copies tensor `info` of a GGUF file (whose tensor data start at `data_offset`) from
@@ -383,7 +404,17 @@ impl QuantMatrix {
         let blocks = match info.ggml_dtype {
             _ if !Self::repacked(info) => Blocks::load(info.ggml_dtype, n, &mut source)?,
             GgmlDType::Q5_0 => Some(source.rows8::<Q5_0Block>(rows, per_row)?),
-            _ => Some(source.rows8::<Q8_0Block>(rows, per_row)?),
+            GgmlDType::Q8_0 => Some(source.rows8::<Q8_0Block>(rows, per_row)?),
+            GgmlDType::Q4K => Some(Blocks::Q4KRows8(source.repacked(
+                rows,
+                per_row,
+                Q4KRows8::new,
+            )?)),
+            _ => Some(Blocks::Q6KRows8(source.repacked(
+                rows,
+                per_row,
+                Q6KRows8::new,
+            )?)),
         };
         Ok(blocks.map(|blocks| QuantMatrix { rows, cols, blocks }))
     }
@@ -441,7 +472,7 @@ impl QuantMatrix {
                     w.dequantize(&mut out);
                 }
             }, (tiles, offset) => {
-                let per_row = self.cols / BLOCK;
+                let per_row = tiles.len() / (self.rows / ROWS);
                 for tile in &tiles[id / ROWS * per_row..][..per_row] {
                     tile.dequantize(id % ROWS, *offset, &mut out);
                 }
@@ -477,7 +508,7 @@ impl QuantMatrix {
     /// `n` rows of `input` by the matrix, whose blocks are `blocks`: the activations are
     /// quantized once, then every weight row meets every activation row.
     fn times<F: Format>(&self, blocks: &[F], input: &[f32], n: usize) -> Result<Vec<f32>> {
-        let activations = quantize_rows::<F>(input, n)?;
+        let activations = quantize_rows(input, n, F::VALUES, F::quantize)?;
         let per_row = self.cols / F::VALUES;
         self.rows_times(n, 1, |r, out| {
             row_times(
@@ -491,15 +522,15 @@ impl QuantMatrix {
 
     /// `n` rows of `input` by the matrix repacked eight rows at a time (`tiles`, values held
     /// plus `offset`).
-    fn times_rows8(
+    fn times_rows8<G: Group>(
         &self,
-        tiles: &[Rows8],
+        tiles: &[G],
         offset: u8,
         input: &[f32],
         n: usize,
     ) -> Result<Vec<f32>> {
-        let activations = quantize_rows::<Q8_0Block>(input, n)?;
-        let per_row = self.cols / BLOCK;
+        let activations = quantize_rows(input, n, G::VALUES, G::quantize)?;
+        let per_row = self.cols / G::VALUES;
         self.rows_times(n, ROWS, |r, out| {
             let w = &tiles[r / ROWS * per_row..][..per_row];
             group_times(w, offset, &activations, n, out);
@@ -593,18 +624,24 @@ pub(crate) fn weighted_sum_f16(weights: &[f32], values: &[f16], stride: usize, y
     }
 }
 
-/// The `n` rows of `input` quantized for `F`, several rows at once split over candle's thread
-/// pool (a prompt's rows are otherwise quantized while the other threads wait).
-fn quantize_rows<F: Format>(input: &[f32], n: usize) -> Result<Vec<F::Activation>> {
+/// The `n` rows of `input` quantized by `quantize`, `values` at a time, several rows at once
+/// split over candle's thread pool (a prompt's rows are otherwise quantized while the other
+/// threads wait).
+fn quantize_rows<A: Send>(
+    input: &[f32],
+    n: usize,
+    values: usize,
+    quantize: fn(&[f32]) -> A,
+) -> Result<Vec<A>> {
     if n < 2 * ROWS_AT_ONCE {
-        return Ok(input.chunks_exact(F::VALUES).map(F::quantize).collect());
+        return Ok(input.chunks_exact(values).map(quantize).collect());
     }
     let per_row = input.len() / n;
     let parts = Mutex::new(Vec::new());
     candle_core::utils::barrier_pool().execute_chunked(n, |rows| {
-        let part: Vec<F::Activation> = input[rows.start * per_row..rows.end * per_row]
-            .chunks_exact(F::VALUES)
-            .map(F::quantize)
+        let part: Vec<A> = input[rows.start * per_row..rows.end * per_row]
+            .chunks_exact(values)
+            .map(quantize)
             .collect();
         if let Ok(mut parts) = parts.lock() {
             parts.push((rows.start, part));
@@ -612,8 +649,8 @@ fn quantize_rows<F: Format>(input: &[f32], n: usize) -> Result<Vec<F::Activation
     });
     let mut parts = parts.into_inner().unwrap_or_default();
     parts.sort_unstable_by_key(|(start, _)| *start);
-    let activations: Vec<F::Activation> = parts.into_iter().flat_map(|(_, part)| part).collect();
-    if activations.len() * F::VALUES != input.len() {
+    let activations: Vec<A> = parts.into_iter().flat_map(|(_, part)| part).collect();
+    if activations.len() * values != input.len() {
         return Err(EngineError::Inference(candle_core::Error::Msg(
             "a quantization worker failed".into(),
         )));

@@ -10,11 +10,13 @@ use super::{Format, nearest_int, widen};
 pub(super) const QK_K: usize = 256;
 
 /// One block of activations for the k-quants: `value ≈ d · q`, with the sum of every 16
-/// values of `q` kept in `bsums` (for the formats' offsets and minimums).
+/// values of `q` kept in `bsums` (for the formats' offsets and minimums), and of every 32 in
+/// `sums32` (for the repacked Q4_K rows' minimums).
 pub(super) struct Q8KBlock {
     pub d: f32,
     pub qs: [i8; QK_K],
     pub bsums: [i16; QK_K / 16],
+    pub sums32: [i16; QK_K / 32],
 }
 
 /// llama.cpp's `quantize_row_q8_K`: the value of largest magnitude `max` (with its sign) sets
@@ -31,6 +33,7 @@ pub(super) fn quantize_q8k(x: &[f32]) -> Q8KBlock {
         d: 0.0,
         qs: [0; QK_K],
         bsums: [0; QK_K / 16],
+        sums32: [0; QK_K / 32],
     };
     if amax == 0.0 {
         return block;
@@ -41,6 +44,9 @@ pub(super) fn quantize_q8k(x: &[f32]) -> Q8KBlock {
     }
     for (sum, qs) in block.bsums.iter_mut().zip(block.qs.chunks_exact(16)) {
         *sum = qs.iter().map(|&q| i16::from(q)).sum();
+    }
+    for (sum, pair) in block.sums32.iter_mut().zip(block.bsums.chunks_exact(2)) {
+        *sum = pair[0] + pair[1];
     }
     block.d = 1.0 / iscale;
     block
@@ -113,7 +119,7 @@ pub(super) struct Q6KBlock {
 
 impl Q4KBlock {
     /// The 4-bit value `i`.
-    fn value(&self, i: usize) -> u8 {
+    pub(super) fn value(&self, i: usize) -> u8 {
         let q = self.qs[i / 64 * 32 + i % 32];
         if i % 64 < 32 { q & 0x0F } else { q >> 4 }
     }
@@ -133,7 +139,7 @@ impl Q6KBlock {
     /// The 6-bit value `i`: in each half of 128 values, the four runs of 32 take the low
     /// nibbles of `ql[0..32]`, of `ql[32..64]`, then their high nibbles, and bit pairs 0, 2,
     /// 4, 6 of `qh[0..32]`.
-    fn value(&self, i: usize) -> u8 {
+    pub(super) fn value(&self, i: usize) -> u8 {
         let (half, run, l) = (i / 128, i % 128 / 32, i % 32);
         let q = self.ql[half * 64 + (run % 2) * 32 + l];
         let low = if run < 2 { q & 0x0F } else { q >> 4 };

@@ -10,11 +10,28 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::blocks::{BLOCK, Q5_0Block, Q8_0Block, Q8Block};
+use super::blocks::{BLOCK, Q5_0Block, Q8_0Block, Q8Block, quantize_q8};
+use super::k_quants::{Q4KBlock, Q6KBlock, Q8KBlock, QK_K, quantize_q8k, scales_and_mins};
 use super::{Format, widen};
 
 /// Weight rows in one group.
 pub(super) const ROWS: usize = 8;
+
+/// One block of eight repacked weight rows, with the activations it multiplies.
+pub(super) trait Group: Sized + Sync {
+    type Activation: Send + Sync;
+    /// Values per row in one block.
+    const VALUES: usize;
+    fn quantize(x: &[f32]) -> Self::Activation;
+    /// Row `r`'s values, appended exactly as the stored blocks give them; `offset` as held.
+    fn dequantize(&self, r: usize, offset: u8, out: &mut Vec<f32>);
+    /// The eight rows of a group (`w`, a block per tile) by `N` activation rows.
+    fn times<const N: usize>(
+        w: &[Self],
+        offset: u8,
+        a: [&[Self::Activation]; N],
+    ) -> [[f32; ROWS]; N];
+}
 
 /// Block `b` of eight weight rows `8t..8t + 8`: each row's scale widened to f32, and its 32
 /// values as unsigned bytes `u` (the value is `d · (u − offset)`), interleaved four at a
@@ -68,14 +85,31 @@ impl Rows8 {
         }
         tile
     }
+}
 
-    /// The values of row `r`, appended: `d · (u − offset)`, as the stored block gives them.
-    pub fn dequantize(&self, r: usize, offset: u8, out: &mut Vec<f32>) {
+impl Group for Rows8 {
+    type Activation = Q8Block;
+    const VALUES: usize = BLOCK;
+
+    fn quantize(x: &[f32]) -> Q8Block {
+        quantize_q8(x)
+    }
+
+    /// `d · (u − offset)`.
+    fn dequantize(&self, r: usize, offset: u8, out: &mut Vec<f32>) {
         let d = self.d[r];
         out.extend((0..BLOCK).map(|i| {
             let u = self.qs[32 * (i / 4) + 4 * r + i % 4];
             d * (i32::from(u) - i32::from(offset)) as f32
         }));
+    }
+
+    fn times<const N: usize>(w: &[Self], offset: u8, a: [&[Q8Block]; N]) -> [[f32; ROWS]; N] {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(sums) = super::x86::rows8(w, offset, a) {
+            return sums;
+        }
+        a.map(|a| rows8_plain(w, offset, a))
     }
 }
 
@@ -90,6 +124,186 @@ pub(super) fn rows8_plain(w: &[Rows8], offset: u8, a: &[Q8Block]) -> [f32; ROWS]
                 .sum();
             let dot = dot - i32::from(offset) * a.sum;
             *sum = (dot as f32).mul_add(tile.d[r] * a.d, *sum);
+        }
+    }
+    sums
+}
+
+/// Block `b` of eight Q4_K rows: each row's `d` and `dmin` widened, its eight sub-block scales
+/// and minimums unpacked, and its 4-bit values interleaved four bytes at a time as the file
+/// packs them.
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
+pub(super) struct Q4KRows8 {
+    pub d: [f32; ROWS],
+    pub dmin: [f32; ROWS],
+    /// Sub-block `s`'s scale for row `r` at `8s + r`.
+    pub scales: [u8; 8 * ROWS],
+    /// The minimums of sub-blocks `2p` and `2p + 1` for row `r` at `16p + 2r` and
+    /// `16p + 2r + 1`: pairs for a multiply-add against two activation sums.
+    pub mins: [i16; 8 * ROWS],
+    /// Bytes `32(8j + g) + 4r .. + 4` are row `r`'s packed bytes `32j + 4g .. + 4`: low
+    /// nibbles values `4g..4g + 4` of sub-block `2j`, high nibbles those of sub-block `2j + 1`.
+    pub qs: [u8; ROWS * QK_K / 2],
+}
+
+impl Q4KRows8 {
+    /// Block `b` of each of the eight rows in `group` (eight rows of `per_row` blocks).
+    pub fn new(group: &[Q4KBlock], per_row: usize, b: usize) -> Q4KRows8 {
+        let mut tile = Q4KRows8::zeroed();
+        for r in 0..ROWS {
+            let block = &group[r * per_row + b];
+            let (scales, mins) = scales_and_mins(&block.scales);
+            tile.d[r] = widen(block.d);
+            tile.dmin[r] = widen(block.dmin);
+            for s in 0..8 {
+                tile.scales[8 * s + r] = scales[s];
+                tile.mins[16 * (s / 2) + 2 * r + s % 2] = i16::from(mins[s]);
+            }
+            for (k, four) in block.qs.chunks_exact(4).enumerate() {
+                tile.qs[32 * k + 4 * r..][..4].copy_from_slice(four);
+            }
+        }
+        tile
+    }
+
+    /// Row `r`'s 4-bit value `i`.
+    fn value(&self, r: usize, i: usize) -> u8 {
+        let (j, within) = (i / 64, i % 64);
+        let byte = self.qs[32 * (8 * j + within % 32 / 4) + 4 * r + within % 4];
+        if within < 32 { byte & 0x0F } else { byte >> 4 }
+    }
+}
+
+impl Group for Q4KRows8 {
+    type Activation = Q8KBlock;
+    const VALUES: usize = QK_K;
+
+    fn quantize(x: &[f32]) -> Q8KBlock {
+        quantize_q8k(x)
+    }
+
+    /// `d · scale · q − dmin · min`, as [`Q4KBlock`]'s.
+    fn dequantize(&self, r: usize, _offset: u8, out: &mut Vec<f32>) {
+        out.extend((0..QK_K).map(|i| {
+            let s = i / 32;
+            let (scale, min) = (
+                self.scales[8 * s + r],
+                self.mins[16 * (s / 2) + 2 * r + s % 2],
+            );
+            self.d[r] * f32::from(scale) * f32::from(self.value(r, i))
+                - self.dmin[r] * f32::from(min)
+        }));
+    }
+
+    fn times<const N: usize>(w: &[Self], _offset: u8, a: [&[Q8KBlock]; N]) -> [[f32; ROWS]; N] {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(sums) = super::x86::q4k_rows8(w, a) {
+            return sums;
+        }
+        a.map(|a| q4k_rows8_plain(w, a))
+    }
+}
+
+/// Eight repacked Q4_K rows by one row of activations, plainly: what the x86 kernels compute.
+pub(super) fn q4k_rows8_plain(w: &[Q4KRows8], a: &[Q8KBlock]) -> [f32; ROWS] {
+    let mut sums = [0f32; ROWS];
+    for (tile, a) in w.iter().zip(a) {
+        for (r, sum) in sums.iter_mut().enumerate() {
+            let mut total = 0i32;
+            let mut mins = 0i32;
+            for s in 0..8 {
+                let dot: i32 = (32 * s..32 * s + 32)
+                    .map(|i| i32::from(tile.value(r, i)) * i32::from(a.qs[i]))
+                    .sum();
+                total += i32::from(tile.scales[8 * s + r]) * dot;
+                mins += i32::from(tile.mins[16 * (s / 2) + 2 * r + s % 2]) * i32::from(a.sums32[s]);
+            }
+            *sum = (total as f32).mul_add(tile.d[r] * a.d, *sum);
+            *sum = (-(mins as f32)).mul_add(tile.dmin[r] * a.d, *sum);
+        }
+    }
+    sums
+}
+
+/// Block `b` of eight Q6_K rows: each row's `d` widened, its sixteen scales as 16-bit pairs,
+/// and its 6-bit values unpacked to bytes (`q`, the value being `d · scale · (q − 32)`),
+/// interleaved four at a time.
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
+pub(super) struct Q6KRows8 {
+    pub d: [f32; ROWS],
+    /// The scales of sub-blocks (of 16 values) `2p` and `2p + 1` for row `r` at `16p + 2r`
+    /// and `16p + 2r + 1`.
+    pub scales: [i16; 16 * ROWS],
+    /// Bytes `32(8c + g) + 4r .. + 4` are row `r`'s values `32c + 4g .. + 4`.
+    pub qs: [u8; ROWS * QK_K],
+}
+
+impl Q6KRows8 {
+    /// Block `b` of each of the eight rows in `group` (eight rows of `per_row` blocks).
+    pub fn new(group: &[Q6KBlock], per_row: usize, b: usize) -> Q6KRows8 {
+        let mut tile = Q6KRows8::zeroed();
+        for r in 0..ROWS {
+            let block = &group[r * per_row + b];
+            tile.d[r] = widen(block.d);
+            for (s, &scale) in block.scales.iter().enumerate() {
+                tile.scales[16 * (s / 2) + 2 * r + s % 2] = i16::from(scale);
+            }
+            for i in 0..QK_K {
+                tile.qs[32 * (i / 4) + 4 * r + i % 4] = block.value(i);
+            }
+        }
+        tile
+    }
+
+    fn scale(&self, r: usize, s: usize) -> i16 {
+        self.scales[16 * (s / 2) + 2 * r + s % 2]
+    }
+}
+
+impl Group for Q6KRows8 {
+    type Activation = Q8KBlock;
+    const VALUES: usize = QK_K;
+
+    fn quantize(x: &[f32]) -> Q8KBlock {
+        quantize_q8k(x)
+    }
+
+    /// `d · scale · (q − 32)`, as [`Q6KBlock`]'s.
+    fn dequantize(&self, r: usize, _offset: u8, out: &mut Vec<f32>) {
+        out.extend((0..QK_K).map(|i| {
+            let q = self.qs[32 * (i / 4) + 4 * r + i % 4];
+            self.d[r] * f32::from(self.scale(r, i / 16)) * (f32::from(q) - 32.0)
+        }));
+    }
+
+    fn times<const N: usize>(w: &[Self], _offset: u8, a: [&[Q8KBlock]; N]) -> [[f32; ROWS]; N] {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(sums) = super::x86::q6k_rows8(w, a) {
+            return sums;
+        }
+        a.map(|a| q6k_rows8_plain(w, a))
+    }
+}
+
+/// Eight repacked Q6_K rows by one row of activations, plainly: what the x86 kernels compute.
+pub(super) fn q6k_rows8_plain(w: &[Q6KRows8], a: &[Q8KBlock]) -> [f32; ROWS] {
+    let mut sums = [0f32; ROWS];
+    for (tile, a) in w.iter().zip(a) {
+        for (r, sum) in sums.iter_mut().enumerate() {
+            let mut total = 0i32;
+            for s in 0..16 {
+                let dot: i32 = (16 * s..16 * s + 16)
+                    .map(|i| {
+                        let q = tile.qs[32 * (i / 4) + 4 * r + i % 4];
+                        i32::from(q) * i32::from(a.qs[i])
+                    })
+                    .sum();
+                let scale = i32::from(tile.scale(r, s));
+                total += scale * (dot - 32 * i32::from(a.bsums[s]));
+            }
+            *sum = (total as f32).mul_add(tile.d[r] * a.d, *sum);
         }
     }
     sums

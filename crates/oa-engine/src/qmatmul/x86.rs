@@ -15,26 +15,27 @@
 
 use std::arch::x86_64::{
     __m256, __m256i, _CMP_GE_OQ, _MM_FROUND_NO_EXC, _MM_FROUND_TO_NEAREST_INT, _mm_add_ps,
-    _mm_add_ss, _mm_and_si128, _mm_cvtsi64_si128, _mm_cvtss_f32, _mm_loadu_si128, _mm_movehdup_ps,
-    _mm_movehl_ps, _mm_set1_epi8, _mm_set1_epi16, _mm_set1_epi64x, _mm_srli_epi16,
+    _mm_add_ss, _mm_and_si128, _mm_cvtsi64_si128, _mm_cvtss_f32, _mm_loadl_epi64, _mm_loadu_si128,
+    _mm_movehdup_ps, _mm_movehl_ps, _mm_set1_epi8, _mm_set1_epi16, _mm_set1_epi64x, _mm_srli_epi16,
     _mm_unpacklo_epi8, _mm256_add_epi32, _mm256_add_pd, _mm256_add_ps, _mm256_and_ps,
     _mm256_and_si256, _mm256_andnot_si256, _mm256_castps256_ps128, _mm256_castsi256_ps,
-    _mm256_cmp_ps, _mm256_cmpeq_epi8, _mm256_cvtepi32_ps, _mm256_cvtepu8_epi16, _mm256_cvtph_ps,
-    _mm256_cvtps_epi32, _mm256_cvtps_pd, _mm256_dpbusd_epi32, _mm256_extractf128_ps,
-    _mm256_fmadd_ps, _mm256_fnmadd_ps, _mm256_loadu_ps, _mm256_loadu_si256, _mm256_madd_epi16,
-    _mm256_maddubs_epi16, _mm256_max_ps, _mm256_mul_ps, _mm256_or_si256, _mm256_round_ps,
-    _mm256_set_epi64x, _mm256_set_m128i, _mm256_set1_epi8, _mm256_set1_epi16, _mm256_set1_epi32,
-    _mm256_set1_epi64x, _mm256_set1_ps, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_setzero_si256,
-    _mm256_shuffle_epi8, _mm256_sign_epi8, _mm256_slli_epi16, _mm256_slli_epi32, _mm256_srli_epi16,
-    _mm256_storeu_pd, _mm256_storeu_ps, _mm256_sub_epi8, _mm256_sub_epi16, _mm256_sub_epi32,
-    _mm256_sub_ps, _mm256_xor_si256,
+    _mm256_cmp_ps, _mm256_cmpeq_epi8, _mm256_cvtepi32_ps, _mm256_cvtepu8_epi16,
+    _mm256_cvtepu8_epi32, _mm256_cvtph_ps, _mm256_cvtps_epi32, _mm256_cvtps_pd,
+    _mm256_dpbusd_epi32, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps, _mm256_loadu_ps,
+    _mm256_loadu_si256, _mm256_madd_epi16, _mm256_maddubs_epi16, _mm256_max_ps, _mm256_mul_ps,
+    _mm256_mullo_epi32, _mm256_or_si256, _mm256_round_ps, _mm256_set_epi64x, _mm256_set_m128i,
+    _mm256_set1_epi8, _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_ps,
+    _mm256_setzero_pd, _mm256_setzero_ps, _mm256_setzero_si256, _mm256_shuffle_epi8,
+    _mm256_sign_epi8, _mm256_slli_epi16, _mm256_slli_epi32, _mm256_srli_epi16, _mm256_storeu_pd,
+    _mm256_storeu_ps, _mm256_sub_epi8, _mm256_sub_epi16, _mm256_sub_epi32, _mm256_sub_ps,
+    _mm256_xor_si256,
 };
 
 use half::f16;
 
 use super::blocks::{BLOCK, Q4_0Block, Q4_1Block, Q5_0Block, Q8_0Block, Q8Block};
 use super::k_quants::{Q4KBlock, Q5KBlock, Q6KBlock, Q8KBlock, scale_and_min_words};
-use super::tiles::{ROWS, Rows8};
+use super::tiles::{Q4KRows8, Q6KRows8, ROWS, Rows8};
 use super::widen;
 
 /// Whether this CPU runs the AVX2 kernels (with FMA, and F16C for the KV cache). `OA_ENGINE_PLAIN_KERNELS=1` in the environment
@@ -619,12 +620,7 @@ macro_rules! rows8_kernel {
                     acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[j]);
                 }
             }
-            let mut out = [[0f32; ROWS]; N];
-            for (out, acc) in out.iter_mut().zip(acc) {
-                // SAFETY: `out` holds 8 floats.
-                unsafe { _mm256_storeu_ps(out.as_mut_ptr(), acc) };
-            }
-            out
+            lanes(acc)
         }
     };
 }
@@ -679,12 +675,223 @@ rows8_kernel!(
     true
 );
 
+/// A group of eight repacked Q4_K rows by `N` activation rows (see [`rows8`]); `None` on a
+/// CPU without AVX2 and FMA. The sums equal the plain ones of `Q4KRows8` exactly.
+pub(super) fn q4k_rows8<const N: usize>(
+    w: &[Q4KRows8],
+    a: [&[Q8KBlock]; N],
+) -> Option<[[f32; ROWS]; N]> {
+    if !available() || a.iter().any(|a| a.len() < w.len()) {
+        return None;
+    }
+    // SAFETY: as in `rows8`.
+    Some(unsafe {
+        if vnni() {
+            q4k_rows8_vnni(w, a)
+        } else {
+            q4k_rows8_avx2(w, a)
+        }
+    })
+}
+
+/// A group of eight repacked Q6_K rows by `N` activation rows; as [`q4k_rows8`].
+pub(super) fn q6k_rows8<const N: usize>(
+    w: &[Q6KRows8],
+    a: [&[Q8KBlock]; N],
+) -> Option<[[f32; ROWS]; N]> {
+    if !available() || a.iter().any(|a| a.len() < w.len()) {
+        return None;
+    }
+    // SAFETY: as in `rows8`.
+    Some(unsafe {
+        if vnni() {
+            q6k_rows8_vnni(w, a)
+        } else {
+            q6k_rows8_avx2(w, a)
+        }
+    })
+}
+
+/// Four activation bytes from `p` in every 32-bit lane.
+///
+/// # Safety
+/// `p` must be valid for reading 4 bytes.
+#[target_feature(enable = "avx2")]
+unsafe fn broadcast4(p: *const i8) -> __m256i {
+    // SAFETY: the caller's promise; read unaligned.
+    _mm256_set1_epi32(unsafe { p.cast::<i32>().read_unaligned() })
+}
+
+/// The eight 32-bit lanes of `8` bytes at `p`, zero-extended.
+///
+/// # Safety
+/// `p` must be valid for reading 8 bytes.
+#[target_feature(enable = "avx2")]
+unsafe fn widen8(p: *const u8) -> __m256i {
+    // SAFETY: the caller's promise.
+    _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(p.cast()) })
+}
+
+/// `$name`: [`q4k_rows8`]'s kernel with `$features`, multiplying with `$step`.
+macro_rules! q4k_rows8_kernel {
+    ($name:ident, $features:literal, $step:ident) => {
+        #[target_feature(enable = $features)]
+        fn $name<const N: usize>(w: &[Q4KRows8], a: [&[Q8KBlock]; N]) -> [[f32; ROWS]; N] {
+            let low = _mm256_set1_epi8(0x0F);
+            let mut acc = [_mm256_setzero_ps(); N];
+            for (b, tile) in w.iter().enumerate() {
+                let x: [&Q8KBlock; N] = std::array::from_fn(|j| &a[j][b]);
+                let mut total = [_mm256_setzero_si256(); N];
+                for pair in 0..4 {
+                    let mut first = [_mm256_setzero_si256(); N];
+                    let mut second = [_mm256_setzero_si256(); N];
+                    for g in 0..8 {
+                        // SAFETY: bytes 32(8·pair + g).. + 32 of the 1024 of `qs`.
+                        let packed = unsafe { load(tile.qs[32 * (8 * pair + g)..].as_ptr()) };
+                        let values = (
+                            _mm256_and_si256(packed, low),
+                            _mm256_and_si256(_mm256_srli_epi16::<4>(packed), low),
+                        );
+                        for j in 0..N {
+                            let at = 64 * pair + 4 * g;
+                            // SAFETY: activations at..at+4 and at+32..at+36 of the 256.
+                            let (lo, hi) = unsafe {
+                                (
+                                    broadcast4(x[j].qs[at..].as_ptr()),
+                                    broadcast4(x[j].qs[at + 32..].as_ptr()),
+                                )
+                            };
+                            first[j] = $step(first[j], (values.0, values.0), lo);
+                            second[j] = $step(second[j], (values.1, values.1), hi);
+                        }
+                    }
+                    // SAFETY: bytes 8s..8s+8 of the 64 of `scales`, for s = 2·pair, 2·pair + 1.
+                    let (s0, s1) = unsafe {
+                        (
+                            widen8(tile.scales[16 * pair..].as_ptr()),
+                            widen8(tile.scales[16 * pair + 8..].as_ptr()),
+                        )
+                    };
+                    for j in 0..N {
+                        let scaled = _mm256_add_epi32(
+                            _mm256_mullo_epi32(first[j], s0),
+                            _mm256_mullo_epi32(second[j], s1),
+                        );
+                        total[j] = _mm256_add_epi32(total[j], scaled);
+                    }
+                }
+                // SAFETY: `d` and `dmin` hold 8 floats each.
+                let (d, dmin) = unsafe {
+                    (
+                        _mm256_loadu_ps(tile.d.as_ptr()),
+                        _mm256_loadu_ps(tile.dmin.as_ptr()),
+                    )
+                };
+                for j in 0..N {
+                    let mut mins = _mm256_setzero_si256();
+                    for pair in 0..4 {
+                        // SAFETY: 16 minimums of the 64 of `mins`; two sums of the 8 of `sums32`.
+                        let (m, sums) = unsafe {
+                            (
+                                load(tile.mins[16 * pair..].as_ptr().cast()),
+                                broadcast4(x[j].sums32[2 * pair..].as_ptr().cast()),
+                            )
+                        };
+                        mins = _mm256_add_epi32(mins, _mm256_madd_epi16(m, sums));
+                    }
+                    let da = _mm256_set1_ps(x[j].d);
+                    acc[j] =
+                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(total[j]), _mm256_mul_ps(d, da), acc[j]);
+                    acc[j] =
+                        _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_mul_ps(dmin, da), acc[j]);
+                }
+            }
+            lanes(acc)
+        }
+    };
+}
+
+/// `$name`: [`q6k_rows8`]'s kernel with `$features`, multiplying with `$step`.
+macro_rules! q6k_rows8_kernel {
+    ($name:ident, $features:literal, $step:ident) => {
+        #[target_feature(enable = $features)]
+        fn $name<const N: usize>(w: &[Q6KRows8], a: [&[Q8KBlock]; N]) -> [[f32; ROWS]; N] {
+            let mut acc = [_mm256_setzero_ps(); N];
+            for (b, tile) in w.iter().enumerate() {
+                let x: [&Q8KBlock; N] = std::array::from_fn(|j| &a[j][b]);
+                let mut total = [_mm256_setzero_si256(); N];
+                for c in 0..8 {
+                    let mut halves = [[_mm256_setzero_si256(); N]; 2];
+                    for g in 0..8 {
+                        // SAFETY: bytes 32(8c + g).. + 32 of the 2048 of `qs`.
+                        let values = unsafe { load(tile.qs[32 * (8 * c + g)..].as_ptr()) };
+                        for j in 0..N {
+                            // SAFETY: activations 32c + 4g.. + 4 of the 256.
+                            let four = unsafe { broadcast4(x[j].qs[32 * c + 4 * g..].as_ptr()) };
+                            halves[g / 4][j] = $step(halves[g / 4][j], (values, values), four);
+                        }
+                    }
+                    // SAFETY: the 16 scales of sub-blocks 2c and 2c + 1, as pairs.
+                    let pairs = unsafe { load(tile.scales[16 * c..].as_ptr().cast()) };
+                    let s0 = _mm256_madd_epi16(pairs, _mm256_set1_epi32(1));
+                    let s1 = _mm256_madd_epi16(pairs, _mm256_set1_epi32(1 << 16));
+                    for j in 0..N {
+                        let scaled = _mm256_add_epi32(
+                            _mm256_mullo_epi32(halves[0][j], s0),
+                            _mm256_mullo_epi32(halves[1][j], s1),
+                        );
+                        total[j] = _mm256_add_epi32(total[j], scaled);
+                    }
+                }
+                // SAFETY: `d` holds 8 floats.
+                let d = unsafe { _mm256_loadu_ps(tile.d.as_ptr()) };
+                for j in 0..N {
+                    // The values are held plus 32: take away 32 · Σ scale · (sum of the
+                    // sub-block's activations).
+                    let mut excess = _mm256_setzero_si256();
+                    for c in 0..8 {
+                        // SAFETY: 16 scales of the 128; two sums of the 16 of `bsums`.
+                        let (pairs, sums) = unsafe {
+                            (
+                                load(tile.scales[16 * c..].as_ptr().cast()),
+                                broadcast4(x[j].bsums[2 * c..].as_ptr().cast()),
+                            )
+                        };
+                        excess = _mm256_add_epi32(excess, _mm256_madd_epi16(pairs, sums));
+                    }
+                    let sum = _mm256_sub_epi32(total[j], _mm256_slli_epi32::<5>(excess));
+                    let scale = _mm256_mul_ps(d, _mm256_set1_ps(x[j].d));
+                    acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[j]);
+                }
+            }
+            lanes(acc)
+        }
+    };
+}
+
+/// The eight lanes of each accumulator.
+#[target_feature(enable = "avx2")]
+fn lanes<const N: usize>(acc: [__m256; N]) -> [[f32; ROWS]; N] {
+    let mut out = [[0f32; ROWS]; N];
+    for (out, acc) in out.iter_mut().zip(acc) {
+        // SAFETY: `out` holds 8 floats.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), acc) };
+    }
+    out
+}
+
+q4k_rows8_kernel!(q4k_rows8_avx2, "avx2,fma", step_avx2);
+q4k_rows8_kernel!(q4k_rows8_vnni, "avx2,fma,avx512vnni,avx512vl", step_vnni);
+q6k_rows8_kernel!(q6k_rows8_avx2, "avx2,fma", step_avx2);
+q6k_rows8_kernel!(q6k_rows8_vnni, "avx2,fma,avx512vnni,avx512vl", step_vnni);
+
 #[cfg(test)]
 mod tests {
     use super::super::Format;
     use super::super::blocks::{dot_q4_0_plain, dot_q4_1_plain, dot_q5_0_plain, dot_q8_0_plain};
     use super::super::k_quants::scales_and_mins;
     use super::super::k_quants::{dot_q4_k_plain, dot_q5_k_plain, dot_q6_k_plain};
+    use super::super::tiles::{q4k_rows8_plain, q6k_rows8_plain};
     use super::*;
     use half::f16;
 
@@ -739,11 +946,13 @@ mod tests {
         (0..n)
             .map(|i| {
                 let qs: [i8; 256] = std::array::from_fn(|j| noise.activation(i + j));
+                let bsums: [i16; 16] = std::array::from_fn(|j| {
+                    qs[16 * j..16 * j + 16].iter().map(|&q| i16::from(q)).sum()
+                });
                 Q8KBlock {
                     d: noise.scale(),
-                    bsums: std::array::from_fn(|j| {
-                        qs[16 * j..16 * j + 16].iter().map(|&q| i16::from(q)).sum()
-                    }),
+                    sums32: std::array::from_fn(|j| bsums[2 * j] + bsums[2 * j + 1]),
+                    bsums,
                     qs,
                 }
             })
@@ -850,6 +1059,86 @@ mod tests {
                 })
                 .collect();
             check("Q8_0", &q8_0, per_row, &a, dot_q8_0_plain);
+        }
+    }
+
+    /// The repacked Q4_K and Q6_K kernels this CPU runs against the plain group sums, exactly;
+    /// and the plain group sums against the stored rows' own sums.
+    #[test]
+    fn the_repacked_k_quant_kernels_agree_with_the_plain_sums() {
+        if !available() {
+            return;
+        }
+        let mut noise = Noise(0x0DDB_1A5E_5BAD_5EED);
+        for per_row in [1, 3] {
+            let a: Vec<Vec<Q8KBlock>> = (0..4).map(|_| q8k(&mut noise, per_row)).collect();
+            let four = [a[0].as_slice(), &a[1], &a[2], &a[3]];
+            let near = |name: &str, sum: f32, stored: f32| {
+                let bound = 1e-5 * sum.abs().max(stored.abs()).max(1.0);
+                assert!((sum - stored).abs() <= bound, "{name}: {sum} vs {stored}");
+            };
+
+            let q4_k: Vec<Q4KBlock> = (0..ROWS * per_row)
+                .map(|_| Q4KBlock {
+                    d: noise.half(),
+                    dmin: noise.half(),
+                    scales: std::array::from_fn(|_| noise.byte()),
+                    qs: std::array::from_fn(|_| noise.byte()),
+                })
+                .collect();
+            let w: Vec<Q4KRows8> = (0..per_row)
+                .map(|b| Q4KRows8::new(&q4_k, per_row, b))
+                .collect();
+            let expected: Vec<[f32; ROWS]> = a.iter().map(|a| q4k_rows8_plain(&w, a)).collect();
+            // SAFETY: `available` found AVX2 and FMA; `vnni` is checked before its kernel.
+            let mut got = vec![unsafe { q4k_rows8_avx2(&w, four) }];
+            if vnni() {
+                got.push(unsafe { q4k_rows8_vnni(&w, four) });
+            }
+            for sums in got {
+                assert_eq!(sums.as_slice(), expected.as_slice(), "Q4_K");
+            }
+            assert_eq!(q4k_rows8(&w, [a[2].as_slice()]).unwrap()[0], expected[2]);
+            for (a, expected) in a.iter().zip(&expected) {
+                for (r, &sum) in expected.iter().enumerate() {
+                    let stored = dot_q4_k_plain(&q4_k[r * per_row..(r + 1) * per_row], a);
+                    near("Q4_K", sum, stored);
+                }
+            }
+
+            let q6_k: Vec<Q6KBlock> = (0..ROWS * per_row)
+                .map(|i| Q6KBlock {
+                    d: noise.half(),
+                    scales: std::array::from_fn(|j| {
+                        if (i + j) % 5 == 0 {
+                            -128
+                        } else {
+                            noise.byte() as i8
+                        }
+                    }),
+                    ql: std::array::from_fn(|_| noise.byte()),
+                    qh: std::array::from_fn(|_| noise.byte()),
+                })
+                .collect();
+            let w: Vec<Q6KRows8> = (0..per_row)
+                .map(|b| Q6KRows8::new(&q6_k, per_row, b))
+                .collect();
+            let expected: Vec<[f32; ROWS]> = a.iter().map(|a| q6k_rows8_plain(&w, a)).collect();
+            // SAFETY: as above.
+            let mut got = vec![unsafe { q6k_rows8_avx2(&w, four) }];
+            if vnni() {
+                got.push(unsafe { q6k_rows8_vnni(&w, four) });
+            }
+            for sums in got {
+                assert_eq!(sums.as_slice(), expected.as_slice(), "Q6_K");
+            }
+            assert_eq!(q6k_rows8(&w, [a[3].as_slice()]).unwrap()[0], expected[3]);
+            for (a, expected) in a.iter().zip(&expected) {
+                for (r, &sum) in expected.iter().enumerate() {
+                    let stored = dot_q6_k_plain(&q6_k[r * per_row..(r + 1) * per_row], a);
+                    near("Q6_K", sum, stored);
+                }
+            }
         }
     }
 

@@ -250,8 +250,8 @@ impl Q6KRows8 {
             for (s, &scale) in block.scales.iter().enumerate() {
                 tile.scales[16 * (s / 2) + 2 * r + s % 2] = i16::from(scale);
             }
-            for i in 0..QK_K {
-                tile.qs[32 * (i / 4) + 4 * r + i % 4] = block.value(i);
+            for (k, four) in block.values().chunks_exact(4).enumerate() {
+                tile.qs[32 * k + 4 * r..][..4].copy_from_slice(four);
             }
         }
         tile

@@ -36,7 +36,7 @@ mod x86;
 
 use blocks::{Q4_0Block, Q4_1Block, Q5_0Block, Q5_1Block, Q8_0Block};
 use k_quants::{Q4KBlock, Q5KBlock, Q6KBlock};
-use tiles::{Group, Offset, Q4KRows8, Q6KRows8, ROWS, Rows8};
+use tiles::{Group, Offset, Q4_1Rows8, Q4KRows8, Q6KRows8, ROWS, Rows8};
 
 /// A block format as the engine holds it, with the activations it multiplies.
 trait Format: bytemuck::Pod + Send + Sync {
@@ -259,6 +259,7 @@ enum Blocks {
         tiles: Vec<Rows8>,
         offset: u8,
     },
+    Q4_1Rows8(Vec<Q4_1Rows8>),
     Q4KRows8(Vec<Q4KRows8>),
     Q6KRows8(Vec<Q6KRows8>),
 }
@@ -272,6 +273,10 @@ macro_rules! each_format {
                 tiles: $tiles,
                 offset: $offset,
             } => $tiled,
+            Blocks::Q4_1Rows8($tiles) => {
+                let $offset = &0u8;
+                $tiled
+            }
             Blocks::Q4KRows8($tiles) => {
                 let $offset = &0u8;
                 $tiled
@@ -367,7 +372,7 @@ impl QuantMatrix {
         QuantMatrix::read(&info, &mut std::io::Cursor::new(t.data()?), 0)
     }
 
-    /// Whether tensor `info` is repacked when read (Q5_0, Q8_0, Q4_K and Q6_K matrices of
+    /// Whether tensor `info` is repacked when read (Q4_1, Q5_0, Q8_0, Q4_K and Q6_K matrices of
     /// whole groups of eight rows, where the x86 kernels run), and so is better read than mapped: a mapped
     /// file's pages, once read, count in the process's memory beside the repacked copy.
     pub fn repacked(info: &TensorInfo) -> bool {
@@ -380,7 +385,11 @@ impl QuantMatrix {
             && rows.is_multiple_of(ROWS)
             && matches!(
                 info.ggml_dtype,
-                GgmlDType::Q5_0 | GgmlDType::Q8_0 | GgmlDType::Q4K | GgmlDType::Q6K
+                GgmlDType::Q4_1
+                    | GgmlDType::Q5_0
+                    | GgmlDType::Q8_0
+                    | GgmlDType::Q4K
+                    | GgmlDType::Q6K
             )
     }
 
@@ -405,6 +414,11 @@ impl QuantMatrix {
             _ if !Self::repacked(info) => Blocks::load(info.ggml_dtype, n, &mut source)?,
             GgmlDType::Q5_0 => Some(source.rows8::<Q5_0Block>(rows, per_row)?),
             GgmlDType::Q8_0 => Some(source.rows8::<Q8_0Block>(rows, per_row)?),
+            GgmlDType::Q4_1 => Some(Blocks::Q4_1Rows8(source.repacked(
+                rows,
+                per_row,
+                Q4_1Rows8::new,
+            )?)),
             GgmlDType::Q4K => Some(Blocks::Q4KRows8(source.repacked(
                 rows,
                 per_row,

@@ -10,7 +10,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::blocks::{BLOCK, Q5_0Block, Q8_0Block, Q8Block, quantize_q8};
+use half::f16;
+
+use super::blocks::{BLOCK, Q4_1Block, Q5_0Block, Q8_0Block, Q8Block, quantize_q8};
 use super::k_quants::{Q4KBlock, Q6KBlock, Q8KBlock, QK_K, quantize_q8k, scales_and_mins};
 use super::{Format, widen};
 
@@ -304,6 +306,78 @@ pub(super) fn q6k_rows8_plain(w: &[Q6KRows8], a: &[Q8KBlock]) -> [f32; ROWS] {
                 total += scale * (dot - 32 * i32::from(a.bsums[s]));
             }
             *sum = (total as f32).mul_add(tile.d[r] * a.d, *sum);
+        }
+    }
+    sums
+}
+
+/// Block `b` of eight Q4_1 rows (`value = d · q + m`): scales and minimums as stored, in f16
+/// (widened eight at a time by the kernels), and the packed bytes interleaved four at a time:
+/// bytes `32g + 4r .. + 4` are row `r`'s bytes `4g .. 4g + 4` (low nibbles values `4g..4g + 4`,
+/// high nibbles values `16 + 4g..`). As many bytes as the file's.
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
+pub(super) struct Q4_1Rows8 {
+    pub d: [f16; ROWS],
+    pub m: [f16; ROWS],
+    pub qs: [u8; ROWS * BLOCK / 2],
+}
+
+impl Q4_1Rows8 {
+    /// Block `b` of each of the eight rows in `group` (eight rows of `per_row` blocks).
+    pub fn new(group: &[Q4_1Block], per_row: usize, b: usize) -> Q4_1Rows8 {
+        let mut tile = Q4_1Rows8::zeroed();
+        for r in 0..ROWS {
+            let block = &group[r * per_row + b];
+            tile.d[r] = block.d;
+            tile.m[r] = block.m;
+            for (g, four) in block.qs.chunks_exact(4).enumerate() {
+                tile.qs[32 * g + 4 * r..][..4].copy_from_slice(four);
+            }
+        }
+        tile
+    }
+
+    /// Row `r`'s 4-bit value `i`.
+    fn value(&self, r: usize, i: usize) -> u8 {
+        let byte = self.qs[32 * (i % 16 / 4) + 4 * r + i % 4];
+        if i < 16 { byte & 0x0F } else { byte >> 4 }
+    }
+}
+
+impl Group for Q4_1Rows8 {
+    type Activation = Q8Block;
+    const VALUES: usize = BLOCK;
+
+    fn quantize(x: &[f32]) -> Q8Block {
+        quantize_q8(x)
+    }
+
+    /// `d · q + m`, as [`Q4_1Block`]'s.
+    fn dequantize(&self, r: usize, _offset: u8, out: &mut Vec<f32>) {
+        let (d, m) = (widen(self.d[r]), widen(self.m[r]));
+        out.extend((0..BLOCK).map(|i| d * f32::from(self.value(r, i)) + m));
+    }
+
+    fn times<const N: usize>(w: &[Self], _offset: u8, a: [&[Q8Block]; N]) -> [[f32; ROWS]; N] {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(sums) = super::x86::q4_1_rows8(w, a) {
+            return sums;
+        }
+        a.map(|a| q4_1_rows8_plain(w, a))
+    }
+}
+
+/// Eight repacked Q4_1 rows by one row of activations, plainly: what the x86 kernels compute.
+pub(super) fn q4_1_rows8_plain(w: &[Q4_1Rows8], a: &[Q8Block]) -> [f32; ROWS] {
+    let mut sums = [0f32; ROWS];
+    for (tile, a) in w.iter().zip(a) {
+        for (r, sum) in sums.iter_mut().enumerate() {
+            let dot: i32 = (0..BLOCK)
+                .map(|i| i32::from(tile.value(r, i)) * i32::from(a.qs[i]))
+                .sum();
+            *sum = (dot as f32).mul_add(widen(tile.d[r]) * a.d, *sum);
+            *sum = widen(tile.m[r]).mul_add(a.s, *sum);
         }
     }
     sums

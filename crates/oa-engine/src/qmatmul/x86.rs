@@ -35,7 +35,7 @@ use half::f16;
 
 use super::blocks::{BLOCK, Q4_0Block, Q4_1Block, Q5_0Block, Q8_0Block, Q8Block};
 use super::k_quants::{Q4KBlock, Q5KBlock, Q6KBlock, Q8KBlock, scale_and_min_words};
-use super::tiles::{Q4KRows8, Q6KRows8, ROWS, Rows8};
+use super::tiles::{Q4_1Rows8, Q4KRows8, Q6KRows8, ROWS, Rows8};
 use super::widen;
 
 /// Whether this CPU runs the AVX2 kernels (with FMA, and F16C for the KV cache). `OA_ENGINE_PLAIN_KERNELS=1` in the environment
@@ -732,6 +732,81 @@ unsafe fn widen8(p: *const u8) -> __m256i {
     _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(p.cast()) })
 }
 
+/// A group of eight repacked Q4_1 rows by `N` activation rows; as [`q4k_rows8`].
+pub(super) fn q4_1_rows8<const N: usize>(
+    w: &[Q4_1Rows8],
+    a: [&[Q8Block]; N],
+) -> Option<[[f32; ROWS]; N]> {
+    if !available() || a.iter().any(|a| a.len() < w.len()) {
+        return None;
+    }
+    // SAFETY: as in `rows8`.
+    Some(unsafe {
+        if vnni() {
+            q4_1_rows8_vnni(w, a)
+        } else {
+            q4_1_rows8_avx2(w, a)
+        }
+    })
+}
+
+/// Eight f16 at `p`, widened.
+///
+/// # Safety
+/// `p` must be valid for reading eight f16.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn widen_f16(p: *const f16) -> __m256 {
+    // SAFETY: the caller's promise.
+    _mm256_cvtph_ps(unsafe { _mm_loadu_si128(p.cast()) })
+}
+
+/// `$name`: [`q4_1_rows8`]'s kernel with `$features`, multiplying with `$step`.
+macro_rules! q4_1_rows8_kernel {
+    ($name:ident, $features:literal, $step:ident) => {
+        #[target_feature(enable = $features)]
+        fn $name<const N: usize>(w: &[Q4_1Rows8], a: [&[Q8Block]; N]) -> [[f32; ROWS]; N] {
+            let low = _mm256_set1_epi8(0x0F);
+            let mut acc = [_mm256_setzero_ps(); N];
+            for (b, tile) in w.iter().enumerate() {
+                let x: [&Q8Block; N] = std::array::from_fn(|j| &a[j][b]);
+                let mut sums = [_mm256_setzero_si256(); N];
+                for g in 0..4 {
+                    // SAFETY: bytes 32g..32g+32 of the 128 of `qs`.
+                    let packed = unsafe { load(tile.qs[32 * g..].as_ptr()) };
+                    let lo = _mm256_and_si256(packed, low);
+                    let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(packed), low);
+                    for j in 0..N {
+                        // SAFETY: activations 4g.. + 4 and 16 + 4g.. + 4 of the 32.
+                        let (first, second) = unsafe {
+                            (
+                                broadcast4(x[j].qs[4 * g..].as_ptr()),
+                                broadcast4(x[j].qs[16 + 4 * g..].as_ptr()),
+                            )
+                        };
+                        sums[j] = $step(sums[j], (lo, lo), first);
+                        sums[j] = $step(sums[j], (hi, hi), second);
+                    }
+                }
+                // SAFETY: `d` and `m` hold 8 f16 each.
+                let (d, m) = unsafe { (widen_f16(tile.d.as_ptr()), widen_f16(tile.m.as_ptr())) };
+                for j in 0..N {
+                    let scale = _mm256_mul_ps(d, _mm256_set1_ps(x[j].d));
+                    acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[j]), scale, acc[j]);
+                    acc[j] = _mm256_fmadd_ps(m, _mm256_set1_ps(x[j].s), acc[j]);
+                }
+            }
+            lanes(acc)
+        }
+    };
+}
+
+q4_1_rows8_kernel!(q4_1_rows8_avx2, "avx2,fma,f16c", step_avx2);
+q4_1_rows8_kernel!(
+    q4_1_rows8_vnni,
+    "avx2,fma,f16c,avx512vnni,avx512vl",
+    step_vnni
+);
+
 /// `$name`: [`q4k_rows8`]'s kernel with `$features`, multiplying with `$step`.
 macro_rules! q4k_rows8_kernel {
     ($name:ident, $features:literal, $step:ident) => {
@@ -891,7 +966,7 @@ mod tests {
     use super::super::blocks::{dot_q4_0_plain, dot_q4_1_plain, dot_q5_0_plain, dot_q8_0_plain};
     use super::super::k_quants::scales_and_mins;
     use super::super::k_quants::{dot_q4_k_plain, dot_q5_k_plain, dot_q6_k_plain};
-    use super::super::tiles::{q4k_rows8_plain, q6k_rows8_plain};
+    use super::super::tiles::{q4_1_rows8_plain, q4k_rows8_plain, q6k_rows8_plain};
     use super::*;
     use half::f16;
 
@@ -1137,6 +1212,48 @@ mod tests {
                 for (r, &sum) in expected.iter().enumerate() {
                     let stored = dot_q6_k_plain(&q6_k[r * per_row..(r + 1) * per_row], a);
                     near("Q6_K", sum, stored);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_repacked_q4_1_kernels_agree_with_the_plain_sums() {
+        if !available() {
+            return;
+        }
+        let mut noise = Noise(0xFEED_FACE_CAFE_BEEF);
+        for per_row in [1, 3, 18] {
+            let a: Vec<Vec<Q8Block>> = (0..4).map(|_| q8(&mut noise, per_row)).collect();
+            let four = [a[0].as_slice(), &a[1], &a[2], &a[3]];
+            let q4_1: Vec<Q4_1Block> = (0..ROWS * per_row)
+                .map(|_| Q4_1Block {
+                    d: noise.half(),
+                    m: noise.half(),
+                    qs: std::array::from_fn(|_| noise.byte()),
+                })
+                .collect();
+            let w: Vec<Q4_1Rows8> = (0..per_row)
+                .map(|b| Q4_1Rows8::new(&q4_1, per_row, b))
+                .collect();
+            let expected: Vec<[f32; ROWS]> = a.iter().map(|a| q4_1_rows8_plain(&w, a)).collect();
+            // SAFETY: `available` found AVX2, FMA and F16C; `vnni` is checked before its kernel.
+            let mut got = vec![unsafe { q4_1_rows8_avx2(&w, four) }];
+            if vnni() {
+                got.push(unsafe { q4_1_rows8_vnni(&w, four) });
+            }
+            for sums in got {
+                assert_eq!(sums.as_slice(), expected.as_slice(), "Q4_1");
+            }
+            assert_eq!(q4_1_rows8(&w, [a[0].as_slice()]).unwrap()[0], expected[0]);
+            for (a, expected) in a.iter().zip(&expected) {
+                for (r, &sum) in expected.iter().enumerate() {
+                    let stored = dot_q4_1_plain(&q4_1[r * per_row..(r + 1) * per_row], a);
+                    let bound = 1e-5 * sum.abs().max(stored.abs()).max(1.0);
+                    assert!(
+                        (sum - stored).abs() <= bound,
+                        "Q4_1 row {r}: {sum} vs {stored}"
+                    );
                 }
             }
         }

@@ -13,6 +13,7 @@ pub mod detokenize;
 pub mod device;
 mod engine;
 mod error;
+mod file_hash;
 pub mod gguf;
 mod mapped;
 pub mod memory;

@@ -17,3 +17,21 @@ pub(crate) fn map(file: &File) -> std::io::Result<Mmap> {
     // intact.
     unsafe { Mmap::map(file) }
 }
+
+/// Gives the whole pages of `range` of the mapping back to the system: weights repacked from
+/// the mapped file are held as the copy, and the pages they were read from would otherwise
+/// count in the process's memory beside it until the system needed them.
+pub(crate) fn release(map: &Mmap, range: std::ops::Range<usize>) {
+    const PAGE: usize = 4096;
+    let start = range.start.div_ceil(PAGE) * PAGE;
+    let end = range.end.min(map.len()) / PAGE * PAGE;
+    if end <= start {
+        return;
+    }
+    // SAFETY: the mapping is private and read-only: the pages given back hold no changes,
+    // and reading them again fetches the same bytes from the file, so every reference into
+    // the mapping stays valid and reads what it read before.
+    let _ = unsafe {
+        map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+    };
+}

@@ -9,7 +9,7 @@ use candle_core::{Device, Tensor};
 use oa_types::ModelInfo;
 
 use crate::arch::HParams;
-use crate::gguf::{GgufFile, sha256_file};
+use crate::gguf::GgufFile;
 use crate::template::{ChatTemplate, TemplateMessage};
 use crate::tokenizer::ModelTokenizer;
 use crate::transformer::Transformer;
@@ -53,26 +53,42 @@ impl LoadedModel {
             source,
         })?;
         let gguf = GgufFile::open(&path)?;
-        // The file's hash (the model's identity in contributions) is read on another thread
-        // while the tokenizer and weights load.
+        // The file's hash (the model's identity in contributions) is read on another thread,
+        // unless the cache of file hashes remembers it, and the tokenizer and chat template
+        // are built on a third while the weights load.
+        let cache = crate::file_hash::default_cache();
         std::thread::scope(|scope| {
-            let hashing = scope.spawn(|| sha256_file(&path));
-            let loaded = Self::load_parts(&path, &gguf, device);
-            let sha256 = hashing.join().unwrap_or_else(|_| {
-                Err(EngineError::Io {
-                    path: path.clone(),
-                    source: std::io::Error::other("hashing the file failed"),
-                })
-            })?;
-            let mut model = loaded?;
-            model.info.sha256 = sha256;
-            Ok(model)
+            let hashing = scope.spawn(|| crate::file_hash::sha256(&path, cache.as_deref()));
+            let text = scope.spawn(|| Self::text_parts(&path, &gguf));
+            let weights = Self::weights(&path, &gguf, device);
+            let failed = |what: &str| EngineError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(format!("{what} failed")),
+            };
+            let (tokenizer, template, mut info) = text
+                .join()
+                .unwrap_or_else(|_| Err(failed("reading the tokenizer")))?;
+            let weights = weights?;
+            info.sha256 = hashing
+                .join()
+                .unwrap_or_else(|_| Err(failed("hashing the file")))?;
+            Ok(LoadedModel {
+                weights,
+                cached: Vec::new(),
+                tokenizer,
+                template,
+                context_length: info.context_length as usize,
+                info,
+                device: device.clone(),
+            })
         })
     }
 
-    /// Everything but the file's hash.
-    fn load_parts(path: &Path, gguf: &GgufFile, device: &Device) -> Result<LoadedModel> {
-        let path = path.to_owned();
+    /// The tokenizer, the chat template and what is known of the model but the file's hash.
+    fn text_parts(
+        path: &Path,
+        gguf: &GgufFile,
+    ) -> Result<(ModelTokenizer, ChatTemplate, ModelInfo)> {
         let tokenizer = ModelTokenizer::from_gguf(gguf)?;
         let token_text = |id: Option<u32>| {
             id.and_then(|id| tokenizer.token(id))
@@ -97,32 +113,27 @@ impl LoadedModel {
             chat_template_sha256: template.sha256().to_owned(),
             chat_template_fallback: template.is_fallback(),
         };
+        Ok((tokenizer, template, info))
+    }
+
+    /// The weights, mapped from the file where the system allows, else read and copied.
+    fn weights(path: &Path, gguf: &GgufFile, device: &Device) -> Result<Transformer> {
         let hparams = HParams::read(gguf)?;
-        let file = File::open(&path).map_err(|source| EngineError::Io {
-            path: path.clone(),
+        let file = File::open(path).map_err(|source| EngineError::Io {
+            path: path.to_owned(),
             source,
         })?;
-        // Mapped where the system allows; read and copied otherwise.
         let mapped = crate::mapped::map(&file).ok().map(Arc::new);
         let mut reader = BufReader::new(file);
-        let weights =
-            Transformer::load(hparams, &gguf.content, &mut reader, mapped.as_ref(), device)
-                .map_err(|e| match e {
-                    EngineError::Inference(e) => EngineError::InvalidGguf {
-                        path: path.clone(),
-                        reason: e.to_string(),
-                    },
-                    other => other,
-                })?;
-        Ok(LoadedModel {
-            weights,
-            cached: Vec::new(),
-            tokenizer,
-            template,
-            info,
-            context_length: declared,
-            device: device.clone(),
-        })
+        Transformer::load(hparams, &gguf.content, &mut reader, mapped.as_ref(), device).map_err(
+            |e| match e {
+                EngineError::Inference(e) => EngineError::InvalidGguf {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                },
+                other => other,
+            },
+        )
     }
 
     /// Runs the model over `tokens` placed at `position` and returns the next-token logits.

@@ -167,6 +167,15 @@ impl<T: bytemuck::Pod> Storage<T> {
 trait Source {
     /// The next `blocks` blocks of `T`.
     fn storage<T: bytemuck::Pod>(&mut self, blocks: usize) -> Result<Storage<T>>;
+
+    /// The next `rows` rows of `per_row` blocks of `T`, repacked eight rows at a time by
+    /// `repack` (a group's blocks, blocks per row, block index).
+    fn repacked<T: bytemuck::Pod, G>(
+        &mut self,
+        rows: usize,
+        per_row: usize,
+        repack: impl Fn(&[T], usize, usize) -> G,
+    ) -> Result<Vec<G>>;
 }
 
 /// The mapped file, from byte `start` on.
@@ -188,6 +197,33 @@ impl Source for InPlace<'_> {
         }
         Ok(Storage::mapped(self.file, self.start, blocks))
     }
+
+    /// Straight from the mapped pages, which are given back a megabyte at a time as the
+    /// groups are repacked (the copy is what the model keeps).
+    fn repacked<T: bytemuck::Pod, G>(
+        &mut self,
+        rows: usize,
+        per_row: usize,
+        repack: impl Fn(&[T], usize, usize) -> G,
+    ) -> Result<Vec<G>> {
+        let storage = self.storage::<T>(rows * per_row)?;
+        let group_bytes = ROWS * per_row * size_of::<T>();
+        let mut tiles = Vec::with_capacity(rows / ROWS * per_row);
+        let mut released = self.start;
+        for (i, group) in storage.blocks().chunks_exact(ROWS * per_row).enumerate() {
+            tiles.extend((0..per_row).map(|b| repack(group, per_row, b)));
+            let read = self.start + (i + 1) * group_bytes;
+            if read - released >= 1 << 20 {
+                crate::mapped::release(self.file, released..read);
+                released = read;
+            }
+        }
+        crate::mapped::release(
+            self.file,
+            released..self.start + rows * per_row * size_of::<T>(),
+        );
+        Ok(tiles)
+    }
 }
 
 /// A reader, copied from a megabyte at a time, so that the file's bytes are never held whole
@@ -197,6 +233,15 @@ struct Copied<'a, R>(&'a mut R);
 impl<R: Read> Source for Copied<'_, R> {
     fn storage<T: bytemuck::Pod>(&mut self, blocks: usize) -> Result<Storage<T>> {
         Ok(Storage::Owned(self.blocks(blocks)?))
+    }
+
+    fn repacked<T: bytemuck::Pod, G>(
+        &mut self,
+        rows: usize,
+        per_row: usize,
+        repack: impl Fn(&[T], usize, usize) -> G,
+    ) -> Result<Vec<G>> {
+        self.repacked_in_pieces(rows, per_row, repack)
     }
 }
 
@@ -220,29 +265,70 @@ impl<R: Read> Copied<'_, R> {
         Ok(out)
     }
 
-    /// `rows` rows of `per_row` blocks of `T`, repacked eight rows at a time by `repack`
-    /// (a group's blocks, blocks per row, block index).
-    fn repacked<T: bytemuck::Pod, G>(
+    /// [`Source::repacked`], read about a megabyte at a time.
+    fn repacked_in_pieces<T: bytemuck::Pod, G>(
         &mut self,
         rows: usize,
         per_row: usize,
         repack: impl Fn(&[T], usize, usize) -> G,
     ) -> Result<Vec<G>> {
-        let mut tiles = Vec::with_capacity(rows / ROWS * per_row);
-        for _ in 0..rows / ROWS {
-            let group = self.blocks::<T>(ROWS * per_row)?;
-            tiles.extend((0..per_row).map(|b| repack(&group, per_row, b)));
+        let groups = rows / ROWS;
+        let group_bytes = ROWS * per_row * size_of::<T>();
+        if group_bytes == 0 {
+            return Ok(Vec::new());
+        }
+        // About a megabyte read at once: a read per group of small rows cost more in system
+        // calls than the copying.
+        let per_read = ((1 << 20) / group_bytes).max(1);
+        let io = |e: std::io::Error| EngineError::Inference(candle_core::Error::Io(e));
+        let mut tiles = Vec::with_capacity(groups * per_row);
+        let mut bytes = vec![0u8; per_read.min(groups) * group_bytes];
+        let mut group: Vec<T> = Vec::with_capacity(ROWS * per_row);
+        let mut done = 0;
+        while done < groups {
+            let now = per_read.min(groups - done);
+            let bytes = &mut bytes[..now * group_bytes];
+            self.0.read_exact(bytes).map_err(io)?;
+            for one in bytes.chunks_exact(group_bytes) {
+                group.clear();
+                group.extend(
+                    one.chunks_exact(size_of::<T>())
+                        .map(bytemuck::pod_read_unaligned::<T>),
+                );
+                tiles.extend((0..per_row).map(|b| repack(&group, per_row, b)));
+            }
+            done += now;
         }
         Ok(tiles)
     }
+}
 
-    /// Q5_0 or Q8_0 rows repacked eight at a time.
-    fn rows8<F: Offset>(&mut self, rows: usize, per_row: usize) -> Result<Blocks> {
-        Ok(Blocks::Rows8 {
-            tiles: self.repacked(rows, per_row, Rows8::new::<F>)?,
-            offset: F::OFFSET,
-        })
-    }
+/// `rows` rows of `per_row` blocks of `dtype` from `source`, repacked eight at a time (for the
+/// types [`QuantMatrix::repacked`] names).
+fn repacked(
+    dtype: GgmlDType,
+    rows: usize,
+    per_row: usize,
+    source: &mut impl Source,
+) -> Result<Blocks> {
+    Ok(match dtype {
+        GgmlDType::Q5_0 => Blocks::Rows8 {
+            tiles: source.repacked(rows, per_row, Rows8::new::<Q5_0Block>)?,
+            offset: Q5_0Block::OFFSET,
+        },
+        GgmlDType::Q8_0 => Blocks::Rows8 {
+            tiles: source.repacked(rows, per_row, Rows8::new::<Q8_0Block>)?,
+            offset: Q8_0Block::OFFSET,
+        },
+        GgmlDType::Q4_1 => Blocks::Q4_1Rows8(source.repacked(rows, per_row, Q4_1Rows8::new)?),
+        GgmlDType::Q4K => Blocks::Q4KRows8(source.repacked(rows, per_row, Q4KRows8::new)?),
+        GgmlDType::Q6K => Blocks::Q6KRows8(source.repacked(rows, per_row, Q6KRows8::new)?),
+        other => {
+            return Err(EngineError::Inference(candle_core::Error::Msg(format!(
+                "{other:?} rows are not repacked"
+            ))));
+        }
+    })
 }
 
 enum Blocks {
@@ -410,31 +496,16 @@ impl QuantMatrix {
             .map_err(io)?;
         let mut source = Copied(reader);
         let per_row = cols / info.ggml_dtype.block_size();
-        let blocks = match info.ggml_dtype {
-            _ if !Self::repacked(info) => Blocks::load(info.ggml_dtype, n, &mut source)?,
-            GgmlDType::Q5_0 => Some(source.rows8::<Q5_0Block>(rows, per_row)?),
-            GgmlDType::Q8_0 => Some(source.rows8::<Q8_0Block>(rows, per_row)?),
-            GgmlDType::Q4_1 => Some(Blocks::Q4_1Rows8(source.repacked(
-                rows,
-                per_row,
-                Q4_1Rows8::new,
-            )?)),
-            GgmlDType::Q4K => Some(Blocks::Q4KRows8(source.repacked(
-                rows,
-                per_row,
-                Q4KRows8::new,
-            )?)),
-            _ => Some(Blocks::Q6KRows8(source.repacked(
-                rows,
-                per_row,
-                Q6KRows8::new,
-            )?)),
+        let blocks = if Self::repacked(info) {
+            Some(repacked(info.ggml_dtype, rows, per_row, &mut source)?)
+        } else {
+            Blocks::load(info.ggml_dtype, n, &mut source)?
         };
         Ok(blocks.map(|blocks| QuantMatrix { rows, cols, blocks }))
     }
 
-    /// Tensor `info` read in place from the mapped file `file`; `None` for types other than
-    /// those held here.
+    /// Tensor `info` read in place from the mapped file `file`, or repacked from it where
+    /// [`QuantMatrix::repacked`] says; `None` for types other than those held here.
     pub fn map(
         info: &TensorInfo,
         file: &Arc<Mmap>,
@@ -448,7 +519,13 @@ impl QuantMatrix {
                 "a tensor offset past memory".into(),
             ))
         })?;
-        let blocks = Blocks::load(info.ggml_dtype, n, &mut InPlace { file, start })?;
+        let mut source = InPlace { file, start };
+        let blocks = if Self::repacked(info) {
+            let per_row = cols / info.ggml_dtype.block_size();
+            Some(repacked(info.ggml_dtype, rows, per_row, &mut source)?)
+        } else {
+            Blocks::load(info.ggml_dtype, n, &mut source)?
+        };
         Ok(blocks.map(|blocks| QuantMatrix { rows, cols, blocks }))
     }
 

@@ -220,8 +220,8 @@ impl<R: Read + Seek> Loader<'_, R> {
         };
         let offset = self.content.tensor_data_offset;
         match self.mapped {
-            Some(file) if !QuantMatrix::repacked(info) => QuantMatrix::map(info, file, offset),
-            _ => QuantMatrix::read(info, self.reader, offset),
+            Some(file) => QuantMatrix::map(info, file, offset),
+            None => QuantMatrix::read(info, self.reader, offset),
         }
     }
 

@@ -10,7 +10,7 @@
 
 use half::f16;
 
-use crate::qmatmul::{scores_f16, softmax, weighted_sum_f16};
+use crate::qmatmul::{scores_f16_heads, softmax, weighted_sum_f16_heads};
 
 /// One layer's keys and values, `[position][kv head][value]`.
 #[derive(Default)]
@@ -59,24 +59,29 @@ pub(crate) fn attend(
     let scale = 1.0 / (size as f32).sqrt();
     let mut out = vec![0f32; queries.len()];
     let work = queries.len() * kv_len * 2;
-    crate::parallel::for_each_chunk(&mut out, size, work, |c, y| {
-        let (query, head) = (c / heads.heads, c % heads.heads);
+    // The query heads that share a key/value head go together: each key and value is widened
+    // once for all of them.
+    crate::parallel::for_each_chunk(&mut out, group.max(1) * size, work, |c, y| {
+        let (query, kv_head) = (c / heads.kv_heads.max(1), c % heads.kv_heads.max(1));
         let at = position + query;
-        let kv_head = head / group.max(1);
-        let q: Vec<f32> = queries[c * size..(c + 1) * size]
+        let start = c * group.max(1) * size;
+        let q: Vec<f32> = queries[start..start + y.len()]
             .iter()
             .map(|&v| f16::from_f32(v).to_f32())
             .collect();
         let first = heads.window.map_or(0, |w| (at + 1).saturating_sub(w));
         let last = at.min(kv_len.saturating_sub(1));
         let from = first * stride + kv_head * size;
-        let mut scores = vec![0f32; last + 1 - first];
-        scores_f16(&q, &cache.keys[from..], stride, &mut scores);
-        softmax(&mut scores, scale);
-        for w in scores.iter_mut() {
-            *w = f16::from_f32(*w).to_f32();
+        let n = last + 1 - first;
+        let mut scores = vec![0f32; n * (y.len() / size)];
+        scores_f16_heads(&q, size, &cache.keys[from..], stride, &mut scores);
+        for row in scores.chunks_exact_mut(n) {
+            softmax(row, scale);
+            for w in row.iter_mut() {
+                *w = f16::from_f32(*w).to_f32();
+            }
         }
-        weighted_sum_f16(&scores, &cache.values[from..], stride, y);
+        weighted_sum_f16_heads(&scores, &cache.values[from..], stride, y, size);
     });
     out
 }

@@ -690,6 +690,45 @@ pub(crate) fn scores_f16(q: &[f32], keys: &[f16], stride: usize, scores: &mut [f
     }
 }
 
+/// [`scores_f16`] for the query heads `q` (`heads × size`, in order) that share one key head:
+/// `scores[h·n + j]` for head `h` and key `j`, each key widened once for all of them. Each
+/// head's scores equal what [`scores_f16`] gives it.
+pub(crate) fn scores_f16_heads(
+    q: &[f32],
+    size: usize,
+    keys: &[f16],
+    stride: usize,
+    scores: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if x86::scores_f16_heads(q, size, keys, stride, scores).is_some() {
+        return;
+    }
+    let n = scores.len() / (q.len() / size.max(1)).max(1);
+    for (q, scores) in q.chunks_exact(size).zip(scores.chunks_exact_mut(n)) {
+        scores_f16(q, keys, stride, scores);
+    }
+}
+
+/// [`weighted_sum_f16`] for the heads of `y` (`heads × size`) that share one value head, with
+/// `weights[h·n + j]`; each head's sum equals what [`weighted_sum_f16`] gives it.
+pub(crate) fn weighted_sum_f16_heads(
+    weights: &[f32],
+    values: &[f16],
+    stride: usize,
+    y: &mut [f32],
+    size: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if x86::weighted_sum_f16_heads(weights, values, stride, y, size).is_some() {
+        return;
+    }
+    let n = weights.len() / (y.len() / size.max(1)).max(1);
+    for (w, y) in weights.chunks_exact(n.max(1)).zip(y.chunks_exact_mut(size)) {
+        weighted_sum_f16(w, values, stride, y);
+    }
+}
+
 /// `row` (raw attention scores) made attention weights with llama.cpp's softmax, `exp`
 /// vectorised where the CPU allows (see [`crate::attention::softmax_row`]).
 pub(crate) fn softmax(row: &mut [f32], scale: f32) {

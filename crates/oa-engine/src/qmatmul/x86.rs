@@ -102,6 +102,112 @@ pub(crate) fn weighted_sum_f16(
         .then(|| unsafe { weighted_sum_f16_avx2(weights, values, stride, y) })
 }
 
+/// Attention scores of up to [`GROUP`] query heads that share their keys (see
+/// `qmatmul::scores_f16_heads`): each key is widened once for all of them. `None` on a CPU
+/// without AVX2, FMA and F16C, or for larger groups.
+pub(crate) fn scores_f16_heads(
+    q: &[f32],
+    size: usize,
+    keys: &[f16],
+    stride: usize,
+    scores: &mut [f32],
+) -> Option<()> {
+    let heads = q.len() / size.max(1);
+    let n = scores.len() / heads.max(1);
+    let needed = n.checked_sub(1).map_or(0, |last| last * stride + size);
+    // SAFETY: the function is compiled for AVX2, FMA and F16C, which `available` found.
+    (available() && heads <= GROUP && keys.len() >= needed && scores.len() == heads * n)
+        .then(|| unsafe { scores_f16_heads_avx2(q, size, keys, stride, scores) })
+}
+
+/// The most query heads sharing a key/value head that one call takes.
+pub(crate) const GROUP: usize = 8;
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn scores_f16_heads_avx2(q: &[f32], size: usize, keys: &[f16], stride: usize, scores: &mut [f32]) {
+    let heads = q.len() / size;
+    let n = scores.len() / heads;
+    for j in 0..n {
+        let key = &keys[j * stride..j * stride + size];
+        let mut acc = [[_mm256_setzero_ps(); 2]; GROUP];
+        let mut i = 0;
+        while i + 8 <= size {
+            // SAFETY: values i..i+8 lie within the key; `loadu` needs no alignment.
+            let k = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(key.as_ptr().add(i).cast()) });
+            for (h, acc) in acc.iter_mut().enumerate().take(heads) {
+                // SAFETY: values i..i+8 of head h's query.
+                let x = unsafe { _mm256_loadu_ps(q.as_ptr().add(h * size + i)) };
+                acc[(i / 8) % 2] = _mm256_fmadd_ps(x, k, acc[(i / 8) % 2]);
+            }
+            i += 8;
+        }
+        for (h, acc) in acc.iter().enumerate().take(heads) {
+            let mut sum = sum_lanes(_mm256_add_ps(acc[0], acc[1]));
+            for t in i..size {
+                sum += q[h * size + t] * key[t].to_f32();
+            }
+            scores[h * n + j] = sum;
+        }
+    }
+}
+
+/// Weighed values for up to [`GROUP`] query heads sharing their values (see
+/// `qmatmul::weighted_sum_f16_heads`). `None` where [`scores_f16_heads`] is.
+pub(crate) fn weighted_sum_f16_heads(
+    weights: &[f32],
+    values: &[f16],
+    stride: usize,
+    y: &mut [f32],
+    size: usize,
+) -> Option<()> {
+    let heads = y.len() / size.max(1);
+    let n = weights.len() / heads.max(1);
+    let needed = n.checked_sub(1).map_or(0, |last| last * stride + size);
+    // SAFETY: as in `scores_f16_heads`.
+    (available() && heads <= GROUP && values.len() >= needed && weights.len() == heads * n)
+        .then(|| unsafe { weighted_sum_f16_heads_avx2(weights, values, stride, y, size) })
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn weighted_sum_f16_heads_avx2(
+    weights: &[f32],
+    values: &[f16],
+    stride: usize,
+    y: &mut [f32],
+    size: usize,
+) {
+    let heads = y.len() / size;
+    let n = weights.len() / heads;
+    let mut i = 0;
+    while i + 8 <= size {
+        let mut acc = [_mm256_setzero_ps(); GROUP];
+        for (h, acc) in acc.iter_mut().enumerate().take(heads) {
+            // SAFETY: outputs i..i+8 of head h lie within `y`.
+            *acc = unsafe { _mm256_loadu_ps(y.as_ptr().add(h * size + i)) };
+        }
+        for j in 0..n {
+            let value = &values[j * stride + i..j * stride + i + 8];
+            // SAFETY: `value` holds the 8 values `loadu` reads.
+            let v = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(value.as_ptr().cast()) });
+            for (h, acc) in acc.iter_mut().enumerate().take(heads) {
+                *acc = _mm256_fmadd_ps(_mm256_set1_ps(weights[h * n + j]), v, *acc);
+            }
+        }
+        for (h, acc) in acc.iter().enumerate().take(heads) {
+            // SAFETY: as above.
+            unsafe { _mm256_storeu_ps(y.as_mut_ptr().add(h * size + i), *acc) };
+        }
+        i += 8;
+    }
+    for h in 0..heads {
+        for t in i..size {
+            for j in 0..n {
+                y[h * size + t] += weights[h * n + j] * values[j * stride + t].to_f32();
+            }
+        }
+    }
+}
+
 #[target_feature(enable = "avx2,fma,f16c")]
 fn scores_f16_avx2(q: &[f32], keys: &[f16], stride: usize, scores: &mut [f32]) {
     let n = q.len();
@@ -1294,6 +1400,37 @@ mod tests {
             // Too few keys for the scores asked: refused, not read past the end.
             assert!(scores_f16(&q, &keys[..stride], stride, &mut fast).is_none());
         }
+    }
+
+    #[test]
+    fn heads_sharing_a_cache_head_get_what_each_gets_alone() {
+        if !available() {
+            return;
+        }
+        let mut noise = Noise(0x005E_ED0F_A77E_0710);
+        for (heads, size) in [(3, 64), (4, 20), (1, 256)] {
+            let stride = 2 * size;
+            let n = 37;
+            let keys: Vec<f16> = (0..n * stride).map(|_| noise.half()).collect();
+            let q: Vec<f32> = (0..heads * size).map(|_| noise.scale()).collect();
+            let mut together = vec![0f32; heads * n];
+            scores_f16_heads(&q, size, &keys, stride, &mut together).unwrap();
+            let weights: Vec<f32> = (0..heads * n).map(|_| noise.scale()).collect();
+            let mut y = vec![0.25f32; heads * size];
+            weighted_sum_f16_heads(&weights, &keys, stride, &mut y, size).unwrap();
+            for h in 0..heads {
+                let mut alone = vec![0f32; n];
+                scores_f16(&q[h * size..(h + 1) * size], &keys, stride, &mut alone).unwrap();
+                assert_eq!(&together[h * n..(h + 1) * n], alone.as_slice());
+                let mut y_alone = vec![0.25f32; size];
+                weighted_sum_f16(&weights[h * n..(h + 1) * n], &keys, stride, &mut y_alone)
+                    .unwrap();
+                assert_eq!(&y[h * size..(h + 1) * size], y_alone.as_slice());
+            }
+        }
+        // More heads than a call takes: refused, for the caller to go head by head.
+        let mut scores = vec![0f32; 9];
+        assert!(scores_f16_heads(&[0.0; 9 * 8], 8, &[f16::ZERO; 8], 8, &mut scores).is_none());
     }
 
     #[test]

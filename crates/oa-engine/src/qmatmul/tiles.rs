@@ -137,13 +137,14 @@ pub(super) fn rows8_plain(w: &[Rows8], offset: u8, a: &[Q8Block]) -> [f32; ROWS]
 #[derive(Clone, Copy, Pod, Zeroable)]
 #[repr(C)]
 pub(super) struct Q4KRows8 {
-    pub d: [f32; ROWS],
-    pub dmin: [f32; ROWS],
+    pub d: [f16; ROWS],
+    pub dmin: [f16; ROWS],
     /// Sub-block `s`'s scale for row `r` at `8s + r`.
     pub scales: [u8; 8 * ROWS],
     /// The minimums of sub-blocks `2p` and `2p + 1` for row `r` at `16p + 2r` and
-    /// `16p + 2r + 1`: pairs for a multiply-add against two activation sums.
-    pub mins: [i16; 8 * ROWS],
+    /// `16p + 2r + 1`: pairs, widened to 16 bits, for a multiply-add against two activation
+    /// sums.
+    pub mins: [u8; 8 * ROWS],
     /// Bytes `32(8j + g) + 4r .. + 4` are row `r`'s packed bytes `32j + 4g .. + 4`: low
     /// nibbles values `4g..4g + 4` of sub-block `2j`, high nibbles those of sub-block `2j + 1`.
     pub qs: [u8; ROWS * QK_K / 2],
@@ -156,11 +157,11 @@ impl Q4KRows8 {
         for r in 0..ROWS {
             let block = &group[r * per_row + b];
             let (scales, mins) = scales_and_mins(&block.scales);
-            tile.d[r] = widen(block.d);
-            tile.dmin[r] = widen(block.dmin);
+            tile.d[r] = block.d;
+            tile.dmin[r] = block.dmin;
             for s in 0..8 {
                 tile.scales[8 * s + r] = scales[s];
-                tile.mins[16 * (s / 2) + 2 * r + s % 2] = i16::from(mins[s]);
+                tile.mins[16 * (s / 2) + 2 * r + s % 2] = mins[s];
             }
             for (k, four) in block.qs.chunks_exact(4).enumerate() {
                 tile.qs[32 * k + 4 * r..][..4].copy_from_slice(four);
@@ -193,8 +194,8 @@ impl Group for Q4KRows8 {
                 self.scales[8 * s + r],
                 self.mins[16 * (s / 2) + 2 * r + s % 2],
             );
-            self.d[r] * f32::from(scale) * f32::from(self.value(r, i))
-                - self.dmin[r] * f32::from(min)
+            widen(self.d[r]) * f32::from(scale) * f32::from(self.value(r, i))
+                - widen(self.dmin[r]) * f32::from(min)
         }));
     }
 
@@ -221,8 +222,8 @@ pub(super) fn q4k_rows8_plain(w: &[Q4KRows8], a: &[Q8KBlock]) -> [f32; ROWS] {
                 total += i32::from(tile.scales[8 * s + r]) * dot;
                 mins += i32::from(tile.mins[16 * (s / 2) + 2 * r + s % 2]) * i32::from(a.sums32[s]);
             }
-            *sum = (total as f32).mul_add(tile.d[r] * a.d, *sum);
-            *sum = (-(mins as f32)).mul_add(tile.dmin[r] * a.d, *sum);
+            *sum = (total as f32).mul_add(widen(tile.d[r]) * a.d, *sum);
+            *sum = (-(mins as f32)).mul_add(widen(tile.dmin[r]) * a.d, *sum);
         }
     }
     sums
@@ -234,10 +235,10 @@ pub(super) fn q4k_rows8_plain(w: &[Q4KRows8], a: &[Q8KBlock]) -> [f32; ROWS] {
 #[derive(Clone, Copy, Pod, Zeroable)]
 #[repr(C)]
 pub(super) struct Q6KRows8 {
-    pub d: [f32; ROWS],
+    pub d: [f16; ROWS],
     /// The scales of sub-blocks (of 16 values) `2p` and `2p + 1` for row `r` at `16p + 2r`
-    /// and `16p + 2r + 1`.
-    pub scales: [i16; 16 * ROWS],
+    /// and `16p + 2r + 1`: pairs, widened to 16 bits by the kernels.
+    pub scales: [i8; 16 * ROWS],
     /// Bytes `32(8c + g) + 4r .. + 4` are row `r`'s values `32c + 4g .. + 4`.
     pub qs: [u8; ROWS * QK_K],
 }
@@ -248,9 +249,9 @@ impl Q6KRows8 {
         let mut tile = Q6KRows8::zeroed();
         for r in 0..ROWS {
             let block = &group[r * per_row + b];
-            tile.d[r] = widen(block.d);
+            tile.d[r] = block.d;
             for (s, &scale) in block.scales.iter().enumerate() {
-                tile.scales[16 * (s / 2) + 2 * r + s % 2] = i16::from(scale);
+                tile.scales[16 * (s / 2) + 2 * r + s % 2] = scale;
             }
             for (k, four) in block.values().chunks_exact(4).enumerate() {
                 tile.qs[32 * k + 4 * r..][..4].copy_from_slice(four);
@@ -259,7 +260,7 @@ impl Q6KRows8 {
         tile
     }
 
-    fn scale(&self, r: usize, s: usize) -> i16 {
+    fn scale(&self, r: usize, s: usize) -> i8 {
         self.scales[16 * (s / 2) + 2 * r + s % 2]
     }
 }
@@ -276,7 +277,7 @@ impl Group for Q6KRows8 {
     fn dequantize(&self, r: usize, _offset: u8, out: &mut Vec<f32>) {
         out.extend((0..QK_K).map(|i| {
             let q = self.qs[32 * (i / 4) + 4 * r + i % 4];
-            self.d[r] * f32::from(self.scale(r, i / 16)) * (f32::from(q) - 32.0)
+            widen(self.d[r]) * f32::from(self.scale(r, i / 16)) * (f32::from(q) - 32.0)
         }));
     }
 
@@ -305,7 +306,7 @@ pub(super) fn q6k_rows8_plain(w: &[Q6KRows8], a: &[Q8KBlock]) -> [f32; ROWS] {
                 let scale = i32::from(tile.scale(r, s));
                 total += scale * (dot - 32 * i32::from(a.bsums[s]));
             }
-            *sum = (total as f32).mul_add(tile.d[r] * a.d, *sum);
+            *sum = (total as f32).mul_add(widen(tile.d[r]) * a.d, *sum);
         }
     }
     sums

@@ -19,16 +19,16 @@ use std::arch::x86_64::{
     _mm_movehdup_ps, _mm_movehl_ps, _mm_set1_epi8, _mm_set1_epi16, _mm_set1_epi64x, _mm_srli_epi16,
     _mm_unpacklo_epi8, _mm256_add_epi32, _mm256_add_pd, _mm256_add_ps, _mm256_and_ps,
     _mm256_and_si256, _mm256_andnot_si256, _mm256_castps256_ps128, _mm256_castsi256_ps,
-    _mm256_cmp_ps, _mm256_cmpeq_epi8, _mm256_cvtepi32_ps, _mm256_cvtepu8_epi16,
-    _mm256_cvtepu8_epi32, _mm256_cvtph_ps, _mm256_cvtps_epi32, _mm256_cvtps_pd,
-    _mm256_dpbusd_epi32, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps, _mm256_loadu_ps,
-    _mm256_loadu_si256, _mm256_madd_epi16, _mm256_maddubs_epi16, _mm256_max_ps, _mm256_mul_ps,
-    _mm256_mullo_epi32, _mm256_or_si256, _mm256_round_ps, _mm256_set_epi64x, _mm256_set_m128i,
-    _mm256_set1_epi8, _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_ps,
-    _mm256_setzero_pd, _mm256_setzero_ps, _mm256_setzero_si256, _mm256_shuffle_epi8,
-    _mm256_sign_epi8, _mm256_slli_epi16, _mm256_slli_epi32, _mm256_srli_epi16, _mm256_storeu_pd,
-    _mm256_storeu_ps, _mm256_sub_epi8, _mm256_sub_epi16, _mm256_sub_epi32, _mm256_sub_ps,
-    _mm256_xor_si256,
+    _mm256_cmp_ps, _mm256_cmpeq_epi8, _mm256_cvtepi8_epi16, _mm256_cvtepi32_ps,
+    _mm256_cvtepu8_epi16, _mm256_cvtepu8_epi32, _mm256_cvtph_ps, _mm256_cvtps_epi32,
+    _mm256_cvtps_pd, _mm256_dpbusd_epi32, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps,
+    _mm256_loadu_ps, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_maddubs_epi16, _mm256_max_ps,
+    _mm256_mul_ps, _mm256_mullo_epi32, _mm256_or_si256, _mm256_round_ps, _mm256_set_epi64x,
+    _mm256_set_m128i, _mm256_set1_epi8, _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_epi64x,
+    _mm256_set1_ps, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_setzero_si256,
+    _mm256_shuffle_epi8, _mm256_sign_epi8, _mm256_slli_epi16, _mm256_slli_epi32, _mm256_srli_epi16,
+    _mm256_storeu_pd, _mm256_storeu_ps, _mm256_sub_epi8, _mm256_sub_epi16, _mm256_sub_epi32,
+    _mm256_sub_ps, _mm256_xor_si256,
 };
 
 use half::f16;
@@ -828,6 +828,26 @@ unsafe fn broadcast4(p: *const i8) -> __m256i {
     _mm256_set1_epi32(unsafe { p.cast::<i32>().read_unaligned() })
 }
 
+/// The 16 bytes at `p` as 16-bit lanes, zero-extended.
+///
+/// # Safety
+/// `p` must be valid for reading 16 bytes.
+#[target_feature(enable = "avx2")]
+unsafe fn unsigned16(p: *const u8) -> __m256i {
+    // SAFETY: the caller's promise.
+    _mm256_cvtepu8_epi16(unsafe { _mm_loadu_si128(p.cast()) })
+}
+
+/// The 16 signed bytes at `p` as 16-bit lanes.
+///
+/// # Safety
+/// `p` must be valid for reading 16 bytes.
+#[target_feature(enable = "avx2")]
+unsafe fn signed16(p: *const i8) -> __m256i {
+    // SAFETY: the caller's promise.
+    _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(p.cast()) })
+}
+
 /// The eight 32-bit lanes of `8` bytes at `p`, zero-extended.
 ///
 /// # Safety
@@ -961,20 +981,16 @@ macro_rules! q4k_rows8_kernel {
                         total[j] = _mm256_add_epi32(total[j], scaled);
                     }
                 }
-                // SAFETY: `d` and `dmin` hold 8 floats each.
-                let (d, dmin) = unsafe {
-                    (
-                        _mm256_loadu_ps(tile.d.as_ptr()),
-                        _mm256_loadu_ps(tile.dmin.as_ptr()),
-                    )
-                };
+                // SAFETY: `d` and `dmin` hold 8 f16 each.
+                let (d, dmin) =
+                    unsafe { (widen_f16(tile.d.as_ptr()), widen_f16(tile.dmin.as_ptr())) };
                 for j in 0..N {
                     let mut mins = _mm256_setzero_si256();
                     for pair in 0..4 {
                         // SAFETY: 16 minimums of the 64 of `mins`; two sums of the 8 of `sums32`.
                         let (m, sums) = unsafe {
                             (
-                                load(tile.mins[16 * pair..].as_ptr().cast()),
+                                unsigned16(tile.mins[16 * pair..].as_ptr()),
                                 broadcast4(x[j].sums32[2 * pair..].as_ptr().cast()),
                             )
                         };
@@ -1013,7 +1029,7 @@ macro_rules! q6k_rows8_kernel {
                         }
                     }
                     // SAFETY: the 16 scales of sub-blocks 2c and 2c + 1, as pairs.
-                    let pairs = unsafe { load(tile.scales[16 * c..].as_ptr().cast()) };
+                    let pairs = unsafe { signed16(tile.scales[16 * c..].as_ptr()) };
                     let s0 = _mm256_madd_epi16(pairs, _mm256_set1_epi32(1));
                     let s1 = _mm256_madd_epi16(pairs, _mm256_set1_epi32(1 << 16));
                     for j in 0..N {
@@ -1024,8 +1040,8 @@ macro_rules! q6k_rows8_kernel {
                         total[j] = _mm256_add_epi32(total[j], scaled);
                     }
                 }
-                // SAFETY: `d` holds 8 floats.
-                let d = unsafe { _mm256_loadu_ps(tile.d.as_ptr()) };
+                // SAFETY: `d` holds 8 f16.
+                let d = unsafe { widen_f16(tile.d.as_ptr()) };
                 for j in 0..N {
                     // The values are held plus 32: take away 32 · Σ scale · (sum of the
                     // sub-block's activations).
@@ -1034,7 +1050,7 @@ macro_rules! q6k_rows8_kernel {
                         // SAFETY: 16 scales of the 128; two sums of the 16 of `bsums`.
                         let (pairs, sums) = unsafe {
                             (
-                                load(tile.scales[16 * c..].as_ptr().cast()),
+                                signed16(tile.scales[16 * c..].as_ptr()),
                                 broadcast4(x[j].bsums[2 * c..].as_ptr().cast()),
                             )
                         };
@@ -1061,10 +1077,18 @@ fn lanes<const N: usize>(acc: [__m256; N]) -> [[f32; ROWS]; N] {
     out
 }
 
-q4k_rows8_kernel!(q4k_rows8_avx2, "avx2,fma", step_avx2);
-q4k_rows8_kernel!(q4k_rows8_vnni, "avx2,fma,avx512vnni,avx512vl", step_vnni);
-q6k_rows8_kernel!(q6k_rows8_avx2, "avx2,fma", step_avx2);
-q6k_rows8_kernel!(q6k_rows8_vnni, "avx2,fma,avx512vnni,avx512vl", step_vnni);
+q4k_rows8_kernel!(q4k_rows8_avx2, "avx2,fma,f16c", step_avx2);
+q4k_rows8_kernel!(
+    q4k_rows8_vnni,
+    "avx2,fma,f16c,avx512vnni,avx512vl",
+    step_vnni
+);
+q6k_rows8_kernel!(q6k_rows8_avx2, "avx2,fma,f16c", step_avx2);
+q6k_rows8_kernel!(
+    q6k_rows8_vnni,
+    "avx2,fma,f16c,avx512vnni,avx512vl",
+    step_vnni
+);
 
 #[cfg(test)]
 mod tests {

@@ -575,107 +575,165 @@ impl QuantMatrix {
 
     /// `x · Wᵀ` for `x` of shape (…, cols): the result has shape (…, rows).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut out = Self::forward_together(&[self], x)?;
+        Ok(out.remove(0))
+    }
+
+    /// `x · Wᵀ` for each matrix of `matrices` (all of as many columns as `x`'s last
+    /// dimension): one pass over the thread pool for all of them, where a token decoded alone
+    /// would otherwise wait at the pool's barrier once per matrix (a layer's query, key and
+    /// value projections; its gate and up projections).
+    pub fn forward_together(matrices: &[&QuantMatrix], x: &Tensor) -> Result<Vec<Tensor>> {
         let dims = x.dims().to_vec();
         let Some((&cols, lead)) = dims.split_last() else {
             return Err(EngineError::InvalidRequest("a scalar input".into()));
         };
-        if cols != self.cols {
+        if let Some(m) = matrices.iter().find(|m| m.cols != cols) {
             return Err(EngineError::Inference(candle_core::Error::Msg(format!(
                 "input of width {cols} for a matrix of {} columns",
-                self.cols
+                m.cols
             ))));
         }
         let n: usize = lead.iter().product();
         let input = x.flatten_all()?.to_vec1::<f32>()?;
-        let out = each_format!(
-            &self.blocks,
-            b => self.times(b, &input, n),
-            (tiles, offset) => self.times_rows8(tiles, *offset, &input, n)
-        )?;
-        let mut shape = lead.to_vec();
-        shape.push(self.rows);
-        Ok(Tensor::from_vec(out, shape, &Device::Cpu)?)
+        let jobs = matrices
+            .iter()
+            .map(|m| m.job(&input, n))
+            .collect::<Result<Vec<_>>>()?;
+        let outs = run_together(&jobs, n)?;
+        outs.into_iter()
+            .zip(matrices)
+            .map(|(out, m)| {
+                let mut shape = lead.to_vec();
+                shape.push(m.rows);
+                Ok(Tensor::from_vec(out, shape, &Device::Cpu)?)
+            })
+            .collect()
     }
 
-    /// `n` rows of `input` by the matrix, whose blocks are `blocks`: the activations are
-    /// quantized once, then every weight row meets every activation row.
-    fn times<F: Format>(&self, blocks: &[F], input: &[f32], n: usize) -> Result<Vec<f32>> {
+    /// The matrix's share of a multiplication by the `n` rows of `input`, whose activations
+    /// are quantized here, once.
+    fn job(&self, input: &[f32], n: usize) -> Result<Job<'_>> {
+        each_format!(
+            &self.blocks,
+            b => self.stored_job(b, input, n),
+            (tiles, offset) => self.tiled_job(tiles, *offset, input, n)
+        )
+    }
+
+    /// Rows as stored: each weight row meets every activation row.
+    fn stored_job<'a, F: Format>(
+        &self,
+        blocks: &'a [F],
+        input: &[f32],
+        n: usize,
+    ) -> Result<Job<'a>> {
         let activations = quantize_rows(input, n, F::VALUES, F::quantize)?;
         let per_row = self.cols / F::VALUES;
-        self.rows_times(n, 1, |r, out| {
-            row_times(
-                &blocks[r * per_row..(r + 1) * per_row],
-                &activations,
-                n,
-                out,
-            );
+        Ok(Job {
+            rows: self.rows,
+            unit: 1,
+            fill: Box::new(move |r, out| {
+                row_times(
+                    &blocks[r * per_row..(r + 1) * per_row],
+                    &activations,
+                    n,
+                    out,
+                );
+            }),
         })
     }
 
-    /// `n` rows of `input` by the matrix repacked eight rows at a time (`tiles`, values held
-    /// plus `offset`).
-    fn times_rows8<G: Group>(
+    /// Rows repacked eight at a time (`tiles`, values held plus `offset`).
+    fn tiled_job<'a, G: Group>(
         &self,
-        tiles: &[G],
+        tiles: &'a [G],
         offset: u8,
         input: &[f32],
         n: usize,
-    ) -> Result<Vec<f32>> {
+    ) -> Result<Job<'a>> {
         let activations = quantize_rows(input, n, G::VALUES, G::quantize)?;
         let per_row = self.cols / G::VALUES;
-        self.rows_times(n, ROWS, |r, out| {
-            let w = &tiles[r / ROWS * per_row..][..per_row];
-            group_times(w, offset, &activations, n, out);
+        Ok(Job {
+            rows: self.rows,
+            unit: ROWS,
+            fill: Box::new(move |r, out| {
+                let w = &tiles[r / ROWS * per_row..][..per_row];
+                group_times(w, offset, &activations, n, out);
+            }),
         })
     }
+}
 
-    /// Every weight row against every one of the `n` activation rows, the weight rows split in
-    /// bands over candle's thread pool; the result is row-major, `n × rows`. `rows(r, out)`
-    /// puts weight rows `r..r + unit` by the `n` activation rows in `out` (`n × unit`,
-    /// row-major).
-    fn rows_times(
-        &self,
-        n: usize,
-        unit: usize,
-        rows: impl Fn(usize, &mut [f32]) + Sync,
-    ) -> Result<Vec<f32>> {
-        const BAND: usize = 16;
-        let bands = self.rows.div_ceil(BAND);
-        let parts: Mutex<Vec<(usize, Vec<f32>)>> = Mutex::new(Vec::with_capacity(bands));
-        candle_core::utils::barrier_pool().execute_chunked(bands, |range| {
-            let start = range.start * BAND;
-            let end = (range.end * BAND).min(self.rows);
+/// One matrix's share of a multiplication: `fill(r, out)` puts weight rows `r..r + unit` by
+/// the activation rows in `out` (`n × unit`, row-major).
+struct Job<'a> {
+    rows: usize,
+    unit: usize,
+    fill: Box<Fill<'a>>,
+}
+
+/// What fills a job's rows.
+type Fill<'a> = dyn Fn(usize, &mut [f32]) + Sync + 'a;
+
+/// Every job's weight rows against the `n` activation rows, the rows of all of them split in
+/// bands of 16 over candle's thread pool in one pass; each result is row-major, `n × rows`.
+fn run_together(jobs: &[Job<'_>], n: usize) -> Result<Vec<Vec<f32>>> {
+    const BAND: usize = 16;
+    // The first band of each job, and the total.
+    let mut firsts = Vec::with_capacity(jobs.len());
+    let mut bands = 0;
+    for job in jobs {
+        firsts.push(bands);
+        bands += job.rows.div_ceil(BAND);
+    }
+    let parts: Mutex<Vec<(usize, usize, Vec<f32>)>> = Mutex::new(Vec::new());
+    candle_core::utils::barrier_pool().execute_chunked(bands, |range| {
+        let mut band = range.start;
+        while band < range.end {
+            // The job this band belongs to, and the bands of it in this range.
+            let j = firsts.partition_point(|&first| first <= band) - 1;
+            let job = &jobs[j];
+            let last = (firsts[j] + job.rows.div_ceil(BAND)).min(range.end);
+            let start = (band - firsts[j]) * BAND;
+            let end = ((last - firsts[j]) * BAND).min(job.rows);
             let width = end - start;
             let mut part = vec![0f32; n * width];
-            let mut sums = vec![0f32; n * unit];
-            for r in (start..end).step_by(unit) {
-                rows(r, &mut sums);
-                for (i, sums) in sums.chunks_exact(unit).enumerate() {
-                    part[i * width + (r - start)..][..unit].copy_from_slice(sums);
+            let mut sums = vec![0f32; n * job.unit];
+            for r in (start..end).step_by(job.unit) {
+                (job.fill)(r, &mut sums);
+                for (i, sums) in sums.chunks_exact(job.unit).enumerate() {
+                    part[i * width + (r - start)..][..job.unit].copy_from_slice(sums);
                 }
             }
             if let Ok(mut parts) = parts.lock() {
-                parts.push((start, part));
+                parts.push((j, start, part));
             }
-        });
-        let parts = parts.into_inner().unwrap_or_default();
-        let mut out = vec![0f32; n * self.rows];
-        let mut filled = 0;
-        for (start, part) in parts {
-            let width = part.len() / n.max(1);
-            for i in 0..n {
-                out[i * self.rows + start..i * self.rows + start + width]
-                    .copy_from_slice(&part[i * width..(i + 1) * width]);
-            }
-            filled += width;
+            band = last;
         }
-        if filled != self.rows && n > 0 {
-            return Err(EngineError::Inference(candle_core::Error::Msg(
-                "a matrix multiplication worker failed".into(),
-            )));
+    });
+    let mut outs: Vec<Vec<f32>> = jobs.iter().map(|job| vec![0f32; n * job.rows]).collect();
+    let mut filled = vec![0usize; jobs.len()];
+    for (j, start, part) in parts.into_inner().unwrap_or_default() {
+        let rows = jobs[j].rows;
+        let width = part.len() / n.max(1);
+        for i in 0..n {
+            outs[j][i * rows + start..i * rows + start + width]
+                .copy_from_slice(&part[i * width..(i + 1) * width]);
         }
-        Ok(out)
+        filled[j] += width;
     }
+    if n > 0
+        && jobs
+            .iter()
+            .zip(&filled)
+            .any(|(job, &filled)| filled != job.rows)
+    {
+        return Err(EngineError::Inference(candle_core::Error::Msg(
+            "a matrix multiplication worker failed".into(),
+        )));
+    }
+    Ok(outs)
 }
 
 /// Attention scores against the cache: `scores[j] = q · keys[j·stride..][..q.len()]`, f32
@@ -1013,6 +1071,45 @@ mod tests {
                 assert_eq!(&alone[0], row, "{dtype:?}, row {i}");
             }
         }
+    }
+
+    #[test]
+    fn matrices_multiplied_together_give_what_each_gives_alone() {
+        // Several matrices share one pass over the thread pool (a layer's projections); each
+        // must get exactly its own numbers, stored or repacked, whatever the bands' split.
+        let cols = 512;
+        let shapes = [
+            (GgmlDType::Q4K, 24),
+            (GgmlDType::Q6K, 40),
+            (GgmlDType::Q8_0, 19),
+            (GgmlDType::Q4_1, 8),
+        ];
+        let matrices: Vec<QuantMatrix> = shapes
+            .iter()
+            .map(|&(dtype, rows)| {
+                let values: Vec<f32> = (0..rows * cols)
+                    .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
+                    .collect();
+                let w = Tensor::from_vec(values, (rows, cols), &Device::Cpu).unwrap();
+                QuantMatrix::from_qtensor(&QTensor::quantize(&w, dtype).unwrap())
+                    .unwrap()
+                    .unwrap()
+            })
+            .collect();
+        for n in [1, 6] {
+            let x: Vec<f32> = (0..n * cols).map(|i| (i as f32 * 0.37).sin()).collect();
+            let x = Tensor::from_vec(x, (n, cols), &Device::Cpu).unwrap();
+            let all: Vec<&QuantMatrix> = matrices.iter().collect();
+            let together = QuantMatrix::forward_together(&all, &x).unwrap();
+            for (m, together) in matrices.iter().zip(together) {
+                assert_eq!(
+                    together.to_vec2::<f32>().unwrap(),
+                    m.forward(&x).unwrap().to_vec2::<f32>().unwrap()
+                );
+            }
+        }
+        let narrow = Tensor::zeros((1, 256), candle_core::DType::F32, &Device::Cpu).unwrap();
+        assert!(QuantMatrix::forward_together(&[&matrices[0]], &narrow).is_err());
     }
 
     #[test]

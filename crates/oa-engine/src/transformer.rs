@@ -93,6 +93,38 @@ struct Linear {
 }
 
 impl Linear {
+    /// `x` through each of `linears`; the engine's own matrices in one pass over the thread
+    /// pool ([`QuantMatrix::forward_together`]).
+    fn forward_together<const N: usize>(linears: [&Linear; N], x: &Tensor) -> Result<[Tensor; N]> {
+        let own: Option<Vec<&QuantMatrix>> = linears
+            .iter()
+            .map(|l| match &l.weight {
+                Matrix::Own(m) => Some(m.as_ref()),
+                Matrix::Candle(_) => None,
+            })
+            .collect();
+        let ys = match own {
+            Some(matrices) if x.device().is_cpu() => QuantMatrix::forward_together(&matrices, x)?,
+            _ => linears
+                .iter()
+                .map(|l| l.weight.forward(x))
+                .collect::<Result<Vec<_>>>()?,
+        };
+        let ys = ys
+            .into_iter()
+            .zip(linears)
+            .map(|(y, l)| {
+                Ok(match &l.bias {
+                    Some(b) => y.broadcast_add(b)?,
+                    None => y,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        <[Tensor; N]>::try_from(ys).map_err(|_| {
+            EngineError::Inference(candle_core::Error::Msg("a projection went missing".into()))
+        })
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = self.weight.forward(x)?;
         Ok(match &self.bias {
@@ -515,7 +547,10 @@ impl Transformer {
         let (b, seq, _) = x.dims3()?;
         let (heads, kv_heads, head) = (hp.heads, hp.kv_heads, hp.key_length);
         let (q, k, v) = match &layer.qkv {
-            QkvProj::Separate { q, k, v } => (q.forward(x)?, k.forward(x)?, v.forward(x)?),
+            QkvProj::Separate { q, k, v } => {
+                let [q, k, v] = Linear::forward_together([q, k, v], x)?;
+                (q, k, v)
+            }
             QkvProj::Fused(qkv) => {
                 let all = qkv.forward(x)?;
                 let (qd, kvd) = (heads * head, kv_heads * head);
@@ -579,12 +614,16 @@ impl Transformer {
     fn feed_forward(&self, layer: &Layer, x: &Tensor) -> Result<Tensor> {
         let gated = match (&layer.ffn, self.hp.spec.ffn) {
             (FfnProj::Gated { gate, up }, Ffn::Gelu) if x.device().is_cpu() => {
-                gelu_times(&gate.forward(x)?, &up.forward(x)?)?
+                let [gate, up] = Linear::forward_together([gate, up], x)?;
+                gelu_times(&gate, &up)?
             }
             (FfnProj::Gated { gate, up }, Ffn::Gelu) => {
                 (gate.forward(x)?.gelu()? * up.forward(x)?)?
             }
-            (FfnProj::Gated { gate, up }, _) => (gate.forward(x)?.silu()? * up.forward(x)?)?,
+            (FfnProj::Gated { gate, up }, _) => {
+                let [gate, up] = Linear::forward_together([gate, up], x)?;
+                (gate.silu()? * up)?
+            }
             (FfnProj::Fused { gate_up }, _) => {
                 let both = gate_up.forward(x)?;
                 let f = self.hp.feed_forward;

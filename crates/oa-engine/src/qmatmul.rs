@@ -108,7 +108,7 @@ fn nearest_int(v: f32) -> i32 {
 /// of the decoding speed), and `half`'s conversion checks the CPU on every call. Inlined
 /// always: as a call, it made the AVX2 kernels save and restore their registers every block.
 #[inline(always)]
-fn widen(h: f16) -> f32 {
+pub(crate) fn widen(h: f16) -> f32 {
     let bits = u32::from(h.to_bits());
     let magnitude = bits & 0x7FFF;
     if magnitude >= 0x7C00 {
@@ -759,11 +759,19 @@ pub(crate) fn scores_f16_heads(
     stride: usize,
     scores: &mut [f32],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if x86::scores_f16_heads(q, size, keys, stride, scores).is_some() {
-        return;
-    }
     let n = scores.len() / (q.len() / size.max(1)).max(1);
+    #[cfg(target_arch = "x86_64")]
+    {
+        // At most a kernel's worth of heads per pass over the keys.
+        let rows = x86::GROUP * size;
+        let all = n > 0
+            && q.chunks(rows)
+                .zip(scores.chunks_mut(x86::GROUP * n))
+                .all(|(q, scores)| x86::scores_f16_heads(q, size, keys, stride, scores).is_some());
+        if all {
+            return;
+        }
+    }
     for (q, scores) in q.chunks_exact(size).zip(scores.chunks_exact_mut(n)) {
         scores_f16(q, keys, stride, scores);
     }
@@ -778,11 +786,23 @@ pub(crate) fn weighted_sum_f16_heads(
     y: &mut [f32],
     size: usize,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if x86::weighted_sum_f16_heads(weights, values, stride, y, size).is_some() {
-        return;
-    }
     let n = weights.len() / (y.len() / size.max(1)).max(1);
+    #[cfg(target_arch = "x86_64")]
+    {
+        // At most a kernel's worth of heads per pass over the values; each pass adds into its
+        // heads, so the kernel's conditions are checked once, before any.
+        let needed = n.checked_sub(1).map_or(0, |last| last * stride + size);
+        if x86::available() && n > 0 && values.len() >= needed {
+            for (y, w) in y
+                .chunks_mut(x86::GROUP * size)
+                .zip(weights.chunks(x86::GROUP * n))
+            {
+                let done = x86::weighted_sum_f16_heads(w, values, stride, y, size);
+                debug_assert!(done.is_some());
+            }
+            return;
+        }
+    }
     for (w, y) in weights.chunks_exact(n.max(1)).zip(y.chunks_exact_mut(size)) {
         weighted_sum_f16(w, values, stride, y);
     }

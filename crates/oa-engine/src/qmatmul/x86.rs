@@ -40,7 +40,7 @@ use super::widen;
 
 /// Whether this CPU runs the AVX2 kernels (with FMA, and F16C for the KV cache). `OA_ENGINE_PLAIN_KERNELS=1` in the environment
 /// keeps the plain ones, to measure what the vectorised ones bring.
-fn available() -> bool {
+pub(super) fn available() -> bool {
     static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *AVAILABLE.get_or_init(|| {
         std::is_x86_feature_detected!("avx2")

@@ -22,13 +22,13 @@ use std::arch::x86_64::{
     _mm256_cmp_ps, _mm256_cmpeq_epi8, _mm256_cvtepi8_epi16, _mm256_cvtepi32_ps,
     _mm256_cvtepu8_epi16, _mm256_cvtepu8_epi32, _mm256_cvtph_ps, _mm256_cvtps_epi32,
     _mm256_cvtps_pd, _mm256_dpbusd_epi32, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps,
-    _mm256_loadu_ps, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_maddubs_epi16, _mm256_max_ps,
-    _mm256_mul_ps, _mm256_mullo_epi32, _mm256_or_si256, _mm256_round_ps, _mm256_set_epi64x,
-    _mm256_set_m128i, _mm256_set1_epi8, _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_epi64x,
-    _mm256_set1_ps, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_setzero_si256,
-    _mm256_shuffle_epi8, _mm256_sign_epi8, _mm256_slli_epi16, _mm256_slli_epi32, _mm256_srli_epi16,
-    _mm256_storeu_pd, _mm256_storeu_ps, _mm256_sub_epi8, _mm256_sub_epi16, _mm256_sub_epi32,
-    _mm256_sub_ps, _mm256_xor_si256,
+    _mm256_hadd_ps, _mm256_loadu_ps, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_maddubs_epi16,
+    _mm256_max_ps, _mm256_mul_ps, _mm256_mullo_epi32, _mm256_or_si256, _mm256_permute2f128_ps,
+    _mm256_round_ps, _mm256_set_epi64x, _mm256_set_m128i, _mm256_set1_epi8, _mm256_set1_epi16,
+    _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_ps, _mm256_setzero_pd, _mm256_setzero_ps,
+    _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_sign_epi8, _mm256_slli_epi16,
+    _mm256_slli_epi32, _mm256_srli_epi16, _mm256_storeu_pd, _mm256_storeu_ps, _mm256_sub_epi8,
+    _mm256_sub_epi16, _mm256_sub_epi32, _mm256_sub_ps, _mm256_xor_si256,
 };
 
 use half::f16;
@@ -82,7 +82,7 @@ pub(crate) fn scores_f16(q: &[f32], keys: &[f16], stride: usize, scores: &mut [f
         .map_or(0, |last| last * stride + q.len());
     // SAFETY: the function is compiled for AVX2, FMA and F16C, which `available` found.
     (available() && keys.len() >= needed)
-        .then(|| unsafe { scores_f16_avx2(q, keys, stride, scores) })
+        .then(|| unsafe { scores_rows::<1>(q, q.len(), keys, stride, scores) })
 }
 
 /// Weighed values (see `qmatmul::weighted_sum_f16`), or `None` on a CPU without AVX2, FMA and
@@ -115,40 +115,90 @@ pub(crate) fn scores_f16_heads(
     let heads = q.len() / size.max(1);
     let n = scores.len() / heads.max(1);
     let needed = n.checked_sub(1).map_or(0, |last| last * stride + size);
-    // SAFETY: the function is compiled for AVX2, FMA and F16C, which `available` found.
-    (available() && heads <= GROUP && keys.len() >= needed && scores.len() == heads * n)
-        .then(|| unsafe { scores_f16_heads_avx2(q, size, keys, stride, scores) })
+    if !(available() && keys.len() >= needed && scores.len() == heads * n) {
+        return None;
+    }
+    // SAFETY: the kernels are compiled for AVX2, FMA and F16C, which `available` found.
+    unsafe {
+        match heads {
+            1 => scores_rows::<1>(q, size, keys, stride, scores),
+            2 => scores_rows::<2>(q, size, keys, stride, scores),
+            3 => scores_rows::<3>(q, size, keys, stride, scores),
+            4 => scores_rows::<4>(q, size, keys, stride, scores),
+            5 => scores_rows::<5>(q, size, keys, stride, scores),
+            6 => scores_rows::<6>(q, size, keys, stride, scores),
+            7 => scores_rows::<7>(q, size, keys, stride, scores),
+            8 => scores_rows::<8>(q, size, keys, stride, scores),
+            _ => return None,
+        }
+    }
+    Some(())
 }
 
 /// The most query heads sharing a key/value head that one call takes.
 pub(crate) const GROUP: usize = 8;
 
+/// `H` rows of queries (`size` values each) by every key: eight products at a time in two
+/// alternating float accumulators per row, whose lanes are summed for all rows at once
+/// ([`row_sums`]), then the values past the last eight.
 #[target_feature(enable = "avx2,fma,f16c")]
-fn scores_f16_heads_avx2(q: &[f32], size: usize, keys: &[f16], stride: usize, scores: &mut [f32]) {
-    let heads = q.len() / size;
-    let n = scores.len() / heads;
+fn scores_rows<const H: usize>(
+    q: &[f32],
+    size: usize,
+    keys: &[f16],
+    stride: usize,
+    scores: &mut [f32],
+) {
+    let n = scores.len() / H;
+    let full = size / 8 * 8;
     for j in 0..n {
         let key = &keys[j * stride..j * stride + size];
-        let mut acc = [[_mm256_setzero_ps(); 2]; GROUP];
+        let mut acc = [[_mm256_setzero_ps(); 2]; H];
         let mut i = 0;
-        while i + 8 <= size {
+        while i < full {
             // SAFETY: values i..i+8 lie within the key; `loadu` needs no alignment.
             let k = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(key.as_ptr().add(i).cast()) });
-            for (h, acc) in acc.iter_mut().enumerate().take(heads) {
-                // SAFETY: values i..i+8 of head h's query.
+            for (h, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: values i..i+8 of row h's query.
                 let x = unsafe { _mm256_loadu_ps(q.as_ptr().add(h * size + i)) };
                 acc[(i / 8) % 2] = _mm256_fmadd_ps(x, k, acc[(i / 8) % 2]);
             }
             i += 8;
         }
-        for (h, acc) in acc.iter().enumerate().take(heads) {
-            let mut sum = sum_lanes(_mm256_add_ps(acc[0], acc[1]));
-            for t in i..size {
-                sum += q[h * size + t] * key[t].to_f32();
+        let sums = row_sums(acc);
+        for (h, &sum) in sums.iter().enumerate().take(H) {
+            let mut sum = sum;
+            for t in full..size {
+                sum += q[h * size + t] * widen(key[t]);
             }
             scores[h * n + j] = sum;
         }
     }
+}
+
+/// The sum of each row's two accumulators' 16 lanes, for up to eight rows at once: lanes
+/// paired, then pairs of pairs, then the two halves (`((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7))`
+/// for every row, whatever the others), where a sum per row took as many instructions as eight
+/// rows take here.
+#[target_feature(enable = "avx2")]
+fn row_sums<const H: usize>(acc: [[__m256; 2]; H]) -> [f32; 8] {
+    let v: [__m256; 8] = std::array::from_fn(|h| {
+        if h < H {
+            _mm256_add_ps(acc[h][0], acc[h][1])
+        } else {
+            _mm256_setzero_ps()
+        }
+    });
+    let low = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+    let high = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+    let sum = _mm256_add_ps(
+        _mm256_permute2f128_ps::<0x20>(low, high),
+        _mm256_permute2f128_ps::<0x31>(low, high),
+    );
+    let mut out = [0f32; 8];
+    // SAFETY: `out` holds 8 floats.
+    unsafe { _mm256_storeu_ps(out.as_mut_ptr(), sum) };
+    out
 }
 
 /// Weighed values for up to [`GROUP`] query heads sharing their values (see
@@ -163,25 +213,40 @@ pub(crate) fn weighted_sum_f16_heads(
     let heads = y.len() / size.max(1);
     let n = weights.len() / heads.max(1);
     let needed = n.checked_sub(1).map_or(0, |last| last * stride + size);
+    if !(available() && values.len() >= needed && weights.len() == heads * n) {
+        return None;
+    }
     // SAFETY: as in `scores_f16_heads`.
-    (available() && heads <= GROUP && values.len() >= needed && weights.len() == heads * n)
-        .then(|| unsafe { weighted_sum_f16_heads_avx2(weights, values, stride, y, size) })
+    unsafe {
+        match heads {
+            1 => weighted_rows::<1>(weights, values, stride, y, size),
+            2 => weighted_rows::<2>(weights, values, stride, y, size),
+            3 => weighted_rows::<3>(weights, values, stride, y, size),
+            4 => weighted_rows::<4>(weights, values, stride, y, size),
+            5 => weighted_rows::<5>(weights, values, stride, y, size),
+            6 => weighted_rows::<6>(weights, values, stride, y, size),
+            7 => weighted_rows::<7>(weights, values, stride, y, size),
+            8 => weighted_rows::<8>(weights, values, stride, y, size),
+            _ => return None,
+        }
+    }
+    Some(())
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-fn weighted_sum_f16_heads_avx2(
+fn weighted_rows<const H: usize>(
     weights: &[f32],
     values: &[f16],
     stride: usize,
     y: &mut [f32],
     size: usize,
 ) {
-    let heads = y.len() / size;
+    let heads = H;
     let n = weights.len() / heads;
     let mut i = 0;
     while i + 8 <= size {
-        let mut acc = [_mm256_setzero_ps(); GROUP];
-        for (h, acc) in acc.iter_mut().enumerate().take(heads) {
+        let mut acc = [_mm256_setzero_ps(); H];
+        for (h, acc) in acc.iter_mut().enumerate() {
             // SAFETY: outputs i..i+8 of head h lie within `y`.
             *acc = unsafe { _mm256_loadu_ps(y.as_ptr().add(h * size + i)) };
         }
@@ -189,11 +254,11 @@ fn weighted_sum_f16_heads_avx2(
             let value = &values[j * stride + i..j * stride + i + 8];
             // SAFETY: `value` holds the 8 values `loadu` reads.
             let v = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(value.as_ptr().cast()) });
-            for (h, acc) in acc.iter_mut().enumerate().take(heads) {
+            for (h, acc) in acc.iter_mut().enumerate() {
                 *acc = _mm256_fmadd_ps(_mm256_set1_ps(weights[h * n + j]), v, *acc);
             }
         }
-        for (h, acc) in acc.iter().enumerate().take(heads) {
+        for (h, acc) in acc.iter().enumerate() {
             // SAFETY: as above.
             unsafe { _mm256_storeu_ps(y.as_mut_ptr().add(h * size + i), *acc) };
         }
@@ -205,32 +270,6 @@ fn weighted_sum_f16_heads_avx2(
                 y[h * size + t] += weights[h * n + j] * values[j * stride + t].to_f32();
             }
         }
-    }
-}
-
-#[target_feature(enable = "avx2,fma,f16c")]
-fn scores_f16_avx2(q: &[f32], keys: &[f16], stride: usize, scores: &mut [f32]) {
-    let n = q.len();
-    for (j, score) in scores.iter_mut().enumerate() {
-        let key = &keys[j * stride..j * stride + n];
-        let mut acc = [_mm256_setzero_ps(); 2];
-        let mut i = 0;
-        while i + 8 <= n {
-            // SAFETY: values i..i+8 lie within both slices; `loadu` needs no alignment.
-            let (x, k) = unsafe {
-                (
-                    _mm256_loadu_ps(q.as_ptr().add(i)),
-                    _mm256_cvtph_ps(_mm_loadu_si128(key.as_ptr().add(i).cast())),
-                )
-            };
-            acc[(i / 8) % 2] = _mm256_fmadd_ps(x, k, acc[(i / 8) % 2]);
-            i += 8;
-        }
-        let mut sum = sum_lanes(_mm256_add_ps(acc[0], acc[1]));
-        for t in i..n {
-            sum += q[t] * key[t].to_f32();
-        }
-        *score = sum;
     }
 }
 

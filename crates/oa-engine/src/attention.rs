@@ -13,7 +13,7 @@
 
 use half::f16;
 
-use crate::qmatmul::{scores_f16_heads, softmax, weighted_sum_f16_heads, widen};
+use crate::qmatmul::{round_to_f16, scores_f16_heads, softmax, weighted_sum_f16_heads, widen};
 
 /// One layer's keys and values, `[position][kv head][value]`.
 #[derive(Default)]
@@ -120,9 +120,7 @@ fn seen(heads: &Heads, at: usize, kv_len: usize) -> (usize, usize) {
 /// A row of raw scores made attention weights: scaled softmax, each weight rounded to f16.
 fn weights(row: &mut [f32], scale: f32) {
     softmax(row, scale);
-    for w in row.iter_mut() {
-        *w = widen(f16::from_f32(*w));
-    }
+    round_to_f16(row);
 }
 
 /// `n_queries` queries from `first_query` on, the heads of key/value head `kv_head`, into their

@@ -818,6 +818,17 @@ pub(crate) fn softmax(row: &mut [f32], scale: f32) {
     crate::attention::softmax_row(row, scale);
 }
 
+/// Every value of `row` rounded to the nearest f16 and back.
+pub(crate) fn round_to_f16(row: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if x86::round_to_f16(row).is_some() {
+        return;
+    }
+    for v in row.iter_mut() {
+        *v = widen(f16::from_f32(*v));
+    }
+}
+
 /// The values of the cache weighed by attention: `y += Σ_j weights[j] · values[j·stride..]`.
 /// `values` must hold every value the weights ask for.
 pub(crate) fn weighted_sum_f16(weights: &[f32], values: &[f16], stride: usize, y: &mut [f32]) {

@@ -21,14 +21,14 @@ use std::arch::x86_64::{
     _mm256_and_si256, _mm256_andnot_si256, _mm256_castps256_ps128, _mm256_castsi256_ps,
     _mm256_cmp_ps, _mm256_cmpeq_epi8, _mm256_cvtepi8_epi16, _mm256_cvtepi32_ps,
     _mm256_cvtepu8_epi16, _mm256_cvtepu8_epi32, _mm256_cvtph_ps, _mm256_cvtps_epi32,
-    _mm256_cvtps_pd, _mm256_dpbusd_epi32, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps,
-    _mm256_hadd_ps, _mm256_loadu_ps, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_maddubs_epi16,
-    _mm256_max_ps, _mm256_mul_ps, _mm256_mullo_epi32, _mm256_or_si256, _mm256_permute2f128_ps,
-    _mm256_round_ps, _mm256_set_epi64x, _mm256_set_m128i, _mm256_set1_epi8, _mm256_set1_epi16,
-    _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_ps, _mm256_setzero_pd, _mm256_setzero_ps,
-    _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_sign_epi8, _mm256_slli_epi16,
-    _mm256_slli_epi32, _mm256_srli_epi16, _mm256_storeu_pd, _mm256_storeu_ps, _mm256_sub_epi8,
-    _mm256_sub_epi16, _mm256_sub_epi32, _mm256_sub_ps, _mm256_xor_si256,
+    _mm256_cvtps_pd, _mm256_cvtps_ph, _mm256_dpbusd_epi32, _mm256_extractf128_ps, _mm256_fmadd_ps,
+    _mm256_fnmadd_ps, _mm256_hadd_ps, _mm256_loadu_ps, _mm256_loadu_si256, _mm256_madd_epi16,
+    _mm256_maddubs_epi16, _mm256_max_ps, _mm256_mul_ps, _mm256_mullo_epi32, _mm256_or_si256,
+    _mm256_permute2f128_ps, _mm256_round_ps, _mm256_set_epi64x, _mm256_set_m128i, _mm256_set1_epi8,
+    _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_ps, _mm256_setzero_pd,
+    _mm256_setzero_ps, _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_sign_epi8,
+    _mm256_slli_epi16, _mm256_slli_epi32, _mm256_srli_epi16, _mm256_storeu_pd, _mm256_storeu_ps,
+    _mm256_sub_epi8, _mm256_sub_epi16, _mm256_sub_epi32, _mm256_sub_ps, _mm256_xor_si256,
 };
 
 use half::f16;
@@ -306,6 +306,29 @@ fn weighted_sum_f16_avx2(weights: &[f32], values: &[f16], stride: usize, y: &mut
 pub(crate) fn softmax(row: &mut [f32], scale: f32) -> Option<()> {
     // SAFETY: the function is compiled for AVX2 and FMA, which `available` found.
     available().then(|| unsafe { softmax_avx2(row, scale) })
+}
+
+/// Every value of `row` rounded to the nearest f16 (ties to even), eight at a time with F16C;
+/// `None` on a CPU without AVX2, FMA and F16C.
+pub(crate) fn round_to_f16(row: &mut [f32]) -> Option<()> {
+    // SAFETY: the function is compiled for AVX2 and F16C, which `available` found.
+    available().then(|| unsafe { round_to_f16_f16c(row) })
+}
+
+#[target_feature(enable = "avx2,f16c")]
+fn round_to_f16_f16c(row: &mut [f32]) {
+    let mut chunks = row.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        // SAFETY: `chunk` holds the 8 values `loadu`/`storeu` touch.
+        unsafe {
+            let v = _mm256_loadu_ps(chunk.as_ptr());
+            let h = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(v);
+            _mm256_storeu_ps(chunk.as_mut_ptr(), _mm256_cvtph_ps(h));
+        }
+    }
+    for v in chunks.into_remainder() {
+        *v = widen(f16::from_f32(*v));
+    }
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -1494,6 +1517,29 @@ mod tests {
         // More heads than a call takes: refused, for the caller to go head by head.
         let mut scores = vec![0f32; 9];
         assert!(scores_f16_heads(&[0.0; 9 * 8], 8, &[f16::ZERO; 8], 8, &mut scores).is_none());
+    }
+
+    #[test]
+    fn rounding_to_f16_eight_at_a_time_is_halfs_rounding() {
+        if !available() {
+            return;
+        }
+        let mut noise = Noise(0x0123_4567_89AB_CDEF);
+        let mut row: Vec<f32> = (0..1003)
+            .map(|i| match i % 7 {
+                0 => noise.scale() * 1e-6,
+                1 => noise.scale() * 7e4,
+                _ => noise.scale(),
+            })
+            .collect();
+        row.extend([0.0, -0.0, 65520.0, 1e-8, f32::INFINITY]);
+        let expected: Vec<u32> = row
+            .iter()
+            .map(|&v| f16::from_f32(v).to_f32().to_bits())
+            .collect();
+        round_to_f16(&mut row).unwrap();
+        let got: Vec<u32> = row.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(got, expected);
     }
 
     #[test]

@@ -843,42 +843,45 @@ rows8_kernel!(
     true
 );
 
-/// A group of eight repacked Q4_K rows by `N` activation rows (see [`rows8`]); `None` on a
-/// CPU without AVX2 and FMA. The sums equal the plain ones of `Q4KRows8` exactly.
-pub(super) fn q4k_rows8<const N: usize>(
-    w: &[Q4KRows8],
-    a: [&[Q8KBlock]; N],
-) -> Option<[[f32; ROWS]; N]> {
-    if !available() || a.iter().any(|a| a.len() < w.len()) {
-        return None;
-    }
-    // SAFETY: as in `rows8`.
-    Some(unsafe {
-        if vnni() {
-            q4k_rows8_vnni(w, a)
-        } else {
-            q4k_rows8_avx2(w, a)
+/// `$name(w, a)`: a group of eight repacked rows of `$tiles` by `N` activation rows of
+/// `$activation` (see [`rows8`]) through `$vnni` where the CPU has AVX-512 VNNI, else
+/// `$avx2`; `None` on a CPU without AVX2 and FMA. The sums equal the tiles' plain ones exactly.
+macro_rules! rows8_entry_point {
+    ($name:ident, $tiles:ty, $activation:ty, $vnni:ident, $avx2:ident) => {
+        pub(super) fn $name<const N: usize>(
+            w: &[$tiles],
+            a: [&[$activation]; N],
+        ) -> Option<[[f32; ROWS]; N]> {
+            if !available() || a.iter().any(|a| a.len() < w.len()) {
+                return None;
+            }
+            // SAFETY: as in `rows8`.
+            Some(unsafe { if vnni() { $vnni(w, a) } else { $avx2(w, a) } })
         }
-    })
+    };
 }
 
-/// A group of eight repacked Q6_K rows by `N` activation rows; as [`q4k_rows8`].
-pub(super) fn q6k_rows8<const N: usize>(
-    w: &[Q6KRows8],
-    a: [&[Q8KBlock]; N],
-) -> Option<[[f32; ROWS]; N]> {
-    if !available() || a.iter().any(|a| a.len() < w.len()) {
-        return None;
-    }
-    // SAFETY: as in `rows8`.
-    Some(unsafe {
-        if vnni() {
-            q6k_rows8_vnni(w, a)
-        } else {
-            q6k_rows8_avx2(w, a)
-        }
-    })
-}
+rows8_entry_point!(
+    q4_1_rows8,
+    Q4_1Rows8,
+    Q8Block,
+    q4_1_rows8_vnni,
+    q4_1_rows8_avx2
+);
+rows8_entry_point!(
+    q4k_rows8,
+    Q4KRows8,
+    Q8KBlock,
+    q4k_rows8_vnni,
+    q4k_rows8_avx2
+);
+rows8_entry_point!(
+    q6k_rows8,
+    Q6KRows8,
+    Q8KBlock,
+    q6k_rows8_vnni,
+    q6k_rows8_avx2
+);
 
 /// Four activation bytes from `p` in every 32-bit lane.
 ///
@@ -918,24 +921,6 @@ unsafe fn signed16(p: *const i8) -> __m256i {
 unsafe fn widen8(p: *const u8) -> __m256i {
     // SAFETY: the caller's promise.
     _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(p.cast()) })
-}
-
-/// A group of eight repacked Q4_1 rows by `N` activation rows; as [`q4k_rows8`].
-pub(super) fn q4_1_rows8<const N: usize>(
-    w: &[Q4_1Rows8],
-    a: [&[Q8Block]; N],
-) -> Option<[[f32; ROWS]; N]> {
-    if !available() || a.iter().any(|a| a.len() < w.len()) {
-        return None;
-    }
-    // SAFETY: as in `rows8`.
-    Some(unsafe {
-        if vnni() {
-            q4_1_rows8_vnni(w, a)
-        } else {
-            q4_1_rows8_avx2(w, a)
-        }
-    })
 }
 
 /// Eight f16 at `p`, widened.

@@ -146,24 +146,6 @@ impl Q6KBlock {
         let high = (self.qh[half * 32 + l] >> (2 * run)) & 3;
         low | (high << 4)
     }
-
-    /// All 256 values, in order ([`Q6KBlock::value`] run by run).
-    pub(super) fn values(&self) -> [u8; QK_K] {
-        let mut out = [0u8; QK_K];
-        for half in 0..2 {
-            let ql = &self.ql[64 * half..64 * half + 64];
-            let qh = &self.qh[32 * half..32 * half + 32];
-            let out = &mut out[128 * half..128 * half + 128];
-            for l in 0..32 {
-                let high = |run: usize| ((qh[l] >> (2 * run)) & 3) << 4;
-                out[l] = (ql[l] & 0x0F) | high(0);
-                out[32 + l] = (ql[32 + l] & 0x0F) | high(1);
-                out[64 + l] = (ql[l] >> 4) | high(2);
-                out[96 + l] = (ql[32 + l] >> 4) | high(3);
-            }
-        }
-        out
-    }
 }
 
 /// A Q4_K or Q5_K block (`(d, dmin)`, sub-block scales and minimums, values by index) times a
@@ -338,29 +320,6 @@ mod tests {
                     )
                 };
                 assert_eq!((scales[j], mins[j]), (scale, min), "{packed:?}, {j}");
-            }
-        }
-    }
-
-    #[test]
-    fn q6_k_values_run_by_run_are_the_values_one_by_one() {
-        let mut state = 0x2545_F491_u32;
-        let mut byte = || {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        };
-        for _ in 0..100 {
-            let block = Q6KBlock {
-                ql: std::array::from_fn(|_| byte()),
-                qh: std::array::from_fn(|_| byte()),
-                scales: [1; QK_K / 16],
-                d: f16::ONE,
-            };
-            let values = block.values();
-            for (i, &v) in values.iter().enumerate() {
-                assert_eq!(v, block.value(i), "value {i}");
             }
         }
     }

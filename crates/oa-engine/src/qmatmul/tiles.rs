@@ -229,9 +229,10 @@ pub(super) fn q4k_rows8_plain(w: &[Q4KRows8], a: &[Q8KBlock]) -> [f32; ROWS] {
     sums
 }
 
-/// Block `b` of eight Q6_K rows: each row's `d` widened, its sixteen scales as 16-bit pairs,
-/// and its 6-bit values unpacked to bytes (`q`, the value being `d · scale · (q − 32)`),
-/// interleaved four at a time.
+/// Block `b` of eight Q6_K rows: each row's `d`, its sixteen scales as 16-bit pairs, and its
+/// 6-bit values `q` (the value being `d · scale · (q − 32)`) packed as the file packs them, four
+/// low bits and two high bits apart, no more bytes than the file's, but interleaved four values
+/// at a time so that a kernel unpacks 32 bytes of eight rows with a shift and a mask.
 #[derive(Clone, Copy, Pod, Zeroable)]
 #[repr(C)]
 pub(super) struct Q6KRows8 {
@@ -239,8 +240,12 @@ pub(super) struct Q6KRows8 {
     /// The scales of sub-blocks (of 16 values) `2p` and `2p + 1` for row `r` at `16p + 2r`
     /// and `16p + 2r + 1`: pairs, widened to 16 bits by the kernels.
     pub scales: [i8; 16 * ROWS],
-    /// Bytes `32(8c + g) + 4r .. + 4` are row `r`'s values `32c + 4g .. + 4`.
-    pub qs: [u8; ROWS * QK_K],
+    /// Run `c` (values `32c .. 32c + 32` of each row) at bytes `192c .. 192c + 192`, read in
+    /// order by the kernels: byte `192c + 32k + 4r + l` holds the low four bits of row `r`'s
+    /// value `32c + 4k + l` in its low nibble and of value `32c + 16 + 4k + l` in its high
+    /// nibble; bits `2k, 2k + 1` of byte `192c + 128 + 32m + 4r + l` are the high two bits of
+    /// value `32c + 16m + 4k + l`.
+    pub qs: [u8; ROWS * QK_K * 3 / 4],
 }
 
 impl Q6KRows8 {
@@ -253,11 +258,43 @@ impl Q6KRows8 {
             for (s, &scale) in block.scales.iter().enumerate() {
                 tile.scales[16 * (s / 2) + 2 * r + s % 2] = scale;
             }
-            for (k, four) in block.values().chunks_exact(4).enumerate() {
-                tile.qs[32 * k + 4 * r..][..4].copy_from_slice(four);
+            // Four bytes at a time: each byte's bits stay in that byte.
+            for c in 0..8 {
+                let (half, run) = (c / 4, c % 4);
+                let ql = &block.ql[64 * half + 32 * (run % 2)..][..32];
+                let qh = &block.qh[32 * half..][..32];
+                let nibbles = |at: usize| {
+                    let word = word(ql, at);
+                    if run < 2 {
+                        word & 0x0F0F_0F0F
+                    } else {
+                        (word >> 4) & 0x0F0F_0F0F
+                    }
+                };
+                let pairs = |at: usize| (word(qh, at) >> (2 * run)) & 0x0303_0303;
+                let out = &mut tile.qs[192 * c..][..192];
+                let mut high = [0u32; 2];
+                for k in 0..4 {
+                    let low = nibbles(4 * k) | (nibbles(16 + 4 * k) << 4);
+                    out[32 * k + 4 * r..][..4].copy_from_slice(&low.to_le_bytes());
+                    for (m, high) in high.iter_mut().enumerate() {
+                        *high |= pairs(16 * m + 4 * k) << (2 * k);
+                    }
+                }
+                for (m, high) in high.iter().enumerate() {
+                    out[128 + 32 * m + 4 * r..][..4].copy_from_slice(&high.to_le_bytes());
+                }
             }
         }
         tile
+    }
+
+    /// Row `r`'s 6-bit value `i`.
+    fn value(&self, r: usize, i: usize) -> u8 {
+        let (c, m, k, l) = (i / 32, i % 32 / 16, i % 16 / 4, i % 4);
+        let low = self.qs[192 * c + 32 * k + 4 * r + l] >> (4 * m);
+        let high = self.qs[192 * c + 128 + 32 * m + 4 * r + l] >> (2 * k);
+        (low & 0x0F) | ((high & 3) << 4)
     }
 
     fn scale(&self, r: usize, s: usize) -> i8 {
@@ -276,7 +313,7 @@ impl Group for Q6KRows8 {
     /// `d · scale · (q − 32)`, as [`Q6KBlock`]'s.
     fn dequantize(&self, r: usize, _offset: u8, out: &mut Vec<f32>) {
         out.extend((0..QK_K).map(|i| {
-            let q = self.qs[32 * (i / 4) + 4 * r + i % 4];
+            let q = self.value(r, i);
             widen(self.d[r]) * f32::from(self.scale(r, i / 16)) * (f32::from(q) - 32.0)
         }));
     }
@@ -290,6 +327,11 @@ impl Group for Q6KRows8 {
     }
 }
 
+/// Bytes `at .. at + 4` of `bytes`, as one little-endian word.
+fn word(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
 /// Eight repacked Q6_K rows by one row of activations, plainly: what the x86 kernels compute.
 pub(super) fn q6k_rows8_plain(w: &[Q6KRows8], a: &[Q8KBlock]) -> [f32; ROWS] {
     let mut sums = [0f32; ROWS];
@@ -298,10 +340,7 @@ pub(super) fn q6k_rows8_plain(w: &[Q6KRows8], a: &[Q8KBlock]) -> [f32; ROWS] {
             let mut total = 0i32;
             for s in 0..16 {
                 let dot: i32 = (16 * s..16 * s + 16)
-                    .map(|i| {
-                        let q = tile.qs[32 * (i / 4) + 4 * r + i % 4];
-                        i32::from(q) * i32::from(a.qs[i])
-                    })
+                    .map(|i| i32::from(tile.value(r, i)) * i32::from(a.qs[i]))
                     .sum();
                 let scale = i32::from(tile.scale(r, s));
                 total += scale * (dot - 32 * i32::from(a.bsums[s]));
@@ -382,4 +421,44 @@ pub(super) fn q4_1_rows8_plain(w: &[Q4_1Rows8], a: &[Q8Block]) -> [f32; ROWS] {
         }
     }
     sums
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repacked_q6_k_rows_hold_the_blocks_values() {
+        let mut state = 0x2545_F491_u32;
+        let mut byte = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        };
+        for _ in 0..20 {
+            let per_row = 2;
+            let group: Vec<Q6KBlock> = (0..ROWS * per_row)
+                .map(|_| Q6KBlock {
+                    ql: std::array::from_fn(|_| byte()),
+                    qh: std::array::from_fn(|_| byte()),
+                    scales: std::array::from_fn(|_| byte() as i8),
+                    d: f16::from_f32(f32::from(byte()) / 64.0),
+                })
+                .collect();
+            for b in 0..per_row {
+                let tile = Q6KRows8::new(&group, per_row, b);
+                for r in 0..ROWS {
+                    let block = &group[r * per_row + b];
+                    assert_eq!(tile.d[r], block.d);
+                    for i in 0..QK_K {
+                        assert_eq!(tile.value(r, i), block.value(i), "row {r}, value {i}");
+                    }
+                    for s in 0..QK_K / 16 {
+                        assert_eq!(tile.scale(r, s), block.scales[s], "row {r}, scale {s}");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -1055,6 +1055,27 @@ macro_rules! q4k_rows8_kernel {
     };
 }
 
+/// The 6-bit values of step `g` (values `4g..4g + 4` of a run of 32, for eight rows) from the
+/// run's [`Q6KRows8`] vectors: four low bits from a nibble of `low`, two high bits from a bit
+/// pair of `high`.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn six_bits(low: __m256i, high: __m256i, g: usize) -> __m256i {
+    let nibbles = _mm256_set1_epi8(0x0F);
+    let low = if g < 4 {
+        _mm256_and_si256(low, nibbles)
+    } else {
+        _mm256_and_si256(_mm256_srli_epi16::<4>(low), nibbles)
+    };
+    let high = match g % 4 {
+        0 => _mm256_slli_epi16::<4>(high),
+        1 => _mm256_slli_epi16::<2>(high),
+        2 => high,
+        _ => _mm256_srli_epi16::<2>(high),
+    };
+    _mm256_or_si256(low, _mm256_and_si256(high, _mm256_set1_epi8(0x30)))
+}
+
 /// `$name`: [`q6k_rows8`]'s kernel with `$features`, multiplying with `$step`.
 macro_rules! q6k_rows8_kernel {
     ($name:ident, $features:literal, $step:ident) => {
@@ -1065,10 +1086,17 @@ macro_rules! q6k_rows8_kernel {
                 let x: [&Q8KBlock; N] = std::array::from_fn(|j| &a[j][b]);
                 let mut total = [_mm256_setzero_si256(); N];
                 for c in 0..8 {
+                    // SAFETY: bytes 192c + 32k.. + 32 of the 1536 of `qs`, k < 6.
+                    let run = tile.qs[192 * c..].as_ptr();
+                    let (low, high) = unsafe {
+                        (
+                            [0, 1, 2, 3].map(|k| load(run.add(32 * k))),
+                            [4, 5].map(|k| load(run.add(32 * k))),
+                        )
+                    };
                     let mut halves = [[_mm256_setzero_si256(); N]; 2];
                     for g in 0..8 {
-                        // SAFETY: bytes 32(8c + g).. + 32 of the 2048 of `qs`.
-                        let values = unsafe { load(tile.qs[32 * (8 * c + g)..].as_ptr()) };
+                        let values = six_bits(low[g % 4], high[g / 4], g);
                         for j in 0..N {
                             // SAFETY: activations 32c + 4g.. + 4 of the 256.
                             let four = unsafe { broadcast4(x[j].qs[32 * c + 4 * g..].as_ptr()) };

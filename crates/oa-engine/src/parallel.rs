@@ -3,7 +3,9 @@
 //! softmax) run on every thread as the matrix products do, without a second pool competing
 //! for the same cores.
 
+use std::ops::Range;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Calls `f(i, chunk)` for every `chunk_len`-long chunk `i` of `data` (the last may be
 /// shorter), the chunks split over the pool's threads. `work` estimates the operations all
@@ -34,9 +36,59 @@ pub(crate) fn for_each_chunk(
     });
 }
 
+/// Calls `f` on ranges that together cover `0..n` once each, over the pool's threads. Each
+/// thread takes a share of what is left as it goes, large at first and one item at the end,
+/// so that the threads finish together: with equal shares taken at the start, a pass waited
+/// on its last share, one sixteenth of it at two threads.
+pub(crate) fn for_each_range(n: usize, f: impl Fn(Range<usize>) + Sync) {
+    let pool = candle_core::utils::barrier_pool();
+    let threads = pool.n_workers() + 1;
+    if threads == 1 || n <= 1 {
+        if n > 0 {
+            f(0..n);
+        }
+        return;
+    }
+    let next = AtomicUsize::new(0);
+    pool.execute(|_| {
+        let mut start = next.load(Ordering::Relaxed);
+        while start < n {
+            let take = ((n - start) / (2 * threads)).max(1);
+            match next.compare_exchange_weak(
+                start,
+                start + take,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    f(start..start + take);
+                    start = next.load(Ordering::Relaxed);
+                }
+                Err(now) => start = now,
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_item_is_in_one_range() {
+        for n in [0, 1, 2, 7, 1000] {
+            let seen: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+            for_each_range(n, |range| {
+                for i in range {
+                    seen[i].fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            assert!(
+                seen.iter().all(|s| s.load(Ordering::Relaxed) == 1),
+                "{n} items"
+            );
+        }
+    }
 
     #[test]
     fn every_chunk_is_visited_once_with_its_index() {

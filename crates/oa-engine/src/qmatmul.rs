@@ -688,7 +688,7 @@ fn run_together(jobs: &[Job<'_>], n: usize) -> Result<Vec<Vec<f32>>> {
         bands += job.rows.div_ceil(BAND);
     }
     let parts: Mutex<Vec<(usize, usize, Vec<f32>)>> = Mutex::new(Vec::new());
-    candle_core::utils::barrier_pool().execute_chunked(bands, |range| {
+    crate::parallel::for_each_range(bands, |range| {
         let mut band = range.start;
         while band < range.end {
             // The job this band belongs to, and the bands of it in this range.

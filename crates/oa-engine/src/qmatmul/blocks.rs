@@ -226,16 +226,23 @@ impl Format for Q5_1Block {
     }
 
     fn dot<const N: usize>(w: &[Self], a: [&[Q8Block]; N]) -> [f32; N] {
-        a.map(|a| {
-            w.iter()
-                .zip(a)
-                .map(|(w, a)| {
-                    let sumi = integer_dot(w.values().map(i32::from), &a.qs);
-                    (widen(w.d) * a.d) * sumi as f32 + widen(w.m) * a.s
-                })
-                .sum()
-        })
+        #[cfg(target_arch = "x86_64")]
+        if let Some(sums) = super::x86::dot_q5_1(w, a) {
+            return sums;
+        }
+        a.map(|a| dot_q5_1_plain(w, a))
     }
+}
+
+/// One row of Q5_1 weights by one row of activations without SIMD, block by block.
+pub(super) fn dot_q5_1_plain(w: &[Q5_1Block], a: &[Q8Block]) -> f32 {
+    w.iter()
+        .zip(a)
+        .map(|(w, a)| {
+            let sumi = integer_dot(w.values().map(i32::from), &a.qs);
+            (widen(w.d) * a.d) * sumi as f32 + widen(w.m) * a.s
+        })
+        .sum()
 }
 
 impl Format for Q8_0Block {

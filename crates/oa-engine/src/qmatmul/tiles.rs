@@ -131,43 +131,69 @@ pub(super) fn rows8_plain(w: &[Rows8], offset: u8, a: &[Q8Block]) -> [f32; ROWS]
     sums
 }
 
-/// Block `b` of eight Q4_K rows: each row's `d` and `dmin` widened, its eight sub-block scales
-/// and minimums unpacked, and its 4-bit values interleaved four bytes at a time as the file
-/// packs them.
+/// Block `b` of eight Q4_K rows: each row's `d` and `dmin`, its eight 6-bit sub-block scales and
+/// minimums packed in the file's 12 bytes a row (but so that a kernel unpacks all 128 with a
+/// few shifts and masks, [`Q4KRows8::unpacked`]), and its 4-bit values interleaved four bytes
+/// at a time as the file packs them: as many bytes as the file's.
 #[derive(Clone, Copy, Pod, Zeroable)]
 #[repr(C)]
 pub(super) struct Q4KRows8 {
     pub d: [f16; ROWS],
     pub dmin: [f16; ROWS],
-    /// Sub-block `s`'s scale for row `r` at `8s + r`.
-    pub scales: [u8; 8 * ROWS],
-    /// The minimums of sub-blocks `2p` and `2p + 1` for row `r` at `16p + 2r` and
-    /// `16p + 2r + 1`: pairs, widened to 16 bits, for a multiply-add against two activation
-    /// sums.
-    pub mins: [u8; 8 * ROWS],
+    /// The 128 unpacked bytes `u` in four runs of 32, `u[32q + j]` having its low four bits in
+    /// nibble `q % 2` of byte `32(q / 2) + j` and its high two in bits `2q, 2q + 1` of byte
+    /// `64 + j`.
+    pub scales: [u8; 12 * ROWS],
     /// Bytes `32(8j + g) + 4r .. + 4` are row `r`'s packed bytes `32j + 4g .. + 4`: low
     /// nibbles values `4g..4g + 4` of sub-block `2j`, high nibbles those of sub-block `2j + 1`.
     pub qs: [u8; ROWS * QK_K / 2],
+}
+
+/// Where [`Q4KRows8::unpacked`] holds sub-block `s`'s scale for row `r`: eight rows of one
+/// sub-block together, to be widened to 32-bit lanes.
+pub(super) fn scale_at(r: usize, s: usize) -> usize {
+    8 * s + r
+}
+
+/// Where [`Q4KRows8::unpacked`] holds sub-block `s`'s minimum for row `r`: the minimums of
+/// sub-blocks `2p` and `2p + 1` of a row side by side, pairs to be widened to 16 bits for a
+/// multiply-add against two activation sums.
+pub(super) fn min_at(r: usize, s: usize) -> usize {
+    64 + 16 * (s / 2) + 2 * r + s % 2
 }
 
 impl Q4KRows8 {
     /// Block `b` of each of the eight rows in `group` (eight rows of `per_row` blocks).
     pub fn new(group: &[Q4KBlock], per_row: usize, b: usize) -> Q4KRows8 {
         let mut tile = Q4KRows8::zeroed();
+        let mut unpacked = [0u8; 128];
         for r in 0..ROWS {
             let block = &group[r * per_row + b];
             let (scales, mins) = scales_and_mins(&block.scales);
             tile.d[r] = block.d;
             tile.dmin[r] = block.dmin;
             for s in 0..8 {
-                tile.scales[8 * s + r] = scales[s];
-                tile.mins[16 * (s / 2) + 2 * r + s % 2] = mins[s];
+                unpacked[scale_at(r, s)] = scales[s];
+                unpacked[min_at(r, s)] = mins[s];
             }
             for (k, four) in block.qs.chunks_exact(4).enumerate() {
                 tile.qs[32 * k + 4 * r..][..4].copy_from_slice(four);
             }
         }
+        for (i, u) in unpacked.into_iter().enumerate() {
+            let (q, j) = (i / 32, i % 32);
+            tile.scales[32 * (q / 2) + j] |= (u & 0x0F) << (4 * (q % 2));
+            tile.scales[64 + j] |= (u >> 4) << (2 * q);
+        }
         tile
+    }
+
+    /// Byte `i` of the unpacked scales and minimums ([`scale_at`], [`min_at`]).
+    pub(super) fn unpacked(&self, i: usize) -> u8 {
+        let (q, j) = (i / 32, i % 32);
+        let low = (self.scales[32 * (q / 2) + j] >> (4 * (q % 2))) & 0x0F;
+        let high = (self.scales[64 + j] >> (2 * q)) & 3;
+        low | (high << 4)
     }
 
     /// Row `r`'s 4-bit value `i`.
@@ -190,10 +216,7 @@ impl Group for Q4KRows8 {
     fn dequantize(&self, r: usize, _offset: u8, out: &mut Vec<f32>) {
         out.extend((0..QK_K).map(|i| {
             let s = i / 32;
-            let (scale, min) = (
-                self.scales[8 * s + r],
-                self.mins[16 * (s / 2) + 2 * r + s % 2],
-            );
+            let (scale, min) = (self.unpacked(scale_at(r, s)), self.unpacked(min_at(r, s)));
             widen(self.d[r]) * f32::from(scale) * f32::from(self.value(r, i))
                 - widen(self.dmin[r]) * f32::from(min)
         }));
@@ -219,8 +242,8 @@ pub(super) fn q4k_rows8_plain(w: &[Q4KRows8], a: &[Q8KBlock]) -> [f32; ROWS] {
                 let dot: i32 = (32 * s..32 * s + 32)
                     .map(|i| i32::from(tile.value(r, i)) * i32::from(a.qs[i]))
                     .sum();
-                total += i32::from(tile.scales[8 * s + r]) * dot;
-                mins += i32::from(tile.mins[16 * (s / 2) + 2 * r + s % 2]) * i32::from(a.sums32[s]);
+                total += i32::from(tile.unpacked(scale_at(r, s))) * dot;
+                mins += i32::from(tile.unpacked(min_at(r, s))) * i32::from(a.sums32[s]);
             }
             *sum = (total as f32).mul_add(widen(tile.d[r]) * a.d, *sum);
             *sum = (-(mins as f32)).mul_add(widen(tile.dmin[r]) * a.d, *sum);

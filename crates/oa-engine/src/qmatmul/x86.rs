@@ -28,12 +28,13 @@ use std::arch::x86_64::{
     _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_ps, _mm256_setzero_pd,
     _mm256_setzero_ps, _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_sign_epi8,
     _mm256_slli_epi16, _mm256_slli_epi32, _mm256_srli_epi16, _mm256_storeu_pd, _mm256_storeu_ps,
-    _mm256_sub_epi8, _mm256_sub_epi16, _mm256_sub_epi32, _mm256_sub_ps, _mm256_xor_si256,
+    _mm256_storeu_si256, _mm256_sub_epi8, _mm256_sub_epi16, _mm256_sub_epi32, _mm256_sub_ps,
+    _mm256_xor_si256,
 };
 
 use half::f16;
 
-use super::blocks::{BLOCK, Q4_0Block, Q4_1Block, Q5_0Block, Q8_0Block, Q8Block};
+use super::blocks::{BLOCK, Q4_0Block, Q4_1Block, Q5_0Block, Q5_1Block, Q8_0Block, Q8Block};
 use super::k_quants::{Q4KBlock, Q5KBlock, Q6KBlock, Q8KBlock, scale_and_min_words};
 use super::tiles::{Q4_1Rows8, Q4KRows8, Q6KRows8, ROWS, Rows8};
 use super::widen;
@@ -68,6 +69,7 @@ macro_rules! entry_point {
 entry_point!(dot_q4_0, dot_q4_0_avx2, Q4_0Block, Q8Block);
 entry_point!(dot_q4_1, dot_q4_1_avx2, Q4_1Block, Q8Block);
 entry_point!(dot_q5_0, dot_q5_0_avx2, Q5_0Block, Q8Block);
+entry_point!(dot_q5_1, dot_q5_1_avx2, Q5_1Block, Q8Block);
 entry_point!(dot_q8_0, dot_q8_0_avx2, Q8_0Block, Q8Block);
 entry_point!(dot_q4_k, dot_q4_k_avx2, Q4KBlock, Q8KBlock);
 entry_point!(dot_q5_k, dot_q5_k_avx2, Q5KBlock, Q8KBlock);
@@ -437,17 +439,36 @@ fn dot_q4_1_avx2<const N: usize>(w: &[Q4_1Block], a: [&[Q8Block]; N]) -> [f32; N
         let hi = _mm_and_si128(_mm_srli_epi16::<4>(packed), low_nibbles);
         // Values 0..16 are the low nibbles, 16..32 the high ones, as the format lays them out.
         let values = _mm256_set_m128i(hi, lo);
-        let (d, m) = (widen(w.d), widen(w.m));
-        for row in 0..N {
-            let x = &a[row][b];
-            // SAFETY: `qs` holds 32 bytes and `loadu` reads 32 without alignment needs.
-            let activations = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
-            let scale = _mm256_set1_ps(d * x.d);
-            acc[row] = _mm256_fmadd_ps(scale, products(values, activations), acc[row]);
-            offsets[row] += m * x.s;
-        }
+        offset_rows(
+            values,
+            (widen(w.d), widen(w.m)),
+            &a,
+            b,
+            (&mut acc, &mut offsets),
+        );
     }
     std::array::from_fn(|row| sum_lanes(acc[row]) + offsets[row])
+}
+
+/// `acc[row] += d·d' · (values · a)` and `offsets[row] += m · s'` for block `b` of each of the
+/// `N` activation rows (`d'`, `s'` the activation block's scale and scaled sum), with `values`
+/// unsigned: a format whose values are `d · q + m`.
+#[target_feature(enable = "avx2,fma")]
+fn offset_rows<const N: usize>(
+    values: __m256i,
+    (d, m): (f32, f32),
+    a: &[&[Q8Block]; N],
+    b: usize,
+    (acc, offsets): (&mut [__m256; N], &mut [f32; N]),
+) {
+    for row in 0..N {
+        let x = &a[row][b];
+        // SAFETY: `qs` holds 32 bytes and `loadu` reads 32 without alignment needs.
+        let activations = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
+        let scale = _mm256_set1_ps(d * x.d);
+        acc[row] = _mm256_fmadd_ps(scale, products(values, activations), acc[row]);
+        offsets[row] += m * x.s;
+    }
 }
 
 /// u·v for 32 signed 8-bit `u` and `v` (neither −128 where the other is, and `v` at most 127
@@ -493,8 +514,12 @@ fn dot_q4_0_avx2<const N: usize>(w: &[Q4_0Block], a: [&[Q8Block]; N]) -> [f32; N
     std::array::from_fn(|row| sum_lanes(acc[row]))
 }
 
-#[target_feature(enable = "avx2,fma")]
-fn dot_q5_0_avx2<const N: usize>(w: &[Q5_0Block], a: [&[Q8Block]; N]) -> [f32; N] {
+/// The 32 values of a Q5_0 or Q5_1 block as bytes: its nibbles (`qs`, low then high) in the
+/// low four bits, and in the high four, all set where the fifth bit (`qh`) is clear (Q5_0's
+/// `q − 16`, with `fill` −16) or 16 where it is set (Q5_1's `q`, with `fill` 16 and the clear
+/// bits taken as zero by `set_fills`).
+#[target_feature(enable = "avx2")]
+fn five_bits(qs: &[u8; BLOCK / 2], qh: [u8; 4], fill: i8, set_fills: bool) -> __m256i {
     let low_nibbles = _mm_set1_epi8(0x0F);
     // Byte i of the block takes byte i/8 of the fifth bits and tests bit i%8 of it.
     let spread = _mm256_set_epi64x(
@@ -504,25 +529,47 @@ fn dot_q5_0_avx2<const N: usize>(w: &[Q5_0Block], a: [&[Q8Block]; N]) -> [f32; N
         0,
     );
     let bit = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
-    let minus_sixteen = _mm256_set1_epi8(0xF0_u8 as i8);
+    // SAFETY: `qs` holds 16 bytes and `loadu` reads 16 without alignment needs.
+    let packed = unsafe { _mm_loadu_si128(qs.as_ptr().cast()) };
+    let lo = _mm_and_si128(packed, low_nibbles);
+    let hi = _mm_and_si128(_mm_srli_epi16::<4>(packed), low_nibbles);
+    let fifth = _mm256_shuffle_epi8(_mm256_set1_epi32(i32::from_le_bytes(qh)), spread);
+    let set = _mm256_cmpeq_epi8(_mm256_and_si256(fifth, bit), bit);
+    let fill = _mm256_set1_epi8(fill);
+    let high = match set_fills {
+        true => _mm256_and_si256(set, fill),
+        false => _mm256_andnot_si256(set, fill),
+    };
+    _mm256_or_si256(_mm256_set_m128i(hi, lo), high)
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn dot_q5_0_avx2<const N: usize>(w: &[Q5_0Block], a: [&[Q8Block]; N]) -> [f32; N] {
     let mut acc = [_mm256_setzero_ps(); N];
     for (b, w) in w.iter().enumerate() {
-        // SAFETY: `qs` holds 16 bytes and `loadu` reads 16 without alignment needs.
-        let packed = unsafe { _mm_loadu_si128(w.qs.as_ptr().cast()) };
-        let lo = _mm_and_si128(packed, low_nibbles);
-        let hi = _mm_and_si128(_mm_srli_epi16::<4>(packed), low_nibbles);
-        let fifth = _mm256_shuffle_epi8(_mm256_set1_epi32(i32::from_le_bytes(w.qh)), spread);
-        let set = _mm256_cmpeq_epi8(_mm256_and_si256(fifth, bit), bit);
         // q − 16 in 8 bits: the nibble, with the high four bits all set (−16) unless the fifth
         // bit is.
-        let values = _mm256_or_si256(
-            _mm256_set_m128i(hi, lo),
-            _mm256_andnot_si256(set, minus_sixteen),
-        );
-        let d = widen(w.d);
-        signed_rows(values, d, &a, b, &mut acc);
+        let values = five_bits(&w.qs, w.qh, 0xF0_u8 as i8, false);
+        signed_rows(values, widen(w.d), &a, b, &mut acc);
     }
     std::array::from_fn(|row| sum_lanes(acc[row]))
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn dot_q5_1_avx2<const N: usize>(w: &[Q5_1Block], a: [&[Q8Block]; N]) -> [f32; N] {
+    let mut acc = [_mm256_setzero_ps(); N];
+    let mut offsets = [0f32; N];
+    for (b, w) in w.iter().enumerate() {
+        let values = five_bits(&w.qs, w.qh, 16, true);
+        offset_rows(
+            values,
+            (widen(w.d), widen(w.m)),
+            &a,
+            b,
+            (&mut acc, &mut offsets),
+        );
+    }
+    std::array::from_fn(|row| sum_lanes(acc[row]) + offsets[row])
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -989,6 +1036,7 @@ macro_rules! q4k_rows8_kernel {
             let mut acc = [_mm256_setzero_ps(); N];
             for (b, tile) in w.iter().enumerate() {
                 let x: [&Q8KBlock; N] = std::array::from_fn(|j| &a[j][b]);
+                let unpacked = q4k_scales(tile);
                 let mut total = [_mm256_setzero_si256(); N];
                 for pair in 0..4 {
                     let mut first = [_mm256_setzero_si256(); N];
@@ -1013,11 +1061,11 @@ macro_rules! q4k_rows8_kernel {
                             second[j] = $step(second[j], (values.1, values.1), hi);
                         }
                     }
-                    // SAFETY: bytes 8s..8s+8 of the 64 of `scales`, for s = 2·pair, 2·pair + 1.
+                    // SAFETY: bytes 8s..8s+8 of the 128, for s = 2·pair, 2·pair + 1.
                     let (s0, s1) = unsafe {
                         (
-                            widen8(tile.scales[16 * pair..].as_ptr()),
-                            widen8(tile.scales[16 * pair + 8..].as_ptr()),
+                            widen8(unpacked[16 * pair..].as_ptr()),
+                            widen8(unpacked[16 * pair + 8..].as_ptr()),
                         )
                     };
                     for j in 0..N {
@@ -1034,10 +1082,10 @@ macro_rules! q4k_rows8_kernel {
                 for j in 0..N {
                     let mut mins = _mm256_setzero_si256();
                     for pair in 0..4 {
-                        // SAFETY: 16 minimums of the 64 of `mins`; two sums of the 8 of `sums32`.
+                        // SAFETY: 16 minimums of the 128; two sums of the 8 of `sums32`.
                         let (m, sums) = unsafe {
                             (
-                                unsigned16(tile.mins[16 * pair..].as_ptr()),
+                                unsigned16(unpacked[64 + 16 * pair..].as_ptr()),
                                 broadcast4(x[j].sums32[2 * pair..].as_ptr().cast()),
                             )
                         };
@@ -1055,9 +1103,9 @@ macro_rules! q4k_rows8_kernel {
     };
 }
 
-/// The 6-bit values of step `g` (values `4g..4g + 4` of a run of 32, for eight rows) from the
-/// run's [`Q6KRows8`] vectors: four low bits from a nibble of `low`, two high bits from a bit
-/// pair of `high`.
+/// 6-bit values from their four low bits, the low nibbles of `low` for `g < 4` and its high
+/// nibbles otherwise, and their two high bits, bit pair `g % 4` of `high`: step `g` of a
+/// [`Q6KRows8`] run, or a quarter of a [`Q4KRows8`]'s scales.
 #[target_feature(enable = "avx2")]
 #[inline]
 fn six_bits(low: __m256i, high: __m256i, g: usize) -> __m256i {
@@ -1074,6 +1122,27 @@ fn six_bits(low: __m256i, high: __m256i, g: usize) -> __m256i {
         _ => _mm256_srli_epi16::<2>(high),
     };
     _mm256_or_si256(low, _mm256_and_si256(high, _mm256_set1_epi8(0x30)))
+}
+
+/// A [`Q4KRows8`]'s 128 scales and minimums unpacked, as [`Q4KRows8::unpacked`] gives them.
+#[target_feature(enable = "avx2")]
+fn q4k_scales(tile: &Q4KRows8) -> [u8; 128] {
+    // SAFETY: bytes 0..32, 32..64 and 64..96 of the 96 of `scales`.
+    let [low, upper, high] = [0, 32, 64].map(|at| unsafe { load(tile.scales[at..].as_ptr()) });
+    let mut out = [0u8; 128];
+    for (q, (nibbles, g)) in [(low, 0), (low, 5), (upper, 2), (upper, 7)]
+        .into_iter()
+        .enumerate()
+    {
+        // SAFETY: bytes 32q..32q+32 of the 128 of `out`.
+        unsafe {
+            _mm256_storeu_si256(
+                out[32 * q..].as_mut_ptr().cast(),
+                six_bits(nibbles, high, g),
+            )
+        };
+    }
+    out
 }
 
 /// `$name`: [`q6k_rows8`]'s kernel with `$features`, multiplying with `$step`.
@@ -1168,7 +1237,9 @@ q6k_rows8_kernel!(
 #[cfg(test)]
 mod tests {
     use super::super::Format;
-    use super::super::blocks::{dot_q4_0_plain, dot_q4_1_plain, dot_q5_0_plain, dot_q8_0_plain};
+    use super::super::blocks::{
+        dot_q4_0_plain, dot_q4_1_plain, dot_q5_0_plain, dot_q5_1_plain, dot_q8_0_plain,
+    };
     use super::super::k_quants::scales_and_mins;
     use super::super::k_quants::{dot_q4_k_plain, dot_q5_k_plain, dot_q6_k_plain};
     use super::super::tiles::{q4_1_rows8_plain, q4k_rows8_plain, q6k_rows8_plain};
@@ -1624,6 +1695,17 @@ mod tests {
                 .collect();
             agrees("Q5_0", &q5_0, &rows, dot_q5_0_plain, |w, a| {
                 (widen(w.d) * a.d).abs() * bits
+            });
+            let q5_1: Vec<Q5_1Block> = (0..blocks)
+                .map(|_| Q5_1Block {
+                    d: noise.half(),
+                    m: noise.half(),
+                    qh: std::array::from_fn(|_| noise.byte()),
+                    qs: std::array::from_fn(|_| noise.byte()),
+                })
+                .collect();
+            agrees("Q5_1", &q5_1, &rows, dot_q5_1_plain, |w, a| {
+                (widen(w.d) * a.d).abs() * bits + (widen(w.m) * a.s).abs()
             });
             let q8_0: Vec<Q8_0Block> = (0..blocks)
                 .map(|i| Q8_0Block {

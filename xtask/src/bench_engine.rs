@@ -17,10 +17,9 @@ use serde_json::{Value, json};
 use crate::bench::Machine;
 use crate::command;
 use crate::models;
-use crate::project::Project;
+use crate::project::{ENGINE_PACKAGE, Project};
 use crate::step::{Timings, headline, ok};
 
-const ENGINE_PACKAGE: &str = "oa-engine";
 const ENGINE_BENCH_EXAMPLE: &str = "engine_bench";
 /// Whether warm time follows the new tokens rather than the history, from turn 5 to turn 20:
 /// its growth must be nearer (as a ratio) to the growth of the new tokens (about 1×) than to

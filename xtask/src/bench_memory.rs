@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::bench::{Machine, build_release_example, release_example, verdict};
 use crate::command;
 use crate::manifest::Manifest;
-use crate::project::Project;
+use crate::project::{ENGINE_PACKAGE, Project};
 use crate::step::{Timings, headline, ok};
 
 const CONTEXT: usize = 2048;
@@ -27,14 +27,14 @@ pub fn run(project: &Project) -> Result<()> {
     let manifest = Manifest::load(&project.models_manifest())?;
     let mut timings = Timings::default();
     timings.step("memory benchmark (release build)", || {
-        build_release_example(project, "oa-engine", "memory_bench")
+        build_release_example(project, ENGINE_PACKAGE, "memory_bench")
     })?;
     let mut models = Vec::new();
     for model in &manifest.models {
         let path = project.models_dir().join(&model.file);
         let out = dir.join(format!("memory.{}.samples.json", model.file));
         let sample = timings.step(&format!("memory of {}", model.file), || {
-            let mut cmd = release_example(project, "oa-engine", "memory_bench");
+            let mut cmd = release_example(project, ENGINE_PACKAGE, "memory_bench");
             cmd.args(["--context", &CONTEXT.to_string(), "--model"])
                 .arg(&path)
                 .arg("--out")

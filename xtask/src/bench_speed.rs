@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use crate::bench::{build_release_example, percentile, release_example, verdict};
 use crate::command;
 use crate::manifest::Manifest;
-use crate::project::Project;
+use crate::project::{ENGINE_PACKAGE, Project};
 use crate::step::{Timings, headline};
 
 /// Runs per side and setting.
@@ -61,8 +61,8 @@ fn large_model(project: &Project, timings: &mut Timings) -> Result<std::path::Pa
     let path = project.bench_dir().join(LARGE_MODEL);
     if !path.exists() {
         timings.step("write the random 1B-parameter Q4_K_M model", || {
-            build_release_example(project, "oa-engine", "write_bench_model")?;
-            let mut cmd = release_example(project, "oa-engine", "write_bench_model");
+            build_release_example(project, ENGINE_PACKAGE, "write_bench_model")?;
+            let mut cmd = release_example(project, ENGINE_PACKAGE, "write_bench_model");
             cmd.arg("--out").arg(&path);
             command::run(&mut cmd)
         })?;
@@ -75,7 +75,7 @@ pub fn compare(project: &Project, timings: &mut Timings) -> Result<Value> {
     let dir = project.bench_dir();
     let manifest = Manifest::load(&project.models_manifest())?;
     timings.step("speed benchmark (release build)", || {
-        build_release_example(project, "oa-engine", "speed_bench")
+        build_release_example(project, ENGINE_PACKAGE, "speed_bench")
     })?;
     let script = project
         .root()
@@ -107,7 +107,7 @@ pub fn compare(project: &Project, timings: &mut Timings) -> Result<Value> {
                 let mut theirs = Vec::new();
                 for run in 0..RUNS {
                     let out = dir.join(format!("speed.{file}.{threads}.{run}.json"));
-                    let mut cmd = release_example(project, "oa-engine", "speed_bench");
+                    let mut cmd = release_example(project, ENGINE_PACKAGE, "speed_bench");
                     cmd.arg("--model")
                         .arg(path)
                         .args(["--ids", ids, "--decode", &DECODE_TOKENS.to_string()])

@@ -33,7 +33,7 @@ use serde::Deserialize;
 
 use crate::cargo;
 use crate::command;
-use crate::project::Project;
+use crate::project::{ENGINE_PACKAGE, Project};
 use crate::step::{Timings, headline, ok};
 
 /// NVIDIA's wheels that make up the toolkit, as `(name, version)`: CUDA 13.0.
@@ -87,7 +87,6 @@ const DRIVER_BINDINGS: &str = "src/driver/sys/mod.rs";
 const CANDLE_CORE: &str = "candle-core";
 const CUDARC: &str = "cudarc";
 
-const ENGINE_PACKAGE: &str = "oa-engine";
 const ENGINE_FEATURE: &str = "cuda";
 /// The name of the GPU test target (`crates/oa-engine/tests/gpu.rs`).
 const GPU_TEST: &str = "gpu";

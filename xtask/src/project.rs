@@ -26,6 +26,10 @@ pub const SYSTEM_PACKAGES: &[&str] = &[
     "fonts-dejavu-core",
     // The dataset server's tests run their own PostgreSQL cluster.
     "postgresql",
+    // The engine's NEON kernels, built for aarch64 and tested under emulation.
+    "gcc-aarch64-linux-gnu",
+    "libc6-dev-arm64-cross",
+    "qemu-user",
 ];
 
 /// Installed only when `python3 -m pip` does not work already (pip fetches the models).
@@ -39,6 +43,9 @@ pub const PYTHON_PACKAGES: &[(&str, &str)] = &[("llama-cpp-python", "0.3.36")];
 
 /// The target the UI is compiled for.
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The engine's NEON kernels are built for this target and their tests run under
+/// `qemu-aarch64` (`cargo xtask test`).
+pub const ARM_TARGET: &str = "aarch64-unknown-linux-gnu";
 
 /// The crate whose version `wasm-bindgen-cli` must match exactly, read from `Cargo.lock`.
 pub const WASM_BINDGEN_CRATE: &str = "wasm-bindgen";
@@ -57,6 +64,7 @@ pub const UI_OUT_NAME: &str = "oa-ui";
 pub const DESKTOP_PACKAGE: &str = "oa-desktop";
 pub const DESKTOP_BIN: &str = "oa-desktop";
 pub const E2E_PACKAGE: &str = "oa-e2e";
+pub const ENGINE_PACKAGE: &str = "oa-engine";
 
 /// The local store's benchmark: an example of the store crate, run in release mode.
 pub const STORE_PACKAGE: &str = "oa-store";

@@ -12,8 +12,8 @@ use crate::command;
 use crate::manifest::Manifest;
 use crate::models::{self, ModelStore};
 use crate::project::{
-    PIP_PACKAGE, PYTHON_PACKAGES, Project, SYSTEM_PACKAGES, TAURI_DRIVER, TAURI_DRIVER_VERSION,
-    WASM_BINDGEN_BIN, WASM_BINDGEN_CLI, WASM_BINDGEN_CRATE, WASM_TARGET,
+    ARM_TARGET, PIP_PACKAGE, PYTHON_PACKAGES, Project, SYSTEM_PACKAGES, TAURI_DRIVER,
+    TAURI_DRIVER_VERSION, WASM_BINDGEN_BIN, WASM_BINDGEN_CLI, WASM_BINDGEN_CRATE, WASM_TARGET,
 };
 use crate::step::{headline, ok};
 
@@ -34,7 +34,8 @@ pub struct SetupOptions {
 pub fn run(project: &Project, options: &SetupOptions) -> Result<()> {
     if !options.models_only {
         system_packages()?;
-        wasm_target(project)?;
+        rust_target(project, WASM_TARGET, "the UI")?;
+        rust_target(project, ARM_TARGET, "the engine's NEON kernels")?;
         wasm_bindgen_cli(project)?;
         tauri_driver(project)?;
         python_packages()?;
@@ -119,27 +120,29 @@ fn is_root() -> Result<bool> {
     Ok(uid.trim() == "0")
 }
 
-fn wasm_target(project: &Project) -> Result<()> {
-    headline(&format!("Rust target {WASM_TARGET}"));
+/// Adds the Rust standard library for `target`, which `what` is compiled for.
+fn rust_target(project: &Project, target: &str, what: &str) -> Result<()> {
+    headline(&format!("Rust target {target}"));
     let mut list = Command::new("rustup");
     list.args(["target", "list", "--installed"])
         .current_dir(project.root());
-    let installed = command::stdout(&mut list)
-        .context("rustup is needed to add the Rust target the UI is compiled for")?;
-    if installed.lines().any(|line| line.trim() == WASM_TARGET) {
+    let installed = command::stdout(&mut list).with_context(|| {
+        format!("rustup is needed to add the Rust target {what} is compiled for")
+    })?;
+    if installed.lines().any(|line| line.trim() == target) {
         ok("already installed");
         return Ok(());
     }
     let mut add = Command::new("rustup");
-    add.args(["target", "add", WASM_TARGET])
+    add.args(["target", "add", target])
         .current_dir(project.root());
     command::run(&mut add).with_context(|| {
         format!(
-            "could not add the Rust target {WASM_TARGET}, without which the UI cannot be built; \
+            "could not add the Rust target {target}, without which {what} cannot be built; \
              check that rustup can reach its server"
         )
     })?;
-    ok(format!("installed {WASM_TARGET}"));
+    ok(format!("installed {target}"));
     Ok(())
 }
 

@@ -10,7 +10,8 @@ use crate::command;
 use crate::desktop;
 use crate::models;
 use crate::project::{
-    E2E_PACKAGE, ENV_APP_BINARY, ENV_MODEL, ENV_SCREENSHOT_DIR, Project, UI_PACKAGE, WASM_TARGET,
+    ARM_TARGET, E2E_PACKAGE, ENGINE_PACKAGE, ENV_APP_BINARY, ENV_MODEL, ENV_SCREENSHOT_DIR,
+    Project, UI_PACKAGE, WASM_TARGET,
 };
 use crate::setup::{self, SetupOptions};
 use crate::step::{Timings, headline};
@@ -71,7 +72,55 @@ fn all_steps(project: &Project, timings: &mut Timings) -> Result<()> {
             E2E_PACKAGE,
         ]))
     })?;
+    timings.step(&format!("engine on {ARM_TARGET}, emulated"), || {
+        engine_on_arm(&cargo_step)
+    })?;
     timings.step("end-to-end tests", || end_to_end(project, cargo_step))?;
+    Ok(())
+}
+
+/// The engine's NEON kernels: clippy for aarch64, then the engine's unit tests built for it
+/// and run under `qemu-aarch64`, as a CPU with the dot-product extension and as one without
+/// (each picks its kernels at run time; both are held to the plain loops).
+fn engine_on_arm(cargo_step: &impl Fn(&[&str]) -> Command) -> Result<()> {
+    let cross = |cmd: &mut Command| {
+        cmd.env(
+            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER",
+            "aarch64-linux-gnu-gcc",
+        )
+        .env(
+            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER",
+            "qemu-aarch64 -L /usr/aarch64-linux-gnu",
+        );
+    };
+    let mut clippy = cargo_step(&[
+        "clippy",
+        "--target",
+        ARM_TARGET,
+        "-p",
+        ENGINE_PACKAGE,
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    cross(&mut clippy);
+    command::run(&mut clippy)?;
+    for cpu in ["max", "cortex-a53"] {
+        println!("QEMU_CPU={cpu}");
+        let mut test = cargo_step(&[
+            "test",
+            "--target",
+            ARM_TARGET,
+            "-p",
+            ENGINE_PACKAGE,
+            "--lib",
+        ]);
+        cross(&mut test);
+        test.env("QEMU_CPU", cpu);
+        command::run(&mut test)
+            .with_context(|| format!("the engine's tests failed on an emulated {cpu} CPU"))?;
+    }
     Ok(())
 }
 

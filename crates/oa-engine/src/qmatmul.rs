@@ -31,6 +31,10 @@ use crate::{EngineError, Result};
 
 mod blocks;
 mod k_quants;
+#[cfg(test)]
+mod kernel_tests;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 mod tiles;
 #[cfg(target_arch = "x86_64")]
 mod x86;

@@ -115,6 +115,10 @@ impl Format for Q4_0Block {
         if let Some(sums) = super::x86::dot_q4_0(w, a) {
             return sums;
         }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(sums) = super::neon::dot_q4_0(w, a) {
+            return sums;
+        }
         a.map(|a| dot_q4_0_plain(w, a))
     }
 }
@@ -146,6 +150,10 @@ impl Format for Q4_1Block {
     fn dot<const N: usize>(w: &[Self], a: [&[Q8Block]; N]) -> [f32; N] {
         #[cfg(target_arch = "x86_64")]
         if let Some(sums) = super::x86::dot_q4_1(w, a) {
+            return sums;
+        }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(sums) = super::neon::dot_q4_1(w, a) {
             return sums;
         }
         a.map(|a| dot_q4_1_plain(w, a))
@@ -191,6 +199,10 @@ impl Format for Q5_0Block {
         if let Some(sums) = super::x86::dot_q5_0(w, a) {
             return sums;
         }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(sums) = super::neon::dot_q5_0(w, a) {
+            return sums;
+        }
         a.map(|a| dot_q5_0_plain(w, a))
     }
 }
@@ -230,6 +242,10 @@ impl Format for Q5_1Block {
         if let Some(sums) = super::x86::dot_q5_1(w, a) {
             return sums;
         }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(sums) = super::neon::dot_q5_1(w, a) {
+            return sums;
+        }
         a.map(|a| dot_q5_1_plain(w, a))
     }
 }
@@ -261,6 +277,10 @@ impl Format for Q8_0Block {
     fn dot<const N: usize>(w: &[Self], a: [&[Q8Block]; N]) -> [f32; N] {
         #[cfg(target_arch = "x86_64")]
         if let Some(sums) = super::x86::dot_q8_0(w, a) {
+            return sums;
+        }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(sums) = super::neon::dot_q8_0(w, a) {
             return sums;
         }
         a.map(|a| dot_q8_0_plain(w, a))

@@ -152,19 +152,34 @@ impl Q6KBlock {
 /// block of activations: `d·d' · Σ scales[i/32] · q_i · a_i − dmin·d' · Σ mins[j] · Σa` over
 /// sub-blocks `j` of 32, the sums exact in integers.
 fn scale_min_sum(
-    (d, dmin): (f32, f32),
+    d: (f32, f32),
     scales: &[u8; 8],
     mins: &[u8; 8],
     value: impl Fn(usize) -> u8,
     a: &Q8KBlock,
 ) -> f32 {
-    let mut sumi = 0i32;
-    for (j, &s) in scales.iter().enumerate() {
-        let sub: i32 = (32 * j..32 * j + 32)
+    let sub: [i32; 8] = std::array::from_fn(|j| {
+        (32 * j..32 * j + 32)
             .map(|i| i32::from(value(i)) * i32::from(a.qs[i]))
-            .sum();
-        sumi += i32::from(s) * sub;
-    }
+            .sum()
+    });
+    scaled_sub_sums(d, scales, mins, &sub, a)
+}
+
+/// [`scale_min_sum`] from the sums `sub` of each sub-block's values times its activations.
+#[inline(always)]
+pub(super) fn scaled_sub_sums(
+    (d, dmin): (f32, f32),
+    scales: &[u8; 8],
+    mins: &[u8; 8],
+    sub: &[i32; 8],
+    a: &Q8KBlock,
+) -> f32 {
+    let sumi: i32 = scales
+        .iter()
+        .zip(sub)
+        .map(|(&s, &v)| i32::from(s) * v)
+        .sum();
     let offsets: i32 = mins
         .iter()
         .enumerate()
@@ -206,6 +221,10 @@ impl Format for Q4KBlock {
         if let Some(sums) = super::x86::dot_q4_k(w, a) {
             return sums;
         }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(sums) = super::neon::dot_q4_k(w, a) {
+            return sums;
+        }
         a.map(|a| dot_q4_k_plain(w, a))
     }
 }
@@ -241,6 +260,10 @@ impl Format for Q5KBlock {
         if let Some(sums) = super::x86::dot_q5_k(w, a) {
             return sums;
         }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(sums) = super::neon::dot_q5_k(w, a) {
+            return sums;
+        }
         a.map(|a| dot_q5_k_plain(w, a))
     }
 }
@@ -274,6 +297,10 @@ impl Format for Q6KBlock {
     fn dot<const N: usize>(w: &[Self], a: [&[Q8KBlock]; N]) -> [f32; N] {
         #[cfg(target_arch = "x86_64")]
         if let Some(sums) = super::x86::dot_q6_k(w, a) {
+            return sums;
+        }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(sums) = super::neon::dot_q6_k(w, a) {
             return sums;
         }
         a.map(|a| dot_q6_k_plain(w, a))

@@ -8,7 +8,8 @@
 //! bounds the difference on random blocks). Several activation rows (a prompt's tokens) go
 //! through one pass over a weight row, so its blocks are loaded and unpacked once for all.
 //!
-//! With the file mapping (`mapped.rs`) this is the engine's only `unsafe` code: calling a
+//! With the file mapping (`mapped.rs`) and the NEON kernels (`neon.rs`) this is the engine's only
+//! `unsafe` code: calling a
 //! function compiled for AVX2 and FMA is sound only on a CPU that has them, which each entry
 //! point checks first.
 #![allow(unsafe_code)]
@@ -1236,105 +1237,12 @@ q6k_rows8_kernel!(
 
 #[cfg(test)]
 mod tests {
-    use super::super::Format;
-    use super::super::blocks::{
-        dot_q4_0_plain, dot_q4_1_plain, dot_q5_0_plain, dot_q5_1_plain, dot_q8_0_plain,
-    };
-    use super::super::k_quants::scales_and_mins;
-    use super::super::k_quants::{dot_q4_k_plain, dot_q5_k_plain, dot_q6_k_plain};
+    use super::super::blocks::{dot_q4_1_plain, dot_q5_0_plain, dot_q8_0_plain};
+    use super::super::k_quants::{dot_q4_k_plain, dot_q6_k_plain};
+    use super::super::kernel_tests::{Noise, q8, q8k};
     use super::super::tiles::{q4_1_rows8_plain, q4k_rows8_plain, q6k_rows8_plain};
     use super::*;
     use half::f16;
-
-    /// A deterministic stream of pseudo-random numbers (xorshift).
-    struct Noise(u64);
-
-    impl Noise {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn scale(&mut self) -> f32 {
-            (self.next() % 20_000) as f32 / 10_000.0 - 1.0
-        }
-
-        fn half(&mut self) -> f16 {
-            f16::from_f32(self.scale())
-        }
-
-        fn byte(&mut self) -> u8 {
-            self.next() as u8
-        }
-
-        /// An activation in −127..=127, the extremes whenever `extreme` says.
-        fn activation(&mut self, extreme: usize) -> i8 {
-            match extreme % 61 {
-                0 => 127,
-                1 => -127,
-                _ => (self.next() % 255) as i8 / 2 + (self.next() % 2) as i8,
-            }
-        }
-    }
-
-    fn q8(noise: &mut Noise, n: usize) -> Vec<Q8Block> {
-        (0..n)
-            .map(|i| {
-                let qs: [i8; 32] = std::array::from_fn(|j| noise.activation(i + j));
-                Q8Block {
-                    d: noise.scale(),
-                    s: noise.scale(),
-                    sum: qs.iter().map(|&q| i32::from(q)).sum(),
-                    qs,
-                }
-            })
-            .collect()
-    }
-
-    fn q8k(noise: &mut Noise, n: usize) -> Vec<Q8KBlock> {
-        (0..n)
-            .map(|i| {
-                let qs: [i8; 256] = std::array::from_fn(|j| noise.activation(i + j));
-                let bsums: [i16; 16] = std::array::from_fn(|j| {
-                    qs[16 * j..16 * j + 16].iter().map(|&q| i16::from(q)).sum()
-                });
-                Q8KBlock {
-                    d: noise.scale(),
-                    sums32: std::array::from_fn(|j| bsums[2 * j] + bsums[2 * j + 1]),
-                    bsums,
-                    qs,
-                }
-            })
-            .collect()
-    }
-
-    /// Checks the AVX2 kernel of `F` against its plain one on three activation rows: equal up
-    /// to the order of float additions, well below a unit in the last place of `magnitude`
-    /// (a bound on the sum of the magnitudes of the block terms); and one row alone gives
-    /// what it gave among three.
-    fn agrees<F: Format>(
-        name: &str,
-        w: &[F],
-        rows: &[Vec<F::Activation>],
-        plain: fn(&[F], &[F::Activation]) -> f32,
-        magnitude: impl Fn(&F, &F::Activation) -> f32,
-    ) {
-        let three = [rows[0].as_slice(), &rows[1], &rows[2]];
-        let fast = F::dot(w, three);
-        for (row, a) in rows.iter().enumerate() {
-            let bound: f32 = w.iter().zip(a).map(|(w, a)| magnitude(w, a)).sum();
-            let plain = plain(w, a);
-            assert!(
-                (fast[row] - plain).abs() <= bound * 1e-5,
-                "{name}, {} blocks: {} vs {plain}",
-                w.len(),
-                fast[row]
-            );
-            assert_eq!(F::dot(w, [a.as_slice()])[0], fast[row], "{name}");
-        }
-    }
 
     /// Every repacked-rows kernel this CPU runs, on groups of random Q5_0 and Q8_0 rows
     /// (with the −128 extreme): each gives the plain group sums exactly, for one and for
@@ -1389,26 +1297,9 @@ mod tests {
         let mut noise = Noise(0x1234_5678_9ABC_DEF1);
         for per_row in [1, 3, 20] {
             let a: Vec<Vec<Q8Block>> = (0..4).map(|_| q8(&mut noise, per_row)).collect();
-            let q5_0: Vec<Q5_0Block> = (0..ROWS * per_row)
-                .map(|_| Q5_0Block {
-                    d: noise.half(),
-                    qh: std::array::from_fn(|_| noise.byte()),
-                    qs: std::array::from_fn(|_| noise.byte()),
-                })
-                .collect();
+            let q5_0 = noise.q5_0(ROWS * per_row);
             check("Q5_0", &q5_0, per_row, &a, dot_q5_0_plain);
-            let q8_0: Vec<Q8_0Block> = (0..ROWS * per_row)
-                .map(|i| Q8_0Block {
-                    d: noise.half(),
-                    qs: std::array::from_fn(|j| {
-                        if (i + j) % 29 == 0 {
-                            -128
-                        } else {
-                            noise.byte() as i8
-                        }
-                    }),
-                })
-                .collect();
+            let q8_0 = noise.q8_0(ROWS * per_row);
             check("Q8_0", &q8_0, per_row, &a, dot_q8_0_plain);
         }
     }
@@ -1429,14 +1320,7 @@ mod tests {
                 assert!((sum - stored).abs() <= bound, "{name}: {sum} vs {stored}");
             };
 
-            let q4_k: Vec<Q4KBlock> = (0..ROWS * per_row)
-                .map(|_| Q4KBlock {
-                    d: noise.half(),
-                    dmin: noise.half(),
-                    scales: std::array::from_fn(|_| noise.byte()),
-                    qs: std::array::from_fn(|_| noise.byte()),
-                })
-                .collect();
+            let q4_k = noise.q4_k(ROWS * per_row);
             let w: Vec<Q4KRows8> = (0..per_row)
                 .map(|b| Q4KRows8::new(&q4_k, per_row, b))
                 .collect();
@@ -1457,20 +1341,7 @@ mod tests {
                 }
             }
 
-            let q6_k: Vec<Q6KBlock> = (0..ROWS * per_row)
-                .map(|i| Q6KBlock {
-                    d: noise.half(),
-                    scales: std::array::from_fn(|j| {
-                        if (i + j) % 5 == 0 {
-                            -128
-                        } else {
-                            noise.byte() as i8
-                        }
-                    }),
-                    ql: std::array::from_fn(|_| noise.byte()),
-                    qh: std::array::from_fn(|_| noise.byte()),
-                })
-                .collect();
+            let q6_k = noise.q6_k(ROWS * per_row);
             let w: Vec<Q6KRows8> = (0..per_row)
                 .map(|b| Q6KRows8::new(&q6_k, per_row, b))
                 .collect();
@@ -1502,13 +1373,7 @@ mod tests {
         for per_row in [1, 3, 18] {
             let a: Vec<Vec<Q8Block>> = (0..4).map(|_| q8(&mut noise, per_row)).collect();
             let four = [a[0].as_slice(), &a[1], &a[2], &a[3]];
-            let q4_1: Vec<Q4_1Block> = (0..ROWS * per_row)
-                .map(|_| Q4_1Block {
-                    d: noise.half(),
-                    m: noise.half(),
-                    qs: std::array::from_fn(|_| noise.byte()),
-                })
-                .collect();
+            let q4_1 = noise.q4_1(ROWS * per_row);
             let w: Vec<Q4_1Rows8> = (0..per_row)
                 .map(|b| Q4_1Rows8::new(&q4_1, per_row, b))
                 .collect();
@@ -1655,124 +1520,5 @@ mod tests {
         softmax(&mut row, 1.0).unwrap();
         assert_eq!((row[1], row[2]), (0.0, 0.0));
         assert!(row[3] > 0.0);
-    }
-
-    #[test]
-    fn the_avx2_kernels_agree_with_the_plain_ones_for_one_and_several_rows() {
-        if !available() {
-            eprintln!("this CPU lacks AVX2 or FMA: the plain kernels are used, nothing to compare");
-            return;
-        }
-        let mut noise = Noise(0x9E37_79B9_7F4A_7C15);
-        let bits = 32.0 * 128.0 * 127.0;
-        for blocks in [1, 2, 7, 64] {
-            let rows: Vec<Vec<Q8Block>> = (0..3).map(|_| q8(&mut noise, blocks)).collect();
-            let q4_0: Vec<Q4_0Block> = (0..blocks)
-                .map(|_| Q4_0Block {
-                    d: noise.half(),
-                    qs: std::array::from_fn(|_| noise.byte()),
-                })
-                .collect();
-            agrees("Q4_0", &q4_0, &rows, dot_q4_0_plain, |w, a| {
-                (widen(w.d) * a.d).abs() * bits
-            });
-            let q4_1: Vec<Q4_1Block> = (0..blocks)
-                .map(|_| Q4_1Block {
-                    d: noise.half(),
-                    m: noise.half(),
-                    qs: std::array::from_fn(|_| noise.byte()),
-                })
-                .collect();
-            agrees("Q4_1", &q4_1, &rows, dot_q4_1_plain, |w, a| {
-                (widen(w.d) * a.d).abs() * bits + (widen(w.m) * a.s).abs()
-            });
-            let q5_0: Vec<Q5_0Block> = (0..blocks)
-                .map(|_| Q5_0Block {
-                    d: noise.half(),
-                    qh: std::array::from_fn(|_| noise.byte()),
-                    qs: std::array::from_fn(|_| noise.byte()),
-                })
-                .collect();
-            agrees("Q5_0", &q5_0, &rows, dot_q5_0_plain, |w, a| {
-                (widen(w.d) * a.d).abs() * bits
-            });
-            let q5_1: Vec<Q5_1Block> = (0..blocks)
-                .map(|_| Q5_1Block {
-                    d: noise.half(),
-                    m: noise.half(),
-                    qh: std::array::from_fn(|_| noise.byte()),
-                    qs: std::array::from_fn(|_| noise.byte()),
-                })
-                .collect();
-            agrees("Q5_1", &q5_1, &rows, dot_q5_1_plain, |w, a| {
-                (widen(w.d) * a.d).abs() * bits + (widen(w.m) * a.s).abs()
-            });
-            let q8_0: Vec<Q8_0Block> = (0..blocks)
-                .map(|i| Q8_0Block {
-                    d: noise.half(),
-                    qs: std::array::from_fn(|j| {
-                        if (i + j) % 29 == 0 {
-                            -128
-                        } else {
-                            noise.byte() as i8
-                        }
-                    }),
-                })
-                .collect();
-            agrees("Q8_0", &q8_0, &rows, dot_q8_0_plain, |w, a| {
-                (widen(w.d) * a.d).abs() * bits
-            });
-
-            let rows: Vec<Vec<Q8KBlock>> = (0..3).map(|_| q8k(&mut noise, blocks)).collect();
-            let packed = |noise: &mut Noise| std::array::from_fn(|_| noise.byte());
-            let k_bound = |d: f16, dmin: f16, packed: &[u8; 12], a: &Q8KBlock| {
-                let (scales, mins) = scales_and_mins(packed);
-                let s: f32 = scales.iter().map(|&s| f32::from(s)).sum();
-                let m: f32 = mins.iter().map(|&m| f32::from(m)).sum();
-                let (d, dmin) = (widen(d), widen(dmin));
-                (d * a.d).abs() * s * 32.0 * 31.0 * 127.0 + (dmin * a.d).abs() * m * 32.0 * 127.0
-            };
-            let q4_k: Vec<Q4KBlock> = (0..blocks)
-                .map(|_| Q4KBlock {
-                    d: noise.half(),
-                    dmin: noise.half(),
-                    scales: packed(&mut noise),
-                    qs: std::array::from_fn(|_| noise.byte()),
-                })
-                .collect();
-            agrees("Q4_K", &q4_k, &rows, dot_q4_k_plain, |w, a| {
-                k_bound(w.d, w.dmin, &w.scales, a)
-            });
-            let q5_k: Vec<Q5KBlock> = (0..blocks)
-                .map(|_| Q5KBlock {
-                    d: noise.half(),
-                    dmin: noise.half(),
-                    scales: packed(&mut noise),
-                    qh: std::array::from_fn(|_| noise.byte()),
-                    qs: std::array::from_fn(|_| noise.byte()),
-                })
-                .collect();
-            agrees("Q5_K", &q5_k, &rows, dot_q5_k_plain, |w, a| {
-                k_bound(w.d, w.dmin, &w.scales, a)
-            });
-            let q6_k: Vec<Q6KBlock> = (0..blocks)
-                .map(|i| Q6KBlock {
-                    d: noise.half(),
-                    scales: std::array::from_fn(|j| {
-                        if (i + j) % 5 == 0 {
-                            -128
-                        } else {
-                            noise.byte() as i8
-                        }
-                    }),
-                    ql: std::array::from_fn(|_| noise.byte()),
-                    qh: std::array::from_fn(|_| noise.byte()),
-                })
-                .collect();
-            agrees("Q6_K", &q6_k, &rows, dot_q6_k_plain, |w, a| {
-                let s: f32 = w.scales.iter().map(|&s| f32::from(s).abs()).sum();
-                (widen(w.d) * a.d).abs() * s * 16.0 * 32.0 * 127.0
-            });
-        }
     }
 }

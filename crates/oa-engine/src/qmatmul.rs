@@ -15,8 +15,8 @@
 //! products summed block by block in exact integers, scaled in f32; the weight rows are split
 //! over candle's thread pool, and a prompt's activation rows go through each weight row (or
 //! group of eight repacked rows, `tiles.rs`) [`ROWS_AT_ONCE`] at a time. `x86.rs` holds the
-//! AVX2 and AVX-512 VNNI kernels; `tests/tiny_models.rs` compares the logits of random models
-//! in every format with llama.cpp's.
+//! AVX2 and AVX-512 VNNI kernels, `neon.rs` the aarch64 ones; `tests/tiny_models.rs` compares
+//! the logits of random models in every format with llama.cpp's.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::{Arc, Mutex};

@@ -372,6 +372,32 @@ impl AppUnderTest {
         Ok(())
     }
 
+    /// Clicks the first element matching `css` until something matches `effect`. A click that
+    /// lands while the page renders the element anew is lost (the button is still there and
+    /// nothing happened); it is clicked again only then, while `css` still matches and `effect`
+    /// does not, so an action that took effect is never repeated.
+    pub async fn click_until(
+        &self,
+        css: &str,
+        effect: &str,
+        timeout: Duration,
+    ) -> Result<fantoccini::elements::Element> {
+        let deadline = Instant::now() + timeout;
+        self.click(css).await?;
+        loop {
+            if let Ok(found) = self.wait_for(effect, Duration::from_secs(3)).await {
+                return Ok(found);
+            }
+            if Instant::now() > deadline {
+                bail!("clicking {css} did not lead to {effect} within {timeout:?}");
+            }
+            if self.count(css).await? > 0 && self.count(effect).await? == 0 {
+                eprintln!("{css}: the click had no effect, clicking again");
+                self.click(css).await?;
+            }
+        }
+    }
+
     /// Types into the first element matching `css`, as a person would.
     pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
         self.wait_for(css, Duration::from_secs(10))

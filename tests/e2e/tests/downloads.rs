@@ -48,9 +48,12 @@ async fn download_and_chat() -> Result<()> {
         fit.contains("Fits in memory") && fit.contains("MB"),
         "fit badge: {fit:?}"
     );
-    app.click(&format!("{row} .download-model")).await?;
-    app.wait_for(&format!("{row} progress.download-progress"), SHORT)
-        .await?;
+    app.click_until(
+        &format!("{row} .download-model"),
+        &format!("{row} progress.download-progress"),
+        SHORT,
+    )
+    .await?;
     let text = app
         .wait_text(&format!("{row} .download-text"), "MB/s", SHORT)
         .await?;
@@ -69,7 +72,15 @@ async fn download_and_chat() -> Result<()> {
         .await?;
     ensure!(paused.contains(" of "), "after restart: {paused:?}");
     let before = hub.served().len();
-    app.click(&format!("{row} .resume-download")).await?;
+    let going = [
+        "download[data-state='running']",
+        "download[data-state='verifying']",
+        "installed",
+    ]
+    .map(|state| format!("{row} .{state}"))
+    .join(", ");
+    app.click_until(&format!("{row} .resume-download"), &going, SHORT)
+        .await?;
     app.wait_for(&format!("{row} .installed"), LONG).await?;
     let resumed_at = hub.served()[before..]
         .iter()

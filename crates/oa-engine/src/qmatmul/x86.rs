@@ -130,16 +130,15 @@ pub(crate) fn scores_f16_heads(
             4 => scores_rows::<4>(q, size, keys, stride, scores),
             5 => scores_rows::<5>(q, size, keys, stride, scores),
             6 => scores_rows::<6>(q, size, keys, stride, scores),
-            7 => scores_rows::<7>(q, size, keys, stride, scores),
-            8 => scores_rows::<8>(q, size, keys, stride, scores),
             _ => return None,
         }
     }
     Some(())
 }
 
-/// The most query heads sharing a key/value head that one call takes.
-pub(crate) const GROUP: usize = 8;
+/// The most query rows that one call takes: their two accumulators each, and the key, fill
+/// AVX2's sixteen registers.
+pub(crate) const GROUP: usize = 6;
 
 /// `H` rows of queries (`size` values each) by every key: eight products at a time in two
 /// alternating float accumulators per row, whose lanes are summed for all rows at once
@@ -157,16 +156,16 @@ fn scores_rows<const H: usize>(
     for j in 0..n {
         let key = &keys[j * stride..j * stride + size];
         let mut acc = [[_mm256_setzero_ps(); 2]; H];
+        // Runs of eight alternate between the two accumulators, two runs at a time so that
+        // each accumulator is known where it is used (and stays in a register).
         let mut i = 0;
-        while i < full {
-            // SAFETY: values i..i+8 lie within the key; `loadu` needs no alignment.
-            let k = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(key.as_ptr().add(i).cast()) });
-            for (h, acc) in acc.iter_mut().enumerate() {
-                // SAFETY: values i..i+8 of row h's query.
-                let x = unsafe { _mm256_loadu_ps(q.as_ptr().add(h * size + i)) };
-                acc[(i / 8) % 2] = _mm256_fmadd_ps(x, k, acc[(i / 8) % 2]);
-            }
-            i += 8;
+        while i + 16 <= full {
+            scores_step(&mut acc, q, size, key, i, 0);
+            scores_step(&mut acc, q, size, key, i + 8, 1);
+            i += 16;
+        }
+        if i < full {
+            scores_step(&mut acc, q, size, key, i, 0);
         }
         let sums = row_sums(acc);
         for (h, &sum) in sums.iter().enumerate().take(H) {
@@ -176,6 +175,28 @@ fn scores_rows<const H: usize>(
             }
             scores[h * n + j] = sum;
         }
+    }
+}
+
+/// Values `i..i + 8` of the key against those of each of the `H` query rows (`size` values
+/// each), into accumulator `a` of every row.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn scores_step<const H: usize>(
+    acc: &mut [[__m256; 2]; H],
+    q: &[f32],
+    size: usize,
+    key: &[f16],
+    i: usize,
+    a: usize,
+) {
+    assert!(i + 8 <= key.len() && i + 8 <= size && H * size <= q.len());
+    // SAFETY: values i..i+8 lie within the key (asserted); `loadu` needs no alignment.
+    let k = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(key.as_ptr().add(i).cast()) });
+    for (h, acc) in acc.iter_mut().enumerate() {
+        // SAFETY: values i..i+8 of row h's query, h < H (asserted).
+        let x = unsafe { _mm256_loadu_ps(q.as_ptr().add(h * size + i)) };
+        acc[a] = _mm256_fmadd_ps(x, k, acc[a]);
     }
 }
 
@@ -228,8 +249,6 @@ pub(crate) fn weighted_sum_f16_heads(
             4 => weighted_rows::<4>(weights, values, stride, y, size),
             5 => weighted_rows::<5>(weights, values, stride, y, size),
             6 => weighted_rows::<6>(weights, values, stride, y, size),
-            7 => weighted_rows::<7>(weights, values, stride, y, size),
-            8 => weighted_rows::<8>(weights, values, stride, y, size),
             _ => return None,
         }
     }
@@ -246,6 +265,13 @@ fn weighted_rows<const H: usize>(
 ) {
     let heads = H;
     let n = weights.len() / heads;
+    // What the unchecked reads below rely on (once per call).
+    assert!(
+        y.len() >= H * size && (n == 0 || values.len() >= (n - 1) * stride + size),
+        "weighted_rows: {} outputs, {} values for {n} positions",
+        y.len(),
+        values.len()
+    );
     let mut i = 0;
     while i + 8 <= size {
         let mut acc = [_mm256_setzero_ps(); H];
@@ -254,11 +280,17 @@ fn weighted_rows<const H: usize>(
             *acc = unsafe { _mm256_loadu_ps(y.as_ptr().add(h * size + i)) };
         }
         for j in 0..n {
-            let value = &values[j * stride + i..j * stride + i + 8];
-            // SAFETY: `value` holds the 8 values `loadu` reads.
-            let v = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(value.as_ptr().cast()) });
-            for (h, acc) in acc.iter_mut().enumerate() {
-                *acc = _mm256_fmadd_ps(_mm256_set1_ps(weights[h * n + j]), v, *acc);
+            // SAFETY: `values` holds position n − 1's `size` values at `(n − 1)·stride`
+            // (asserted above), so values `i..i + 8` (i + 8 ≤ size) of every position j < n;
+            // `weights` holds at least `H·n` weights. Unchecked, these reads left the loop more bounds
+            // checks than multiply-adds.
+            unsafe {
+                let v =
+                    _mm256_cvtph_ps(_mm_loadu_si128(values.as_ptr().add(j * stride + i).cast()));
+                for (h, acc) in acc.iter_mut().enumerate() {
+                    let w = *weights.get_unchecked(h * n + j);
+                    *acc = _mm256_fmadd_ps(_mm256_set1_ps(w), v, *acc);
+                }
             }
         }
         for (h, acc) in acc.iter().enumerate() {

@@ -105,6 +105,22 @@ pub(crate) fn weighted_sum_f16(
         .then(|| unsafe { weighted_sum_f16_avx2(weights, values, stride, y) })
 }
 
+/// `$kernel::<R>(args)` for `$rows` rows, its row count a constant, from 1 to [`GROUP`]; a
+/// `return None` from the calling function for any other count.
+macro_rules! up_to_group {
+    ($rows:expr, $kernel:ident($($arg:expr),*)) => {
+        match $rows {
+            1 => $kernel::<1>($($arg),*),
+            2 => $kernel::<2>($($arg),*),
+            3 => $kernel::<3>($($arg),*),
+            4 => $kernel::<4>($($arg),*),
+            5 => $kernel::<5>($($arg),*),
+            6 => $kernel::<6>($($arg),*),
+            _ => return None,
+        }
+    };
+}
+
 /// Attention scores of up to [`GROUP`] query heads that share their keys (see
 /// `qmatmul::scores_f16_heads`): each key is widened once for all of them. `None` on a CPU
 /// without AVX2, FMA and F16C, or for larger groups.
@@ -122,22 +138,12 @@ pub(crate) fn scores_f16_heads(
         return None;
     }
     // SAFETY: the kernels are compiled for AVX2, FMA and F16C, which `available` found.
-    unsafe {
-        match heads {
-            1 => scores_rows::<1>(q, size, keys, stride, scores),
-            2 => scores_rows::<2>(q, size, keys, stride, scores),
-            3 => scores_rows::<3>(q, size, keys, stride, scores),
-            4 => scores_rows::<4>(q, size, keys, stride, scores),
-            5 => scores_rows::<5>(q, size, keys, stride, scores),
-            6 => scores_rows::<6>(q, size, keys, stride, scores),
-            _ => return None,
-        }
-    }
+    unsafe { up_to_group!(heads, scores_rows(q, size, keys, stride, scores)) }
     Some(())
 }
 
 /// The most query rows that one call takes: their two accumulators each, and the key, fill
-/// AVX2's sixteen registers.
+/// AVX2's sixteen registers. [`up_to_group!`] has an arm for each count up to it.
 pub(crate) const GROUP: usize = 6;
 
 /// `H` rows of queries (`size` values each) by every key: eight products at a time in two
@@ -241,17 +247,7 @@ pub(crate) fn weighted_sum_f16_heads(
         return None;
     }
     // SAFETY: as in `scores_f16_heads`.
-    unsafe {
-        match heads {
-            1 => weighted_rows::<1>(weights, values, stride, y, size),
-            2 => weighted_rows::<2>(weights, values, stride, y, size),
-            3 => weighted_rows::<3>(weights, values, stride, y, size),
-            4 => weighted_rows::<4>(weights, values, stride, y, size),
-            5 => weighted_rows::<5>(weights, values, stride, y, size),
-            6 => weighted_rows::<6>(weights, values, stride, y, size),
-            _ => return None,
-        }
-    }
+    unsafe { up_to_group!(heads, weighted_rows(weights, values, stride, y, size)) }
     Some(())
 }
 

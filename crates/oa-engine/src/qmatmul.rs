@@ -19,6 +19,7 @@
 //! the logits of random models in every format with llama.cpp's.
 
 use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use candle_core::quantized::GgmlDType;
@@ -57,42 +58,58 @@ trait Format: bytemuck::Pod + Send + Sync {
     fn dot<const N: usize>(w: &[Self], a: [&[Self::Activation]; N]) -> [f32; N];
 }
 
-/// One row of weights by `n` rows of activations, [`ROWS_AT_ONCE`] at a time.
-fn row_times<F: Format>(w: &[F], activations: &[F::Activation], n: usize, out: &mut [f32]) {
-    let per_row = w.len();
-    let a = |k: usize| &activations[k * per_row..(k + 1) * per_row];
-    let mut i = 0;
-    while i + ROWS_AT_ONCE <= n {
-        let sums: [f32; ROWS_AT_ONCE] = F::dot(w, std::array::from_fn(|k| a(i + k)));
-        out[i..i + ROWS_AT_ONCE].copy_from_slice(&sums);
-        i += ROWS_AT_ONCE;
-    }
-    for (k, out) in out.iter_mut().enumerate().take(n).skip(i) {
-        *out = F::dot(w, [a(k)])[0];
-    }
-}
-
-/// A group of eight repacked weight rows by `n` rows of activations, [`ROWS_AT_ONCE`] at a
-/// time; `out` is `n × 8`, row-major.
-fn group_times<G: Group>(
-    w: &[G],
-    offset: u8,
-    activations: &[G::Activation],
+/// One row of weights by `n` rows of activations, [`ROWS_AT_ONCE`] at a time: the sum for
+/// activation row `k` goes to `out[k · stride]`.
+fn row_times<F: Format>(
+    w: &[F],
+    activations: &[F::Activation],
     n: usize,
     out: &mut [f32],
+    stride: usize,
 ) {
     let per_row = w.len();
     let a = |k: usize| &activations[k * per_row..(k + 1) * per_row];
     let mut i = 0;
     while i + ROWS_AT_ONCE <= n {
-        let sums = G::times::<ROWS_AT_ONCE>(w, offset, std::array::from_fn(|k| a(i + k)));
-        for (k, sums) in sums.iter().enumerate() {
-            out[(i + k) * ROWS..][..ROWS].copy_from_slice(sums);
+        let sums: [f32; ROWS_AT_ONCE] = F::dot(w, std::array::from_fn(|k| a(i + k)));
+        for (k, sum) in sums.into_iter().enumerate() {
+            out[(i + k) * stride] = sum;
         }
         i += ROWS_AT_ONCE;
     }
     for k in i..n {
-        out[k * ROWS..][..ROWS].copy_from_slice(&G::times(w, offset, [a(k)])[0]);
+        out[k * stride] = F::dot(w, [a(k)])[0];
+    }
+}
+
+/// Groups of eight repacked weight rows (`groups`, each its blocks) by `n` rows of
+/// activations: [`ROWS_AT_ONCE`] activation rows at a time go through every group while they
+/// are in the cache. Activation row `k`'s sums go to `out[k · stride..]`, eight per group.
+fn group_times<G: Group>(
+    groups: &[&[G]],
+    offset: u8,
+    activations: &[G::Activation],
+    n: usize,
+    out: &mut [f32],
+    stride: usize,
+) {
+    let per_row = groups.first().map_or(0, |w| w.len());
+    let width = stride;
+    let a = |k: usize| &activations[k * per_row..(k + 1) * per_row];
+    let mut i = 0;
+    while i + ROWS_AT_ONCE <= n {
+        for (g, w) in groups.iter().enumerate() {
+            let sums = G::times::<ROWS_AT_ONCE>(w, offset, std::array::from_fn(|k| a(i + k)));
+            for (k, sums) in sums.iter().enumerate() {
+                out[(i + k) * width + g * ROWS..][..ROWS].copy_from_slice(sums);
+            }
+        }
+        i += ROWS_AT_ONCE;
+    }
+    for k in i..n {
+        for (g, w) in groups.iter().enumerate() {
+            out[k * width + g * ROWS..][..ROWS].copy_from_slice(&G::times(w, offset, [a(k)])[0]);
+        }
     }
 }
 
@@ -636,14 +653,16 @@ impl QuantMatrix {
         let per_row = self.cols / F::VALUES;
         Ok(Job {
             rows: self.rows,
-            unit: 1,
-            fill: Box::new(move |r, out| {
-                row_times(
-                    &blocks[r * per_row..(r + 1) * per_row],
-                    &activations,
-                    n,
-                    out,
-                );
+            fill: Box::new(move |rows, out, stride| {
+                for (c, r) in rows.enumerate() {
+                    row_times(
+                        &blocks[r * per_row..(r + 1) * per_row],
+                        &activations,
+                        n,
+                        &mut out[c..],
+                        stride,
+                    );
+                }
             }),
         })
     }
@@ -660,30 +679,36 @@ impl QuantMatrix {
         let per_row = self.cols / G::VALUES;
         Ok(Job {
             rows: self.rows,
-            unit: ROWS,
-            fill: Box::new(move |r, out| {
-                let w = &tiles[r / ROWS * per_row..][..per_row];
-                group_times(w, offset, &activations, n, out);
+            fill: Box::new(move |rows, out, stride| {
+                let mut groups: [&[G]; BAND / ROWS] = [&[]; BAND / ROWS];
+                let mut count = 0;
+                for (group, r) in groups.iter_mut().zip(rows.step_by(ROWS)) {
+                    *group = &tiles[r / ROWS * per_row..][..per_row];
+                    count += 1;
+                }
+                group_times(&groups[..count], offset, &activations, n, out, stride);
             }),
         })
     }
 }
 
-/// One matrix's share of a multiplication: `fill(r, out)` puts weight rows `r..r + unit` by
-/// the activation rows in `out` (`n × unit`, row-major).
+/// One matrix's share of a multiplication: `fill(rows, out, stride)` puts weight rows `rows`
+/// (whole groups of eight where the rows are repacked) by the activation rows in `out`,
+/// activation row `k`'s results at `out[k · stride..]`.
 struct Job<'a> {
     rows: usize,
-    unit: usize,
     fill: Box<Fill<'a>>,
 }
 
+/// Weight rows a job fills at once: at most this many go to [`Job::fill`].
+const BAND: usize = 16;
+
 /// What fills a job's rows.
-type Fill<'a> = dyn Fn(usize, &mut [f32]) + Sync + 'a;
+type Fill<'a> = dyn Fn(Range<usize>, &mut [f32], usize) + Sync + 'a;
 
 /// Every job's weight rows against the `n` activation rows, the rows of all of them split in
 /// bands of 16 over candle's thread pool in one pass; each result is row-major, `n × rows`.
 fn run_together(jobs: &[Job<'_>], n: usize) -> Result<Vec<Vec<f32>>> {
-    const BAND: usize = 16;
     // The first band of each job, and the total.
     let mut firsts = Vec::with_capacity(jobs.len());
     let mut bands = 0;
@@ -703,12 +728,11 @@ fn run_together(jobs: &[Job<'_>], n: usize) -> Result<Vec<Vec<f32>>> {
             let end = ((last - firsts[j]) * BAND).min(job.rows);
             let width = end - start;
             let mut part = vec![0f32; n * width];
-            let mut sums = vec![0f32; n * job.unit];
-            for r in (start..end).step_by(job.unit) {
-                (job.fill)(r, &mut sums);
-                for (i, sums) in sums.chunks_exact(job.unit).enumerate() {
-                    part[i * width + (r - start)..][..job.unit].copy_from_slice(sums);
-                }
+            // A band at a time, so that a prompt's activation rows meet weights still in
+            // the cache.
+            for from in (start..end).step_by(BAND).filter(|_| n > 0) {
+                let to = (from + BAND).min(end);
+                (job.fill)(from..to, &mut part[from - start..], width);
             }
             if let Ok(mut parts) = parts.lock() {
                 parts.push((j, start, part));

@@ -94,21 +94,20 @@ fn group_times<G: Group>(
     stride: usize,
 ) {
     let per_row = groups.first().map_or(0, |w| w.len());
-    let width = stride;
     let a = |k: usize| &activations[k * per_row..(k + 1) * per_row];
     let mut i = 0;
     while i + ROWS_AT_ONCE <= n {
         for (g, w) in groups.iter().enumerate() {
             let sums = G::times::<ROWS_AT_ONCE>(w, offset, std::array::from_fn(|k| a(i + k)));
             for (k, sums) in sums.iter().enumerate() {
-                out[(i + k) * width + g * ROWS..][..ROWS].copy_from_slice(sums);
+                out[(i + k) * stride + g * ROWS..][..ROWS].copy_from_slice(sums);
             }
         }
         i += ROWS_AT_ONCE;
     }
     for k in i..n {
         for (g, w) in groups.iter().enumerate() {
-            out[k * width + g * ROWS..][..ROWS].copy_from_slice(&G::times(w, offset, [a(k)])[0]);
+            out[k * stride + g * ROWS..][..ROWS].copy_from_slice(&G::times(w, offset, [a(k)])[0]);
         }
     }
 }
@@ -709,6 +708,9 @@ type Fill<'a> = dyn Fn(Range<usize>, &mut [f32], usize) + Sync + 'a;
 /// Every job's weight rows against the `n` activation rows, the rows of all of them split in
 /// bands of 16 over candle's thread pool in one pass; each result is row-major, `n × rows`.
 fn run_together(jobs: &[Job<'_>], n: usize) -> Result<Vec<Vec<f32>>> {
+    if n == 0 {
+        return Ok(jobs.iter().map(|_| Vec::new()).collect());
+    }
     // The first band of each job, and the total.
     let mut firsts = Vec::with_capacity(jobs.len());
     let mut bands = 0;
@@ -730,7 +732,7 @@ fn run_together(jobs: &[Job<'_>], n: usize) -> Result<Vec<Vec<f32>>> {
             let mut part = vec![0f32; n * width];
             // A band at a time, so that a prompt's activation rows meet weights still in
             // the cache.
-            for from in (start..end).step_by(BAND).filter(|_| n > 0) {
+            for from in (start..end).step_by(BAND) {
                 let to = (from + BAND).min(end);
                 (job.fill)(from..to, &mut part[from - start..], width);
             }
@@ -744,18 +746,17 @@ fn run_together(jobs: &[Job<'_>], n: usize) -> Result<Vec<Vec<f32>>> {
     let mut filled = vec![0usize; jobs.len()];
     for (j, start, part) in parts.into_inner().unwrap_or_default() {
         let rows = jobs[j].rows;
-        let width = part.len() / n.max(1);
+        let width = part.len() / n;
         for i in 0..n {
             outs[j][i * rows + start..i * rows + start + width]
                 .copy_from_slice(&part[i * width..(i + 1) * width]);
         }
         filled[j] += width;
     }
-    if n > 0
-        && jobs
-            .iter()
-            .zip(&filled)
-            .any(|(job, &filled)| filled != job.rows)
+    if jobs
+        .iter()
+        .zip(&filled)
+        .any(|(job, &filled)| filled != job.rows)
     {
         return Err(EngineError::Inference(candle_core::Error::Msg(
             "a matrix multiplication worker failed".into(),

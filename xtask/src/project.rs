@@ -24,8 +24,10 @@ pub const SYSTEM_PACKAGES: &[&str] = &[
     "x11-utils",
     "xdotool",
     "fonts-dejavu-core",
-    // The dataset server's tests run their own PostgreSQL cluster.
+    // The dataset server's tests run their own PostgreSQL cluster, and sync through nginx as a
+    // TLS-terminating reverse proxy.
     "postgresql",
+    "nginx",
     // The engine's NEON kernels, built for aarch64 and tested under emulation.
     "gcc-aarch64-linux-gnu",
     "libc6-dev-arm64-cross",

@@ -2,7 +2,9 @@
 //!
 //! The account lives in `<data>/account.json`, readable by its owner only (0600 on Unix): the
 //! server URL, the display name and, while signed in, the device's bearer token. Nothing is
-//! sent before the person sets a server and signs in. The agent ([`App::run_sync_agent`]) runs
+//! sent before the person sets a server and signs in. The server is reached over TLS with the
+//! platform's roots, plus `<data>/server-ca.pem` (or `$OA_SERVER_CA_FILE`) for a self-hosted
+//! server with its own CA; plain `http://` only to this computer. The agent ([`App::run_sync_agent`]) runs
 //! on the async runtime and only awaits network and `spawn_blocking` store calls, so it never
 //! holds up the UI or the engine. It sends whenever something is shared (it is woken), and
 //! otherwise looks every [`IDLE`]; a failed round is retried after an exponential backoff with
@@ -163,7 +165,7 @@ impl App {
     /// and keeps the token; the agent starts sending what is shared.
     pub async fn link_account(&self, link: LinkAccount) -> Result<AccountStatus> {
         let url = link.server_url.trim().trim_end_matches('/').to_owned();
-        let client = ServerClient::new(&url)?;
+        let client = server_client(&self.config().data_dir, &url)?;
         let device_name = device_name();
         let session = if link.create {
             client
@@ -203,7 +205,7 @@ impl App {
         let data_dir = self.config().data_dir.clone();
         let mut account = Account::load(&data_dir)?;
         if let (Some(url), Some(session)) = (&account.server_url, &account.session) {
-            match ServerClient::new(url)?.log_out(session).await {
+            match server_client(&data_dir, url)?.log_out(session).await {
                 // Revoked before (or expired): nothing left to revoke.
                 Ok(()) | Err(oa_sync::Error::Unauthorized { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -223,7 +225,7 @@ impl App {
         let (Some(url), Some(session)) = (account.server_url, account.session) else {
             return Err(Error::NotSignedIn);
         };
-        Ok((ServerClient::new(&url)?, session))
+        Ok((server_client(&self.config().data_dir, &url)?, session))
     }
 
     /// Where sending stands: the agent's last outcome and the outbox's counts.
@@ -329,13 +331,22 @@ impl App {
 }
 
 /// This computer's name for its token, so that the person recognises it on the server.
+/// The name this device gives itself at sign-in, shown in the account's device list. Neutral:
+/// the computer's host name often holds the person's own name, and the server has no need of it.
 fn device_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty())
-        .map_or_else(|| "desktop".to_owned(), |n| format!("desktop on {n}"))
+    "Open Assistant desktop".to_owned()
+}
+
+/// The file of extra certificate authorities for a self-hosted server: `$OA_SERVER_CA_FILE`, else
+/// `<data>/server-ca.pem` when it exists. The platform's roots are trusted either way.
+pub const SERVER_CA_FILE: &str = "server-ca.pem";
+
+/// A client of the server at `url`, trusting the extra CA file if there is one.
+fn server_client(data_dir: &Path, url: &str) -> Result<ServerClient> {
+    let ca_file = std::env::var_os("OA_SERVER_CA_FILE")
+        .map(PathBuf::from)
+        .or_else(|| Some(data_dir.join(SERVER_CA_FILE)).filter(|p| p.is_file()));
+    Ok(ServerClient::with_ca_file(url, ca_file.as_deref())?)
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ async fn main() -> Result<()> {
     // The load generator is one honest client per account that may send as fast as it can;
     // the limits would otherwise be what is measured.
     let server = TestServer::start_with(load_config()).await?;
+    oa_server::testing::install_crypto_provider();
     let http = reqwest::Client::new();
     let mut tokens = Vec::new();
     for i in 0..accounts {

@@ -4,7 +4,10 @@
 //! shown once and stored only as its SHA-256, so a leaked table holds no usable token and one lost
 //! laptop is revoked without touching the others. Passwords are hashed with argon2id on a
 //! blocking thread, since a hash takes tens of milliseconds of CPU and must not stall the async
-//! workers. [`Caller`] is the extractor that turns `Authorization: Bearer …` into an account.
+//! workers, and only in a slot of the bounded hash pool; sign-ups and sign-ins pass the
+//! throttles of `throttle.rs` before any hash is computed. A person can change their password
+//! (every other device is signed out) and delete their account. [`Caller`] is the extractor that
+//! turns `Authorization: Bearer …` into an account.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -13,13 +16,15 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use oa_types::{
-    AccountRole, DeviceInfo, DeviceSession, LoginRequest, RegisterRequest, SetRoleRequest, Uuid,
+    AccountRole, ChangePasswordRequest, DeleteAccountRequest, DeviceInfo, DeviceSession,
+    LoginRequest, RegisterRequest, SetRoleRequest, Uuid,
 };
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::body::{IdPath, JsonBody};
 use crate::config::PasswordCost;
+use crate::throttle::ClientIp;
 use crate::{AppState, Error, Result};
 
 /// Shortest password accepted.
@@ -106,8 +111,13 @@ fn argon2(cost: PasswordCost) -> Result<Argon2<'static>> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-/// Hashes a password on a blocking thread.
-async fn hash_password(password: String, cost: PasswordCost) -> Result<String> {
+/// Hashes a password on a blocking thread, in a slot of the state's hash pool.
+async fn hash_password(state: &AppState, password: String) -> Result<String> {
+    let _slot = state.hashes().slot().await?;
+    hash_password_now(password, state.config().password).await
+}
+
+async fn hash_password_now(password: String, cost: PasswordCost) -> Result<String> {
     tokio::task::spawn_blocking(move || {
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
@@ -122,9 +132,15 @@ async fn hash_password(password: String, cost: PasswordCost) -> Result<String> {
     .map_err(|error| Error::Internal(format!("hashing thread: {error}")))?
 }
 
-/// Checks a password against a stored hash on a blocking thread. The hash carries its own
-/// parameters, so accounts keep working when the configured cost changes.
-async fn verify_password(password: String, hash: String) -> Result<bool> {
+/// Checks a password against a stored hash on a blocking thread, in a slot of the hash pool.
+/// The hash carries its own parameters, so accounts keep working when the configured cost
+/// changes.
+async fn verify_password(state: &AppState, password: String, hash: String) -> Result<bool> {
+    let _slot = state.hashes().slot().await?;
+    verify_password_now(password, hash).await
+}
+
+async fn verify_password_now(password: String, hash: String) -> Result<bool> {
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&hash)
             .map_err(|error| Error::Internal(format!("stored hash: {error}")))?;
@@ -156,12 +172,44 @@ fn check_name(what: &'static str, name: &str, max: usize) -> Result<String> {
             format!("{what} cannot hold control characters"),
         ));
     }
+    if name.chars().any(is_invisible_or_bidi) {
+        return Err(Error::bad_request(
+            "invalid_input",
+            format!(
+                "{what} cannot hold invisible or direction-changing characters (they make one \
+                 name look like another)"
+            ),
+        ));
+    }
     Ok(name.to_owned())
+}
+
+/// Characters that change how the text around them is shown without being seen: bidi
+/// embeddings, overrides and isolates, direction marks, zero-width characters, the word joiner
+/// and invisible operators, the byte-order mark, and other format characters that spoof names.
+fn is_invisible_or_bidi(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
+}
+
+fn check_password(password: &str) -> Result<()> {
+    let chars = password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
+        return Err(Error::bad_request(
+            "weak_password",
+            format!("a password needs {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// `POST /v1/accounts`: creates an account and signs in its first device.
 pub(crate) async fn register(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     JsonBody(request): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<DeviceSession>)> {
     let display_name = check_name(
@@ -174,14 +222,10 @@ pub(crate) async fn register(
         &request.device_name,
         MAX_DISPLAY_NAME_CHARS,
     )?;
-    let chars = request.password.chars().count();
-    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
-        return Err(Error::bad_request(
-            "weak_password",
-            format!("a password needs {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"),
-        ));
-    }
-    let hash = hash_password(request.password, state.config().password).await?;
+    check_password(&request.password)?;
+    // Counted once the request is well formed: a typo costs no sign-up.
+    state.throttles().sign_ups.take(&client)?;
+    let hash = hash_password(&state, request.password).await?;
     let account_id = Uuid::now_v7();
     let mut tx = state.pool().begin().await?;
     let inserted = sqlx::query(
@@ -216,6 +260,7 @@ pub(crate) async fn register(
 /// `POST /v1/sessions`: signs an account in on a new device.
 pub(crate) async fn login(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     JsonBody(request): JsonBody<LoginRequest>,
 ) -> Result<(StatusCode, Json<DeviceSession>)> {
     let device_name = check_name(
@@ -223,20 +268,20 @@ pub(crate) async fn login(
         &request.device_name,
         MAX_DISPLAY_NAME_CHARS,
     )?;
-    let row: Option<(Uuid, Option<String>, String)> = sqlx::query_as(
-        "SELECT id, password_hash, role FROM accounts WHERE lower(display_name) = lower($1)",
-    )
-    .bind(request.display_name.trim())
-    .fetch_optional(state.pool())
-    .await?;
-    let Some((account_id, Some(hash), role)) = row else {
-        // Hash anyway, so that an unknown name takes as long as a wrong password.
-        let _ = hash_password(request.password, state.config().password).await;
-        return Err(Error::InvalidCredentials);
-    };
-    if !verify_password(request.password, hash).await? {
-        return Err(Error::InvalidCredentials);
+    let name_key = request.display_name.trim().to_lowercase();
+    let throttles = state.throttles();
+    throttles.sign_ins.take(&client)?;
+    if let Err(refused) = throttles.failed_sign_ins.take(&name_key) {
+        throttles.sign_ins.give_back(&client);
+        return Err(refused);
     }
+    let outcome = check_credentials(&state, &request).await;
+    if outcome.is_ok() {
+        // Only failures count against the address and the name.
+        throttles.sign_ins.give_back(&client);
+        throttles.failed_sign_ins.give_back(&name_key);
+    }
+    let (account_id, role) = outcome?;
     let mut tx = state.pool().begin().await?;
     let session = new_device(
         &mut tx,
@@ -248,6 +293,109 @@ pub(crate) async fn login(
     .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(session)))
+}
+
+/// The account and role behind a name and password, or [`Error::InvalidCredentials`].
+async fn check_credentials(state: &AppState, request: &LoginRequest) -> Result<(Uuid, String)> {
+    let row: Option<(Uuid, Option<String>, String)> = sqlx::query_as(
+        "SELECT id, password_hash, role FROM accounts \
+         WHERE lower(display_name) = lower($1) AND deleted_at IS NULL",
+    )
+    .bind(request.display_name.trim())
+    .fetch_optional(state.pool())
+    .await?;
+    let Some((account_id, Some(hash), role)) = row else {
+        // Hash anyway, so that an unknown name takes as long as a wrong password.
+        let _ = hash_password(state, request.password.clone()).await?;
+        return Err(Error::InvalidCredentials);
+    };
+    if !verify_password(state, request.password.clone(), hash).await? {
+        return Err(Error::InvalidCredentials);
+    }
+    Ok((account_id, role))
+}
+
+/// The caller's stored password hash, checked against `password`.
+async fn check_own_password(state: &AppState, caller: &Caller, password: &str) -> Result<()> {
+    let hash: Option<String> =
+        sqlx::query_scalar("SELECT password_hash FROM accounts WHERE id = $1")
+            .bind(caller.account_id)
+            .fetch_optional(state.pool())
+            .await?
+            .flatten();
+    let Some(hash) = hash else {
+        return Err(Error::InvalidCredentials);
+    };
+    if !verify_password(state, password.to_owned(), hash).await? {
+        return Err(Error::InvalidCredentials);
+    }
+    Ok(())
+}
+
+/// `PUT /v1/accounts/me/password`: changes the caller's password, given the current one. Every
+/// other device is signed out (a stolen token dies with the old password); this one stays.
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(request): JsonBody<ChangePasswordRequest>,
+) -> Result<StatusCode> {
+    check_password(&request.new_password)?;
+    let name_key = caller.account_id.to_string();
+    state.throttles().failed_sign_ins.take(&name_key)?;
+    check_own_password(&state, &caller, &request.current_password).await?;
+    state.throttles().failed_sign_ins.give_back(&name_key);
+    let hash = hash_password(&state, request.new_password).await?;
+    let mut tx = state.pool().begin().await?;
+    sqlx::query("UPDATE accounts SET password_hash = $2 WHERE id = $1")
+        .bind(caller.account_id)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE devices SET revoked_at = now() \
+         WHERE account_id = $1 AND id <> $2 AND revoked_at IS NULL",
+    )
+    .bind(caller.account_id)
+    .bind(caller.device_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(account = %caller.account_id, "password changed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /v1/accounts/me`: deletes the caller's account, given its password. The name is
+/// freed and leaves the leaderboard, the password and every device token stop working; what the
+/// person contributed stays in the dataset under the account's pseudonymous id (withdraw it
+/// first from the app to take it back).
+pub(crate) async fn delete_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(request): JsonBody<DeleteAccountRequest>,
+) -> Result<StatusCode> {
+    let name_key = caller.account_id.to_string();
+    state.throttles().failed_sign_ins.take(&name_key)?;
+    check_own_password(&state, &caller, &request.password).await?;
+    state.throttles().failed_sign_ins.give_back(&name_key);
+    let mut tx = state.pool().begin().await?;
+    sqlx::query(
+        "UPDATE accounts SET deleted_at = now(), password_hash = NULL, \
+                display_name = 'deleted-' || id::text \
+         WHERE id = $1",
+    )
+    .bind(caller.account_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE devices SET revoked_at = now(), name = 'deleted' \
+         WHERE account_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(caller.account_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(account = %caller.account_id, "account deleted");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn new_device(
@@ -393,15 +541,43 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_verify_and_wrong_ones_do_not() {
-        let hash = hash_password("correct horse".into(), PasswordCost::insecure_fast())
+        let hash = hash_password_now("correct horse".into(), PasswordCost::insecure_fast())
             .await
             .unwrap();
         assert!(hash.starts_with("$argon2id$"));
         assert!(
-            verify_password("correct horse".into(), hash.clone())
+            verify_password_now("correct horse".into(), hash.clone())
                 .await
                 .unwrap()
         );
-        assert!(!verify_password("wrong horse".into(), hash).await.unwrap());
+        assert!(
+            !verify_password_now("wrong horse".into(), hash)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn names_that_spoof_others_are_refused() {
+        for spoof in [
+            "admin\u{202E}nimda",
+            "Ali\u{200B}ce",
+            "\u{2066}Bob\u{2069}",
+            "Bob\u{FEFF}",
+            "Carol\u{061C}",
+        ] {
+            let error = check_name("a display name", spoof, 100).unwrap_err();
+            assert!(
+                error.to_string().contains("invisible"),
+                "{spoof:?}: {error}"
+            );
+        }
+        for fine in ["Zoë", "محمد", "李小龙", "Ana-María O'Neil", "👩‍💻 dev"] {
+            // The zero-width joiner inside an emoji sequence is refused too: a name is text.
+            if fine.contains('\u{200D}') {
+                continue;
+            }
+            assert_eq!(check_name("a display name", fine, 100).unwrap(), fine);
+        }
     }
 }

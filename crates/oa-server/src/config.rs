@@ -2,6 +2,7 @@
 //! password hashing. `main.rs` fills them from flags and environment variables; tests pick small
 //! values so that a tree finishes with a handful of contributions.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// Everything a running server can be tuned by. [`Config::default`] holds production values.
@@ -84,6 +85,30 @@ pub struct Limits {
     pub events_per_minute_account: u32,
     /// Events one device may send per minute.
     pub events_per_minute_device: u32,
+    /// Accounts one client address may create per hour (a bucket of this size, refilled evenly;
+    /// 0 = no limit).
+    pub sign_ups_per_hour_per_address: u32,
+    /// Sign-in attempts one client address may make per hour; successful ones are given back.
+    pub sign_ins_per_hour_per_address: u32,
+    /// Failed sign-ins one display name may see per hour, from anywhere: password guessing.
+    pub failed_sign_ins_per_hour_per_name: u32,
+    /// Addresses of the reverse proxies in front of the server (nginx, haproxy). Only a request
+    /// from one of them has its client taken from `X-Forwarded-For`; with none, a client is the
+    /// connection's peer, whatever headers it sends.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl Limits {
+    /// No sign-up or sign-in throttling: for tests and load generators that create many accounts
+    /// from one address, never for a real server.
+    pub fn without_account_throttles(self) -> Self {
+        Limits {
+            sign_ups_per_hour_per_address: 0,
+            sign_ins_per_hour_per_address: 0,
+            failed_sign_ins_per_hour_per_name: 0,
+            ..self
+        }
+    }
 }
 
 impl Default for Limits {
@@ -93,6 +118,10 @@ impl Default for Limits {
             max_text_chars: 10_000,
             events_per_minute_account: 6_000,
             events_per_minute_device: 3_000,
+            sign_ups_per_hour_per_address: 10,
+            sign_ins_per_hour_per_address: 60,
+            failed_sign_ins_per_hour_per_name: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -104,6 +133,15 @@ pub struct PasswordCost {
     pub memory_kib: u32,
     /// Passes over the memory.
     pub iterations: u32,
+    /// Hashes computed at once (each takes `memory_kib` and a core); further sign-ins wait.
+    pub max_parallel: usize,
+    /// How long a sign-in waits for a hashing slot before it is answered `503`.
+    pub max_wait: Duration,
+}
+
+/// Twice the cores: enough to keep every core busy while some hashes wait on memory.
+fn default_parallel_hashes() -> usize {
+    2 * std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 impl Default for PasswordCost {
@@ -111,6 +149,8 @@ impl Default for PasswordCost {
         PasswordCost {
             memory_kib: 19 * 1024,
             iterations: 2,
+            max_parallel: default_parallel_hashes(),
+            max_wait: Duration::from_secs(10),
         }
     }
 }
@@ -121,6 +161,7 @@ impl PasswordCost {
         PasswordCost {
             memory_kib: 64,
             iterations: 1,
+            ..PasswordCost::default()
         }
     }
 }

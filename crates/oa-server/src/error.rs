@@ -89,6 +89,25 @@ pub enum Error {
         retry_after_s: u64,
     },
 
+    /// Too many sign-ups or sign-ins from one address, or too many failed sign-ins for one
+    /// name; retry after the given seconds.
+    ///
+    /// Answered with `429 Too Many Requests`, code `too_many_attempts`, and `Retry-After`.
+    #[error("too many attempts; retry in {retry_after_s} s")]
+    TooManyAttempts {
+        /// Seconds until an attempt is allowed again.
+        retry_after_s: u64,
+    },
+
+    /// Every password-hashing slot stayed busy for the whole wait; retry after the given seconds.
+    ///
+    /// Answered with `503 Service Unavailable`, code `busy`, and `Retry-After`.
+    #[error("busy; retry in {retry_after_s} s")]
+    Busy {
+        /// Seconds to wait before retrying.
+        retry_after_s: u64,
+    },
+
     /// Something inside the server failed that is not the database (a worker thread died).
     ///
     /// Answered with `500 Internal Server Error`, code `internal`.
@@ -153,8 +172,10 @@ impl Error {
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::RateLimited { .. } | Error::TooManyAttempts { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Error::DatabaseUnavailable(_) | Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -172,6 +193,8 @@ impl Error {
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::RateLimited { .. } => "rate_limited",
+            Error::TooManyAttempts { .. } => "too_many_attempts",
+            Error::Busy { .. } => "busy",
             Error::DatabaseUnavailable(_) => "database_unavailable",
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => "internal",
         }
@@ -202,6 +225,13 @@ impl Error {
             }
             Error::RateLimited { retry_after_s } => {
                 format!("too many contributions at once; try again in {retry_after_s} s")
+            }
+            Error::TooManyAttempts { retry_after_s } => format!(
+                "too many sign-ups or sign-ins from here or for this name; try again in \
+                 {retry_after_s} s"
+            ),
+            Error::Busy { retry_after_s } => {
+                format!("the server is busy; try again in {retry_after_s} s")
             }
             Error::DatabaseUnavailable(_) => {
                 "the server cannot reach its database right now; try again later".to_owned()
@@ -240,7 +270,10 @@ impl IntoResponse for Error {
             message: self.public_message(),
         };
         let mut response = (status, Json(body)).into_response();
-        if let Error::RateLimited { retry_after_s } = self {
+        if let Error::RateLimited { retry_after_s }
+        | Error::TooManyAttempts { retry_after_s }
+        | Error::Busy { retry_after_s } = self
+        {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from(retry_after_s),

@@ -38,6 +38,7 @@ const ENTRY_SQL: &str = "\
     FROM score_events s JOIN accounts a ON a.id = s.account_id \
     WHERE ($1::float8 IS NULL OR s.at >= now() - make_interval(days => $1::int)) \
       AND ($2::uuid IS NULL OR a.id = $2) \
+      AND a.deleted_at IS NULL \
     GROUP BY a.id, a.display_name, a.trust";
 
 fn entry(rank: u32, row: EntryRow) -> LeaderboardEntry {

@@ -22,6 +22,7 @@
 //! | `GET /metrics` | Prometheus metrics |
 //! | `GET /openapi.json` | the OpenAPI description of this table |
 //! | `POST /v1/accounts` | register; signs in the first device |
+//! | `DELETE /v1/accounts/me`, `PUT /v1/accounts/me/password` | delete the account; change the password |
 //! | `POST /v1/sessions` | sign in a new device |
 //! | `GET /v1/devices`, `DELETE /v1/devices/{id}` | list devices, revoke a token |
 //! | `PUT /v1/accounts/{id}/role` | change a role (admins) |
@@ -49,11 +50,13 @@ mod score;
 mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod throttle;
 
 use std::future::Future;
-use std::time::Duration;
-
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{delete, get, post, put};
@@ -75,8 +78,11 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// How long a request waits for a free database connection before the server answers `503`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What every request handler shares: the database pool, the configuration, the rate limiter
-/// and the metrics.
+/// How long requests in flight may take to finish after a shutdown was asked for.
+const GRACE: Duration = Duration::from_secs(30);
+
+/// What every request handler shares: the database pool, the configuration, the rate limiter,
+/// the account throttles, the password-hash pool and the metrics.
 ///
 /// Cloning is cheap (everything is reference-counted).
 #[derive(Debug, Clone)]
@@ -84,6 +90,8 @@ pub struct AppState {
     pool: PgPool,
     config: Arc<Config>,
     limiter: Arc<limits::RateLimiter>,
+    throttles: Arc<throttle::AccountThrottles>,
+    hashes: Arc<throttle::HashPool>,
     metrics: Arc<metrics::Metrics>,
 }
 
@@ -102,6 +110,8 @@ impl AppState {
         );
         AppState {
             pool,
+            throttles: Arc::new(throttle::AccountThrottles::new(&config.limits)),
+            hashes: Arc::new(throttle::HashPool::new(&config.password)),
             config: Arc::new(config),
             limiter: Arc::new(limiter),
             metrics: Arc::default(),
@@ -122,6 +132,14 @@ impl AppState {
         &self.limiter
     }
 
+    fn throttles(&self) -> &throttle::AccountThrottles {
+        &self.throttles
+    }
+
+    fn hashes(&self) -> &throttle::HashPool {
+        &self.hashes
+    }
+
     fn metrics(&self) -> &metrics::Metrics {
         &self.metrics
     }
@@ -134,6 +152,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::openapi))
         .route("/v1/accounts", post(auth::register))
+        .route("/v1/accounts/me", delete(auth::delete_account))
+        .route("/v1/accounts/me/password", put(auth::change_password))
         .route("/v1/accounts/{id}/role", put(auth::set_role))
         .route("/v1/sessions", post(auth::login))
         .route("/v1/devices", get(auth::list_devices))
@@ -160,6 +180,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("post", "/v1/accounts"),
+    ("delete", "/v1/accounts/me"),
+    ("put", "/v1/accounts/me/password"),
     ("put", "/v1/accounts/{id}/role"),
     ("post", "/v1/sessions"),
     ("get", "/v1/devices"),
@@ -207,14 +229,73 @@ pub fn latest_schema_version() -> i64 {
     MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
-/// Serves [`router`] on `listener` until `shutdown` completes, then lets requests in flight
-/// finish.
+/// Serves [`router`] over plain HTTP on `listener` until `shutdown` completes, then lets
+/// requests in flight finish. Plain HTTP is for loopback or behind a TLS-terminating proxy
+/// (set [`Limits::trusted_proxies`] to it); anything else uses [`serve_tls`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// A certificate chain and its private key, for [`serve_tls`].
+#[derive(Clone)]
+pub struct TlsIdentity(axum_server::tls_rustls::RustlsConfig);
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The private key never reaches a log.
+        f.write_str("TlsIdentity(..)")
+    }
+}
+
+impl TlsIdentity {
+    /// Reads a PEM certificate chain (leaf first) and a PEM private key (PKCS#8, PKCS#1 or
+    /// SEC1), as certbot and most CAs write them.
+    pub async fn from_pem_files(cert: &Path, key: &Path) -> std::io::Result<Self> {
+        install_crypto_provider();
+        axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+            .await
+            .map(TlsIdentity)
+    }
+
+    /// The same from PEM text in memory.
+    pub async fn from_pem(cert: Vec<u8>, key: Vec<u8>) -> std::io::Result<Self> {
+        install_crypto_provider();
+        axum_server::tls_rustls::RustlsConfig::from_pem(cert, key)
+            .await
+            .map(TlsIdentity)
+    }
+}
+
+/// rustls needs one crypto provider per process: ring. Installing again fails harmlessly.
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Serves [`router`] over HTTPS (TLS 1.2 and 1.3, HTTP/1.1 and HTTP/2 by ALPN) on `listener`
+/// until `shutdown` completes, then gives requests in flight up to 30 s to finish.
+pub async fn serve_tls(
+    listener: std::net::TcpListener,
+    state: AppState,
+    identity: TlsIdentity,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(GRACE));
+    });
+    axum_server::from_tcp_rustls(listener, identity.0)?
+        .handle(handle)
+        .serve(router(state).into_make_service_with_connect_info::<SocketAddr>())
         .await
 }

@@ -5,7 +5,7 @@
 //! `oa-server set-role` appoints moderators and admins. Every setting is a flag with an `OA_*`
 //! environment variable. Everything else lives in the `oa_server` library.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -44,6 +44,13 @@ enum Command {
         /// Address and port to listen on.
         #[arg(long, env = "OA_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// PEM certificate chain (leaf first): serve HTTPS with it. Without it the server speaks
+        /// plain HTTP, for loopback or behind a TLS-terminating proxy (see --trusted-proxy).
+        #[arg(long, env = "OA_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of --tls-cert.
+        #[arg(long, env = "OA_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         #[command(flatten)]
         tuning: Tuning,
     },
@@ -115,6 +122,23 @@ struct Tuning {
     /// argon2id memory per password hash, in KiB.
     #[arg(long, env = "OA_ARGON2_MEMORY_KIB", default_value_t = 19 * 1024)]
     argon2_memory_kib: u32,
+    /// Password hashes computed at once (default: twice the cores); further sign-ins wait.
+    #[arg(long, env = "OA_MAX_PARALLEL_HASHES")]
+    max_parallel_hashes: Option<usize>,
+    /// Accounts one client address may create per hour (0: no limit).
+    #[arg(long, env = "OA_SIGN_UPS_PER_HOUR", default_value_t = 10)]
+    sign_ups_per_hour: u32,
+    /// Sign-in attempts one client address may make per hour; successful ones do not count.
+    #[arg(long, env = "OA_SIGN_INS_PER_HOUR", default_value_t = 60)]
+    sign_ins_per_hour: u32,
+    /// Failed sign-ins one display name may see per hour, from anywhere.
+    #[arg(long, env = "OA_FAILED_SIGN_INS_PER_HOUR", default_value_t = 10)]
+    failed_sign_ins_per_hour: u32,
+    /// Address of a reverse proxy in front of the server whose `X-Forwarded-For` is believed;
+    /// repeat the flag (or separate with commas) for several. Without it every client is the
+    /// connection's peer.
+    #[arg(long, env = "OA_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxy: Vec<IpAddr>,
 }
 
 impl Tuning {
@@ -134,9 +158,17 @@ impl Tuning {
                 max_text_chars: self.max_text_chars,
                 events_per_minute_account: self.events_per_minute_account,
                 events_per_minute_device: self.events_per_minute_device,
+                sign_ups_per_hour_per_address: self.sign_ups_per_hour,
+                sign_ins_per_hour_per_address: self.sign_ins_per_hour,
+                failed_sign_ins_per_hour_per_name: self.failed_sign_ins_per_hour,
+                trusted_proxies: self.trusted_proxy.clone(),
             },
             password: oa_server::PasswordCost {
                 memory_kib: self.argon2_memory_kib.max(8),
+                max_parallel: self
+                    .max_parallel_hashes
+                    .unwrap_or(defaults.password.max_parallel)
+                    .max(1),
                 ..defaults.password
             },
             lease_duration: Duration::from_secs(self.lease_days.max(1) * 24 * 3600),
@@ -236,21 +268,44 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve {
             database,
             listen,
+            tls_cert,
+            tls_key,
             tuning,
         } => {
             let config = tuning.config();
+            // Read before anything else, so that a wrong path fails at once.
+            let identity = match (&tls_cert, &tls_key) {
+                (Some(cert), Some(key)) => Some(
+                    oa_server::TlsIdentity::from_pem_files(cert, key)
+                        .await
+                        .with_context(|| {
+                            format!(
+                                "cannot use the certificate {} with the key {}",
+                                cert.display(),
+                                key.display()
+                            )
+                        })?,
+                ),
+                _ => None,
+            };
             let pool = database.connect_and_migrate().await?;
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
+            let listener = std::net::TcpListener::bind(listen)
                 .with_context(|| format!("cannot listen on {listen}"))?;
-            tracing::info!(address = %listener.local_addr()?, "serving");
-            oa_server::serve(
-                listener,
-                oa_server::AppState::with_config(pool, config),
-                shutdown_signal(),
-            )
-            .await
-            .context("the server stopped with an error")?;
+            let state = oa_server::AppState::with_config(pool, config);
+            let address = listener.local_addr()?;
+            let served = match identity {
+                Some(identity) => {
+                    tracing::info!(%address, "serving HTTPS");
+                    oa_server::serve_tls(listener, state, identity, shutdown_signal()).await
+                }
+                None => {
+                    tracing::info!(%address, "serving plain HTTP");
+                    listener.set_nonblocking(true)?;
+                    let listener = tokio::net::TcpListener::from_std(listener)?;
+                    oa_server::serve(listener, state, shutdown_signal()).await
+                }
+            };
+            served.context("the server stopped with an error")?;
             tracing::info!("shut down");
         }
     }

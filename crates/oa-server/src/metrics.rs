@@ -1,7 +1,8 @@
 //! Prometheus metrics at `GET /metrics`, in the text exposition format.
 //!
 //! A handful of counters and one latency histogram, kept in atomics: requests by route and status
-//! class, request duration, and ingested events by outcome. The route is the matched pattern
+//! class, request duration, ingested events by outcome, and the password hashes running now and
+//! at most. The route is the matched pattern
 //! (`/v1/devices/{id}`), never the raw path, so ids do not explode the label space.
 
 use std::collections::BTreeMap;
@@ -137,9 +138,19 @@ pub(crate) async fn track(State(state): State<AppState>, request: Request, next:
 
 /// `GET /metrics`.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let mut text = state.metrics().render();
+    let hashes = state.hashes();
+    text.push_str("# HELP oa_password_hashes_running Password hashes being computed now.\n");
+    text.push_str("# TYPE oa_password_hashes_running gauge\n");
+    let _ = writeln!(text, "oa_password_hashes_running {}", hashes.running());
+    text.push_str(
+        "# HELP oa_password_hashes_peak The most password hashes computed at once since start.\n",
+    );
+    text.push_str("# TYPE oa_password_hashes_peak gauge\n");
+    let _ = writeln!(text, "oa_password_hashes_peak {}", hashes.peak());
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics().render(),
+        text,
     )
         .into_response()
 }

@@ -42,6 +42,8 @@ pub fn document() -> Value {
     let bad = error_response("malformed_json, invalid_utf8, invalid_body, invalid_input, …");
     let unauthorized =
         error_response("missing_token, invalid_token, token_expired or token_revoked");
+    let too_many = error_response("too_many_attempts (see Retry-After)");
+    let busy = error_response("busy: every password-hashing slot is taken (see Retry-After)");
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -57,6 +59,11 @@ pub fn document() -> Value {
                 "HealthReport": { "type": "object", "required": ["status", "database"],
                     "properties": { "status": { "enum": ["ok", "unavailable"] },
                         "database": { "type": "string" }, "schema_version": { "type": "integer" } } },
+                "ChangePasswordRequest": { "type": "object", "required": ["current_password", "new_password"],
+                    "properties": { "current_password": { "type": "string" },
+                        "new_password": { "type": "string", "minLength": 10, "maxLength": 1024 } } },
+                "DeleteAccountRequest": { "type": "object", "required": ["password"],
+                    "properties": { "password": { "type": "string" } } },
                 "RegisterRequest": { "type": "object", "required": ["display_name", "password", "device_name"],
                     "properties": { "display_name": { "type": "string", "maxLength": 100 },
                         "password": { "type": "string", "minLength": 10 }, "device_name": { "type": "string" } } },
@@ -110,7 +117,17 @@ pub fn document() -> Value {
             "/v1/accounts": { "post": { "summary": "Register and sign in the first device",
                 "requestBody": json_body("RegisterRequest"),
                 "responses": { "201": ok("signed in", Some("DeviceSession")), "400": bad,
-                    "409": error_response("display_name_taken"), "413": error_response("payload_too_large") } } },
+                    "409": error_response("display_name_taken"), "413": error_response("payload_too_large"),
+                    "429": too_many.clone(), "503": busy.clone() } } },
+            "/v1/accounts/me": { "delete": { "summary": "Delete the caller's account (its name is freed, every token revoked)",
+                "security": auth, "requestBody": json_body("DeleteAccountRequest"),
+                "responses": { "204": ok("deleted", None), "401": error_response("invalid_credentials or a token error"),
+                    "429": too_many.clone(), "503": busy.clone() } } },
+            "/v1/accounts/me/password": { "put": { "summary": "Change the caller's password; every other device is signed out",
+                "security": auth, "requestBody": json_body("ChangePasswordRequest"),
+                "responses": { "204": ok("changed", None), "400": error_response("weak_password"),
+                    "401": error_response("invalid_credentials or a token error"),
+                    "429": too_many.clone(), "503": busy.clone() } } },
             "/v1/accounts/{id}/role": { "put": { "summary": "Change an account's role (admins)",
                 "security": auth, "parameters": id_param(), "requestBody": json_body("SetRoleRequest"),
                 "responses": { "204": ok("changed", None), "401": unauthorized, "403": error_response("forbidden"),
@@ -118,7 +135,7 @@ pub fn document() -> Value {
             "/v1/sessions": { "post": { "summary": "Sign in a new device",
                 "requestBody": json_body("LoginRequest"),
                 "responses": { "201": ok("signed in", Some("DeviceSession")),
-                    "401": error_response("invalid_credentials") } } },
+                    "401": error_response("invalid_credentials"), "429": too_many, "503": busy } } },
             "/v1/devices": { "get": { "summary": "The caller's devices", "security": auth,
                 "responses": { "200": ok("devices", Some("DeviceInfo")), "401": unauthorized } } },
             "/v1/devices/{id}": { "delete": { "summary": "Revoke a device's token", "security": auth,

@@ -41,8 +41,10 @@ use sqlx::{AssertSqlSafe, Connection as _};
 use crate::error::ErrorChain;
 
 mod proxy;
+mod tls;
 use crate::{AppState, Config, PasswordCost};
 pub use proxy::{Fault, FaultProxy};
+pub use tls::TestCa;
 
 /// The superuser `initdb` creates; with `trust` authentication it needs no password.
 const SUPERUSER: &str = "oa";
@@ -579,17 +581,35 @@ pub fn server_binary() -> Result<PathBuf, FixtureError> {
     }
 }
 
-/// The configuration for load generators: the cheapest password hashing and no per-account or
-/// per-device event limits, so that what is measured is the server, not its limits.
-pub fn load_config() -> Config {
+/// Installs ring as rustls's crypto provider, which every reqwest client of this workspace needs
+/// before it is built (the server's and the desktop's do it themselves; a test's own client
+/// calls this first).
+pub fn install_crypto_provider() {
+    crate::install_crypto_provider();
+}
+
+/// The configuration of most tests: the defaults, except the cheapest password hashing and no
+/// sign-up or sign-in throttling (tests sign many accounts in from one address). Tests of the
+/// throttles start from [`Config::default`].
+pub fn test_config() -> Config {
     Config {
         password: PasswordCost::insecure_fast(),
+        limits: crate::Limits::default().without_account_throttles(),
+        ..Config::default()
+    }
+}
+
+/// The configuration for load generators: [`test_config`] without per-account or per-device
+/// event limits either, so that what is measured is the server, not its limits.
+pub fn load_config() -> Config {
+    let config = test_config();
+    Config {
         limits: crate::Limits {
             events_per_minute_account: u32::MAX / 2,
             events_per_minute_device: u32::MAX / 2,
-            ..crate::Limits::default()
+            ..config.limits
         },
-        ..Config::default()
+        ..config
     }
 }
 
@@ -597,24 +617,36 @@ pub fn load_config() -> Config {
 #[derive(Debug)]
 pub struct TestServer {
     addr: SocketAddr,
+    tls: bool,
     pool: PgPool,
     database: Option<TestDatabase>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl TestServer {
-    /// Serves a fresh, migrated database with the default configuration, except that passwords
-    /// are hashed with argon2's cheapest parameters (tests sign in a lot).
+    /// Serves a fresh, migrated database with [`test_config`].
     pub async fn start() -> Result<Self, FixtureError> {
-        Self::start_with(Config {
-            password: PasswordCost::insecure_fast(),
-            ..Config::default()
-        })
-        .await
+        Self::start_with(test_config()).await
     }
 
     /// Serves a fresh, migrated database with the given configuration.
     pub async fn start_with(config: Config) -> Result<Self, FixtureError> {
+        Self::start_migrated(config, None).await
+    }
+
+    /// Serves a fresh, migrated database over HTTPS with [`test_config`] and the server
+    /// certificate of `ca`; [`TestServer::base_url`] is then `https://localhost:<port>`.
+    pub async fn start_tls(ca: &TestCa) -> Result<Self, FixtureError> {
+        let identity = crate::TlsIdentity::from_pem_files(&ca.cert_file(), &ca.key_file())
+            .await
+            .map_err(FixtureError::setup("reading the test certificate"))?;
+        Self::start_migrated(test_config(), Some(identity)).await
+    }
+
+    async fn start_migrated(
+        config: Config,
+        tls: Option<crate::TlsIdentity>,
+    ) -> Result<Self, FixtureError> {
         let database = database().await?;
         let pool = database.pool().await?;
         crate::migrate(&pool)
@@ -623,31 +655,48 @@ impl TestServer {
                 what: "migrating a test database",
                 message: ErrorChain(&error).to_string(),
             })?;
-        let mut server = Self::serve(pool, config).await?;
+        let mut server = Self::serve(pool, config, tls).await?;
         server.database = Some(database);
         Ok(server)
     }
 
     /// Serves the given pool as it is: not migrated, or pointing nowhere, if a test wants that.
     pub async fn with_pool(pool: PgPool) -> Result<Self, FixtureError> {
-        Self::serve(pool, Config::default()).await
+        Self::serve(pool, Config::default(), None).await
     }
 
-    async fn serve(pool: PgPool, config: Config) -> Result<Self, FixtureError> {
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .await
+    async fn serve(
+        pool: PgPool,
+        config: Config,
+        tls: Option<crate::TlsIdentity>,
+    ) -> Result<Self, FixtureError> {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .map_err(FixtureError::setup("binding a loopback port"))?;
         let addr = listener
             .local_addr()
             .map_err(FixtureError::setup("binding a loopback port"))?;
         let state = AppState::with_config(pool.clone(), config);
+        let is_tls = tls.is_some();
         let task = tokio::spawn(async move {
-            if let Err(error) = crate::serve(listener, state, std::future::pending()).await {
+            let served = match tls {
+                Some(identity) => {
+                    crate::serve_tls(listener, state, identity, std::future::pending()).await
+                }
+                None => match listener
+                    .set_nonblocking(true)
+                    .and_then(|()| tokio::net::TcpListener::from_std(listener))
+                {
+                    Ok(listener) => crate::serve(listener, state, std::future::pending()).await,
+                    Err(error) => Err(error),
+                },
+            };
+            if let Err(error) = served {
                 eprintln!("oa-server testing: the test server stopped: {error}");
             }
         });
         Ok(TestServer {
             addr,
+            tls: is_tls,
             pool,
             database: None,
             task,
@@ -659,9 +708,14 @@ impl TestServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:<port>`, without a trailing slash.
+    /// `http://127.0.0.1:<port>`, or `https://localhost:<port>` over TLS, without a trailing
+    /// slash.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        if self.tls {
+            format!("https://localhost:{}", self.addr.port())
+        } else {
+            format!("http://{}", self.addr)
+        }
     }
 
     /// The pool the server uses.

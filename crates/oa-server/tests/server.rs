@@ -2,6 +2,7 @@
 //! HTTP on loopback, as a load balancer, a monitor or the desktop app would.
 
 mod server {
+    mod account_defences;
     mod accounts;
     pub(crate) mod client;
     mod concurrency;
@@ -24,6 +25,7 @@ use sqlx::postgres::PgPoolOptions;
 
 fn http() -> reqwest::Client {
     // A generous limit only so that a hang fails the test instead of stalling the suite.
+    testing::install_crypto_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

@@ -1,5 +1,13 @@
-//! [`ServerClient`]: one dataset server, at one base URL.
+//! [`ServerClient`]: one dataset server, at one base URL, reached over TLS.
+//!
+//! What the client trusts: TLS with the platform's roots (plus a CA file the person names, for a
+//! self-hosted server); plain `http://` only to this computer; redirects only within the same
+//! scheme, host and port; answers only up to [`MAX_RESPONSE_BYTES`]. A server that breaks any of
+//! these gets a typed [`Error`], never a hang or unbounded memory.
 
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Once;
 use std::time::Duration;
 
 use oa_types::{
@@ -8,7 +16,8 @@ use oa_types::{
     MAX_EVENTS_PER_BATCH, RegisterRequest, SubmittedEvent, TaskList, Uuid,
 };
 use reqwest::header::RETRY_AFTER;
-use reqwest::{RequestBuilder, Response, StatusCode, Url};
+use reqwest::redirect::{Attempt, Policy};
+use reqwest::{Certificate, RequestBuilder, Response, StatusCode, Url};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -26,6 +35,16 @@ const MAX_MESSAGE_CHARS: usize = 300;
 
 /// How long to wait after a `429` that names no time.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The largest answer body read: far above any honest answer (a page of tasks with their
+/// conversations), small enough that a hostile server cannot fill the laptop's memory.
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The most of an error answer's body read for its message.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// Redirects followed within the same origin before giving up.
+const MAX_REDIRECTS: usize = 5;
 
 /// A client of one dataset server.
 ///
@@ -60,12 +79,30 @@ impl ServerClient {
     /// Fails with [`Error::InvalidUrl`] for anything that is not a plain `http`/`https` URL with a
     /// host, and for URLs with credentials, a query or a fragment: devices authenticate with a
     /// token, and a password in a URL ends up in logs.
+    ///
+    /// `http://` is accepted only for a server on this computer (`localhost`, `127.0.0.0/8`,
+    /// `::1`): anywhere else the password and the device token would cross the network in
+    /// clear text.
     pub fn new(base_url: &str) -> Result<Self> {
+        Self::with_ca_file(base_url, None)
+    }
+
+    /// Like [`ServerClient::new`], trusting the certificate authorities in the PEM file `ca_file`
+    /// as well as the platform's, for a self-hosted server with its own CA. A file that cannot
+    /// be read or holds no certificate is [`Error::InvalidCaFile`].
+    pub fn with_ca_file(base_url: &str, ca_file: Option<&Path>) -> Result<Self> {
         let base = parse_base_url(base_url)?;
+        let extra_roots = match ca_file {
+            Some(path) => read_ca_file(path)?,
+            None => Vec::new(),
+        };
+        install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("oa-sync/", env!("CARGO_PKG_VERSION")))
+            .redirect(Policy::custom(same_origin_only))
+            .tls_certs_merge(extra_roots)
             .build()
             .map_err(Error::ClientSetup)?;
         Ok(ServerClient { base, http })
@@ -213,7 +250,7 @@ impl ServerClient {
         let response = request
             .send()
             .await
-            .map_err(|source| self.unreachable(source))?;
+            .map_err(|source| self.request_failed(source))?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -224,7 +261,11 @@ impl ServerClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs);
-        let body = response.text().await.unwrap_or_default();
+        let body = match read_bounded(response, MAX_ERROR_BODY_BYTES).await {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            // Only the message is lost: the status still says what happened.
+            Err(_) => String::new(),
+        };
         let message = status_message(status, &body);
         Err(match status {
             StatusCode::UNAUTHORIZED => Error::Unauthorized { message },
@@ -241,15 +282,19 @@ impl ServerClient {
 
     /// The body of a successful answer from `what`, as `T`.
     async fn decode<T: DeserializeOwned>(&self, response: Response, what: &str) -> Result<T> {
-        response.json().await.map_err(|error| {
-            if error.is_decode() {
-                Error::InvalidResponse {
-                    reason: format!("{what} did not answer as this client expects: {error}"),
-                }
-            } else {
-                // The connection broke while the body was on its way.
-                self.unreachable(error)
-            }
+        let body =
+            read_bounded(response, MAX_RESPONSE_BYTES)
+                .await
+                .map_err(|error| match error {
+                    BodyError::TooLarge => Error::ResponseTooLarge {
+                        what: what.to_owned(),
+                        limit: MAX_RESPONSE_BYTES,
+                    },
+                    // The connection broke while the body was on its way.
+                    BodyError::Network(source) => self.request_failed(source),
+                })?;
+        serde_json::from_slice(&body).map_err(|error| Error::InvalidResponse {
+            reason: format!("{what} did not answer as this client expects: {error}"),
         })
     }
 
@@ -260,12 +305,133 @@ impl ServerClient {
             .expect("a relative path joins onto a base URL")
     }
 
-    fn unreachable(&self, source: reqwest::Error) -> Error {
+    /// A request that got no usable answer: a redirect this client refuses, or no answer.
+    fn request_failed(&self, source: reqwest::Error) -> Error {
+        if source.is_redirect() {
+            // The policy's own error names where the redirect pointed.
+            let mut cause = std::error::Error::source(&source);
+            let mut to = "another address".to_owned();
+            while let Some(error) = cause {
+                if let Some(target) = error.downcast_ref::<RedirectTarget>() {
+                    to = target.0.clone();
+                    break;
+                }
+                cause = error.source();
+            }
+            return Error::RedirectRefused {
+                from: origin_of(&self.base),
+                to,
+            };
+        }
         Error::Unreachable {
             url: self.base.to_string(),
             source: source.without_url(),
         }
     }
+}
+
+/// rustls needs one crypto provider per process; ours is ring (hf-hub's client uses it too).
+/// Installing fails harmlessly when another part of the program installed one first.
+fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// The certificates of a PEM file of certificate authorities.
+fn read_ca_file(path: &Path) -> Result<Vec<Certificate>> {
+    let invalid = |reason: String| Error::InvalidCaFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|error| invalid(error.to_string()))?;
+    let certificates = Certificate::from_pem_bundle(&pem).map_err(|error| {
+        invalid(format!(
+            "it is not a PEM file of certificates ({})",
+            error.without_url()
+        ))
+    })?;
+    if certificates.is_empty() {
+        return Err(invalid(
+            "it holds no certificate (-----BEGIN CERTIFICATE-----)".to_owned(),
+        ));
+    }
+    Ok(certificates)
+}
+
+/// The redirect policy: follow a few redirects that stay on the same scheme, host and port (a
+/// moved path), refuse any other, so a token never goes to another server or over plain HTTP.
+fn same_origin_only(attempt: Attempt<'_>) -> reqwest::redirect::Action {
+    let Some(first) = attempt.previous().first() else {
+        return attempt.stop();
+    };
+    let same_origin = attempt.url().scheme() == first.scheme()
+        && attempt.url().host_str() == first.host_str()
+        && attempt.url().port_or_known_default() == first.port_or_known_default();
+    if !same_origin {
+        let target = RedirectTarget(origin_of(attempt.url()));
+        return attempt.error(target);
+    }
+    if attempt.previous().len() > MAX_REDIRECTS {
+        return attempt.error("too many redirects");
+    }
+    attempt.follow()
+}
+
+/// The origin a refused redirect pointed to, carried through reqwest's error.
+#[derive(Debug)]
+struct RedirectTarget(String);
+
+impl std::fmt::Display for RedirectTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a redirect to {} was refused", self.0)
+    }
+}
+
+impl std::error::Error for RedirectTarget {}
+
+/// `scheme://host:port` of a URL: what a message may show of it (no path, query or user).
+fn origin_of(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// Why a body was not read whole.
+enum BodyError {
+    TooLarge,
+    Network(reqwest::Error),
+}
+
+/// Reads a body of at most `limit` bytes. A longer one stops being read at the limit, so that
+/// memory stays bounded whatever the server sends (or claims in `Content-Length`).
+async fn read_bounded(mut response: Response, limit: usize) -> Result<Vec<u8>, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Network)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Whether a host is this computer, where plain HTTP never crosses a network.
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return ip.is_loopback();
+    }
+    let name = host.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
 }
 
 fn parse_base_url(input: &str) -> Result<Url> {
@@ -285,6 +451,13 @@ fn parse_base_url(input: &str) -> Result<Url> {
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(invalid("it has no host".to_owned()));
+    }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(invalid(
+            "http:// is only for a server on this computer; use https:// so that your password \
+             and contributions are encrypted on the way"
+                .to_owned(),
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid(
@@ -364,6 +537,36 @@ mod tests {
         assert!(reason("ftp://example.org").contains("http://"));
         assert!(reason("https://user:pw@example.org").contains("password"));
         assert!(reason("https://example.org/?token=1").contains("query"));
+        assert!(reason("http://example.org").contains("https://"));
+        assert!(reason("http://192.168.1.20:8080").contains("https://"));
+        assert!(reason("http://localhost.example.org").contains("https://"));
+    }
+
+    #[test]
+    fn plain_http_is_accepted_only_on_this_computer() {
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://127.9.9.9",
+            "http://[::1]:8080",
+            "http://localhost:8080",
+            "http://LOCALHOST.",
+            "http://oa.localhost",
+        ] {
+            assert!(ServerClient::new(local).is_ok(), "{local}");
+        }
+        assert!(ServerClient::new("https://example.org").is_ok());
+    }
+
+    #[test]
+    fn a_missing_or_empty_ca_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let error = ServerClient::with_ca_file("https://example.org", Some(&missing)).unwrap_err();
+        assert!(matches!(error, Error::InvalidCaFile { .. }), "{error}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let error = ServerClient::with_ca_file("https://example.org", Some(&empty)).unwrap_err();
+        assert!(error.to_string().contains("no certificate"), "{error}");
     }
 
     #[test]

@@ -18,6 +18,37 @@ pub enum Error {
         reason: String,
     },
 
+    /// The certificate-authority file named for a self-hosted server cannot be used.
+    #[error("cannot use the CA file {}: {reason}", path.display())]
+    InvalidCaFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The server redirected to another scheme, host or port. Nothing was sent there: a token
+    /// must not follow a redirect to another server or to plain HTTP.
+    #[error(
+        "the server at {from} redirected to {to}; if that is the right server, set it as the \
+         server address"
+    )]
+    RedirectRefused {
+        /// The origin asked.
+        from: String,
+        /// Where it pointed.
+        to: String,
+    },
+
+    /// The server's answer was larger than any honest answer; reading stopped at the limit.
+    #[error("the answer to {what} was larger than {limit} bytes; it was not read")]
+    ResponseTooLarge {
+        /// The endpoint asked.
+        what: String,
+        /// The most read.
+        limit: usize,
+    },
+
     /// The HTTP client could not be set up (the system's network configuration was refused).
     #[error("cannot set up the HTTP client")]
     ClientSetup(#[source] reqwest::Error),

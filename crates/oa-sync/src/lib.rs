@@ -12,5 +12,5 @@
 mod client;
 mod error;
 
-pub use client::{ServerClient, ServerHealth};
+pub use client::{MAX_RESPONSE_BYTES, ServerClient, ServerHealth};
 pub use error::{Error, Result};

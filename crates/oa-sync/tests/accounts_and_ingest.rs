@@ -10,35 +10,11 @@ use oa_server::{Config, Limits, PasswordCost};
 use oa_store::Store;
 use oa_sync::{Error, ServerClient};
 use oa_types::{
-    ConsentState, DeviceSession, EventStatus, LoginRequest, MAX_EVENTS_PER_BATCH, RegisterRequest,
-    SubmittedEvent, Uuid,
+    DeviceSession, EventStatus, LoginRequest, MAX_EVENTS_PER_BATCH, SubmittedEvent, Uuid,
 };
 
-fn register_request(name: &str) -> RegisterRequest {
-    RegisterRequest {
-        display_name: name.to_owned(),
-        password: "correct horse battery staple".to_owned(),
-        device_name: "laptop".to_owned(),
-    }
-}
-
-/// A conversation written in a desktop store and shared: its queued outbox events, as sent.
-fn shared_conversation(store: &mut Store, question: &str) -> Result<Vec<SubmittedEvent>> {
-    let prompt = store.add_prompt(None, question)?;
-    store.add_reply(
-        &prompt,
-        "Because air scatters blue sunlight more than red light.",
-        Some(oa_server::testing::model_provenance()),
-    )?;
-    for event in store.events(ConsentState::Private)? {
-        store.share_event(event.id)?;
-    }
-    Ok(store
-        .events(ConsentState::Queued)?
-        .iter()
-        .map(SubmittedEvent::from)
-        .collect())
-}
+mod common;
+use common::{register_request, shared_conversation};
 
 #[tokio::test]
 async fn a_shared_conversation_is_sent_once_and_a_revoked_device_is_refused() -> Result<()> {

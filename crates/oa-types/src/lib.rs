@@ -42,11 +42,12 @@ pub use oasst::{
 pub use review::{PayloadFinding, ReviewGroup, ReviewItem};
 pub use search::{HIGHLIGHT_END, HIGHLIGHT_START, SearchHit};
 pub use server::{
-    AccountRole, AccountStatus, AgreementPoint, ContributorStats, DeviceInfo, DeviceSession,
-    EventResult, EventStatus, HealthReport, HealthStatus, INGEST_VERSION, IngestRequest,
-    IngestResponse, Leaderboard, LeaderboardEntry, LeaderboardWindow, LeaseRequest, LinkAccount,
-    LoginRequest, MAX_EVENTS_PER_BATCH, RegisterRequest, RejectionReason, SetRoleRequest, Standing,
-    SubmittedEvent, SyncStatus, Task, TaskKind, TaskList, TaskMessage,
+    AccountRole, AccountStatus, AgreementPoint, ChangePasswordRequest, ContributorStats,
+    DeleteAccountRequest, DeviceInfo, DeviceSession, EventResult, EventStatus, HealthReport,
+    HealthStatus, INGEST_VERSION, IngestRequest, IngestResponse, Leaderboard, LeaderboardEntry,
+    LeaderboardWindow, LeaseRequest, LinkAccount, LoginRequest, MAX_EVENTS_PER_BATCH,
+    RegisterRequest, RejectionReason, SetRoleRequest, Standing, SubmittedEvent, SyncStatus, Task,
+    TaskKind, TaskList, TaskMessage,
 };
 pub use settings::{
     AppSettings, ComputeDevice, ConversationSettings, DeviceSupport, MAX_SYSTEM_PROMPT_CHARS,

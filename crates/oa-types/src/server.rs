@@ -76,8 +76,47 @@ impl AccountRole {
     }
 }
 
+/// `Debug` for a type holding a secret: the listed fields as they are, each secret as
+/// `<redacted>`, so a password or token never reaches a log through `{:?}`.
+macro_rules! debug_without_secrets {
+    ($type:ident { $($field:ident),* ; $($secret:ident),+ }) => {
+        impl std::fmt::Debug for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($type))
+                    $(.field(stringify!($field), &self.$field))*
+                    $(.field(stringify!($secret), &"<redacted>"))+
+                    .finish()
+            }
+        }
+    };
+}
+
+debug_without_secrets!(RegisterRequest { display_name, device_name; password });
+debug_without_secrets!(LoginRequest { display_name, device_name; password });
+debug_without_secrets!(DeviceSession { account_id, device_id, role, expires_at_ms; token });
+debug_without_secrets!(LinkAccount { server_url, display_name, create; password });
+debug_without_secrets!(ChangePasswordRequest { ; current_password, new_password });
+debug_without_secrets!(DeleteAccountRequest { ; password });
+
+/// `PUT /v1/accounts/me/password`: a new password, given the current one. Every other device of
+/// the account is signed out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePasswordRequest {
+    /// The password now.
+    pub current_password: String,
+    /// The new one (at least 10 characters).
+    pub new_password: String,
+}
+
+/// `DELETE /v1/accounts/me`: deletes the account, given its password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteAccountRequest {
+    /// The account's password.
+    pub password: String,
+}
+
 /// `POST /v1/accounts`: a new account, signed in on its first device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterRequest {
     /// Public name on the leaderboard, also the login name; unique regardless of case.
     pub display_name: String,
@@ -88,7 +127,7 @@ pub struct RegisterRequest {
 }
 
 /// `POST /v1/sessions`: signs an existing account in on a new device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginRequest {
     /// The account's display name (any case).
     pub display_name: String,
@@ -99,7 +138,7 @@ pub struct LoginRequest {
 }
 
 /// A device signed in to an account: its bearer token is shown once, here, and never again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceSession {
     /// The account.
     pub account_id: Uuid,
@@ -532,6 +571,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn secrets_never_show_in_debug_output() {
+        let session = DeviceSession {
+            account_id: Uuid::nil(),
+            device_id: Uuid::nil(),
+            role: AccountRole::Contributor,
+            token: "oa_secret-token".into(),
+            expires_at_ms: 1,
+        };
+        let login = LoginRequest {
+            display_name: "Alice".into(),
+            password: "hunter2-hunter2".into(),
+            device_name: "laptop".into(),
+        };
+        let change = ChangePasswordRequest {
+            current_password: "old-secret-1".into(),
+            new_password: "new-secret-2".into(),
+        };
+        let shown = format!("{session:?} {login:?} {change:?}");
+        for secret in ["secret-token", "hunter2", "old-secret", "new-secret"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(
+            shown.contains("Alice") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn enums_use_stable_snake_case_codes() {
         for reason in [
             RejectionReason::MalformedPayload,
@@ -579,7 +646,7 @@ pub struct AccountStatus {
 }
 
 /// Signing this device in to a dataset server, with a new account or an existing one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkAccount {
     /// The server's base URL, e.g. `https://data.example.org`.
     pub server_url: String,

@@ -21,6 +21,7 @@ pub struct Contributor {
 }
 
 pub fn http() -> reqwest::Client {
+    oa_server::testing::install_crypto_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
@@ -32,9 +33,8 @@ pub const PASSWORD: &str = "correct horse battery";
 /// The test configuration with the given tree policy (and cheap password hashing).
 pub fn config_with(tree: oa_server::TreePolicy) -> oa_server::Config {
     oa_server::Config {
-        password: oa_server::PasswordCost::insecure_fast(),
         tree,
-        ..oa_server::Config::default()
+        ..oa_server::testing::test_config()
     }
 }
 

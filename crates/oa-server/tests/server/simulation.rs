@@ -56,7 +56,7 @@ async fn consensus_recovers_the_truth_and_trust_sinks_the_adversaries() -> Resul
         limits: oa_server::Limits {
             events_per_minute_account: 1_000_000,
             events_per_minute_device: 1_000_000,
-            ..oa_server::Limits::default()
+            ..oa_server::Limits::default().without_account_throttles()
         },
         ..Config::default()
     })

@@ -70,6 +70,10 @@ impl Store {
         serde_json::from_str::<serde_json::Value>(redacted_payload).map_err(|e| {
             StoreError::InvalidInput(format!("a redacted payload must be JSON: {e}"))
         })?;
+        self.durably(|s| s.redact_in_place(id, redacted_payload))
+    }
+
+    fn redact_in_place(&mut self, id: Uuid, redacted_payload: &str) -> Result<ContributionEvent> {
         let tx = self.conn.transaction()?;
         let state = current_state(&tx, id)?;
         if !matches!(
@@ -90,12 +94,16 @@ impl Store {
 
     /// Queues every private event of a conversation; returns how many.
     pub fn share_conversation(&mut self, conversation_id: Uuid) -> Result<usize> {
-        self.move_conversation(conversation_id, ConsentState::Private, ConsentState::Queued)
+        self.durably(|s| {
+            s.move_conversation(conversation_id, ConsentState::Private, ConsentState::Queued)
+        })
     }
 
     /// Takes every queued event of a conversation back to private; returns how many.
     pub fn unshare_conversation(&mut self, conversation_id: Uuid) -> Result<usize> {
-        self.move_conversation(conversation_id, ConsentState::Queued, ConsentState::Private)
+        self.durably(|s| {
+            s.move_conversation(conversation_id, ConsentState::Queued, ConsentState::Private)
+        })
     }
 
     fn move_conversation(
@@ -121,27 +129,29 @@ impl Store {
     /// event is queued again the same way (its reason is cleared), after the person fixed it or
     /// when the server's refusal may no longer hold (a missing parent arrived since).
     pub fn share_event(&mut self, id: Uuid) -> Result<ContributionEvent> {
-        self.move_event(id, ConsentState::Queued, None)
+        self.durably(|s| s.move_event(id, ConsentState::Queued, None))
     }
 
     /// The person takes back a queued (or refused) event: it becomes private again.
     pub fn unshare_event(&mut self, id: Uuid) -> Result<ContributionEvent> {
-        self.move_event(id, ConsentState::Private, None)
+        self.durably(|s| s.move_event(id, ConsentState::Private, None))
     }
 
     /// Withdraws an event the server may hold (sent or accepted): a retraction is queued for
     /// it, and the event itself is dropped, since its id can never be shared again. Returns
     /// the retraction. Events that never left (private, queued) are unshared instead.
     pub fn withdraw_event(&mut self, id: Uuid) -> Result<ContributionEvent> {
-        let tx = self.conn.transaction()?;
-        let retraction = withdraw_in(&tx, "id", id, now_ms())?.pop().ok_or_else(|| {
-            StoreError::InvalidInput(
-                "only a contribution the server may hold (sent or accepted) can be withdrawn"
-                    .into(),
-            )
-        })?;
-        tx.commit()?;
-        Ok(retraction)
+        self.durably(|s| {
+            let tx = s.conn.transaction()?;
+            let retraction = withdraw_in(&tx, "id", id, now_ms())?.pop().ok_or_else(|| {
+                StoreError::InvalidInput(
+                    "only a contribution the server may hold (sent or accepted) can be withdrawn"
+                        .into(),
+                )
+            })?;
+            tx.commit()?;
+            Ok(retraction)
+        })
     }
 
     /// Withdraws every event of a conversation the server may hold ([`Store::withdraw_event`]);
@@ -150,10 +160,12 @@ impl Store {
         &mut self,
         conversation_id: Uuid,
     ) -> Result<Vec<ContributionEvent>> {
-        let tx = self.conn.transaction()?;
-        let retractions = withdraw_in(&tx, "conversation_id", conversation_id, now_ms())?;
-        tx.commit()?;
-        Ok(retractions)
+        self.durably(|s| {
+            let tx = s.conn.transaction()?;
+            let retractions = withdraw_in(&tx, "conversation_id", conversation_id, now_ms())?;
+            tx.commit()?;
+            Ok(retractions)
+        })
     }
 
     /// The sync client sent a queued event.
@@ -188,6 +200,32 @@ impl Store {
         ))?;
         let rows = stmt.query_map([limit as i64], event_from_row)?;
         rows.map(|r| r?).collect()
+    }
+
+    /// The next batch to send, at most `limit` events (those left `sent` by a lost answer
+    /// first), marked sent by the same transaction that reads them. What is returned is exactly
+    /// what is marked: a redaction or an unshare committed before is in it, and one tried after
+    /// is refused (a sent event can no longer change), so no other bytes can leave than these.
+    pub fn claim_events_to_send(&mut self, limit: usize) -> Result<Vec<ContributionEvent>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut events: Vec<ContributionEvent> = {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM contribution_events WHERE state IN ('sent', 'queued')
+                 ORDER BY state = 'queued', created_at, id LIMIT ?1"
+            ))?;
+            let rows = stmt.query_map([limit as i64], event_from_row)?;
+            rows.map(|r| r?).collect::<Result<_>>()?
+        };
+        for event in &mut events {
+            if event.state == ConsentState::Queued {
+                move_in(&tx, event.id, ConsentState::Sent, None)?;
+                event.state = ConsentState::Sent;
+            }
+        }
+        tx.commit()?;
+        Ok(events)
     }
 
     /// Marks the queued ones among `ids` sent, in one transaction, before they go out: from then

@@ -69,6 +69,17 @@ impl Store {
         Ok(Store { conn })
     }
 
+    /// Runs `f` with `synchronous = FULL`: its commits reach the disk before they return, so a
+    /// power cut right after cannot undo them. For the person's consent (share, unshare,
+    /// redact) and withdrawals, whose loss would send what they took back; everything else
+    /// keeps WAL's `NORMAL` (durable across a crash of the app, not of the machine).
+    pub(crate) fn durably<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        let outcome = f(self);
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        outcome
+    }
+
     /// Schema version of the open database.
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self
@@ -182,17 +193,20 @@ impl Store {
     /// Events the server may already hold (sent or accepted) are replaced by queued retractions,
     /// so that the deletion reaches the dataset too; the retractions carry no text.
     pub fn delete_conversation(&mut self, conversation_id: Uuid) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        queue_retractions(&tx, conversation_id, now_ms())?;
-        let n = tx.execute(
-            "DELETE FROM conversations WHERE id = ?1",
-            [conversation_id.to_string()],
-        )?;
-        if n == 0 {
-            return Err(not_found_conversation(conversation_id));
-        }
-        tx.commit()?;
-        Ok(())
+        // Its retractions are withdrawals: durable like every other.
+        self.durably(|s| {
+            let tx = s.conn.transaction()?;
+            queue_retractions(&tx, conversation_id, now_ms())?;
+            let n = tx.execute(
+                "DELETE FROM conversations WHERE id = ?1",
+                [conversation_id.to_string()],
+            )?;
+            if n == 0 {
+                return Err(not_found_conversation(conversation_id));
+            }
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     /// A conversation with the messages on its current path, root first.
@@ -481,6 +495,27 @@ pub(crate) fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn synchronous(store: &Store) -> i64 {
+        store
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn consent_changes_commit_with_full_sync_and_the_rest_stays_normal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+        // 1 = NORMAL, 2 = FULL.
+        assert_eq!(synchronous(&store), 1);
+        let inside = store.durably(|s| Ok(synchronous(s))).unwrap();
+        assert_eq!(inside, 2);
+        assert_eq!(synchronous(&store), 1);
+        let failed: Result<()> = store.durably(|_| Err(StoreError::InvalidInput("refused".into())));
+        assert!(failed.is_err());
+        assert_eq!(synchronous(&store), 1, "restored after a failure too");
+    }
 
     #[test]
     fn titles_are_the_first_line_shortened_at_a_word() {

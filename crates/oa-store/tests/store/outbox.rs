@@ -341,3 +341,42 @@ fn sharing_a_conversation_queues_its_private_events_and_nothing_else() {
     assert!(store.events(ConsentState::Queued).unwrap().is_empty());
     assert_eq!(store.all_events().unwrap().len(), 4);
 }
+
+#[test]
+fn a_claimed_batch_is_exactly_what_is_marked_sent_and_cannot_change_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("open-assistant.sqlite3");
+    let mut store = Store::open(&path).unwrap();
+    let prompt = store
+        .add_prompt(None, "my number is +31 6 1234 5678")
+        .unwrap();
+    let id = store.events(ConsentState::Private).unwrap()[0].id;
+    store.share_event(id).unwrap();
+    let redacted =
+        serde_json::json!({ "id": prompt.id, "text": "my number is [phone]" }).to_string();
+    // The person redacts in the app's window (another connection to the same file) while the
+    // sync agent claims its batch: either the redaction lands first and is in the batch, or it
+    // comes after and is refused. Never the old bytes sent with the redaction reported done.
+    let mut window = Store::open(&path).unwrap();
+    window.redact_event(id, &redacted).unwrap();
+    let batch = store.claim_events_to_send(10).unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch[0].payload, redacted);
+    assert_eq!(batch[0].state, ConsentState::Sent);
+    assert_eq!(
+        store.events(ConsentState::Sent).unwrap()[0].payload,
+        redacted
+    );
+    assert!(matches!(
+        window.redact_event(id, &prompt.text),
+        Err(StoreError::InvalidInput(_))
+    ));
+    assert!(
+        window.unshare_event(id).is_err(),
+        "a sent event cannot be taken back silently"
+    );
+    // A lost answer leaves it sent: the next claim sends the same bytes again, first.
+    let again = store.claim_events_to_send(10).unwrap();
+    assert_eq!(again[0].id, id);
+    assert_eq!(again[0].payload, redacted);
+}

@@ -630,6 +630,15 @@ impl Check<'_> {
                 "the payload contains a NUL character",
             ));
         }
+        // The struct above skipped the fields it does not know without checking their text;
+        // PostgreSQL's jsonb refuses a lone surrogate anywhere, which would fail the whole
+        // batch. One full parse refuses such an event alone.
+        if let Err(error) = serde_json::from_str::<serde_json::Value>(&self.event.payload) {
+            return Err(refuse(
+                RejectionReason::MalformedPayload,
+                format!("the payload is not valid JSON text: {error}"),
+            ));
+        }
         // The payload parsed into its struct above; serde also reads structs from JSON arrays,
         // so make sure it is an object, as the database requires.
         if !self.event.payload.trim_start().starts_with('{') {

@@ -544,3 +544,36 @@ async fn a_correction_stands_beside_the_reply_it_corrects() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn one_poisoned_event_is_refused_alone_and_the_rest_of_its_batch_is_stored() -> Result<()> {
+    let server = TestServer::start().await?;
+    let alice = register(&server, "Alice").await?;
+    let first = new_prompt("How do tides work?");
+    let third = new_prompt("Why do cats purr?");
+    // A lone surrogate hidden in a field the server does not read: valid for a lenient parser,
+    // refused by PostgreSQL's jsonb.
+    let mut poisoned = message_event(&new_prompt("What is a lone surrogate?"));
+    poisoned.payload = poisoned
+        .payload
+        .replacen('{', r#"{"note":"\ud800 alone","#, 1);
+    let batch = [message_event(&first), poisoned, message_event(&third)];
+
+    let results = alice.ingest(&batch).await?;
+    let statuses: Vec<EventStatus> = results.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            EventStatus::Accepted,
+            EventStatus::Rejected,
+            EventStatus::Accepted
+        ],
+        "{results:?}"
+    );
+    assert_eq!(results[1].reason, Some(RejectionReason::MalformedPayload));
+    assert_eq!(count(&server, "messages").await?, 2);
+    // Sent again, the good ones are duplicates and the bad one is refused again, not a 500.
+    let again = alice.ingest(&batch).await?;
+    assert_eq!(again[1].status, EventStatus::Rejected);
+    Ok(())
+}

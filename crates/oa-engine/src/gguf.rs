@@ -1,8 +1,9 @@
 //! Opening and validating GGUF files before any tensor is touched.
 //!
-//! A user may point the app at any file. Everything the loader relies on is checked here first,
-//! so that a broken or unsupported file becomes a typed error naming the problem — never a panic
-//! deep inside a tensor operation.
+//! A user may point the app at any file. Everything the loader relies on is checked here first
+//! (the header's counts, lengths, sizes and offsets in `header`, the model's hyper-parameters
+//! and tensor shapes in [`crate::arch`]), so that a broken, unsupported or hostile file becomes a
+//! typed error naming the problem — never a panic deep inside a tensor operation.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -13,6 +14,8 @@ use candle_core::quantized::gguf_file::{Content, Value};
 use sha2::{Digest, Sha256};
 
 use crate::{EngineError, Result};
+
+pub(crate) mod header;
 
 pub use crate::arch::SUPPORTED_ARCHITECTURES;
 
@@ -49,10 +52,7 @@ impl GgufFile {
         reader: &mut (impl std::io::Read + std::io::Seek),
         file_size: u64,
     ) -> Result<GgufFile> {
-        let content = Content::read(reader).map_err(|e| EngineError::InvalidGguf {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let content = header::read(path, reader, file_size)?;
         let gguf = GgufFile {
             path: path.to_owned(),
             content,
@@ -212,33 +212,11 @@ impl GgufFile {
     }
 
     /// Checks that the file holds a model this engine can run, naming the first problem found:
-    /// the architecture's hyper-parameters, every tensor's presence and shape, and that every
-    /// tensor's bytes lie within the file.
+    /// the architecture's hyper-parameters and every tensor's presence and shape. (That every
+    /// tensor's bytes lie within the file, `header::read` checked.)
     fn validate(&self) -> Result<()> {
         let hparams = crate::arch::HParams::read(self)?;
-        hparams.check_tensors(self)?;
-        for (name, info) in &self.content.tensor_infos {
-            let elems = info.shape.elem_count();
-            let block = info.ggml_dtype.block_size();
-            if elems % block != 0 {
-                return Err(self.invalid(format!(
-                    "tensor {name} has {elems} elements, not a multiple of its block size {block}"
-                )));
-            }
-            let bytes = (elems / block) as u64 * info.ggml_dtype.type_size() as u64;
-            let end = self
-                .content
-                .tensor_data_offset
-                .saturating_add(info.offset)
-                .saturating_add(bytes);
-            if end > self.file_size {
-                return Err(self.invalid(format!(
-                    "tensor {name} ends at byte {end} but the file has {} bytes (truncated download?)",
-                    self.file_size
-                )));
-            }
-        }
-        Ok(())
+        hparams.check_tensors(self)
     }
 
     /// Whether the file holds a tensor of that name.
@@ -337,4 +315,191 @@ fn hex(bytes: &[u8]) -> String {
             let _ = write!(out, "{b:02x}");
             out
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::quantized::GgmlDType;
+
+    use super::*;
+    use crate::testing::{ModelShape, RawGguf, RawTensor, write_edited_model, write_tiny_model};
+
+    /// How opening a file went; `None` when it was refused as `mention` says, else what went
+    /// wrong instead.
+    fn not_refused(path: &Path, mention: &str) -> Option<String> {
+        match std::panic::catch_unwind(|| GgufFile::open(path)) {
+            Err(_) => Some("opening it panicked".into()),
+            Ok(Ok(_)) => Some("it opened".into()),
+            Ok(Err(e @ (EngineError::InvalidGguf { .. } | EngineError::BadMetadata { .. })))
+                if e.to_string().contains(mention) =>
+            {
+                None
+            }
+            Ok(Err(e)) => Some(format!("the error does not name {mention}: {e:?}")),
+        }
+    }
+
+    /// A tiny llama model that opens, taken apart for editing, and where in its data a
+    /// tensor added at the end may start.
+    fn intact(dir: &Path) -> (RawGguf, u64) {
+        let path = dir.join("intact.gguf");
+        write_tiny_model("llama", &path, 1, GgmlDType::Q8_0);
+        GgufFile::open(&path).expect("the intact file opens");
+        let raw = RawGguf::read(&path);
+        let rewritten = dir.join("rewritten.gguf");
+        raw.write(&rewritten);
+        GgufFile::open(&rewritten).expect("the file written back unchanged opens");
+        let end = (raw.data.len() as u64).next_multiple_of(32);
+        (raw, end)
+    }
+
+    fn assert_all_refused(failures: Vec<String>) {
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn an_alignment_that_is_not_a_power_of_two_is_refused_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("aligned.gguf");
+        let shape = ModelShape::tiny("llama");
+        let mut failures = Vec::new();
+        for value in [
+            Value::U32(0),
+            Value::U32(48),
+            Value::U64(1 << 40),
+            Value::I32(-32),
+            Value::String("32".into()),
+        ] {
+            let case = format!("general.alignment = {value:?}");
+            write_edited_model("llama", &path, 1, GgmlDType::F32, &shape, |m, _| {
+                m.push(("general.alignment".into(), value));
+            });
+            if let Some(problem) = not_refused(&path, "general.alignment") {
+                failures.push(format!("{case}: {problem}"));
+            }
+        }
+        assert_all_refused(failures);
+        // The default, stated, still opens.
+        write_edited_model("llama", &path, 1, GgmlDType::F32, &shape, |m, _| {
+            m.push(("general.alignment".into(), Value::U32(32)));
+        });
+        GgufFile::open(&path).unwrap();
+    }
+
+    #[test]
+    fn hostile_tensor_directory_entries_are_refused_naming_the_tensor() {
+        let dir = tempfile::tempdir().unwrap();
+        let (raw, end) = intact(dir.path());
+        let junk = |name: &str, dims: &[u64], ggml_type: u32, offset: u64| RawTensor {
+            name: name.into(),
+            dims: dims.to_vec(),
+            ggml_type,
+            offset,
+        };
+        let first = raw.tensors.iter().min_by_key(|t| t.offset).unwrap().clone();
+        let cases: Vec<(&str, RawTensor)> = vec![
+            (
+                "more values than a 64-bit count holds",
+                junk("junk.values", &[1 << 32, 1 << 32, 1 << 32, 1], 0, end),
+            ),
+            (
+                "more bytes than a 64-bit size holds",
+                junk("junk.bytes", &[1 << 31, 1 << 31], 0, end),
+            ),
+            (
+                "rows that are not whole blocks",
+                junk("junk.rows", &[16, 2], 8, end),
+            ),
+            ("an unknown type", junk("junk.type", &[32], 5, end)),
+            (
+                "an offset off the alignment",
+                junk("junk.misaligned", &[4], 0, end + 4),
+            ),
+            (
+                "data over another tensor's",
+                junk("junk.overlap", &[4], 0, first.offset),
+            ),
+            ("a second tensor of one name", first.clone()),
+        ];
+        let mut failures = Vec::new();
+        for (case, tensor) in cases {
+            let mut hostile = raw.clone();
+            let mention = tensor.name.clone();
+            hostile.tensors.push(tensor);
+            // Room for the tensors added at the end, so that only their entry is wrong.
+            hostile.data.resize(end as usize + 256, 0);
+            let path = dir.path().join("hostile.gguf");
+            hostile.write(&path);
+            if let Some(problem) = not_refused(&path, &mention) {
+                failures.push(format!("{case}: {problem}"));
+            }
+        }
+        assert_all_refused(failures);
+    }
+
+    #[test]
+    fn hostile_metadata_is_refused_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (raw, _) = intact(dir.path());
+        let huge = 1u64 << 40;
+        let values = header::MAX_VALUES + 1;
+        let mut too_many = 0u32.to_le_bytes().to_vec();
+        too_many.extend(values.to_le_bytes());
+        too_many.resize(too_many.len() + values as usize, 7);
+        let mut nested = 9u32.to_le_bytes().to_vec();
+        nested.extend(1u64.to_le_bytes());
+        nested.extend(4u32.to_le_bytes());
+        nested.extend(1u64.to_le_bytes());
+        nested.extend(5u32.to_le_bytes());
+        let cases: Vec<(&str, &str, u32, Vec<u8>)> = vec![
+            (
+                "a string longer than the file",
+                "general.name",
+                8,
+                [huge.to_le_bytes().as_slice(), b"tiny"].concat(),
+            ),
+            (
+                "an array longer than the file",
+                "tokenizer.ggml.scores",
+                9,
+                [6u32.to_le_bytes().as_slice(), &huge.to_le_bytes()].concat(),
+            ),
+            ("an array of arrays", "junk.nested", 9, nested),
+            (
+                "a boolean that is neither 0 nor 1",
+                "tokenizer.ggml.add_bos_token",
+                7,
+                vec![2],
+            ),
+            (
+                "more array values than any vocabulary",
+                "junk.values",
+                9,
+                too_many,
+            ),
+        ];
+        let mut failures = Vec::new();
+        let path = dir.path().join("hostile.gguf");
+        for (case, key, value_type, stored) in cases {
+            let mut hostile = raw.clone();
+            hostile.set_raw(key, value_type, stored);
+            hostile.write(&path);
+            if let Some(problem) = not_refused(&path, key) {
+                failures.push(format!("{case}: {problem}"));
+            }
+        }
+        let mut twice = raw.clone();
+        let name = twice
+            .metadata
+            .iter()
+            .find(|(k, _, _)| k == "general.name")
+            .unwrap()
+            .clone();
+        twice.metadata.push(name);
+        twice.write(&path);
+        if let Some(problem) = not_refused(&path, "general.name") {
+            failures.push(format!("a key given twice: {problem}"));
+        }
+        assert_all_refused(failures);
+    }
 }

@@ -177,6 +177,18 @@ pub fn write_edited_model(
     shape: &ModelShape,
     edit: impl FnOnce(&mut Metadata, &mut Tensors),
 ) {
+    let bytes = edited_model_bytes(architecture, seed, weights, shape, edit);
+    std::fs::write(path, bytes).expect("the tiny model file can be written");
+}
+
+/// The bytes [`write_edited_model`] writes.
+fn edited_model_bytes(
+    architecture: &str,
+    seed: u64,
+    weights: candle_core::quantized::GgmlDType,
+    shape: &ModelShape,
+    edit: impl FnOnce(&mut Metadata, &mut Tensors),
+) -> Vec<u8> {
     use candle_core::quantized::gguf_file::{self, Value};
     use candle_core::quantized::{GgmlDType, QTensor};
     use candle_core::{Device, Tensor};
@@ -272,8 +284,9 @@ pub fn write_edited_model(
     let metadata_refs: Vec<(&str, &Value)> =
         metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
-    let mut file = std::fs::File::create(path).expect("the tiny model file can be created");
-    gguf_file::write(&mut file, &metadata_refs, &tensor_refs).expect("the tiny model is written");
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    gguf_file::write(&mut bytes, &metadata_refs, &tensor_refs).expect("the tiny model is written");
+    bytes.into_inner()
 }
 
 /// GPT-2's byte-level alphabet (a printable character for each of the 256 bytes), two merged
@@ -308,4 +321,172 @@ fn byte_level_vocabulary() -> Vec<String> {
         .map(String::from),
     );
     tokens
+}
+
+/// A GGUF file taken apart into its header entries and its tensor data, to be written back
+/// with entries no honest writer produces (sizes, offsets, lengths and types that contradict
+/// the file): how the tests make hostile files.
+#[derive(Debug, Clone)]
+pub struct RawGguf {
+    /// Metadata entries in the order written: key, GGUF value type and the value as stored.
+    pub metadata: Vec<(String, u32, Vec<u8>)>,
+    /// The tensor directory in the order written.
+    pub tensors: Vec<RawTensor>,
+    /// The tensor data, from where the header's padding ends.
+    pub data: Vec<u8>,
+}
+
+/// One entry of a [`RawGguf`]'s tensor directory, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawTensor {
+    /// The tensor's name.
+    pub name: String,
+    /// Dimensions, innermost (a row's values) first.
+    pub dims: Vec<u64>,
+    /// ggml's type id.
+    pub ggml_type: u32,
+    /// Where its data start, from the start of the tensor data.
+    pub offset: u64,
+}
+
+impl RawGguf {
+    /// The parts of the (valid) GGUF file at `path`, such as [`write_test_model`] writes.
+    ///
+    /// # Panics
+    /// When the file cannot be read or is not a valid GGUF file.
+    pub fn read(path: &Path) -> RawGguf {
+        RawGguf::from_bytes(&std::fs::read(path).expect("the model file can be read"))
+    }
+
+    /// A tiny model of `architecture` ([`ModelShape::tiny`]) with random f32 weights, as
+    /// [`write_tiny_model`] writes it, taken apart.
+    ///
+    /// # Panics
+    /// When the architecture is not one the engine runs.
+    pub fn tiny_model(architecture: &str, seed: u64) -> RawGguf {
+        let shape = ModelShape::tiny(architecture);
+        let f32 = candle_core::quantized::GgmlDType::F32;
+        RawGguf::from_bytes(&edited_model_bytes(
+            architecture,
+            seed,
+            f32,
+            &shape,
+            |_, _| {},
+        ))
+    }
+
+    /// The parts of a valid GGUF file's bytes.
+    ///
+    /// # Panics
+    /// When the bytes are not a valid GGUF file.
+    pub fn from_bytes(bytes: &[u8]) -> RawGguf {
+        use candle_core::quantized::gguf_file::Content;
+        let content =
+            Content::read(&mut std::io::Cursor::new(bytes)).expect("a valid GGUF file to edit");
+        let metadata = content
+            .metadata
+            .iter()
+            .map(|(key, value)| {
+                let (value_type, stored) = gguf_value(value);
+                (key.clone(), value_type, stored)
+            })
+            .collect();
+        let tensors = content
+            .tensor_infos
+            .iter()
+            .map(|(name, info)| RawTensor {
+                name: name.clone(),
+                dims: info.shape.dims().iter().rev().map(|&d| d as u64).collect(),
+                ggml_type: crate::gguf::header::ggml_type_id(info.ggml_dtype),
+                offset: info.offset,
+            })
+            .collect();
+        RawGguf {
+            metadata,
+            tensors,
+            data: bytes[content.tensor_data_offset as usize..].to_vec(),
+        }
+    }
+
+    /// Sets metadata `key` to the 32-bit unsigned integer `value`.
+    pub fn set_u32(&mut self, key: &str, value: u32) {
+        self.set_raw(key, 4, value.to_le_bytes().to_vec());
+    }
+
+    /// Sets metadata `key` to a value of GGUF type `value_type` stored as `stored`, which need
+    /// not be a valid value of that type.
+    pub fn set_raw(&mut self, key: &str, value_type: u32, stored: Vec<u8>) {
+        self.metadata.retain(|(k, _, _)| k != key);
+        self.metadata.push((key.to_owned(), value_type, stored));
+    }
+
+    /// The file's bytes: a GGUF 3 header with the entries as given, zeros up to the next
+    /// multiple of 32 bytes, then the data.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = b"GGUF".to_vec();
+        out.extend(3u32.to_le_bytes());
+        out.extend((self.tensors.len() as u64).to_le_bytes());
+        out.extend((self.metadata.len() as u64).to_le_bytes());
+        let string = |out: &mut Vec<u8>, s: &str| {
+            out.extend((s.len() as u64).to_le_bytes());
+            out.extend(s.as_bytes());
+        };
+        for (key, value_type, stored) in &self.metadata {
+            string(&mut out, key);
+            out.extend(value_type.to_le_bytes());
+            out.extend(stored);
+        }
+        for t in &self.tensors {
+            string(&mut out, &t.name);
+            out.extend((t.dims.len() as u32).to_le_bytes());
+            for d in &t.dims {
+                out.extend(d.to_le_bytes());
+            }
+            out.extend(t.ggml_type.to_le_bytes());
+            out.extend(t.offset.to_le_bytes());
+        }
+        out.resize(out.len().next_multiple_of(32), 0);
+        out.extend(&self.data);
+        out
+    }
+
+    /// Writes [`RawGguf::to_bytes`] to `path`.
+    ///
+    /// # Panics
+    /// When the file cannot be written.
+    pub fn write(&self, path: &Path) {
+        std::fs::write(path, self.to_bytes()).expect("the edited model file can be written");
+    }
+}
+
+/// GGUF's type id of `value` and its bytes as a GGUF file stores them.
+pub fn gguf_value(value: &candle_core::quantized::gguf_file::Value) -> (u32, Vec<u8>) {
+    use candle_core::quantized::gguf_file::Value;
+    match value {
+        Value::U8(v) => (0, v.to_le_bytes().to_vec()),
+        Value::I8(v) => (1, v.to_le_bytes().to_vec()),
+        Value::U16(v) => (2, v.to_le_bytes().to_vec()),
+        Value::I16(v) => (3, v.to_le_bytes().to_vec()),
+        Value::U32(v) => (4, v.to_le_bytes().to_vec()),
+        Value::I32(v) => (5, v.to_le_bytes().to_vec()),
+        Value::F32(v) => (6, v.to_le_bytes().to_vec()),
+        Value::Bool(v) => (7, vec![u8::from(*v)]),
+        Value::String(s) => {
+            let mut out = (s.len() as u64).to_le_bytes().to_vec();
+            out.extend(s.as_bytes());
+            (8, out)
+        }
+        Value::Array(items) => {
+            let item_type = items.first().map_or(4, |v| gguf_value(v).0);
+            let mut out = item_type.to_le_bytes().to_vec();
+            out.extend((items.len() as u64).to_le_bytes());
+            for item in items {
+                out.extend(gguf_value(item).1);
+            }
+            (9, out)
+        }
+        Value::U64(v) => (10, v.to_le_bytes().to_vec()),
+        Value::I64(v) => (11, v.to_le_bytes().to_vec()),
+        Value::F64(v) => (12, v.to_le_bytes().to_vec()),
+    }
 }

@@ -42,6 +42,10 @@ pub enum EngineError {
     /// The chat template could not be parsed or rendered.
     #[error("chat template error: {0}")]
     Template(String),
+    /// The chat template did more work, or wrote more text, than any real template needs for
+    /// the conversation (a loop without end, a runaway recursion): it was stopped.
+    #[error("the model's chat template was stopped: {0}")]
+    TemplateRunaway(String),
     /// Tokenizing or detokenizing text failed.
     #[error("tokenizer error: {0}")]
     Tokenize(String),

@@ -108,7 +108,7 @@ impl App {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        app.start_loading(path)?;
+        app.start_loading(path, false)?;
         Ok(app)
     }
 
@@ -144,27 +144,44 @@ impl App {
     }
 
     /// Loads `path` on a thread of its own; the engine slot says `Loading` until it is done.
-    /// The model in use is released first, so that two models never share the memory.
-    fn start_loading(&self, path: PathBuf) -> Result<()> {
+    /// The model in use is released first, so that two models never share the memory. With
+    /// `remember`, the path becomes the model the app starts with once it has loaded (never
+    /// before: a file that cannot be used must not be reloaded at every start).
+    fn start_loading(&self, path: PathBuf, remember: bool) -> Result<()> {
         let load = self.loads.fetch_add(1, Ordering::SeqCst) + 1;
         *self.model_path.write().unwrap_or_else(|p| p.into_inner()) = path.clone();
         *self.engine.write().unwrap_or_else(|p| p.into_inner()) = EngineSlot::Loading;
         let slot = self.engine.clone();
         let loads = self.loads.clone();
+        let store = self.store.clone();
+        let database = self.config.database_path();
         let device = self.stored_settings().device;
         std::thread::Builder::new()
             .name("oa-model-loader".into())
             .spawn(move || {
-                let loaded = match Engine::load_on(&path, device) {
-                    Ok(engine) => {
-                        tracing::info!(model = %engine.info().id, "model loaded");
-                        EngineSlot::Ready(Arc::new(engine))
-                    }
-                    Err(e) => {
+                // The engine reports its own failures, panics included; a panic here too
+                // must still end the `Loading` state, with a message, and leave the app up.
+                let loaded =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                        || match Engine::load_on(&path, device) {
+                            Ok(engine) => {
+                                tracing::info!(model = %engine.info().id, "model loaded");
+                                if remember && loads.load(Ordering::SeqCst) == load {
+                                    remember_model(&store, &database, &path);
+                                }
+                                EngineSlot::Ready(Arc::new(engine))
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "model could not be loaded");
+                                EngineSlot::Failed(engine_error(e))
+                            }
+                        },
+                    ))
+                    .unwrap_or_else(|panic| {
+                        let e = oa_engine::EngineError::load_panicked(&path, panic.as_ref());
                         tracing::warn!(error = %e, "model could not be loaded");
                         EngineSlot::Failed(engine_error(e))
-                    }
-                };
+                    });
                 let mut slot = slot.write().unwrap_or_else(|p| p.into_inner());
                 // A newer choice owns the slot now; this model is dropped here.
                 if loads.load(Ordering::SeqCst) == load {
@@ -505,7 +522,7 @@ impl App {
             })
             .await?;
         if before.device != device {
-            self.start_loading(self.model_path())?;
+            self.start_loading(self.model_path(), false)?;
         }
         Ok(())
     }
@@ -730,8 +747,9 @@ impl App {
     }
 
     /// Starts loading another model; [`App::model_status`] reports `Loading` until it is ready
-    /// (or why it cannot be used). The choice is kept for the next start. A reply being
-    /// generated finishes on the model it began with.
+    /// (or why it cannot be used). Once it has loaded, the choice is kept for the next start;
+    /// a file that fails to load leaves the earlier choice in place. A reply being generated
+    /// finishes on the model it began with.
     pub async fn select_model(&self, path: PathBuf) -> Result<ModelStatus> {
         if !path.is_file() {
             return Err(Error::Reported(oa_types::AppError::new(
@@ -743,10 +761,7 @@ impl App {
             )));
         }
         let path = std::fs::canonicalize(&path).unwrap_or(path);
-        let kept = path.clone();
-        self.with_store(move |s| Ok(s.set_app_setting(MODEL_SETTING, &kept)?))
-            .await?;
-        self.start_loading(path)?;
+        self.start_loading(path, true)?;
         Ok(self.model_status())
     }
 
@@ -1030,15 +1045,13 @@ impl App {
             s.round_total = total;
         });
         loop {
+            // Read and marked sent in one transaction: these bytes, and no others, leave.
             let batch = self
-                .with_store(|s| Ok(s.events_to_send(SYNC_BATCH_EVENTS)?))
+                .with_store(|s| Ok(s.claim_events_to_send(SYNC_BATCH_EVENTS)?))
                 .await?;
             if batch.is_empty() {
                 return Ok(report);
             }
-            let ids: Vec<Uuid> = batch.iter().map(|e| e.id).collect();
-            self.with_store(move |s| Ok(s.mark_events_sent(&ids)?))
-                .await?;
             let submitted: Vec<SubmittedEvent> = batch.iter().map(SubmittedEvent::from).collect();
             let results = client.ingest(token, &submitted).await?;
             let answers: Vec<(Uuid, Option<String>)> = results
@@ -1084,6 +1097,22 @@ impl App {
         })
         .await
         .map_err(|e| Error::Internal(format!("storage task failed: {e}")))?
+    }
+}
+
+/// Keeps `path` as the model the app starts with, in the database at `database` (opened here
+/// if the app could not open it before); a failure is logged, and the app starts with the
+/// earlier choice.
+fn remember_model(store: &Mutex<Option<Store>>, database: &Path, path: &Path) {
+    let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
+    let path = path.to_path_buf();
+    let kept = match &mut *guard {
+        Some(store) => store.set_app_setting(MODEL_SETTING, &path),
+        empty => Store::open(database)
+            .and_then(|store| empty.insert(store).set_app_setting(MODEL_SETTING, &path)),
+    };
+    if let Err(e) = kept {
+        tracing::warn!(error = %e, "the model choice could not be kept for the next start");
     }
 }
 

@@ -104,6 +104,7 @@ pub(crate) fn engine_error(e: EngineError) -> AppError {
         | EngineError::BadMetadata { .. }
         | EngineError::UnsupportedArchitecture(_)
         | EngineError::UnsupportedTokenizer(_)
+        | EngineError::LoadPanicked { .. }
         | EngineError::TemplateRunaway(_)
         | EngineError::Io { .. } => AppError::new(
             ErrorCode::ModelInvalid,

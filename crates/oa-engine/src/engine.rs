@@ -168,9 +168,14 @@ impl Engine {
         let thread = std::thread::Builder::new()
             .name("oa-engine".into())
             .spawn(move || {
-                match crate::device::select(choice)
-                    .and_then(|device| LoadedModel::load_on(&path, &device))
-                {
+                // A file that sets off a bug the checks missed must cost the person this
+                // model, not the app: the panic comes back as the loading error.
+                let loaded = std::panic::catch_unwind(|| {
+                    crate::device::select(choice)
+                        .and_then(|device| LoadedModel::load_on(&path, &device))
+                })
+                .unwrap_or_else(|panic| Err(EngineError::load_panicked(&path, panic.as_ref())));
+                match loaded {
                     Ok(model) => {
                         let on_gpu = !model.device.is_cpu();
                         let _ =

@@ -67,10 +67,56 @@ pub enum EngineError {
     /// computer no usable GPU.
     #[error("{0}")]
     NoGpu(String),
+    /// Loading the model failed in a way the file's checks did not foresee (a bug the file
+    /// set off); the thread that loaded it reported it instead of dying.
+    #[error("loading {path} failed unexpectedly: {reason}")]
+    LoadPanicked {
+        /// The file.
+        path: PathBuf,
+        /// What the failure said.
+        reason: String,
+    },
     /// The engine thread is gone (it panicked or was shut down).
     #[error("the engine thread has stopped")]
     EngineStopped,
 }
 
+impl EngineError {
+    /// The error for a panic, with payload `panic`, while loading the model at `path`.
+    pub fn load_panicked(path: &std::path::Path, panic: &(dyn std::any::Any + Send)) -> Self {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "it stopped without saying why".into());
+        EngineError::LoadPanicked {
+            path: path.to_owned(),
+            reason,
+        }
+    }
+}
+
 /// Result of engine operations.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_loading_says_what_it_said() {
+        let path = std::path::Path::new("m.gguf");
+        let said = |payload: Box<dyn std::any::Any + Send>| {
+            EngineError::load_panicked(path, payload.as_ref()).to_string()
+        };
+        let formatted = std::panic::catch_unwind(|| -> u8 { panic!("index {} too big", 7) });
+        assert_eq!(
+            said(formatted.unwrap_err()),
+            "loading m.gguf failed unexpectedly: index 7 too big"
+        );
+        let plain = std::panic::catch_unwind(|| -> u8 { panic!("attempt to divide by zero") });
+        assert!(said(plain.unwrap_err()).ends_with("attempt to divide by zero"));
+        let other = std::panic::catch_unwind(|| -> u8 { std::panic::panic_any(7) });
+        assert!(said(other.unwrap_err()).contains("without saying why"));
+    }
+}

@@ -1,6 +1,6 @@
-//! Arbitrary bytes as a model file: reading the header, validating it, and building the
-//! tokenizer and chat template from it must give a result or a typed error, never a panic,
-//! a hang or a huge allocation.
+//! Arbitrary bytes as a model file: reading the header, validating it, building the tokenizer
+//! and chat template from it and rendering a chat with that template must give a result or a
+//! typed error, never a panic, a hang or a huge allocation.
 
 #![no_main]
 
@@ -9,7 +9,7 @@ use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use oa_engine::gguf::GgufFile;
-use oa_engine::template::ChatTemplate;
+use oa_engine::template::{ChatTemplate, TemplateMessage};
 use oa_engine::tokenizer::ModelTokenizer;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,6 +19,11 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(tokenizer) = ModelTokenizer::from_gguf(&gguf) {
         let _ = tokenizer.encode("Hello, world! 123 <|im_start|>");
-        let _ = ChatTemplate::from_gguf(&gguf, "<s>", "</s>");
+        if let Ok(template) = ChatTemplate::from_gguf(&gguf, "<s>", "</s>") {
+            let _ = template.render(&[TemplateMessage {
+                role: "user",
+                content: "Hello!",
+            }]);
+        }
     }
 });

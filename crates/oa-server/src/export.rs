@@ -8,6 +8,10 @@
 //! below them. Each message carries its consensus `rank`, its label means and counts, and its
 //! emoji counts. Files are written under a temporary name and renamed when complete, so a reader
 //! never sees half an export.
+//!
+//! `user_id` is a contributor id of this export alone: a keyed hash of the account id with a key
+//! drawn for the export and then forgotten. Within one export a person's messages share an id;
+//! it cannot be matched with the account id the leaderboard shows, nor with another export's.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -19,6 +23,8 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use futures_util::TryStreamExt as _;
 use oa_types::{OasstLabel, OasstMessage, OasstTree, TREE_STATE_READY_FOR_EXPORT, Uuid};
+use rand::RngCore as _;
+use sha2::{Digest as _, Sha256};
 use sqlx::PgPool;
 
 use crate::{Error, Result};
@@ -34,6 +40,34 @@ pub struct ExportSummary {
     pub trees_path: PathBuf,
     /// The messages file.
     pub messages_path: PathBuf,
+}
+
+/// The contributor ids of one export: a keyed SHA-256 of the account id, as a UUID (version 8).
+struct Pseudonyms {
+    key: [u8; 32],
+}
+
+impl Pseudonyms {
+    /// A fresh key for one export.
+    fn new() -> Self {
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        Pseudonyms { key }
+    }
+
+    fn of(&self, account: Uuid) -> Uuid {
+        let digest = Sha256::new()
+            .chain_update(b"oa-export-contributor\0")
+            .chain_update(self.key)
+            .chain_update(account.as_bytes())
+            .finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        // Version 8 (custom) and the RFC 4122 variant, so it reads as the UUID it claims to be.
+        bytes[6] = (bytes[6] & 0x0f) | 0x80;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        Uuid::from_bytes(bytes)
+    }
 }
 
 /// One message row as the export query returns it.
@@ -174,8 +208,9 @@ fn write_files(
     let (mut messages_out, messages_partial) = open(messages_path, gzip)?;
     let (mut tree_count, mut message_count) = (0u64, 0u64);
     let mut line = Vec::with_capacity(1 << 16);
+    let pseudonyms = Pseudonyms::new();
     for rows in trees {
-        let Some(tree) = build_tree(rows) else {
+        let Some(tree) = build_tree(rows, &pseudonyms) else {
             continue;
         };
         tree_count += 1;
@@ -215,7 +250,7 @@ fn write_files(
 
 /// Nests one tree's rows (ordered by depth) under their parents; rows whose parent is missing
 /// (deleted or rejected) are dropped with their descendants. `None` when the root is missing.
-fn build_tree(rows: Vec<Row>) -> Option<OasstTree> {
+fn build_tree(rows: Vec<Row>, pseudonyms: &Pseudonyms) -> Option<OasstTree> {
     let tree_id = rows.first()?.tree_id;
     let mut messages: Vec<OasstMessage> = Vec::with_capacity(rows.len());
     let mut index: HashMap<Uuid, usize> = HashMap::with_capacity(rows.len());
@@ -234,7 +269,7 @@ fn build_tree(rows: Vec<Row>) -> Option<OasstTree> {
         messages.push(OasstMessage {
             message_id: row.id,
             parent_id: row.parent_id,
-            user_id: Some(row.account_id),
+            user_id: Some(pseudonyms.of(row.account_id)),
             created_date: row.created_date,
             text: row.text,
             role: row.role,

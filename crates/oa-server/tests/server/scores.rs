@@ -226,6 +226,32 @@ async fn the_export_has_ranks_labels_and_loses_what_is_retracted() -> Result<()>
             .all(|m| m.message_tree_id == Some(f.prompt.id))
     );
     assert!(messages.iter().all(|m| m.replies.is_none()));
+    // Contributors are pseudonymous: no account id (the leaderboard's) appears, one person's
+    // messages share an id within this export, and the next export uses other ids.
+    let accounts: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM accounts")
+        .fetch_all(f.server.pool())
+        .await?;
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.user_id.is_some_and(|u| !accounts.contains(&u))),
+        "an account id is in the export"
+    );
+    let exported_text = read(&summary.messages_path)?;
+    for account in &accounts {
+        assert!(!exported_text.contains(&account.to_string()));
+    }
+    let author = |id: Uuid| {
+        messages
+            .iter()
+            .find(|m| m.message_id == id)
+            .and_then(|m| m.user_id)
+    };
+    // Alice wrote the prompt and uploaded the model's reply; Bob, Carol and Dave one each.
+    assert_eq!(author(f.prompt.id), author(f.model_reply.id));
+    let authors: std::collections::HashSet<Uuid> =
+        messages.iter().filter_map(|m| m.user_id).collect();
+    assert_eq!(authors.len(), 4, "four authors, four ids");
 
     // Bob deletes his reply on his desktop: the retraction removes it from the next export and
     // takes his points away.
@@ -234,6 +260,17 @@ async fn the_export_has_ranks_labels_and_loses_what_is_retracted() -> Result<()>
     let plain = tempfile::tempdir()?;
     let summary = oa_server::export(f.server.pool(), plain.path(), "after", false).await?;
     assert_eq!((summary.trees, summary.messages), (1, 4));
+    let later: Vec<OasstMessage> = lines(&read(&summary.messages_path)?)?;
+    let root_id = |ms: &[OasstMessage]| {
+        ms.iter()
+            .find(|m| m.parent_id.is_none())
+            .and_then(|m| m.user_id)
+    };
+    assert_ne!(
+        root_id(&later),
+        root_id(&messages),
+        "another export, another id"
+    );
     let trees_text = read(&summary.trees_path)?;
     let messages_text = read(&summary.messages_path)?;
     for text in [&trees_text, &messages_text] {

@@ -22,7 +22,7 @@ use std::sync::mpsc;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use futures_util::TryStreamExt as _;
-use oa_types::{OasstLabel, OasstMessage, OasstTree, TREE_STATE_READY_FOR_EXPORT, Uuid};
+use oa_types::{OasstLabel, OasstMessage, TREE_STATE_READY_FOR_EXPORT, Uuid};
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 use sqlx::PgPool;
@@ -210,16 +210,14 @@ fn write_files(
     let mut line = Vec::with_capacity(1 << 16);
     let pseudonyms = Pseudonyms::new();
     for rows in trees {
-        let Some(tree) = build_tree(rows, &pseudonyms) else {
+        let Some(tree) = FlatTree::build(rows, &pseudonyms) else {
             continue;
         };
         tree_count += 1;
-        // The messages file lists the tree's messages flat, root first, depth by depth.
-        let mut queue = vec![&tree.prompt];
-        while let Some(message) = queue.pop() {
-            let mut flat = message.clone();
-            flat.replies = None;
-            flat.message_tree_id = Some(tree.message_tree_id);
+        // The messages file lists the tree's messages flat, root first, each before its replies.
+        for index in tree.preorder() {
+            let mut flat = tree.messages[index].clone();
+            flat.message_tree_id = Some(tree.tree_id);
             flat.tree_state = Some(TREE_STATE_READY_FOR_EXPORT.to_owned());
             line.clear();
             serde_json::to_writer(&mut line, &flat)
@@ -229,13 +227,9 @@ fn write_files(
                 .write_all(&line)
                 .map_err(io_error(messages_path))?;
             message_count += 1;
-            if let Some(replies) = &message.replies {
-                queue.extend(replies.iter().rev());
-            }
         }
         line.clear();
-        serde_json::to_writer(&mut line, &tree)
-            .map_err(|e| Error::Internal(format!("encoding a tree: {e}")))?;
+        tree.write_nested(&mut line)?;
         line.push(b'\n');
         trees_out.write_all(&line).map_err(io_error(trees_path))?;
     }
@@ -248,71 +242,126 @@ fn write_files(
     Ok((tree_count, message_count))
 }
 
-/// Nests one tree's rows (ordered by depth) under their parents; rows whose parent is missing
-/// (deleted or rejected) are dropped with their descendants. `None` when the root is missing.
-fn build_tree(rows: Vec<Row>, pseudonyms: &Pseudonyms) -> Option<OasstTree> {
-    let tree_id = rows.first()?.tree_id;
-    let mut messages: Vec<OasstMessage> = Vec::with_capacity(rows.len());
-    let mut index: HashMap<Uuid, usize> = HashMap::with_capacity(rows.len());
-    let mut parent_of: Vec<Option<usize>> = Vec::with_capacity(rows.len());
-    for row in rows {
-        let parent = match row.parent_id {
-            None if row.id == tree_id => None,
-            None => continue,
-            Some(parent) => match index.get(&parent) {
-                Some(&i) => Some(i),
+/// One tree's messages side by side, each with the indices of its replies: a tree of any depth
+/// is walked with a stack of our own, never the call stack (a chain of 100,000 replies would
+/// overflow it when nested structs are built, serialised or dropped).
+struct FlatTree {
+    tree_id: Uuid,
+    /// The root first; no message holds its replies.
+    messages: Vec<OasstMessage>,
+    children: Vec<Vec<usize>>,
+}
+
+/// A step of writing the nested tree.
+enum Step {
+    Message(usize),
+    Comma,
+    Close,
+}
+
+impl FlatTree {
+    /// Links one tree's rows (ordered by depth) to their parents; rows whose parent is missing
+    /// (deleted or rejected) are dropped with their descendants. `None` when the root is
+    /// missing.
+    fn build(rows: Vec<Row>, pseudonyms: &Pseudonyms) -> Option<FlatTree> {
+        let tree_id = rows.first()?.tree_id;
+        let mut messages: Vec<OasstMessage> = Vec::with_capacity(rows.len());
+        let mut children: Vec<Vec<usize>> = Vec::with_capacity(rows.len());
+        let mut index: HashMap<Uuid, usize> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let parent = match row.parent_id {
+                None if row.id == tree_id && messages.is_empty() => None,
                 None => continue,
-            },
-        };
-        index.insert(row.id, messages.len());
-        parent_of.push(parent);
-        messages.push(OasstMessage {
-            message_id: row.id,
-            parent_id: row.parent_id,
-            user_id: Some(pseudonyms.of(row.account_id)),
-            created_date: row.created_date,
-            text: row.text,
-            role: row.role,
-            lang: row.lang,
-            review_count: row.review_count.max(0) as u32,
-            review_result: Some(true),
-            deleted: false,
-            rank: row.rank.map(|r| r.max(0) as u32),
-            synthetic: row.synthetic,
-            model_name: row.model_name,
-            detoxify: None,
-            message_tree_id: None,
-            tree_state: None,
-            emojis: row.emojis.map(|e| e.0),
-            replies: None,
-            labels: row.labels.map(|l| l.0),
-        });
-    }
-    if messages.is_empty() || parent_of[0].is_some() {
-        return None;
-    }
-    // Attach children to parents from the deepest up; rows are in depth order, so walking
-    // backwards moves every child before its parent is moved.
-    let mut children: Vec<Vec<OasstMessage>> = vec![Vec::new(); messages.len()];
-    while messages.len() > 1 {
-        let i = messages.len() - 1;
-        let mut message = messages.pop()?;
-        let own = std::mem::take(&mut children[i]);
-        if !own.is_empty() {
-            message.replies = Some(own.into_iter().rev().collect());
+                Some(parent) => match index.get(&parent) {
+                    Some(&i) => Some(i),
+                    None => continue,
+                },
+            };
+            let at = messages.len();
+            index.insert(row.id, at);
+            if let Some(parent) = parent {
+                children[parent].push(at);
+            }
+            children.push(Vec::new());
+            messages.push(OasstMessage {
+                message_id: row.id,
+                parent_id: row.parent_id,
+                user_id: Some(pseudonyms.of(row.account_id)),
+                created_date: row.created_date,
+                text: row.text,
+                role: row.role,
+                lang: row.lang,
+                review_count: row.review_count.max(0) as u32,
+                review_result: Some(true),
+                deleted: false,
+                rank: row.rank.map(|r| r.max(0) as u32),
+                synthetic: row.synthetic,
+                model_name: row.model_name,
+                detoxify: None,
+                message_tree_id: None,
+                tree_state: None,
+                emojis: row.emojis.map(|e| e.0),
+                replies: None,
+                labels: row.labels.map(|l| l.0),
+            });
         }
-        if let Some(parent) = parent_of[i] {
-            children[parent].push(message);
+        (!messages.is_empty()).then_some(FlatTree {
+            tree_id,
+            messages,
+            children,
+        })
+    }
+
+    /// Message indices root first, each before its replies, replies in order.
+    fn preorder(&self) -> Vec<usize> {
+        let mut order = Vec::with_capacity(self.messages.len());
+        let mut stack = vec![0];
+        while let Some(index) = stack.pop() {
+            order.push(index);
+            stack.extend(self.children[index].iter().rev());
         }
+        order
     }
-    let mut root = messages.pop()?;
-    let own = std::mem::take(&mut children[0]);
-    if !own.is_empty() {
-        root.replies = Some(own.into_iter().rev().collect());
+
+    /// Writes the tree as one `OasstTree` JSON object, replies nested in `replies`.
+    fn write_nested(&self, out: &mut Vec<u8>) -> Result<()> {
+        let encode = |e: serde_json::Error| Error::Internal(format!("encoding a tree: {e}"));
+        out.extend_from_slice(b"{\"message_tree_id\":");
+        serde_json::to_writer(&mut *out, &self.tree_id).map_err(encode)?;
+        out.extend_from_slice(b",\"tree_state\":");
+        serde_json::to_writer(&mut *out, TREE_STATE_READY_FOR_EXPORT).map_err(encode)?;
+        out.extend_from_slice(b",\"prompt\":");
+        let mut steps = vec![Step::Message(0)];
+        while let Some(step) = steps.pop() {
+            match step {
+                Step::Comma => out.push(b','),
+                Step::Close => out.extend_from_slice(b"]}"),
+                Step::Message(index) => {
+                    let start = out.len();
+                    serde_json::to_writer(&mut *out, &self.messages[index]).map_err(encode)?;
+                    let replies = &self.children[index];
+                    if replies.is_empty() {
+                        continue;
+                    }
+                    // Reopen the object just written and nest the replies in it.
+                    if out.last() != Some(&b'}') || out.len() - start < 2 {
+                        return Err(Error::Internal(
+                            "a message did not encode as an object".into(),
+                        ));
+                    }
+                    out.pop();
+                    out.extend_from_slice(b",\"replies\":[");
+                    steps.push(Step::Close);
+                    for (n, &reply) in replies.iter().enumerate().rev() {
+                        steps.push(Step::Message(reply));
+                        if n > 0 {
+                            steps.push(Step::Comma);
+                        }
+                    }
+                }
+            }
+        }
+        out.push(b'}');
+        Ok(())
     }
-    Some(OasstTree {
-        message_tree_id: tree_id,
-        tree_state: TREE_STATE_READY_FOR_EXPORT.to_owned(),
-        prompt: root,
-    })
 }

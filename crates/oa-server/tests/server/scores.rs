@@ -329,3 +329,68 @@ async fn the_export_command_writes_both_files() -> Result<()> {
     assert_eq!(messages.lines().count(), 5);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_chain_of_a_hundred_thousand_replies_is_exported_without_recursion() -> Result<()> {
+    const DEPTH: i64 = 100_000;
+    let server = TestServer::start().await?;
+    let alice = register(&server, "Alice").await?;
+    let pool = server.pool();
+    // Written straight into the tables (the pipeline's depth limit would stop it at the door),
+    // as a database restored from elsewhere or an older server could hold it.
+    let id = |what: &str| format!("md5({what}::text || 'deep')::uuid");
+    let root = id("0");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO message_trees (id, state) VALUES ({root}, 'ready_for_export')"
+    )))
+    .execute(pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO contribution_events (id, account_id, device_id, kind, payload) \
+         SELECT md5(i::text || 'event')::uuid, $1, $2, 'message', '{}'::jsonb \
+         FROM generate_series(0, $3 - 1) AS i",
+    )
+    .bind(alice.account())
+    .bind(alice.session.device_id)
+    .bind(DEPTH)
+    .execute(pool)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO messages (id, tree_id, parent_id, event_id, account_id, role, text, depth, \
+                               synthetic, created_at, review_state) \
+         SELECT {me}, {root}, CASE WHEN i = 0 THEN NULL ELSE {parent} END, \
+                md5(i::text || 'event')::uuid, $1, \
+                CASE WHEN i % 2 = 0 THEN 'prompter' ELSE 'assistant' END, \
+                'turn ' || i, i, false, now(), 'accepted' \
+         FROM generate_series(0, $2 - 1) AS i",
+        me = id("i"),
+        parent = id("(i - 1)"),
+    )))
+    .bind(alice.account())
+    .bind(DEPTH)
+    .execute(pool)
+    .await?;
+
+    let dir = tempfile::tempdir()?;
+    let summary = oa_server::export(pool, dir.path(), "deep", false).await?;
+    assert_eq!((summary.trees, summary.messages), (1, DEPTH as u64));
+    let messages = std::fs::read_to_string(&summary.messages_path)?;
+    assert_eq!(messages.lines().count(), DEPTH as usize);
+    let last: OasstMessage = serde_json::from_str(messages.lines().last().unwrap_or_default())?;
+    assert_eq!(last.text, format!("turn {}", DEPTH - 1));
+    // The tree is one line nesting every reply in the one before; balanced to the end.
+    let trees = std::fs::read_to_string(&summary.trees_path)?;
+    assert_eq!(trees.lines().count(), 1);
+    assert_eq!(trees.matches("\"replies\":[").count(), DEPTH as usize - 1);
+    let (mut depth, mut deepest) = (0i64, 0i64);
+    for byte in trees.bytes() {
+        match byte {
+            b'[' => depth += 1,
+            b']' => depth -= 1,
+            _ => {}
+        }
+        deepest = deepest.max(depth);
+    }
+    assert_eq!((depth, deepest), (0, DEPTH - 1));
+    Ok(())
+}

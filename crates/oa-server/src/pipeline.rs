@@ -349,31 +349,95 @@ async fn score_tree(tx: &mut PgConnection, policy: &TreePolicy, tree: Uuid) -> R
     .bind(consensus::PRIOR_TAU)
     .execute(&mut *tx)
     .await?;
-    // Bonuses for the best three human-written replies of each parent.
+    award_rank_bonuses(tx, tree, None).await?;
+    set_state(tx, tree, TreeState::ReadyForExport).await?;
+    tracing::info!(tree = %tree, "tree scored and ready for export");
+    Ok(())
+}
+
+/// Bonuses for the best three human-written replies of each parent in `tree` (or of `parent`
+/// alone), after taking back the rank bonuses those replies had.
+async fn award_rank_bonuses(tx: &mut PgConnection, tree: Uuid, parent: Option<Uuid>) -> Result<()> {
+    let kinds = [0, 1, 2].map(|r| score::rank_bonus(r).unwrap_or_default());
+    sqlx::query(
+        "DELETE FROM score_events s USING messages m \
+         WHERE s.message_id = m.id AND m.tree_id = $1 \
+           AND ($2::uuid IS NULL OR m.parent_id = $2) AND s.kind = ANY($3)",
+    )
+    .bind(tree)
+    .bind(parent)
+    .bind(kinds.as_slice())
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "INSERT INTO score_events (account_id, message_id, kind, points) \
          SELECT m.account_id, m.id, b.kind, b.points \
          FROM messages m JOIN UNNEST($2::int4[], $3::text[], $4::real[]) AS b(r, kind, points) \
               ON b.r = m.rank \
-         WHERE m.tree_id = $1 AND NOT m.synthetic AND NOT m.deleted",
+         WHERE m.tree_id = $1 AND ($5::uuid IS NULL OR m.parent_id = $5) \
+           AND NOT m.synthetic AND NOT m.deleted",
     )
     .bind(tree)
     .bind([0i32, 1, 2].as_slice())
-    .bind(
-        [0, 1, 2]
-            .map(|r| score::rank_bonus(r).unwrap_or_default())
-            .as_slice(),
-    )
-    .bind(
-        [0, 1, 2]
-            .map(|r| score::points(score::rank_bonus(r).unwrap_or_default()))
-            .as_slice(),
-    )
+    .bind(kinds.as_slice())
+    .bind(kinds.map(score::points).as_slice())
+    .bind(parent)
     .execute(&mut *tx)
     .await?;
-    set_state(tx, tree, TreeState::ReadyForExport).await?;
-    tracing::info!(tree = %tree, "tree scored and ready for export");
     Ok(())
+}
+
+/// A ranking withdrawn after its tree was scored: the parent's replies are ranked again from
+/// the ballots that remain (unranked when none does), and the rank bonuses follow the new
+/// order. Before scoring nothing is needed: the withdrawn ranking simply no longer counts.
+async fn rerank_parent(tx: &mut PgConnection, tree: Uuid, parent: Uuid) -> Result<()> {
+    let state: String = sqlx::query_scalar("SELECT state FROM message_trees WHERE id = $1")
+        .bind(tree)
+        .fetch_one(&mut *tx)
+        .await?;
+    if state != TreeState::ReadyForExport.as_str() && state != TreeState::ReadyForScoring.as_str() {
+        return Ok(());
+    }
+    let replies: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM messages WHERE parent_id = $1 AND review_state = 'accepted' \
+           AND NOT deleted ORDER BY created_at, id",
+    )
+    .bind(parent)
+    .fetch_all(&mut *tx)
+    .await?;
+    let ballots: Vec<Ballot> = sqlx::query_as::<_, (Vec<Uuid>, f32)>(
+        "SELECT r.ranking, a.trust FROM rankings r JOIN accounts a ON a.id = r.account_id \
+         WHERE r.parent_id = $1 AND NOT r.retracted AND NOT r.not_rankable \
+         ORDER BY r.created_at, r.event_id",
+    )
+    .bind(parent)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|(order, trust)| Ballot {
+        order,
+        weight: f64::from(trust),
+    })
+    .collect();
+    let order = if ballots.is_empty() || replies.len() < 2 {
+        Vec::new()
+    } else {
+        consensus::ranked_pairs(&replies, &ballots)
+    };
+    let ranks: Vec<i32> = (0..order.len() as i32).collect();
+    sqlx::query("UPDATE messages SET rank = NULL WHERE parent_id = $1")
+        .bind(parent)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE messages m SET rank = x.r FROM UNNEST($1::uuid[], $2::int4[]) AS x(id, r) \
+         WHERE m.id = x.id",
+    )
+    .bind(&order)
+    .bind(&ranks)
+    .execute(&mut *tx)
+    .await?;
+    award_rank_bonuses(tx, tree, Some(parent)).await
 }
 
 async fn set_state(tx: &mut PgConnection, tree: Uuid, state: TreeState) -> Result<()> {
@@ -425,7 +489,8 @@ pub(crate) async fn retract(
     .execute(&mut *tx)
     .await?;
     let tree: Option<Uuid> = match kind.as_str() {
-        "message" => {
+        // A correction is a message written in the model's place: it goes the same way.
+        "message" | "correction" => {
             sqlx::query_scalar(
                 "UPDATE messages SET deleted = true, text = '', provenance = NULL, \
                      model_name = NULL, text_sha256 = NULL \
@@ -445,13 +510,17 @@ pub(crate) async fn retract(
             .await?
         }
         "ranking" => {
-            sqlx::query_scalar(
+            let ranked: Option<(Uuid, Uuid)> = sqlx::query_as(
                 "UPDATE rankings r SET retracted = true FROM messages m \
-                 WHERE r.event_id = $1 AND m.id = r.parent_id RETURNING m.tree_id",
+                 WHERE r.event_id = $1 AND m.id = r.parent_id RETURNING m.tree_id, m.id",
             )
             .bind(target)
             .fetch_optional(&mut *tx)
-            .await?
+            .await?;
+            if let Some((tree, parent)) = ranked {
+                rerank_parent(tx, tree, parent).await?;
+            }
+            ranked.map(|(tree, _)| tree)
         }
         _ => {
             sqlx::query_scalar(

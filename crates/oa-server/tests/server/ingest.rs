@@ -577,3 +577,50 @@ async fn one_poisoned_event_is_refused_alone_and_the_rest_of_its_batch_is_stored
     assert_eq!(again[1].status, EventStatus::Rejected);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_withdrawn_correction_leaves_no_text_on_the_server() -> Result<()> {
+    let server = TestServer::start().await?;
+    let alice = register(&server, "Alice").await?;
+    let prompt = new_prompt("What is the capital of Australia?");
+    let conversation = prompt.conversation_id;
+    let model = synthetic(conversation, prompt.id, "Sydney.");
+    alice
+        .ingest_ok(&[message_event(&prompt), message_event(&model)])
+        .await?;
+    let correction = oa_types::Message {
+        corrects: Some(model.id),
+        ..message(
+            conversation,
+            Some(prompt.id),
+            Role::Assistant,
+            "Canberra, as my neighbour Jane Doe at 12 Elm Street told me.",
+        )
+    };
+    let correction_event = event(
+        ContributionKind::Correction,
+        correction.id,
+        conversation,
+        serde_json::to_value(&correction)?,
+    );
+    alice
+        .ingest_ok(std::slice::from_ref(&correction_event))
+        .await?;
+    alice
+        .ingest_ok(&[retraction_event(&correction_event)])
+        .await?;
+
+    let (text, deleted): (String, bool) =
+        sqlx::query_as("SELECT text, deleted FROM messages WHERE id = $1")
+            .bind(correction.id)
+            .fetch_one(server.pool())
+            .await?;
+    assert_eq!((text.as_str(), deleted), ("", true));
+    let raw: String =
+        sqlx::query_scalar("SELECT payload::text FROM contribution_events WHERE id = $1")
+            .bind(correction_event.id)
+            .fetch_one(server.pool())
+            .await?;
+    assert!(!raw.contains("Jane Doe"), "{raw}");
+    Ok(())
+}

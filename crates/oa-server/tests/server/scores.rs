@@ -394,3 +394,109 @@ async fn a_chain_of_a_hundred_thousand_replies_is_exported_without_recursion() -
     assert_eq!((depth, deepest), (0, DEPTH - 1));
     Ok(())
 }
+
+/// The rank bonuses (`reply_ranked_*` points) a message earned.
+async fn rank_bonuses(server: &TestServer, message: Uuid) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT kind FROM score_events WHERE message_id = $1 AND kind LIKE 'reply_ranked_%' \
+         ORDER BY kind",
+    )
+    .bind(message)
+    .fetch_all(server.pool())
+    .await?)
+}
+
+#[tokio::test]
+async fn withdrawn_labels_and_rankings_leave_the_consensus_the_points_and_the_export() -> Result<()>
+{
+    let server = TestServer::start_with(config_with(TreePolicy {
+        reviews_initial_prompt: 0,
+        reviews_reply: 0,
+        goal_tree_size: 3,
+        ..TreePolicy::default()
+    }))
+    .await?;
+    let alice = register(&server, "Alice").await?;
+    let prompt = new_prompt("How do I keep basil alive on a windowsill?");
+    alice.ingest_ok(&[message_event(&prompt)]).await?;
+    let mut replies = Vec::new();
+    for (name, text) in [
+        (
+            "Bob",
+            "Water it when the soil is dry and pinch off the flowers.",
+        ),
+        (
+            "Carol",
+            "Give it six hours of sun and a pot that drains well.",
+        ),
+    ] {
+        let writer = register(&server, name).await?;
+        let reply = message(
+            prompt.conversation_id,
+            Some(prompt.id),
+            Role::Assistant,
+            text,
+        );
+        writer.ingest_ok(&[message_event(&reply)]).await?;
+        replies.push(reply);
+    }
+    let (bob, carol) = (replies[0].id, replies[1].id);
+    // Erin and Frank put Bob first, Gina Carol; Erin also labels Bob's reply.
+    let mut withdrawn = Vec::new();
+    let mut erins_label = None;
+    for (name, order) in [
+        ("Erin", [bob, carol]),
+        ("Frank", [bob, carol]),
+        ("Gina", [carol, bob]),
+    ] {
+        let ranker = register(&server, name).await?;
+        let ranking = ranking_event(&prompt, &order);
+        let mut batch = vec![ranking.clone()];
+        if name == "Erin" {
+            let label = labels_event(&replies[0], json!({ "quality": 1.0, "spam": 0 }));
+            erins_label = Some(label.clone());
+            batch.push(label);
+        }
+        ranker.ingest_ok(&batch).await?;
+        if name != "Gina" {
+            withdrawn.push((ranker, ranking));
+        }
+    }
+    assert_eq!(tree(&alice, prompt.id).await?["state"], "ready_for_export");
+    assert_eq!(rank_bonuses(&server, bob).await?, ["reply_ranked_1"]);
+    let dir = tempfile::tempdir()?;
+    let before = oa_server::export(server.pool(), dir.path(), "before", false).await?;
+    let exported: Vec<OasstMessage> = lines(&read(&before.messages_path)?)?;
+    let of = |ms: &[OasstMessage], id: Uuid| ms.iter().find(|m| m.message_id == id).cloned();
+    assert_eq!(of(&exported, bob).and_then(|m| m.rank), Some(0));
+    assert!(of(&exported, bob).and_then(|m| m.labels).is_some());
+
+    // Erin takes back her label and her ranking, Frank his ranking: only Gina's order is left.
+    let erin = &withdrawn[0].0;
+    let label = erins_label.context("Erin labelled")?;
+    erin.ingest_ok(&[retraction_event(&label), retraction_event(&withdrawn[0].1)])
+        .await?;
+    withdrawn[1]
+        .0
+        .ingest_ok(&[retraction_event(&withdrawn[1].1)])
+        .await?;
+
+    let after = oa_server::export(server.pool(), dir.path(), "after", false).await?;
+    let exported: Vec<OasstMessage> = lines(&read(&after.messages_path)?)?;
+    assert_eq!(of(&exported, carol).and_then(|m| m.rank), Some(0));
+    assert_eq!(of(&exported, bob).and_then(|m| m.rank), Some(1));
+    assert!(
+        of(&exported, bob).and_then(|m| m.labels).is_none(),
+        "the withdrawn label is not exported"
+    );
+    assert_eq!(rank_bonuses(&server, carol).await?, ["reply_ranked_1"]);
+    assert_eq!(rank_bonuses(&server, bob).await?, ["reply_ranked_2"]);
+    // Their ranking points are gone too.
+    let points: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM score_events WHERE account_id = $1 ORDER BY kind")
+            .bind(erin.account())
+            .fetch_all(server.pool())
+            .await?;
+    assert!(points.is_empty(), "{points:?}");
+    Ok(())
+}

@@ -24,7 +24,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::body::{IdPath, JsonBody};
 use crate::config::PasswordCost;
-use crate::throttle::ClientIp;
+use crate::throttle::{ClientIp, HashSlot};
 use crate::{AppState, Error, Result};
 
 /// Shortest password accepted.
@@ -113,12 +113,17 @@ fn argon2(cost: PasswordCost) -> Result<Argon2<'static>> {
 
 /// Hashes a password on a blocking thread, in a slot of the state's hash pool.
 async fn hash_password(state: &AppState, password: String) -> Result<String> {
-    let _slot = state.hashes().slot().await?;
-    hash_password_now(password, state.config().password).await
+    let slot = state.hashes().slot().await?;
+    hash_password_in(Some(slot), password, state.config().password).await
 }
 
-async fn hash_password_now(password: String, cost: PasswordCost) -> Result<String> {
+async fn hash_password_in(
+    slot: Option<HashSlot>,
+    password: String,
+    cost: PasswordCost,
+) -> Result<String> {
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
         let salt = SaltString::encode_b64(&salt)
@@ -136,12 +141,17 @@ async fn hash_password_now(password: String, cost: PasswordCost) -> Result<Strin
 /// The hash carries its own parameters, so accounts keep working when the configured cost
 /// changes.
 async fn verify_password(state: &AppState, password: String, hash: String) -> Result<bool> {
-    let _slot = state.hashes().slot().await?;
-    verify_password_now(password, hash).await
+    let slot = state.hashes().slot().await?;
+    verify_password_in(Some(slot), password, hash).await
 }
 
-async fn verify_password_now(password: String, hash: String) -> Result<bool> {
+async fn verify_password_in(
+    slot: Option<HashSlot>,
+    password: String,
+    hash: String,
+) -> Result<bool> {
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let parsed = PasswordHash::new(&hash)
             .map_err(|error| Error::Internal(format!("stored hash: {error}")))?;
         Ok(Argon2::default()
@@ -541,17 +551,17 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_verify_and_wrong_ones_do_not() {
-        let hash = hash_password_now("correct horse".into(), PasswordCost::insecure_fast())
+        let hash = hash_password_in(None, "correct horse".into(), PasswordCost::insecure_fast())
             .await
             .unwrap();
         assert!(hash.starts_with("$argon2id$"));
         assert!(
-            verify_password_now("correct horse".into(), hash.clone())
+            verify_password_in(None, "correct horse".into(), hash.clone())
                 .await
                 .unwrap()
         );
         assert!(
-            !verify_password_now("wrong horse".into(), hash)
+            !verify_password_in(None, "wrong horse".into(), hash)
                 .await
                 .unwrap()
         );

@@ -92,6 +92,13 @@ pub struct Limits {
     pub sign_ins_per_hour_per_address: u32,
     /// Failed sign-ins one display name may see per hour, from anywhere: password guessing.
     pub failed_sign_ins_per_hour_per_name: u32,
+    /// How long one request may take before it is answered `503` (a slow client or a stuck
+    /// query must not hold a connection and its memory for ever).
+    pub request_timeout: Duration,
+    /// Requests handled at once; more wait their turn (inside `request_timeout`).
+    pub max_concurrent_requests: usize,
+    /// Open task leases one account may hold; asking for more leases only up to it.
+    pub max_open_leases: u32,
     /// Addresses of the reverse proxies in front of the server (nginx, haproxy). Only a request
     /// from one of them has its client taken from `X-Forwarded-For`; with none, a client is the
     /// connection's peer, whatever headers it sends.
@@ -121,6 +128,9 @@ impl Default for Limits {
             sign_ups_per_hour_per_address: 10,
             sign_ins_per_hour_per_address: 60,
             failed_sign_ins_per_hour_per_name: 10,
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_requests: 512,
+            max_open_leases: 100,
             trusted_proxies: Vec::new(),
         }
     }

@@ -465,6 +465,38 @@ async fn ingest_batch(
             });
         }
     }
+    // The messages each tree holds (not rejected or deleted), read under the trees' locks: a
+    // task's reply to a tree at its goal size is no longer needed.
+    let mut tree_sizes: HashMap<Uuid, i64> = if tree_ids.is_empty() {
+        HashMap::new()
+    } else {
+        sqlx::query_as(
+            "SELECT tree_id, count(*) FROM messages WHERE tree_id = ANY($1) \
+             AND NOT deleted AND review_state <> 'rejected' GROUP BY tree_id",
+        )
+        .bind(&tree_ids)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect()
+    };
+    // Rankings others already gave each parent, read under the trees' locks: concurrent batches
+    // of one tree queue behind each other, so none can push a parent past K.
+    let mut rankings_of: HashMap<Uuid, i64> = if ranking_parents.is_empty() {
+        HashMap::new()
+    } else {
+        sqlx::query_as(
+            "SELECT parent_id, count(*) FROM rankings \
+             WHERE parent_id = ANY($1) AND NOT retracted AND account_id <> $2 \
+             GROUP BY parent_id",
+        )
+        .bind(&ranking_parents)
+        .bind(caller.account_id)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect()
+    };
     let mut seen_texts: HashSet<Vec<u8>> = if text_hashes.is_empty() {
         HashSet::new()
     } else {
@@ -515,6 +547,7 @@ async fn ingest_batch(
     };
 
     let mut writes = Writes::default();
+    let mut released_tasks: Vec<Uuid> = Vec::new();
     let mut results = Vec::with_capacity(events.len());
     let mut batch_ids: HashSet<Uuid> = HashSet::new();
     let mut retracted_in_batch: HashSet<Uuid> = HashSet::new();
@@ -544,6 +577,8 @@ async fn ingest_batch(
                 known: &mut known,
                 trees: &mut trees,
                 children: &mut children,
+                rankings_of: &mut rankings_of,
+                tree_sizes: &mut tree_sizes,
                 seen_texts: &mut seen_texts,
                 tasks: &mut tasks,
                 retract_owners: &mut retract_owners,
@@ -568,15 +603,42 @@ async fn ingest_batch(
                 reason: None,
                 message: None,
             },
-            Outcome::Rejected((reason, message)) => EventResult {
-                id: event.id,
-                status: EventStatus::Rejected,
-                reason: Some(reason),
-                message: Some(message),
-            },
+            Outcome::Rejected((reason, message)) => {
+                // A result refused because the need is gone, or because what it answers is
+                // gone, ends its lease: the need goes back to the pool at once instead of
+                // waiting out the lease's days. A fixable mistake keeps it for a corrected try.
+                if matches!(
+                    reason,
+                    RejectionReason::NoLongerNeeded
+                        | RejectionReason::TreeClosed
+                        | RejectionReason::ParentMissing
+                        | RejectionReason::Retracted
+                ) && let Some(task) = event.task_id
+                    && tasks
+                        .get(&task)
+                        .is_some_and(|t| t.account_id == caller.account_id && !t.closed)
+                {
+                    released_tasks.push(task);
+                }
+                EventResult {
+                    id: event.id,
+                    status: EventStatus::Rejected,
+                    reason: Some(reason),
+                    message: Some(message),
+                }
+            }
         });
     }
 
+    if !released_tasks.is_empty() {
+        sqlx::query(
+            "UPDATE tasks SET skipped_at = now() \
+             WHERE id = ANY($1) AND completed_at IS NULL AND skipped_at IS NULL",
+        )
+        .bind(&released_tasks)
+        .execute(&mut *tx)
+        .await?;
+    }
     write(&mut tx, state, caller, events, writes).await?;
     tx.commit().await?;
     Ok(results)
@@ -613,6 +675,10 @@ struct Check<'a> {
     known: &'a mut HashMap<Uuid, KnownMessage>,
     trees: &'a mut HashMap<Uuid, TreeState>,
     children: &'a mut HashMap<Uuid, Vec<Uuid>>,
+    /// Rankings of each parent by other accounts, counting those accepted in this batch.
+    rankings_of: &'a mut HashMap<Uuid, i64>,
+    /// Live messages of each tree, counting those accepted in this batch.
+    tree_sizes: &'a mut HashMap<Uuid, i64>,
     seen_texts: &'a mut HashSet<Vec<u8>>,
     tasks: &'a mut HashMap<Uuid, KnownTask>,
     retract_owners: &'a mut HashMap<Uuid, Uuid>,
@@ -911,6 +977,16 @@ impl Check<'_> {
                     "the tree stopped growing before this reply arrived",
                 ));
             }
+            if message.parent_id.is_some() {
+                let size = self.tree_sizes.entry(tree_id).or_default();
+                if *size >= i64::from(self.policy.goal_tree_size) {
+                    return Err(refuse(
+                        RejectionReason::NoLongerNeeded,
+                        "the tree reached its size before this reply arrived",
+                    ));
+                }
+                *size += 1;
+            }
         }
         let text_sha256 = duplicate_key(message);
         if let Some(hash) = &text_sha256
@@ -1078,6 +1154,16 @@ impl Check<'_> {
                 ));
             }
         }
+        // K rankings make a consensus; more would only let whoever ranks last outvote those
+        // the pipeline asked, and concurrent leases can hand out more tasks than are needed.
+        let ranked = self.rankings_of.entry(parent_id).or_default();
+        if *ranked >= i64::from(self.policy.rankings_per_parent) {
+            return Err(refuse(
+                RejectionReason::NoLongerNeeded,
+                "the replies were already ranked by enough people",
+            ));
+        }
+        *ranked += 1;
         let (order, not_rankable) = match ranking {
             Ranking::Ranked(order) => (order.clone(), false),
             Ranking::NotRankable => (Vec::new(), true),

@@ -147,6 +147,7 @@ impl AppState {
 
 /// Builds the HTTP API.
 pub fn router(state: AppState) -> Router {
+    let limits = state.config().limits.clone();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::metrics))
@@ -170,6 +171,14 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
+        ))
+        // Outermost: a request waiting for its turn counts against its time too.
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            limits.max_concurrent_requests.max(1),
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            limits.request_timeout,
         ))
         .with_state(state)
 }

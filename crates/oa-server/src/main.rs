@@ -134,6 +134,15 @@ struct Tuning {
     /// Failed sign-ins one display name may see per hour, from anywhere.
     #[arg(long, env = "OA_FAILED_SIGN_INS_PER_HOUR", default_value_t = 10)]
     failed_sign_ins_per_hour: u32,
+    /// Seconds one request may take (waiting for its turn included) before it is answered 503.
+    #[arg(long, env = "OA_REQUEST_TIMEOUT_S", default_value_t = 30)]
+    request_timeout_s: u64,
+    /// Requests handled at once; more wait their turn.
+    #[arg(long, env = "OA_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
+    max_concurrent_requests: usize,
+    /// Open task leases one account may hold.
+    #[arg(long, env = "OA_MAX_OPEN_LEASES", default_value_t = 100)]
+    max_open_leases: u32,
     /// Address of a reverse proxy in front of the server whose `X-Forwarded-For` is believed;
     /// repeat the flag (or separate with commas) for several. Without it every client is the
     /// connection's peer.
@@ -161,6 +170,9 @@ impl Tuning {
                 sign_ups_per_hour_per_address: self.sign_ups_per_hour,
                 sign_ins_per_hour_per_address: self.sign_ins_per_hour,
                 failed_sign_ins_per_hour_per_name: self.failed_sign_ins_per_hour,
+                request_timeout: Duration::from_secs(self.request_timeout_s.max(1)),
+                max_concurrent_requests: self.max_concurrent_requests.max(1),
+                max_open_leases: self.max_open_leases,
                 trusted_proxies: self.trusted_proxy.clone(),
             },
             password: oa_server::PasswordCost {

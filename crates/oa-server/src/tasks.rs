@@ -58,17 +58,52 @@ pub(crate) async fn lease(
             format!("count must be between 1 and {MAX_LEASE}"),
         ));
     }
+    // Concurrent leases and ingests touch the same messages; one that loses a deadlock or a
+    // serialization race sees the winner's result when run again.
+    let mut attempt = 1;
+    loop {
+        match lease_once(&state, &caller, &request).await {
+            Err(e) if attempt < LEASE_ATTEMPTS && e.is_transaction_conflict() => {
+                tracing::debug!(attempt, error = %e, "lease conflicted with another; retrying");
+                attempt += 1;
+            }
+            outcome => return outcome.map(Json),
+        }
+    }
+}
+
+/// How often a lease that lost a race with another transaction is run again.
+const LEASE_ATTEMPTS: u32 = 5;
+
+async fn lease_once(state: &AppState, caller: &Caller, request: &LeaseRequest) -> Result<TaskList> {
     let wants = |kind: TaskKind| request.kinds.is_empty() || request.kinds.contains(&kind);
     let policy = &state.config().tree;
-    let n = i64::from(request.count);
     let me = caller.account_id;
     let mut tx = state.pool().begin().await?;
-    // One lease at a time per account, so two devices asking at once do not both get a need
-    // that only one of them should fill.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 1))")
-        .bind(me)
+    // One lease at a time, server-wide: each sees the leases before it, so fifty people asking
+    // at once are not all handed the one ranking or reply a message still needs. A lease is a
+    // few milliseconds of reads; ingest, the busy path, does not take this lock.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('task_lease', 1))")
         .execute(&mut *tx)
         .await?;
+    // Open leases hold needs away from others: one account may hold only so many.
+    let open: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM tasks WHERE account_id = $1 AND completed_at IS NULL \
+         AND skipped_at IS NULL AND expires_at > now()",
+    )
+    .bind(me)
+    .fetch_one(&mut *tx)
+    .await?;
+    let room = i64::from(state.config().limits.max_open_leases) - open;
+    if room <= 0 {
+        return Err(Error::Conflict {
+            code: "too_many_open_tasks",
+            message: format!(
+                "you hold {open} open tasks; finish or skip some before asking for more"
+            ),
+        });
+    }
+    let n = i64::from(request.count).min(room);
 
     let mut pools: Vec<Vec<Need>> = Vec::new();
     if wants(TaskKind::RankReplies) {
@@ -127,6 +162,12 @@ pub(crate) async fn lease(
                     AND k.account_id = $1 AND k.kind IN ('assistant_reply', 'prompter_reply')) \
                AND (SELECT count(*) FROM messages c WHERE c.parent_id = m.id AND NOT c.deleted \
                     AND c.review_state <> 'rejected') + {} < $4 \
+               AND (SELECT count(*) FROM messages c WHERE c.tree_id = m.tree_id \
+                    AND NOT c.deleted AND c.review_state <> 'rejected') \
+                 + (SELECT count(*) FROM tasks k WHERE k.tree_id = m.tree_id \
+                    AND k.kind IN ('assistant_reply', 'prompter_reply') \
+                    AND k.completed_at IS NULL AND k.skipped_at IS NULL \
+                    AND k.expires_at > now()) < $6 \
              ORDER BY random() LIMIT $5",
             OPEN_LEASES.replace("$KIND", "'assistant_reply', 'prompter_reply'")
         )))
@@ -135,6 +176,7 @@ pub(crate) async fn lease(
         .bind(policy.skips_to_stop as i32)
         .bind(i64::from(policy.max_children))
         .bind(n)
+        .bind(i64::from(policy.goal_tree_size))
         .fetch_all(&mut *tx)
         .await?;
         let (assistant, prompter): (Vec<_>, Vec<_>) = rows
@@ -154,9 +196,13 @@ pub(crate) async fn lease(
         }
     }
     if wants(TaskKind::InitialPrompt) {
+        // Prompts leased but not written yet count as trees already, or fifty people asking at
+        // once would each start one.
         let active: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM message_trees \
-             WHERE state IN ('initial_prompt_review', 'growing')",
+            "SELECT (SELECT count(*) FROM message_trees \
+                     WHERE state IN ('initial_prompt_review', 'growing')) \
+                  + (SELECT count(*) FROM tasks WHERE kind = 'initial_prompt' \
+                     AND completed_at IS NULL AND skipped_at IS NULL AND expires_at > now())",
         )
         .fetch_one(&mut *tx)
         .await?;
@@ -173,7 +219,7 @@ pub(crate) async fn lease(
         }
     }
 
-    let chosen = choose(pools, request.count as usize, &mut rand::rng());
+    let chosen = choose(pools, n as usize, &mut rand::rng());
     let lease_s = state.config().lease_duration.as_secs_f64();
     let mut tasks = Vec::with_capacity(chosen.len());
     for need in chosen {
@@ -209,7 +255,7 @@ pub(crate) async fn lease(
         tasks.push(load_task(&mut tx, id).await?);
     }
     tx.commit().await?;
-    Ok(Json(TaskList { tasks }))
+    Ok(TaskList { tasks })
 }
 
 fn needs(kind: TaskKind, rows: Vec<(Uuid, Uuid)>) -> Vec<Need> {

@@ -13,13 +13,13 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{Limits, PasswordCost};
 use crate::{AppState, Error, Result};
@@ -182,32 +182,34 @@ impl AccountThrottles {
 /// The bounded pool password hashes run in.
 #[derive(Debug)]
 pub struct HashPool {
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
     max_wait: Duration,
-    running: AtomicUsize,
-    peak: AtomicUsize,
+    running: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
 }
 
-/// A slot of the [`HashPool`], held while one hash runs.
-pub struct HashSlot<'a> {
-    pool: &'a HashPool,
-    _permit: SemaphorePermit<'a>,
+/// A slot of the [`HashPool`], held while one hash runs. It is owned, so it moves onto the
+/// blocking thread with the hash and is freed when the hash ends, not when a request that timed
+/// out stops waiting for it.
+pub struct HashSlot {
+    running: Arc<AtomicUsize>,
+    _permit: OwnedSemaphorePermit,
 }
 
 impl HashPool {
     /// A pool of `cost.max_parallel` slots (at least one).
     pub fn new(cost: &PasswordCost) -> Self {
         HashPool {
-            slots: Semaphore::new(cost.max_parallel.max(1)),
+            slots: Arc::new(Semaphore::new(cost.max_parallel.max(1))),
             max_wait: cost.max_wait,
-            running: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
+            running: Arc::default(),
+            peak: Arc::default(),
         }
     }
 
     /// Waits for a free slot, at most the configured wait; then [`Error::Busy`].
-    pub async fn slot(&self) -> Result<HashSlot<'_>> {
-        let permit = tokio::time::timeout(self.max_wait, self.slots.acquire())
+    pub async fn slot(&self) -> Result<HashSlot> {
+        let permit = tokio::time::timeout(self.max_wait, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| Error::Busy {
                 retry_after_s: self.max_wait.as_secs().max(1),
@@ -216,7 +218,7 @@ impl HashPool {
         let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(running, Ordering::SeqCst);
         Ok(HashSlot {
-            pool: self,
+            running: self.running.clone(),
             _permit: permit,
         })
     }
@@ -232,9 +234,9 @@ impl HashPool {
     }
 }
 
-impl Drop for HashSlot<'_> {
+impl Drop for HashSlot {
     fn drop(&mut self) {
-        self.pool.running.fetch_sub(1, Ordering::SeqCst);
+        self.running.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

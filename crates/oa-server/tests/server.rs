@@ -4,8 +4,10 @@
 mod server {
     mod account_defences;
     mod accounts;
+    mod bounds;
     pub(crate) mod client;
     mod concurrency;
+    mod crowd;
     mod garbage;
     mod ingest;
     mod observability;

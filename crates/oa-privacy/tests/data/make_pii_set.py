@@ -431,14 +431,17 @@ def make_address(lang="en"):
 
 # ------------------------------------------------------------------------ IPs
 
+# Public addresses only: the documentation ranges of RFC 5737 / RFC 3849 (192.0.2.0/24,
+# 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) are never anyone's, and the detector is
+# right not to flag them.
 def make_ipv4():
     f = R.randrange(7)
     if f == 0:
-        return "192.0.2.%d" % R.randint(1, 254)
+        return "81.2.69.%d" % R.randint(1, 254)
     if f == 1:
-        return "198.51.100.%d" % R.randint(1, 254)
+        return "94.134.88.%d" % R.randint(1, 254)
     if f == 2:
-        return "203.0.113.%d" % R.randint(1, 254)
+        return "118.42.7.%d" % R.randint(1, 254)
     if f == 3:
         return "10.%d.%d.%d" % (R.randint(0, 255), R.randint(0, 255), R.randint(1, 254))
     if f == 4:
@@ -457,11 +460,11 @@ def h16(pad=False):
 def make_ipv6():
     f = R.randrange(7)
     if f == 0:
-        ip = "2001:db8::" + h16()
+        ip = "2a02:810d::" + h16()
     elif f == 1:
-        ip = "2001:db8:%s:%s::%s" % (h16(), h16(), h16())
+        ip = "2a02:810d:%s:%s::%s" % (h16(), h16(), h16())
     elif f == 2:
-        ip = ":".join(["2001", "0db8"] + [h16(True) for _ in range(6)])
+        ip = ":".join(["2a0a", "a540"] + [h16(True) for _ in range(6)])
     elif f == 3:
         ip = "fe80::%s:%sff:fe%02x:%s" % (h16(), "%02x" % R.randint(0, 255), R.randint(0, 255), h16())
     elif f == 4:
@@ -469,7 +472,7 @@ def make_ipv6():
     elif f == 5:
         ip = "2a01:4f8:%s:%s::2" % (h16(), h16())
     else:
-        ip = "2001:0db8:85a3:0000:0000:%s:%s:%s" % (h16(True), h16(True), h16(True))
+        ip = "2a0a:a540:85a3:0000:0000:%s:%s:%s" % (h16(True), h16(True), h16(True))
     if R.random() < 0.15:
         ip = ip.upper()
     ipaddress.IPv6Address(ip)

@@ -1026,12 +1026,10 @@ impl Check<'_> {
         );
         self.writes.touched_trees.insert(tree_id);
         self.note_tree(tree_id, message.parent_id.is_none() && review_needed == 0);
-        if !synthetic {
-            let kind = match (message.parent_id, message.role) {
-                (None, _) => score::INITIAL_PROMPT,
-                (Some(_), Role::Prompter) => score::PROMPTER_REPLY,
-                (Some(_), Role::Assistant) => score::ASSISTANT_REPLY,
-            };
+        // A message earns its points once accepted: now, when it needs no review, else when its
+        // reviews accept it (`pipeline::review`); a rejected one earns none.
+        if !synthetic && review_needed == 0 {
+            let kind = score::message_kind(message.parent_id.is_none(), message.role);
             self.writes
                 .scores
                 .push((self.event.id, kind, score::points(kind)));

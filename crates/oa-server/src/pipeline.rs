@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use oa_types::Uuid;
+use oa_types::{Role, Uuid};
 use serde::Serialize;
 use sqlx::PgConnection;
 
@@ -174,7 +174,7 @@ async fn review(tx: &mut PgConnection, policy: &TreePolicy, reviews: Reviews<'_>
     }
     // Reviews: labels from anyone but the writer (a person judging model output they uploaded
     // is not judging themselves, so synthetic messages take every label).
-    sqlx::query(
+    let decided: Vec<(Uuid, Uuid, bool, String, bool, String)> = sqlx::query_as(
         "WITH targets AS MATERIALIZED ( \
              SELECT id, account_id, synthetic, review_state FROM messages WHERE id = ANY($1)), \
          r AS ( \
@@ -190,14 +190,43 @@ async fn review(tx: &mut PgConnection, policy: &TreePolicy, reviews: Reviews<'_>
              WHEN r.acceptance >= $4 THEN 'accepted' ELSE 'rejected' END \
          FROM r WHERE m.id = r.message_id \
            AND (m.review_count <> r.n \
-                OR r.n >= (CASE WHEN m.parent_id IS NULL THEN $2 ELSE $3 END))",
+                OR r.n >= (CASE WHEN m.parent_id IS NULL THEN $2 ELSE $3 END)) \
+         RETURNING m.event_id, m.account_id, m.parent_id IS NULL, m.role, m.synthetic, \
+                   m.review_state",
     )
     .bind(&targets)
     .bind(policy.reviews_initial_prompt as i32)
     .bind(policy.reviews_reply as i32)
     .bind(policy.acceptance_threshold)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
+    // Only pending messages were judged: those accepted now earn their writer's points.
+    let mut events = Vec::new();
+    let mut accounts = Vec::new();
+    let mut kinds = Vec::new();
+    let mut points = Vec::new();
+    for (event, account, root, role, synthetic, state) in decided {
+        if state != "accepted" || synthetic {
+            continue;
+        }
+        let kind = score::message_kind(root, Role::parse(&role).unwrap_or(Role::Assistant));
+        events.push(event);
+        accounts.push(account);
+        kinds.push(kind);
+        points.push(score::points(kind));
+    }
+    if !events.is_empty() {
+        sqlx::query(
+            "INSERT INTO score_events (account_id, event_id, kind, points) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::real[])",
+        )
+        .bind(&accounts)
+        .bind(&events)
+        .bind(&kinds)
+        .bind(&points)
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(())
 }
 
@@ -554,15 +583,27 @@ pub(crate) async fn moderate(
     .bind(messages)
     .execute(&mut *tx)
     .await?;
-    let hidden: Vec<(Uuid, Uuid)> = sqlx::query_as(
+    let hidden: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as(
         "UPDATE messages SET deleted = true \
-         WHERE id = ANY($1) AND NOT deleted AND red_flags >= $2 RETURNING account_id, tree_id",
+         WHERE id = ANY($1) AND NOT deleted AND red_flags >= $2 \
+         RETURNING account_id, tree_id, event_id",
     )
     .bind(messages)
     .bind(policy.red_flags_to_hide as i32)
     .fetch_all(&mut *tx)
     .await?;
-    let mut writers: Vec<Uuid> = hidden.iter().map(|(account, _)| *account).collect();
+    // A hidden message keeps no points, nor its rank bonus.
+    let hidden_events: Vec<Uuid> = hidden.iter().map(|(_, _, event)| *event).collect();
+    if !hidden_events.is_empty() {
+        sqlx::query(
+            "DELETE FROM score_events WHERE event_id = ANY($1) \
+                OR message_id IN (SELECT id FROM messages WHERE event_id = ANY($1))",
+        )
+        .bind(&hidden_events)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let mut writers: Vec<Uuid> = hidden.iter().map(|(account, _, _)| *account).collect();
     writers.sort();
     for account in writers {
         sqlx::query("UPDATE accounts SET troll_score = troll_score + 1 WHERE id = $1")
@@ -570,7 +611,7 @@ pub(crate) async fn moderate(
             .execute(&mut *tx)
             .await?;
     }
-    Ok(hidden.into_iter().map(|(_, tree)| tree).collect())
+    Ok(hidden.into_iter().map(|(_, tree, _)| tree).collect())
 }
 
 /// A message of a tree as `GET /v1/trees/{id}` shows it.

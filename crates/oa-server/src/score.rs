@@ -29,6 +29,15 @@ pub const RANKED_SECOND: &str = "reply_ranked_2";
 pub const RANKED_THIRD: &str = "reply_ranked_3";
 
 /// Points of each kind (Open-Assistant's leaderboard weights).
+/// The kind of points a person's message earns: a first prompt, or a reply in either role.
+pub fn message_kind(root: bool, role: oa_types::Role) -> &'static str {
+    match (root, role) {
+        (true, _) => INITIAL_PROMPT,
+        (false, oa_types::Role::Prompter) => PROMPTER_REPLY,
+        (false, oa_types::Role::Assistant) => ASSISTANT_REPLY,
+    }
+}
+
 pub fn points(kind: &str) -> f32 {
     match kind {
         INITIAL_PROMPT | PROMPTER_REPLY => 1.0,

@@ -500,3 +500,54 @@ async fn withdrawn_labels_and_rankings_leave_the_consensus_the_points_and_the_ex
     assert!(points.is_empty(), "{points:?}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_reply_earns_its_points_when_accepted_and_none_when_rejected() -> Result<()> {
+    let server = TestServer::start_with(config_with(TreePolicy {
+        reviews_initial_prompt: 0,
+        reviews_reply: 1,
+        ..TreePolicy::default()
+    }))
+    .await?;
+    let alice = register(&server, "Alice").await?;
+    let prompt = new_prompt("What is a good first programming language?");
+    alice.ingest_ok(&[message_event(&prompt)]).await?;
+    let mut replies = Vec::new();
+    for (name, text) in [
+        ("Bob", "Python: readable, and it runs everywhere."),
+        (
+            "Spammer",
+            "Visit my shop for cheap watches, best prices online!",
+        ),
+    ] {
+        let writer = register(&server, name).await?;
+        let reply = message(
+            prompt.conversation_id,
+            Some(prompt.id),
+            Role::Assistant,
+            text,
+        );
+        writer.ingest_ok(&[message_event(&reply)]).await?;
+        replies.push(reply);
+    }
+    // Pending: nobody has points for a reply yet.
+    let board = leaderboard(&alice, "all").await?;
+    assert_eq!(score_of(&board, "Bob"), None, "{board}");
+    assert_eq!(score_of(&board, "Spammer"), None, "{board}");
+
+    let carol = register(&server, "Carol").await?;
+    carol
+        .ingest_ok(&[
+            labels_event(&replies[0], json!({ "spam": 0, "quality": 0.75 })),
+            labels_event(&replies[1], json!({ "spam": 1 })),
+        ])
+        .await?;
+    let board = leaderboard(&alice, "all").await?;
+    assert!(score_of(&board, "Bob").is_some_and(|s| s > 0.0), "{board}");
+    assert_eq!(
+        score_of(&board, "Spammer"),
+        None,
+        "a rejected reply earns nothing: {board}"
+    );
+    Ok(())
+}

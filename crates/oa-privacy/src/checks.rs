@@ -51,6 +51,17 @@ pub fn iban(text: &str) -> bool {
     remainder == 1
 }
 
+/// The EAN-13 check (ISBN-13 is one): weights 1 and 3 from the left, total a multiple of 10.
+pub fn ean13(digits: &[u8]) -> bool {
+    digits.len() == 13
+        && digits
+            .iter()
+            .enumerate()
+            .map(|(i, d)| u32::from(*d) * if i % 2 == 0 { 1 } else { 3 })
+            .sum::<u32>()
+            .is_multiple_of(10)
+}
+
 /// Whether all digits are the same (`0000 0000 0000 0000` passes Luhn but is no card).
 pub fn all_same(digits: &[u8]) -> bool {
     digits.windows(2).all(|w| w[0] == w[1])
@@ -66,6 +77,14 @@ mod tests {
         assert!(luhn(&digits("5500-0000-0000-0004")));
         assert!(luhn(&digits("378282246310005")));
         assert!(!luhn(&digits("4111 1111 1111 1112")));
+    }
+
+    #[test]
+    fn ean13_accepts_isbns_and_barcodes_and_refuses_one_digit_off() {
+        assert!(ean13(&digits("978-0-306-40615-7")));
+        assert!(ean13(&digits("4006381333931")));
+        assert!(!ean13(&digits("9780306406158")));
+        assert!(!ean13(&digits("400638133393")));
     }
 
     #[test]

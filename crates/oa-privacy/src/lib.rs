@@ -1,19 +1,28 @@
 //! On-device detection of personal data in text a person is about to share, and its redaction.
 //!
-//! [`scan`] finds e-mail addresses, phone numbers, postal street addresses, IP addresses,
-//! payment card numbers (Luhn-checked), IBANs (mod-97-checked), URLs that carry a credential,
-//! and names a person gives for themselves ("my name is …"). Findings carry byte offsets into
-//! the text and never overlap: where two detectors claim the same characters, the more specific
-//! one wins (a card number is not also a phone number). [`redact`] replaces findings with a
-//! placeholder naming their kind.
+//! [`scan`] finds e-mail addresses, phone numbers (also inside Chinese and Japanese text),
+//! street addresses in each country's own order, IP addresses, payment card numbers
+//! (Luhn-checked), IBANs (mod-97-checked), URLs that carry a credential (in the authority,
+//! query, path or fragment, webhooks), access tokens and keys on their own, and people's names
+//! (after greetings, sign-offs, form fields and introductions, or as a listed first name and a
+//! surname). Look-alikes are left alone: version numbers, loopback and documentation IPs, SSH
+//! remotes, ISBN and EAN numbers, order numbers, placeholders such as `YOUR_API_KEY`, and famous
+//! names nobody gives for themselves. Findings carry byte offsets into the text and never
+//! overlap: where two detectors claim the same characters, the more specific one wins (a card
+//! number is not also a phone number). [`redact`] replaces findings with a placeholder naming
+//! their kind.
 //!
-//! Everything runs locally with fixed patterns and checksums; nothing is looked up anywhere.
+//! Everything runs locally with fixed patterns, checksums and compiled-in name lists; nothing is
+//! looked up anywhere.
 //! The detector is tuned for recall on chat text: a person reviews every finding before
 //! sharing, so a false alarm costs a click while a miss may leak something.
 
+mod addresses;
 mod checks;
 pub mod evaluation;
+mod names;
 mod patterns;
+mod secrets;
 
 use serde::{Deserialize, Serialize};
 
@@ -35,14 +44,17 @@ pub enum PiiKind {
     Iban,
     /// A URL carrying a password, token, key or signature.
     SecretUrl,
-    /// A name a person gives for themselves.
+    /// An access token or API key outside a URL (`Bearer …`, `ghp_…`, `AKIA…`).
+    Secret,
+    /// A person's name.
     Name,
 }
 
 impl PiiKind {
     /// Every kind, in the order overlapping findings are settled: the first wins.
-    pub const PRIORITY: [PiiKind; 8] = [
+    pub const PRIORITY: [PiiKind; 9] = [
         PiiKind::SecretUrl,
+        PiiKind::Secret,
         PiiKind::Email,
         PiiKind::Iban,
         PiiKind::Card,
@@ -62,6 +74,7 @@ impl PiiKind {
             PiiKind::Card => "card",
             PiiKind::Iban => "iban",
             PiiKind::SecretUrl => "secret_url",
+            PiiKind::Secret => "secret",
             PiiKind::Name => "name",
         }
     }
@@ -81,7 +94,8 @@ impl PiiKind {
             PiiKind::Card => "payment card number",
             PiiKind::Iban => "bank account number (IBAN)",
             PiiKind::SecretUrl => "link with a password or access key",
-            PiiKind::Name => "your name",
+            PiiKind::Secret => "access key or token",
+            PiiKind::Name => "a person's name",
         }
     }
 }
@@ -102,10 +116,16 @@ pub struct Finding {
 /// Every piece of personal data in `text`, in order, none overlapping another.
 pub fn scan(text: &str) -> Vec<Finding> {
     let mut candidates: Vec<Finding> = Vec::new();
+    // Ranges taken so far, sorted by start and never overlapping: a long text with many
+    // findings is checked in logarithmic time per finding.
+    let mut taken: Vec<(usize, usize)> = Vec::new();
     for kind in PiiKind::PRIORITY {
         for (start, end) in patterns::find(kind, text) {
-            let overlaps = candidates.iter().any(|f| start < f.end && f.start < end);
+            let at = taken.partition_point(|&(s, _)| s < start);
+            let overlaps =
+                at > 0 && taken[at - 1].1 > start || taken.get(at).is_some_and(|&(s, _)| s < end);
             if !overlaps && start < end {
+                taken.insert(at, (start, end));
                 candidates.push(Finding {
                     kind,
                     start,
@@ -152,7 +172,7 @@ mod tests {
     #[test]
     fn each_kind_is_found_with_its_exact_text() {
         let text = "Mail jane.doe+news@mail.example.co.uk or call +1 (415) 555-0132. \
-                    I live at 221B Baker Street, London NW1 6XE. Server 192.0.2.44, \
+                    I live at 221B Baker Street, London NW1 6XE. Server 81.2.69.44, \
                     card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00, \
                     reset https://example.com/reset?token=abc123XYZ. My name is Ada Lovelace.";
         assert_eq!(
@@ -161,7 +181,7 @@ mod tests {
                 (PiiKind::Email, "jane.doe+news@mail.example.co.uk".into()),
                 (PiiKind::Phone, "+1 (415) 555-0132".into()),
                 (PiiKind::Address, "221B Baker Street, London NW1 6XE".into()),
-                (PiiKind::Ip, "192.0.2.44".into()),
+                (PiiKind::Ip, "81.2.69.44".into()),
                 (PiiKind::Card, "4111 1111 1111 1111".into()),
                 (PiiKind::Iban, "DE89 3704 0044 0532 0130 00".into()),
                 (
@@ -185,6 +205,54 @@ mod tests {
             "DE00 3704 0044 0532 0130 00 is not a valid IBAN.",
         ] {
             assert_eq!(kinds(text), [], "{text}");
+        }
+    }
+
+    #[test]
+    fn versions_local_and_documentation_addresses_remotes_and_product_codes_are_not_findings() {
+        for text in [
+            "pip install requests==2.31.0 and upgrade to v1.2.3.4",
+            "Windows build 10.0.19045.1 and firmware 4.22.2.66 crash on start",
+            "Firmware 11.11.4.102 fixed the Wi-Fi issue",
+            "docker run -p 127.0.0.1:8080:80 nginx:1.25.3",
+            "bind_address = \"0.0.0.0\" and ::1:11434",
+            "ping 198.51.100.18 -c 4; the docs use 203.0.113.7 and 2001:db8::1",
+            "git clone git@github.com:rust-lang/rust.git",
+            "ISBN 9782046797076, EAN 4003167217140, barcode: 8718597461150",
+            "Bestellnummer 3981960945, Order 086-1960743-6108945",
+        ] {
+            assert_eq!(kinds(text), [], "{text}");
+        }
+        // A documentation address someone calls their IP is still flagged.
+        assert_eq!(
+            kinds("my home IP is 203.0.113.74"),
+            [(PiiKind::Ip, "203.0.113.74".into())]
+        );
+        // A card grouped in fours is a card even when it passes the EAN check.
+        assert_eq!(
+            kinds("use 4513 093 221 529 in the sandbox"),
+            [(PiiKind::Card, "4513 093 221 529".into())]
+        );
+    }
+
+    #[test]
+    fn phones_are_found_in_text_without_spaces_and_in_local_groupings() {
+        for (text, phone) in [
+            ("我的电话是13812345678，请联系", "13812345678"),
+            ("電話番号は090-5638-7821です", "090-5638-7821"),
+            ("llámame al 686 84 29 45", "686 84 29 45"),
+            ("Телефон: 8-938-192-10-28", "8-938-192-10-28"),
+            (
+                "M: +86 136 2030 0576\nm.ali@example.es",
+                "+86 136 2030 0576",
+            ),
+            ("मेरा मोबाइल नंबर 9030693769 है", "9030693769"),
+        ] {
+            assert!(
+                kinds(text).contains(&(PiiKind::Phone, phone.into())),
+                "{text}: {:?}",
+                kinds(text)
+            );
         }
     }
 

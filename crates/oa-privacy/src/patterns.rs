@@ -1,6 +1,6 @@
 //! The patterns of each kind, and the checks that follow a match.
 
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -18,15 +18,6 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-static URL: LazyLock<Regex> = LazyLock::new(|| re(r#"(?i)\b[a-z][a-z0-9+.-]{1,15}://[^\s<>"'`]+"#));
-
-/// Query or fragment parameters whose value is a credential.
-static SECRET_PARAM: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)[?&#;](?:access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|token|api[_-]?key|apikey|key|sig|signature|x-amz-signature|x-amz-credential|password|passwd|pwd|pass|secret|client[_-]?secret|auth|session[_-]?id|sessionid|sid|code)=[^&#\s]{3,}",
-    )
-});
-
 static IPV4: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"\b(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}\b",
@@ -41,40 +32,8 @@ static CARD: LazyLock<Regex> = LazyLock::new(|| re(r"\b\d(?:[ -]?\d){12,18}\b"))
 static IBAN: LazyLock<Regex> = LazyLock::new(|| re(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b"));
 
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d{1,12}(?:(?:[\s.-]|/)\d{1,8}){0,5}")
-});
-
-/// Street types after the street name (English).
-const STREET_TYPES: &str = r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Square|Sq|Terrace|Way|Parkway|Pkwy|Highway|Hwy|Close|Crescent|Cres|Row|Mews|Gardens|Grove|Hill|Walk|Circle|Cir|Trail|Alley)";
-
-static ADDRESS_EN: LazyLock<Regex> = LazyLock::new(|| {
-    re(&format!(
-        r"\b\d{{1,5}}[A-Za-z]?(?:-\d{{1,5}})?\s+(?:[A-Z][A-Za-z'.-]*\s+){{0,4}}{STREET_TYPES}\b\.?(?:\s+(?:NW|NE|SW|SE|N|S|E|W)\b)?(?:(?:,\s*|\s+)(?:Apt|Suite|Unit|Flat)\.?\s*[0-9A-Za-z]+)?(?:,\s*[A-Z][a-z][A-Za-z'-]*(?:\s+[A-Z][a-z][A-Za-z'-]*){{0,2}})?(?:,?\s+[A-Z]{{2}}\b)?(?:,?\s+(?:\d{{5}}(?:-\d{{4}})?|[A-Z]{{1,2}}\d[A-Z\d]?\s?\d[A-Z]{{2}}))?"
-    ))
-});
-
-static ADDRESS_DE: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:\p{Lu}[\p{L}-]*?(?i:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|ufer|chaussee)|\p{Lu}\p{L}+\s(?:Straße|Strasse|Allee|Weg|Platz|Ring|Damm|Ufer|Chaussee|Markt))\s+\d{1,4}[a-z]?(?:,\s*(?:D-)?\d{5}\s+\p{Lu}[\p{L}-]+)?",
-    )
-});
-
-static ADDRESS_FR: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i:\b\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|av\.|boulevard|bd|place|allée|allee|chemin|impasse|quai|cours|route)\s+)(?:(?:de|du|des|la|le|l'|d')\s*)*[\p{L}'-]+(?:\s+[\p{L}'-]+){0,3}?(?:,\s*\d{5}\s+\p{Lu}[\p{L}-]+)?",
-    )
-});
-
-static ADDRESS_ES: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"\b(?:Calle|C/|Avenida|Avda\.?|Plaza|Paseo|Carrer|Rúa|Rambla|Ronda|Camino|Travesía|Gran Vía|Vía|Via|Viale|Piazza|Corso)\s+(?:(?:de|del|la|los|las|di|della)\s+)*\p{Lu}[\p{L}]+(?:\s+\p{Lu}[\p{L}]+){0,3},?\s+(?:n[º°o]\.?\s*)?\d{1,4}(?:,\s*\d{5}\s+\p{Lu}[\p{L}-]+)?",
-    )
-});
-
-/// A name given for oneself: the phrase in any case, then one to three capitalised words.
-static NAME: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i:\b(?:my name is|my name['’]s|my names is|i['’]m|i am|im|call me|this is|it['’]s|signed|regards|best regards|kind regards|cheers|thanks|many thanks|sincerely|yours truly|love|xoxo|je m'appelle|ich heiße|ich heisse|me llamo|mi nombre es))[,:]?\s+(\p{Lu}[\p{Ll}'’-]+(?:[ -]\p{Lu}[\p{Ll}'’-]+){0,2})",
+        r"(?:\+\d{1,3}[ \t\u{a0}.-]?)?(?:\(\d{1,5}\)[ \t\u{a0}.-]?)?\d{1,12}(?:(?:[ \t\u{a0}.-]|/)\d{1,8}){0,5}",
     )
 });
 
@@ -85,130 +44,6 @@ const FILE_EXTENSIONS: &[&str] = &[
     "mp4", "wav", "mov",
 ];
 
-/// Capitalised words after "I'm", "this is"… that are not names.
-const NOT_NAMES: &[&str] = &[
-    "I",
-    "A",
-    "An",
-    "The",
-    "Not",
-    "Sure",
-    "So",
-    "Very",
-    "Just",
-    "It",
-    "That",
-    "This",
-    "What",
-    "Here",
-    "There",
-    "Fine",
-    "Good",
-    "Great",
-    "Ok",
-    "Okay",
-    "Happy",
-    "Sorry",
-    "Glad",
-    "Back",
-    "Done",
-    "Ready",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-    "English",
-    "German",
-    "French",
-    "Spanish",
-    "American",
-    "British",
-    "Canadian",
-    "Australian",
-    "Indian",
-    "Chinese",
-    "Japanese",
-    "Italian",
-    "Going",
-    "Looking",
-    "Trying",
-    "Working",
-    "Writing",
-    "Using",
-    "Also",
-    "Still",
-    "New",
-    "All",
-    "Your",
-    "My",
-    "Our",
-    "We",
-    "You",
-    "He",
-    "She",
-    "They",
-    "And",
-    "But",
-    "Or",
-    "If",
-    "In",
-    "On",
-    "At",
-    "For",
-    "To",
-    "From",
-    "With",
-    "Thank",
-    "Thanks",
-    "Hi",
-    "Hello",
-    "Hey",
-    "Dear",
-    "Yes",
-    "No",
-    "Python",
-    "Rust",
-    "Java",
-    "JavaScript",
-    "Linux",
-    "Windows",
-    "Google",
-    "Microsoft",
-    "Apple",
-    "Amazon",
-    "Everyone",
-    "Team",
-    "Bye",
-    "Why",
-    "How",
-    "When",
-    "Where",
-    "Who",
-    "Which",
-    "Because",
-    "Please",
-    "Actually",
-    "Really",
-    "Maybe",
-    "Probably",
-    "Definitely",
-];
-
 /// Byte ranges of the matches of `kind` in `text`, after its checks.
 pub fn find(kind: PiiKind, text: &str) -> Vec<(usize, usize)> {
     match kind {
@@ -217,17 +52,20 @@ pub fn find(kind: PiiKind, text: &str) -> Vec<(usize, usize)> {
             .filter(|m| {
                 // "logo@2x.png" is an asset name, not an address.
                 let tld = m.as_str().rsplit('.').next().unwrap_or("").to_lowercase();
-                !FILE_EXTENSIONS.contains(&tld.as_str())
+                !FILE_EXTENSIONS.contains(&tld.as_str()) && !ssh_remote(text, m.end())
             })
             .map(|m| (m.start(), m.end()))
             .collect(),
-        PiiKind::SecretUrl => secret_urls(text),
+        PiiKind::SecretUrl => crate::secrets::urls(text),
         PiiKind::Ip => ips(text),
         PiiKind::Card => CARD
             .find_iter(text)
             .filter(|m| {
                 let d = checks::digits(m.as_str());
-                (13..=19).contains(&d.len()) && checks::luhn(&d) && !checks::all_same(&d)
+                (13..=19).contains(&d.len())
+                    && !product_number(text, m.start(), m.as_str(), &d)
+                    && checks::luhn(&d)
+                    && !checks::all_same(&d)
             })
             .map(|m| (m.start(), m.end()))
             .collect(),
@@ -237,34 +75,14 @@ pub fn find(kind: PiiKind, text: &str) -> Vec<(usize, usize)> {
             .map(|m| (m.start(), m.end()))
             .collect(),
         PiiKind::Phone => phones(text),
-        PiiKind::Address => [&*ADDRESS_EN, &*ADDRESS_DE, &*ADDRESS_FR, &*ADDRESS_ES]
-            .iter()
-            .flat_map(|r| r.find_iter(text))
-            .map(|m| (m.start(), trim_end(text, m.start(), m.end())))
-            .collect(),
-        PiiKind::Name => NAME
-            .captures_iter(text)
-            .filter_map(|c| c.get(1))
-            .filter_map(|m| {
-                // Drop trailing words that are not names ("Ada Lovelace And …").
-                let words: Vec<&str> = m.as_str().split([' ', '-']).collect();
-                if NOT_NAMES.contains(&words[0]) {
-                    return None;
-                }
-                let kept = words
-                    .iter()
-                    .take_while(|w| !NOT_NAMES.contains(w))
-                    .map(|w| w.len() + 1)
-                    .sum::<usize>()
-                    - 1;
-                Some((m.start(), m.start() + kept))
-            })
-            .collect(),
+        PiiKind::Address => crate::addresses::find(text),
+        PiiKind::Secret => crate::secrets::tokens(text),
+        PiiKind::Name => crate::names::find(text),
     }
 }
 
 /// A match's end without trailing punctuation that ends the sentence rather than the item.
-fn trim_end(text: &str, start: usize, mut end: usize) -> usize {
+pub fn trim_end(text: &str, start: usize, mut end: usize) -> usize {
     while end > start {
         let last = text[..end].chars().next_back().unwrap_or(' ');
         if matches!(
@@ -279,33 +97,130 @@ fn trim_end(text: &str, start: usize, mut end: usize) -> usize {
     end
 }
 
-fn secret_urls(text: &str) -> Vec<(usize, usize)> {
-    URL.find_iter(text)
-        .filter_map(|m| {
-            let end = trim_end(text, m.start(), m.end());
-            let url = &text[m.start()..end];
-            let after_scheme = &url[url.find("://").map_or(0, |i| i + 3)..];
-            let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
-            let userinfo_with_password = authority
-                .split_once('@')
-                .is_some_and(|(user, _)| user.contains(':'));
-            (userinfo_with_password || SECRET_PARAM.is_match(url)).then_some((m.start(), end))
-        })
-        .collect()
+/// `git@github.com:org/repo.git`: an SSH remote, not an e-mail address.
+fn ssh_remote(text: &str, end: usize) -> bool {
+    let after = &text[end..];
+    after.starts_with(':')
+        && after[1..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '~' || c == '/')
+}
+
+/// A 13-digit EAN (ISBN-13 included) with a valid EAN check digit, or any number labelled as a
+/// book or product code: checked before the Luhn check, which one in ten EANs also passes.
+fn product_number(text: &str, start: usize, matched: &str, digits: &[u8]) -> bool {
+    let labelled = last_words(&text[..start], 24).to_lowercase();
+    let label = ["isbn", "ean", "gtin", "upc", "barcode", "barcode:", "sku"]
+        .iter()
+        .any(|w| labelled.contains(w));
+    // An EAN is written as one run of digits; an ISBN-13 starts 978 or 979. A card number
+    // grouped in fours that happens to pass the EAN check is still a card.
+    let isbn = digits.starts_with(&[9, 7, 8]) || digits.starts_with(&[9, 7, 9]);
+    let ean = digits.len() == 13 && checks::ean13(digits) && (isbn || !matched.contains(' '));
+    // "+86 136 2030 0576": a phone number after its "+".
+    label || ean || text[..start].ends_with('+')
+}
+
+/// Up to `n` bytes of `text`'s end, cut at a character boundary.
+fn last_words(text: &str, n: usize) -> &str {
+    let mut from = text.len().saturating_sub(n);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    &text[from..]
+}
+
+/// Words after which a dotted number is a version, not an address.
+const VERSION_WORDS: &[&str] = &[
+    "version",
+    "versie",
+    "versión",
+    "versione",
+    "versão",
+    "версия",
+    "build",
+    "firmware",
+    "release",
+    "ver",
+    "ver.",
+    "kernel",
+    "driver",
+    "update",
+    "patch",
+    "sdk",
+    "api",
+    "os",
+    "ios",
+    "android",
+    "windows",
+    "macos",
+    "chrome",
+    "firefox",
+    "python",
+    "node",
+    "rust",
+    "java",
+    "app",
+    "v",
+    "r",
+    "nginx",
+    "==",
+    ">=",
+    "<=",
+    "~=",
+    "^",
+    "~",
+];
+
+/// Whether a dotted quad is a version number: after `v`, `==`, `:` of an image tag, a version
+/// word, or inside a longer dotted run.
+fn version_context(text: &str, start: usize, end: usize) -> bool {
+    let before = &text[..start];
+    let after = &text[end..];
+    let word = before
+        .trim_end()
+        .rsplit(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '(')
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    before.ends_with(['v', 'V', '@', '=', '~', '^'])
+        || before.ends_with('.')
+        || before.ends_with(':')
+            && before[..before.len() - 1].ends_with(|c: char| c.is_alphabetic())
+        || VERSION_WORDS.contains(&word.as_str())
+        || after.starts_with('.') && after[1..].starts_with(|c: char| c.is_ascii_digit())
+        || after.starts_with('-') && after[1..].starts_with(|c: char| c.is_ascii_alphabetic())
+}
+
+/// Addresses that are never a person's: loopback, unspecified, broadcast and the documentation
+/// ranges of RFC 5737; the latter still count where the text calls them someone's IP.
+fn not_personal_ipv4(text: &str, start: usize, ip: Ipv4Addr) -> bool {
+    if ip.is_loopback() || ip.is_unspecified() || ip.is_broadcast() {
+        return true;
+    }
+    if ip.is_documentation() {
+        let before = last_words(&text[..start], 40).to_lowercase();
+        let called_an_ip = [
+            "ip",
+            "адрес",
+            "address",
+            "adresse",
+            "dirección",
+            "indirizzo",
+        ]
+        .iter()
+        .any(|w| before.contains(w));
+        return !called_an_ip;
+    }
+    false
 }
 
 fn ips(text: &str) -> Vec<(usize, usize)> {
     let mut found: Vec<(usize, usize)> = IPV4
         .find_iter(text)
         .filter(|m| {
-            let before = &text[..m.start()];
-            let after = &text[m.end()..];
-            // Version numbers: "v1.2.3.4", "version 10.0.0.1", and longer dotted runs.
-            let versioned = before.ends_with(['v', 'V'])
-                || before.trim_end().to_lowercase().ends_with("version")
-                || before.ends_with('.')
-                || after.starts_with('.') && after[1..].starts_with(|c: char| c.is_ascii_digit());
-            !versioned
+            let Ok(ip) = m.as_str().parse::<Ipv4Addr>() else {
+                return false;
+            };
+            !version_context(text, m.start(), m.end()) && !not_personal_ipv4(text, m.start(), ip)
         })
         .map(|m| (m.start(), m.end()))
         .collect();
@@ -314,11 +229,18 @@ fn ips(text: &str) -> Vec<(usize, usize)> {
         let start_ok =
             m.start() == 0 || !text[..m.start()].ends_with(|c: char| c.is_alphanumeric());
         let groups = candidate.split(':').filter(|g| !g.is_empty()).count();
+        let end = m.start() + candidate.len();
+        let end_ok = !text[end..].starts_with(|c: char| c.is_ascii_alphanumeric());
+        let personal = candidate.parse::<Ipv6Addr>().is_ok_and(|ip| {
+            let s = ip.segments();
+            !(ip.is_loopback() || ip.is_unspecified() || s[0] == 0x2001 && s[1] == 0xdb8)
+        });
         if start_ok
+            && end_ok
             && candidate.len() >= 6
             && (candidate.contains("::") || groups == 8)
             && groups >= 2
-            && candidate.parse::<Ipv6Addr>().is_ok()
+            && personal
         {
             found.push((m.start(), m.start() + candidate.len()));
         }
@@ -333,11 +255,12 @@ fn phones(text: &str) -> Vec<(usize, usize)> {
             let s = m.as_str();
             let end = m.end();
             let mut start = m.start();
-            // Not the tail of a longer token ("v2-1234567", "ID12 345 678").
-            if text[..start].ends_with(|c: char| c.is_alphanumeric() || c == '.' || c == '/') {
+            // Not the tail of a longer token ("v2-1234567", "ID12 345 678"); Chinese and
+            // Japanese text puts no space around a number.
+            if text[..start].ends_with(|c: char| word_char(c) || c == '.' || c == '/') {
                 return None;
             }
-            if text[end..].starts_with(|c: char| c.is_alphanumeric() || c == '/')
+            if text[end..].starts_with(|c: char| word_char(c) || c == '/')
                 || text[end..].starts_with(['.', ','])
                     && text[end + 1..].starts_with(|c: char| c.is_ascii_digit())
             {
@@ -360,23 +283,67 @@ fn phones(text: &str) -> Vec<(usize, usize)> {
             if looks_like_date || year_range {
                 return None;
             }
-            let context = text[..start].to_lowercase();
+            let context = last_words(&text[..start], 60).to_lowercase();
+            let label = context.trim_end().trim_end_matches([':', '：']).trim_end();
             let labelled = [
-                "isbn", "order", "invoice", "ticket", "ref", "id", "#", "no.", "nr",
+                "isbn",
+                "ean",
+                "order",
+                "invoice",
+                "ticket",
+                "ref",
+                "id",
+                "#",
+                "no.",
+                "nr",
+                "serial",
+                "tracking",
+                "sku",
+                "build",
+                "pedido",
+                "commande",
+                "ordine",
+                "encomenda",
+                "заказ",
+                "订单",
+                "注文",
             ]
             .iter()
-            .any(|w| {
-                context
-                    .trim_end()
-                    .trim_end_matches(':')
-                    .trim_end()
-                    .ends_with(w)
+            .any(|w| label.ends_with(w));
+            // "Bestellnummer", "Kundennummer": numbers, but not phone numbers.
+            let other_number = label.rsplit(char::is_whitespace).next().is_some_and(|w| {
+                w.ends_with("nummer")
+                    && ![
+                        "telefonnummer",
+                        "handynummer",
+                        "mobilnummer",
+                        "rufnummer",
+                        "faxnummer",
+                        "telefoonnummer",
+                        "nummer",
+                    ]
+                    .contains(&w)
             });
-            if labelled {
+            if labelled || other_number {
                 return None;
             }
             let parenthesised_area = s.contains('(');
             let trunk_prefix = s.starts_with('0') && digits.len() >= 9;
+            // Russian "8-938-192-10-28", Chinese mobiles "13812345678" / "134-0219-3718".
+            let russian_trunk = s.starts_with('8')
+                && digits.len() == 11
+                && groups.len() >= 2
+                && groups.get(1).is_some_and(|g| g.len() == 3);
+            let chinese_mobile = digits.len() == 11
+                && digits[0] == 1
+                && (3..=9).contains(&digits[1])
+                && (groups.len() == 1 || groups.iter().map(|g| g.len()).eq([3, 4, 4]));
+            let cjk_beside = text[..start].ends_with(is_cjk) || text[end..].starts_with(is_cjk);
+            // European grouping: "644 58 87 86", "91 084 48 18", "06 12 34 56 78".
+            let european = groups.len() >= 4
+                && !s.contains(['.', '-', '/'])
+                && groups.iter().all(|g| (2..=3).contains(&g.len()))
+                && (9..=10).contains(&digits.len());
             let nanp =
                 |g: &[&str]| g.len() == 3 && g[0].len() == 3 && g[1].len() == 3 && g[2].len() == 4;
             let north_american =
@@ -386,6 +353,9 @@ fn phones(text: &str) -> Vec<(usize, usize)> {
                 && (10..=11).contains(&digits.len())
                 && phone_word_before(&context);
             let accept = international
+                || russian_trunk
+                || chinese_mobile && (cjk_beside || phone_word_before(&context))
+                || european
                 || parenthesised_area
                 || north_american
                 || trunk_prefix && (grouped || groups.len() == 1)
@@ -403,43 +373,81 @@ fn phones(text: &str) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// Whether a phone-ish word comes shortly before.
+/// Letters and digits that glue onto a number; CJK characters do not (no spaces there).
+fn word_char(c: char) -> bool {
+    c.is_alphanumeric() && !is_cjk(c)
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{3000}'..='\u{30FF}' | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{FF00}'..='\u{FFEF}')
+}
+
+/// Whether a phone-ish word (or a one-letter label such as "T" or "M:" opening the line) comes
+/// shortly before.
 fn phone_word_before(context: &str) -> bool {
-    let tail: String = context
-        .chars()
-        .rev()
-        .take(40)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    [
-        "phone",
-        "call",
-        "tel",
-        "mobile",
-        "cell",
-        "number",
-        "whatsapp",
-        "ring",
-        "dial",
-        "try",
-        "contact",
-        "ruf",
-        "numéro",
-        "appelle",
-        "llama",
-        "text me",
-        "reach me",
-        "handy",
-        "telefon",
-        "nummer",
-        "téléphone",
-        "portable",
-        "teléfono",
-        "móvil",
-        "fax",
-    ]
-    .iter()
-    .any(|w| tail.contains(w))
+    let tail = last_words(context, 48);
+    let line = tail.rsplit('\n').next().unwrap_or(tail).trim();
+    let letter_label = matches!(
+        line.trim_end_matches(':'),
+        "t" | "m" | "p" | "f" | "tel." | "tél." | "mob" | "mob." | "cel" | "cel." | "tlf" | "ph"
+    );
+    letter_label
+        || [
+            "phone",
+            "call",
+            "tel",
+            "mobile",
+            "cell",
+            "number",
+            "whatsapp",
+            "ring",
+            "dial",
+            "try",
+            "contact",
+            "ruf",
+            "numéro",
+            "appelle",
+            "llama",
+            "text me",
+            "reach me",
+            "handy",
+            "telefon",
+            "nummer",
+            "téléphone",
+            "portable",
+            "teléfono",
+            "móvil",
+            "fax",
+            "llámame",
+            "celular",
+            "telemóvel",
+            "telefone",
+            "liga",
+            "cellulare",
+            "chiamami",
+            "bel me",
+            "bellen",
+            "mobiel",
+            "телефон",
+            "номер",
+            "позвон",
+            "звони",
+            "هاتف",
+            "جوال",
+            "اتصل",
+            "رقم",
+            "电话",
+            "手机",
+            "联系",
+            "電話",
+            "携帯",
+            "連絡",
+            "फ़ोन",
+            "फोन",
+            "मोबाइल",
+            "नंबर",
+            "कॉल",
+        ]
+        .iter()
+        .any(|w| tail.contains(w))
 }

@@ -51,6 +51,10 @@ pub struct TreePolicy {
     pub rankings_per_parent: u32,
     /// Red flags from distinct accounts that hide a message.
     pub red_flags_to_hide: u32,
+    /// Troll score (messages hidden by moderation, rankings near the reverse of the consensus)
+    /// at which an account is muted: it gets no tasks, and its reviews, red flags and rankings
+    /// no longer count.
+    pub troll_score_to_mute: f32,
     /// Skips of reply tasks after which a message gets no more reply tasks.
     pub skips_to_stop: u32,
     /// Growing trees below which initial-prompt tasks are handed out.
@@ -68,6 +72,7 @@ impl Default for TreePolicy {
             max_children: 3,
             rankings_per_parent: 3,
             red_flags_to_hide: 3,
+            troll_score_to_mute: 5.0,
             skips_to_stop: 3,
             max_active_trees: 100,
         }

@@ -486,12 +486,14 @@ async fn ingest_batch(
         HashMap::new()
     } else {
         sqlx::query_as(
-            "SELECT parent_id, count(*) FROM rankings \
-             WHERE parent_id = ANY($1) AND NOT retracted AND account_id <> $2 \
-             GROUP BY parent_id",
+            "SELECT r.parent_id, count(*) FROM rankings r JOIN accounts a ON a.id = r.account_id \
+             WHERE r.parent_id = ANY($1) AND NOT r.retracted AND r.account_id <> $2 \
+               AND a.troll_score < $3 \
+             GROUP BY r.parent_id",
         )
         .bind(&ranking_parents)
         .bind(caller.account_id)
+        .bind(policy.troll_score_to_mute)
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
@@ -1379,8 +1381,14 @@ async fn write(
     let labelled: Vec<Uuid> = writes.labels.iter().map(|l| l.1).collect();
     let mut retracted_in: Vec<Uuid> = Vec::new();
     for (retraction_id, target) in &writes.retractions {
-        if let Some(tree) =
-            pipeline::retract(tx, caller.account_id, *retraction_id, *target).await?
+        if let Some(tree) = pipeline::retract(
+            tx,
+            &state.config().tree,
+            caller.account_id,
+            *retraction_id,
+            *target,
+        )
+        .await?
         {
             touched_trees.push(tree);
             retracted_in.push(tree);

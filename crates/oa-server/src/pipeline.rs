@@ -183,6 +183,7 @@ async fn review(tx: &mut PgConnection, policy: &TreePolicy, reviews: Reviews<'_>
              FROM targets m \
              LEFT JOIN labels l ON l.message_id = m.id AND NOT l.retracted \
                   AND (l.account_id <> m.account_id OR m.synthetic) \
+                  AND l.account_id NOT IN (SELECT id FROM accounts WHERE troll_score >= $5) \
              WHERE m.review_state = 'pending' \
              GROUP BY m.id) \
          UPDATE messages m SET review_count = r.n, review_state = CASE \
@@ -198,6 +199,7 @@ async fn review(tx: &mut PgConnection, policy: &TreePolicy, reviews: Reviews<'_>
     .bind(policy.reviews_initial_prompt as i32)
     .bind(policy.reviews_reply as i32)
     .bind(policy.acceptance_threshold)
+    .bind(policy.troll_score_to_mute)
     .fetch_all(&mut *tx)
     .await?;
     // Only pending messages were judged: those accepted now earn their writer's points.
@@ -261,9 +263,11 @@ async fn score_tree(tx: &mut PgConnection, policy: &TreePolicy, tree: Uuid) -> R
     let rows: Vec<(Uuid, Uuid, Uuid, Vec<Uuid>, bool, f32)> = sqlx::query_as(
         "SELECT r.event_id, r.parent_id, r.account_id, r.ranking, r.not_rankable, a.trust \
          FROM rankings r JOIN accounts a ON a.id = r.account_id \
-         WHERE r.parent_id = ANY($1) AND NOT r.retracted ORDER BY r.created_at, r.event_id",
+         WHERE r.parent_id = ANY($1) AND NOT r.retracted AND a.troll_score < $2 \
+         ORDER BY r.created_at, r.event_id",
     )
     .bind(&parent_ids)
+    .bind(policy.troll_score_to_mute)
     .fetch_all(&mut *tx)
     .await?;
     let mut by_parent: HashMap<Uuid, Vec<Vote>> = HashMap::new();
@@ -419,7 +423,12 @@ async fn award_rank_bonuses(tx: &mut PgConnection, tree: Uuid, parent: Option<Uu
 /// A ranking withdrawn after its tree was scored: the parent's replies are ranked again from
 /// the ballots that remain (unranked when none does), and the rank bonuses follow the new
 /// order. Before scoring nothing is needed: the withdrawn ranking simply no longer counts.
-async fn rerank_parent(tx: &mut PgConnection, tree: Uuid, parent: Uuid) -> Result<()> {
+async fn rerank_parent(
+    tx: &mut PgConnection,
+    policy: &TreePolicy,
+    tree: Uuid,
+    parent: Uuid,
+) -> Result<()> {
     let state: String = sqlx::query_scalar("SELECT state FROM message_trees WHERE id = $1")
         .bind(tree)
         .fetch_one(&mut *tx)
@@ -437,9 +446,11 @@ async fn rerank_parent(tx: &mut PgConnection, tree: Uuid, parent: Uuid) -> Resul
     let ballots: Vec<Ballot> = sqlx::query_as::<_, (Vec<Uuid>, f32)>(
         "SELECT r.ranking, a.trust FROM rankings r JOIN accounts a ON a.id = r.account_id \
          WHERE r.parent_id = $1 AND NOT r.retracted AND NOT r.not_rankable \
+           AND a.troll_score < $2 \
          ORDER BY r.created_at, r.event_id",
     )
     .bind(parent)
+    .bind(policy.troll_score_to_mute)
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
@@ -485,6 +496,7 @@ async fn set_state(tx: &mut PgConnection, tree: Uuid, state: TreeState) -> Resul
 /// A retraction that arrives before its target is remembered, and the target is refused later.
 pub(crate) async fn retract(
     tx: &mut PgConnection,
+    policy: &TreePolicy,
     account: Uuid,
     retraction: Uuid,
     target: Uuid,
@@ -547,7 +559,7 @@ pub(crate) async fn retract(
             .fetch_optional(&mut *tx)
             .await?;
             if let Some((tree, parent)) = ranked {
-                rerank_parent(tx, tree, parent).await?;
+                rerank_parent(tx, policy, tree, parent).await?;
             }
             ranked.map(|(tree, _)| tree)
         }
@@ -575,12 +587,15 @@ pub(crate) async fn moderate(
     sqlx::query(
         "UPDATE messages m SET \
              red_flags = (SELECT count(*) FROM reactions r \
-                          WHERE r.message_id = m.id AND r.emoji = 'red_flag'), \
+                          JOIN accounts a ON a.id = r.account_id \
+                          WHERE r.message_id = m.id AND r.emoji = 'red_flag' \
+                            AND a.troll_score < $2), \
              skips = (SELECT count(*) FROM reactions r \
                       WHERE r.message_id = m.id AND r.emoji LIKE '\\_skip%') \
          WHERE m.id = ANY($1)",
     )
     .bind(messages)
+    .bind(policy.troll_score_to_mute)
     .execute(&mut *tx)
     .await?;
     let hidden: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as(

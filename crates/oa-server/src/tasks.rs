@@ -86,6 +86,15 @@ async fn lease_once(state: &AppState, caller: &Caller, request: &LeaseRequest) -
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('task_lease', 1))")
         .execute(&mut *tx)
         .await?;
+    // A muted account (a troll score past the policy's) gets no work whose result would not
+    // count anyway.
+    let troll_score: f32 = sqlx::query_scalar("SELECT troll_score FROM accounts WHERE id = $1")
+        .bind(me)
+        .fetch_one(&mut *tx)
+        .await?;
+    if troll_score >= policy.troll_score_to_mute {
+        return Ok(TaskList { tasks: Vec::new() });
+    }
     // Open leases hold needs away from others: one account may hold only so many.
     let open: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM tasks WHERE account_id = $1 AND completed_at IS NULL \
@@ -118,14 +127,16 @@ async fn lease_once(state: &AppState, caller: &Caller, request: &LeaseRequest) -
                     AND r.account_id = $1 AND NOT r.retracted) \
                AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.message_id = m.id \
                     AND k.account_id = $1 AND k.kind = 'rank_replies') \
-               AND (SELECT count(*) FROM rankings r WHERE r.parent_id = m.id \
-                    AND NOT r.retracted) + {} < $2 \
+               AND (SELECT count(*) FROM rankings r JOIN accounts a ON a.id = r.account_id \
+                    WHERE r.parent_id = m.id AND NOT r.retracted AND a.troll_score < $4) \
+                   + {} < $2 \
              ORDER BY random() LIMIT $3",
             OPEN_LEASES.replace("$KIND", "'rank_replies'")
         )))
         .bind(me)
         .bind(i64::from(policy.rankings_per_parent))
         .bind(n)
+        .bind(policy.troll_score_to_mute)
         .fetch_all(&mut *tx)
         .await?;
         pools.push(needs(TaskKind::RankReplies, rows));

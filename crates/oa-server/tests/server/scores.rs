@@ -551,3 +551,79 @@ async fn a_reply_earns_its_points_when_accepted_and_none_when_rejected() -> Resu
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_muted_troll_gets_no_tasks_and_its_rankings_and_reviews_stop_counting() -> Result<()> {
+    let server = TestServer::start_with(config_with(TreePolicy {
+        reviews_initial_prompt: 0,
+        reviews_reply: 0,
+        goal_tree_size: 3,
+        ..TreePolicy::default()
+    }))
+    .await?;
+    let alice = register(&server, "Alice").await?;
+    let prompt = new_prompt("Which houseplants survive a dark flat?");
+    alice.ingest_ok(&[message_event(&prompt)]).await?;
+    let mut replies = Vec::new();
+    for (name, text) in [
+        (
+            "Bob",
+            "A snake plant or a ZZ plant: both take little light.",
+        ),
+        (
+            "Carol",
+            "Pothos, and water it only when the top soil is dry.",
+        ),
+    ] {
+        let writer = register(&server, name).await?;
+        let reply = message(
+            prompt.conversation_id,
+            Some(prompt.id),
+            Role::Assistant,
+            text,
+        );
+        writer.ingest_ok(&[message_event(&reply)]).await?;
+        replies.push(reply);
+    }
+    let (bob, carol) = (replies[0].id, replies[1].id);
+    // Troy's earlier work got him flagged past the policy's limit.
+    let troy = register(&server, "Troy").await?;
+    sqlx::query("UPDATE accounts SET troll_score = $2 WHERE id = $1")
+        .bind(troy.account())
+        .bind(TreePolicy::default().troll_score_to_mute)
+        .execute(server.pool())
+        .await?;
+    let (status, body) = troy
+        .call(
+            Method::POST,
+            "/v1/tasks/lease",
+            Some(json!({ "count": 5, "kinds": [] })),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["tasks"], json!([]), "a muted account gets no work");
+
+    // Troy ranks Carol first; two honest rankers put Bob first. Troy's ranking is stored but
+    // does not count: after the two, the parent still waits for a third real one.
+    troy.ingest_ok(&[ranking_event(&prompt, &[carol, bob])])
+        .await?;
+    for name in ["Erin", "Frank"] {
+        register(&server, name)
+            .await?
+            .ingest_ok(&[ranking_event(&prompt, &[bob, carol])])
+            .await?;
+    }
+    assert_eq!(tree(&alice, prompt.id).await?["state"], "ranking");
+    register(&server, "Gina")
+        .await?
+        .ingest_ok(&[ranking_event(&prompt, &[carol, bob])])
+        .await?;
+    assert_eq!(tree(&alice, prompt.id).await?["state"], "ready_for_export");
+    // Bob 2 : 1 Carol among the counted ballots; with Troy's it would have been a tie.
+    let rank: Option<i32> = sqlx::query_scalar("SELECT rank FROM messages WHERE id = $1")
+        .bind(bob)
+        .fetch_one(server.pool())
+        .await?;
+    assert_eq!(rank, Some(0));
+    Ok(())
+}

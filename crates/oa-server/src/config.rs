@@ -45,6 +45,9 @@ pub struct TreePolicy {
     pub goal_tree_size: u32,
     /// Deepest message a reply task is handed out for (the root is depth 0).
     pub max_depth: u32,
+    /// Deepest reply any path accepts: a person's own shared conversation may run long, but
+    /// not without end (every task on the tree carries the whole thread).
+    pub max_conversation_depth: u32,
     /// Most replies a message gets through tasks.
     pub max_children: u32,
     /// Rankings a parent needs before its replies' consensus is computed (K).
@@ -69,6 +72,7 @@ impl Default for TreePolicy {
             acceptance_threshold: 0.6,
             goal_tree_size: 12,
             max_depth: 3,
+            max_conversation_depth: 200,
             max_children: 3,
             rankings_per_parent: 3,
             red_flags_to_hide: 3,

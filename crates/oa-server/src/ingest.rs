@@ -34,7 +34,7 @@ use crate::{AppState, Error, Result};
 /// one account are serialised, but two accounts may send the same event id at the same moment:
 /// the second insert then fails on the unique key, and running the batch again answers that
 /// event `id_conflict` from the now committed row.
-const BATCH_ATTEMPTS: u32 = 3;
+const BATCH_ATTEMPTS: u32 = 5;
 
 /// Human-written texts shorter than this are not checked for duplicates ("yes", "thanks").
 const DUPLICATE_TEXT_MIN_CHARS: usize = 16;
@@ -76,6 +76,10 @@ pub(crate) async fn ingest(
         match ingest_batch(&state, caller, &request.events).await {
             Err(e) if attempt < BATCH_ATTEMPTS && e.is_transaction_conflict() => {
                 tracing::debug!(attempt, error = %e, "batch conflicted with another; retrying");
+                // A short, random wait, so that the batches that deadlocked do not meet again
+                // in the same step.
+                let wait_ms = rand::random_range(5..25) * u64::from(attempt);
+                tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
                 attempt += 1;
             }
             outcome => break outcome?,
@@ -480,6 +484,17 @@ async fn ingest_batch(
         .into_iter()
         .collect()
     };
+    // Who started each tree: replies and rankings without a task go only into one's own.
+    let root_authors: HashMap<Uuid, Uuid> = if tree_ids.is_empty() {
+        HashMap::new()
+    } else {
+        sqlx::query_as("SELECT id, account_id FROM messages WHERE id = ANY($1)")
+            .bind(&tree_ids)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect()
+    };
     // Rankings others already gave each parent, read under the trees' locks: concurrent batches
     // of one tree queue behind each other, so none can push a parent past K.
     let mut rankings_of: HashMap<Uuid, i64> = if ranking_parents.is_empty() {
@@ -517,7 +532,7 @@ async fn ingest_batch(
         let rows: Vec<TaskRow> = sqlx::query_as(
             "SELECT id, account_id, kind, message_id, replies, \
                     completed_at IS NOT NULL OR skipped_at IS NOT NULL \
-             FROM tasks WHERE id = ANY($1) FOR UPDATE",
+             FROM tasks WHERE id = ANY($1) ORDER BY id FOR UPDATE",
         )
         .bind(&task_ids)
         .fetch_all(&mut *tx)
@@ -581,6 +596,7 @@ async fn ingest_batch(
                 children: &mut children,
                 rankings_of: &mut rankings_of,
                 tree_sizes: &mut tree_sizes,
+                root_authors: &root_authors,
                 seen_texts: &mut seen_texts,
                 tasks: &mut tasks,
                 retract_owners: &mut retract_owners,
@@ -681,6 +697,8 @@ struct Check<'a> {
     rankings_of: &'a mut HashMap<Uuid, i64>,
     /// Live messages of each tree, counting those accepted in this batch.
     tree_sizes: &'a mut HashMap<Uuid, i64>,
+    /// The account that started each stored tree.
+    root_authors: &'a HashMap<Uuid, Uuid>,
     seen_texts: &'a mut HashSet<Vec<u8>>,
     tasks: &'a mut HashMap<Uuid, KnownTask>,
     retract_owners: &'a mut HashMap<Uuid, Uuid>,
@@ -817,6 +835,31 @@ impl Check<'_> {
         Ok(Some((task_id, task.clone())))
     }
 
+    /// Refuses a reply or ranking without a task in a tree another account started: the
+    /// pipeline hands such work out through leases, so that nobody steers others' trees.
+    fn own_tree_unless_task(
+        &self,
+        tree_id: Uuid,
+        task: Option<&(Uuid, KnownTask)>,
+    ) -> std::result::Result<(), Refusal> {
+        if task.is_some() {
+            return Ok(());
+        }
+        // A tree started earlier in this batch is in `known`, not yet in the database.
+        let author = self
+            .root_authors
+            .get(&tree_id)
+            .copied()
+            .or_else(|| self.known.get(&tree_id).map(|m| m.account_id));
+        if author == Some(self.caller.account_id) {
+            return Ok(());
+        }
+        Err(refuse(
+            RejectionReason::NotYourTree,
+            "someone else's conversation takes replies and rankings through its tasks only",
+        ))
+    }
+
     fn no_task(&self, task: Option<&(Uuid, KnownTask)>) -> std::result::Result<(), Refusal> {
         match task {
             Some(_) => Err(refuse(
@@ -915,6 +958,16 @@ impl Check<'_> {
                             format!("the parent message {parent_id} is not on the server"),
                         )
                     })?;
+                self.own_tree_unless_task(parent.tree_id, task)?;
+                if parent.depth + 1 > self.policy.max_conversation_depth as i32 {
+                    return Err(refuse(
+                        RejectionReason::TooDeep,
+                        format!(
+                            "a conversation can be at most {} messages deep",
+                            self.policy.max_conversation_depth + 1
+                        ),
+                    ));
+                }
                 if parent.role == message.role {
                     return Err(refuse(
                         RejectionReason::InvalidRole,
@@ -1113,6 +1166,7 @@ impl Check<'_> {
         task: Option<&(Uuid, KnownTask)>,
     ) -> std::result::Result<(), Refusal> {
         let parent = self.judged(parent_id, false)?;
+        self.own_tree_unless_task(parent.tree_id, task)?;
         let replies: Vec<Uuid> = match task {
             Some((_, task)) => {
                 if task.kind != TaskKind::RankReplies || task.message_id != Some(parent_id) {

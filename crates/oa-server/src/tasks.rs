@@ -179,6 +179,7 @@ async fn lease_once(state: &AppState, caller: &Caller, request: &LeaseRequest) -
                     AND k.kind IN ('assistant_reply', 'prompter_reply') \
                     AND k.completed_at IS NULL AND k.skipped_at IS NULL \
                     AND k.expires_at > now()) < $6 \
+               AND m.role = ANY($7) \
              ORDER BY random() LIMIT $5",
             OPEN_LEASES.replace("$KIND", "'assistant_reply', 'prompter_reply'")
         )))
@@ -188,6 +189,18 @@ async fn lease_once(state: &AppState, caller: &Caller, request: &LeaseRequest) -
         .bind(i64::from(policy.max_children))
         .bind(n)
         .bind(i64::from(policy.goal_tree_size))
+        // Only parents of the wanted kinds: an assistant replies to the prompter and the other
+        // way round. Otherwise the LIMIT could be spent on parents of a kind not asked for.
+        .bind(
+            [
+                (TaskKind::AssistantReply, "prompter"),
+                (TaskKind::PrompterReply, "assistant"),
+            ]
+            .into_iter()
+            .filter(|(kind, _)| wants(*kind))
+            .map(|(_, role)| role)
+            .collect::<Vec<_>>(),
+        )
         .fetch_all(&mut *tx)
         .await?;
         let (assistant, prompter): (Vec<_>, Vec<_>) = rows

@@ -295,6 +295,11 @@ pub enum RejectionReason {
     TaskClosed,
     /// The result arrived after the tree stopped needing it.
     NoLongerNeeded,
+    /// A reply or ranking without a task in someone else's tree: others' trees take them only
+    /// through a leased task.
+    NotYourTree,
+    /// A reply deeper than the server keeps conversations.
+    TooDeep,
 }
 
 impl RejectionReason {
@@ -329,6 +334,8 @@ impl RejectionReason {
             RejectionReason::TaskMismatch => "task_mismatch",
             RejectionReason::TaskClosed => "task_closed",
             RejectionReason::NoLongerNeeded => "no_longer_needed",
+            RejectionReason::NotYourTree => "not_your_tree",
+            RejectionReason::TooDeep => "too_deep",
         }
     }
 }

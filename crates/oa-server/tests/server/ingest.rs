@@ -97,8 +97,8 @@ async fn each_bad_event_is_rejected_with_its_reason_and_the_rest_accepted() -> R
         prompt.id,
         "A compiler walks into a bar. Error.",
     );
-    alice
-        .ingest_ok(&[message_event(&prompt), message_event(&a), message_event(&b)])
+    // Bob's own conversation: every refusal below is about the event itself.
+    bob.ingest_ok(&[message_event(&prompt), message_event(&a), message_event(&b)])
         .await?;
 
     let mut assistant_root = message(conversation, None, Role::Assistant, "I start.");

@@ -23,6 +23,47 @@ pub(crate) async fn lease(who: &Contributor, count: u32, kinds: &[TaskKind]) -> 
     Ok(serde_json::from_value::<TaskList>(body)?.tasks)
 }
 
+/// Writes a reply to `parent` (in someone else's tree) through a leased reply task, as the
+/// pipeline hands such work out; the event sent, and the reply.
+pub(crate) async fn reply_by_task(
+    who: &Contributor,
+    parent: &oa_types::Message,
+    role: Role,
+    text: &str,
+) -> Result<(oa_types::SubmittedEvent, oa_types::Message)> {
+    let kind = match role {
+        Role::Assistant => TaskKind::AssistantReply,
+        Role::Prompter => TaskKind::PrompterReply,
+    };
+    let leased = lease(who, 1, &[kind]).await?;
+    let task = leased
+        .iter()
+        .find(|t| t.message_id == Some(parent.id))
+        .with_context(|| format!("a reply task for the parent, not {leased:?}"))?;
+    let reply = message(parent.conversation_id, Some(parent.id), role, text);
+    let mut event = message_event(&reply);
+    event.task_id = Some(task.id);
+    who.ingest_ok(std::slice::from_ref(&event)).await?;
+    Ok((event, reply))
+}
+
+/// Ranks `parent`'s replies in `order` through a leased ranking task; the event sent.
+pub(crate) async fn rank_by_task(
+    who: &Contributor,
+    parent: &oa_types::Message,
+    order: &[Uuid],
+) -> Result<oa_types::SubmittedEvent> {
+    let task = lease(who, 1, &[TaskKind::RankReplies])
+        .await?
+        .into_iter()
+        .find(|t| t.message_id == Some(parent.id))
+        .context("a ranking task for the parent")?;
+    let mut event = super::client::ranking_event(parent, order);
+    event.task_id = Some(task.id);
+    who.ingest_ok(std::slice::from_ref(&event)).await?;
+    Ok(event)
+}
+
 pub(crate) async fn tree(who: &Contributor, id: Uuid) -> Result<Value> {
     let (status, body) = who
         .call(Method::GET, &format!("/v1/trees/{id}"), None)
@@ -365,5 +406,92 @@ async fn a_retracted_review_no_longer_counts() -> Result<()> {
     let view = tree(&alice, prompt.id).await?;
     assert_eq!(view["messages"][0]["review_count"], 0, "{view}");
     assert_eq!(view["state"], "initial_prompt_review");
+    Ok(())
+}
+
+#[tokio::test]
+async fn others_trees_take_replies_and_rankings_only_through_tasks() -> Result<()> {
+    let server = TestServer::start_with(config_with(TreePolicy {
+        reviews_initial_prompt: 0,
+        reviews_reply: 0,
+        goal_tree_size: 5,
+        ..TreePolicy::default()
+    }))
+    .await?;
+    let alice = register(&server, "Alice").await?;
+    let mallory = register(&server, "Mallory").await?;
+    let prompt = new_prompt("What is the boiling point of water at altitude?");
+    let model = synthetic(
+        prompt.conversation_id,
+        prompt.id,
+        "Lower: about 90 °C at 3,000 m.",
+    );
+    alice
+        .ingest_ok(&[message_event(&prompt), message_event(&model)])
+        .await?;
+
+    // Mallory writes straight into Alice's tree, and ranks in it, without being asked.
+    let pushed = message(
+        prompt.conversation_id,
+        Some(prompt.id),
+        Role::Assistant,
+        "Buy my altitude cooker!",
+    );
+    let results = mallory.ingest(&[message_event(&pushed)]).await?;
+    assert_eq!(results[0].reason, Some(RejectionReason::NotYourTree));
+    // Through a leased task the same kind of work is welcome.
+    let (_, reply) = reply_by_task(
+        &mallory,
+        &prompt,
+        Role::Assistant,
+        "It drops about one degree per 300 metres.",
+    )
+    .await?;
+    let results = mallory
+        .ingest(&[super::client::ranking_event(&prompt, &[reply.id, model.id])])
+        .await?;
+    assert_eq!(results[0].reason, Some(RejectionReason::NotYourTree));
+    // Alice's own tree takes her replies and rankings without tasks, as the desktop sends them.
+    let follow_up = message(
+        prompt.conversation_id,
+        Some(model.id),
+        Role::Prompter,
+        "And at sea level?",
+    );
+    alice.ingest_ok(&[message_event(&follow_up)]).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_conversation_deeper_than_the_limit_is_refused_at_the_door() -> Result<()> {
+    let server = TestServer::start_with(config_with(TreePolicy {
+        max_conversation_depth: 4,
+        ..TreePolicy::default()
+    }))
+    .await?;
+    let alice = register(&server, "Alice").await?;
+    let prompt = new_prompt("Let us talk for a long, long time, shall we?");
+    let mut chain = vec![prompt.clone()];
+    for depth in 1..=5 {
+        let parent = chain.last().context("a parent")?;
+        let role = if depth % 2 == 1 {
+            Role::Assistant
+        } else {
+            Role::Prompter
+        };
+        chain.push(message(
+            prompt.conversation_id,
+            Some(parent.id),
+            role,
+            &format!("turn {depth} of a conversation that goes on and on"),
+        ));
+    }
+    let events: Vec<_> = chain.iter().map(message_event).collect();
+    let results = alice.ingest(&events).await?;
+    let refused: Vec<_> = results.iter().map(|r| r.reason).collect();
+    assert_eq!(
+        refused,
+        [None, None, None, None, None, Some(RejectionReason::TooDeep)]
+    );
     Ok(())
 }

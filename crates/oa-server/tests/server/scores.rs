@@ -6,7 +6,7 @@ use std::io::Read as _;
 use anyhow::{Context as _, Result};
 use oa_server::TreePolicy;
 use oa_server::testing::TestServer;
-use oa_types::{OasstMessage, OasstTree, Role, SubmittedEvent, Uuid};
+use oa_types::{OasstMessage, OasstTree, Role, SubmittedEvent, TaskKind, Uuid};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -14,7 +14,7 @@ use super::client::{
     Contributor, config_with, labels_event, message, message_event, new_prompt, ranking_event,
     register, retraction_event, synthetic,
 };
-use super::pipeline::tree;
+use super::pipeline::{lease, rank_by_task, reply_by_task, tree};
 
 struct Finished {
     server: TestServer,
@@ -32,6 +32,7 @@ async fn finished_tree() -> Result<Finished> {
         reviews_initial_prompt: 0,
         reviews_reply: 0,
         goal_tree_size: 5,
+        max_children: 4,
         ..TreePolicy::default()
     }))
     .await?;
@@ -52,9 +53,7 @@ async fn finished_tree() -> Result<Finished> {
         ("Dave", "Cereal."),
     ] {
         let writer = register(&server, name).await?;
-        let reply = message(conversation, Some(prompt.id), Role::Assistant, text);
-        let event = message_event(&reply);
-        writer.ingest_ok(std::slice::from_ref(&event)).await?;
+        let (event, reply) = reply_by_task(&writer, &prompt, Role::Assistant, text).await?;
         writers.push((writer, reply, event));
     }
     assert_eq!(tree(&alice, prompt.id).await?["state"], "ranking");
@@ -68,11 +67,12 @@ async fn finished_tree() -> Result<Finished> {
     for (name, quality) in [("Erin", 1.0), ("Frank", 0.75), ("Gina", 1.0)] {
         let ranker = register(&server, name).await?;
         ranker
-            .ingest_ok(&[
-                labels_event(&writers[1].1, json!({ "quality": quality, "spam": 0 })),
-                ranking_event(&prompt, &best_first),
-            ])
+            .ingest_ok(&[labels_event(
+                &writers[1].1,
+                json!({ "quality": quality, "spam": 0 }),
+            )])
             .await?;
+        rank_by_task(&ranker, &prompt, &best_first).await?;
         rankers.push(ranker);
     }
     let view = tree(&alice, prompt.id).await?;
@@ -431,14 +431,11 @@ async fn withdrawn_labels_and_rankings_leave_the_consensus_the_points_and_the_ex
         ),
     ] {
         let writer = register(&server, name).await?;
-        let reply = message(
-            prompt.conversation_id,
-            Some(prompt.id),
-            Role::Assistant,
-            text,
+        replies.push(
+            reply_by_task(&writer, &prompt, Role::Assistant, text)
+                .await?
+                .1,
         );
-        writer.ingest_ok(&[message_event(&reply)]).await?;
-        replies.push(reply);
     }
     let (bob, carol) = (replies[0].id, replies[1].id);
     // Erin and Frank put Bob first, Gina Carol; Erin also labels Bob's reply.
@@ -450,14 +447,12 @@ async fn withdrawn_labels_and_rankings_leave_the_consensus_the_points_and_the_ex
         ("Gina", [carol, bob]),
     ] {
         let ranker = register(&server, name).await?;
-        let ranking = ranking_event(&prompt, &order);
-        let mut batch = vec![ranking.clone()];
         if name == "Erin" {
             let label = labels_event(&replies[0], json!({ "quality": 1.0, "spam": 0 }));
             erins_label = Some(label.clone());
-            batch.push(label);
+            ranker.ingest_ok(&[label]).await?;
         }
-        ranker.ingest_ok(&batch).await?;
+        let ranking = rank_by_task(&ranker, &prompt, &order).await?;
         if name != "Gina" {
             withdrawn.push((ranker, ranking));
         }
@@ -521,14 +516,11 @@ async fn a_reply_earns_its_points_when_accepted_and_none_when_rejected() -> Resu
         ),
     ] {
         let writer = register(&server, name).await?;
-        let reply = message(
-            prompt.conversation_id,
-            Some(prompt.id),
-            Role::Assistant,
-            text,
+        replies.push(
+            reply_by_task(&writer, &prompt, Role::Assistant, text)
+                .await?
+                .1,
         );
-        writer.ingest_ok(&[message_event(&reply)]).await?;
-        replies.push(reply);
     }
     // Pending: nobody has points for a reply yet.
     let board = leaderboard(&alice, "all").await?;
@@ -576,18 +568,20 @@ async fn a_muted_troll_gets_no_tasks_and_its_rankings_and_reviews_stop_counting(
         ),
     ] {
         let writer = register(&server, name).await?;
-        let reply = message(
-            prompt.conversation_id,
-            Some(prompt.id),
-            Role::Assistant,
-            text,
+        replies.push(
+            reply_by_task(&writer, &prompt, Role::Assistant, text)
+                .await?
+                .1,
         );
-        writer.ingest_ok(&[message_event(&reply)]).await?;
-        replies.push(reply);
     }
     let (bob, carol) = (replies[0].id, replies[1].id);
-    // Troy's earlier work got him flagged past the policy's limit.
+    // Troy leases the ranking task, then his earlier work gets him flagged past the policy's
+    // limit before he sends it.
     let troy = register(&server, "Troy").await?;
+    let troys_task = lease(&troy, 1, &[TaskKind::RankReplies])
+        .await?
+        .pop()
+        .context("a ranking task")?;
     sqlx::query("UPDATE accounts SET troll_score = $2 WHERE id = $1")
         .bind(troy.account())
         .bind(TreePolicy::default().troll_score_to_mute)
@@ -605,19 +599,16 @@ async fn a_muted_troll_gets_no_tasks_and_its_rankings_and_reviews_stop_counting(
 
     // Troy ranks Carol first; two honest rankers put Bob first. Troy's ranking is stored but
     // does not count: after the two, the parent still waits for a third real one.
-    troy.ingest_ok(&[ranking_event(&prompt, &[carol, bob])])
-        .await?;
+    let mut troys = ranking_event(&prompt, &[carol, bob]);
+    troys.task_id = Some(troys_task.id);
+    troy.ingest_ok(&[troys]).await?;
     for name in ["Erin", "Frank"] {
-        register(&server, name)
-            .await?
-            .ingest_ok(&[ranking_event(&prompt, &[bob, carol])])
-            .await?;
+        let ranker = register(&server, name).await?;
+        rank_by_task(&ranker, &prompt, &[bob, carol]).await?;
     }
     assert_eq!(tree(&alice, prompt.id).await?["state"], "ranking");
-    register(&server, "Gina")
-        .await?
-        .ingest_ok(&[ranking_event(&prompt, &[carol, bob])])
-        .await?;
+    let gina = register(&server, "Gina").await?;
+    rank_by_task(&gina, &prompt, &[carol, bob]).await?;
     assert_eq!(tree(&alice, prompt.id).await?["state"], "ready_for_export");
     // Bob 2 : 1 Carol among the counted ballots; with Troy's it would have been a tie.
     let rank: Option<i32> = sqlx::query_scalar("SELECT rank FROM messages WHERE id = $1")

@@ -85,18 +85,8 @@ impl GgufFile {
             None => return Ok(None),
             Some(v) => v,
         };
-        let n = match value {
-            Value::U8(v) => Some(u64::from(*v)),
-            Value::U16(v) => Some(u64::from(*v)),
-            Value::U32(v) => Some(u64::from(*v)),
-            Value::U64(v) => Some(*v),
-            Value::I8(v) => u64::try_from(*v).ok(),
-            Value::I16(v) => u64::try_from(*v).ok(),
-            Value::I32(v) => u64::try_from(*v).ok(),
-            Value::I64(v) => u64::try_from(*v).ok(),
-            _ => None,
-        };
-        n.map(Some)
+        header::non_negative(value)
+            .map(Some)
             .ok_or_else(|| bad(key, format!("{value:?}, not a non-negative integer")))
     }
 

@@ -330,14 +330,7 @@ async fn score_tree(tx: &mut PgConnection, policy: &TreePolicy, tree: Uuid) -> R
             }
         }
     }
-    sqlx::query(
-        "UPDATE messages m SET rank = x.r FROM UNNEST($1::uuid[], $2::int4[]) AS x(id, r) \
-         WHERE m.id = x.id",
-    )
-    .bind(&rank_ids)
-    .bind(&rank_values)
-    .execute(&mut *tx)
-    .await?;
+    set_ranks(tx, &rank_ids, &rank_values).await?;
     sqlx::query(
         "UPDATE rankings r SET tau = x.t FROM UNNEST($1::uuid[], $2::float8[]) AS x(e, t) \
          WHERE r.event_id = x.e",
@@ -385,6 +378,19 @@ async fn score_tree(tx: &mut PgConnection, policy: &TreePolicy, tree: Uuid) -> R
     award_rank_bonuses(tx, tree, None).await?;
     set_state(tx, tree, TreeState::ReadyForExport).await?;
     tracing::info!(tree = %tree, "tree scored and ready for export");
+    Ok(())
+}
+
+/// Gives each message of `ids` the rank at the same place of `ranks` (0 for the best).
+async fn set_ranks(tx: &mut PgConnection, ids: &[Uuid], ranks: &[i32]) -> Result<()> {
+    sqlx::query(
+        "UPDATE messages m SET rank = x.r FROM UNNEST($1::uuid[], $2::int4[]) AS x(id, r) \
+         WHERE m.id = x.id",
+    )
+    .bind(ids)
+    .bind(ranks)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -469,14 +475,7 @@ async fn rerank_parent(
         .bind(parent)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "UPDATE messages m SET rank = x.r FROM UNNEST($1::uuid[], $2::int4[]) AS x(id, r) \
-         WHERE m.id = x.id",
-    )
-    .bind(&order)
-    .bind(&ranks)
-    .execute(&mut *tx)
-    .await?;
+    set_ranks(tx, &order, &ranks).await?;
     award_rank_bonuses(tx, tree, Some(parent)).await
 }
 

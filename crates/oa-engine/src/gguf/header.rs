@@ -451,13 +451,9 @@ struct DirectoryEntry {
     offset: u64,
 }
 
-/// The file's `general.alignment`: a power of two up to [`MAX_ALIGNMENT`], 32 when absent.
-fn alignment(metadata: &HashMap<String, Value>) -> Result<u64> {
-    const KEY: &str = "general.alignment";
-    let Some(value) = metadata.get(KEY) else {
-        return Ok(DEFAULT_ALIGNMENT);
-    };
-    let n = match value {
+/// An integer value of any width that is not negative, as `u64`; `None` for anything else.
+pub(crate) fn non_negative(value: &Value) -> Option<u64> {
+    match value {
         Value::U8(v) => Some(u64::from(*v)),
         Value::U16(v) => Some(u64::from(*v)),
         Value::U32(v) => Some(u64::from(*v)),
@@ -467,8 +463,16 @@ fn alignment(metadata: &HashMap<String, Value>) -> Result<u64> {
         Value::I32(v) => u64::try_from(*v).ok(),
         Value::I64(v) => u64::try_from(*v).ok(),
         _ => None,
+    }
+}
+
+/// The file's `general.alignment`: a power of two up to [`MAX_ALIGNMENT`], 32 when absent.
+fn alignment(metadata: &HashMap<String, Value>) -> Result<u64> {
+    const KEY: &str = "general.alignment";
+    let Some(value) = metadata.get(KEY) else {
+        return Ok(DEFAULT_ALIGNMENT);
     };
-    match n {
+    match non_negative(value) {
         Some(n) if n.is_power_of_two() && n <= MAX_ALIGNMENT => Ok(n),
         _ => Err(bad(
             KEY,

@@ -395,6 +395,28 @@ async fn a_chain_of_a_hundred_thousand_replies_is_exported_without_recursion() -
     Ok(())
 }
 
+/// Alice asks `question` in a tree of her own; each named writer answers it through a reply
+/// task. Alice, her prompt and the replies in order.
+async fn asked_and_answered(
+    server: &TestServer,
+    question: &str,
+    answers: [(&str, &str); 2],
+) -> Result<(Contributor, oa_types::Message, Vec<oa_types::Message>)> {
+    let alice = register(server, "Alice").await?;
+    let prompt = new_prompt(question);
+    alice.ingest_ok(&[message_event(&prompt)]).await?;
+    let mut replies = Vec::new();
+    for (name, text) in answers {
+        let writer = register(server, name).await?;
+        replies.push(
+            reply_by_task(&writer, &prompt, Role::Assistant, text)
+                .await?
+                .1,
+        );
+    }
+    Ok((alice, prompt, replies))
+}
+
 /// The rank bonuses (`reply_ranked_*` points) a message earned.
 async fn rank_bonuses(server: &TestServer, message: Uuid) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(
@@ -416,27 +438,21 @@ async fn withdrawn_labels_and_rankings_leave_the_consensus_the_points_and_the_ex
         ..TreePolicy::default()
     }))
     .await?;
-    let alice = register(&server, "Alice").await?;
-    let prompt = new_prompt("How do I keep basil alive on a windowsill?");
-    alice.ingest_ok(&[message_event(&prompt)]).await?;
-    let mut replies = Vec::new();
-    for (name, text) in [
-        (
-            "Bob",
-            "Water it when the soil is dry and pinch off the flowers.",
-        ),
-        (
-            "Carol",
-            "Give it six hours of sun and a pot that drains well.",
-        ),
-    ] {
-        let writer = register(&server, name).await?;
-        replies.push(
-            reply_by_task(&writer, &prompt, Role::Assistant, text)
-                .await?
-                .1,
-        );
-    }
+    let (alice, prompt, replies) = asked_and_answered(
+        &server,
+        "How do I keep basil alive on a windowsill?",
+        [
+            (
+                "Bob",
+                "Water it when the soil is dry and pinch off the flowers.",
+            ),
+            (
+                "Carol",
+                "Give it six hours of sun and a pot that drains well.",
+            ),
+        ],
+    )
+    .await?;
     let (bob, carol) = (replies[0].id, replies[1].id);
     // Erin and Frank put Bob first, Gina Carol; Erin also labels Bob's reply.
     let mut withdrawn = Vec::new();
@@ -504,24 +520,18 @@ async fn a_reply_earns_its_points_when_accepted_and_none_when_rejected() -> Resu
         ..TreePolicy::default()
     }))
     .await?;
-    let alice = register(&server, "Alice").await?;
-    let prompt = new_prompt("What is a good first programming language?");
-    alice.ingest_ok(&[message_event(&prompt)]).await?;
-    let mut replies = Vec::new();
-    for (name, text) in [
-        ("Bob", "Python: readable, and it runs everywhere."),
-        (
-            "Spammer",
-            "Visit my shop for cheap watches, best prices online!",
-        ),
-    ] {
-        let writer = register(&server, name).await?;
-        replies.push(
-            reply_by_task(&writer, &prompt, Role::Assistant, text)
-                .await?
-                .1,
-        );
-    }
+    let (alice, _prompt, replies) = asked_and_answered(
+        &server,
+        "What is a good first programming language?",
+        [
+            ("Bob", "Python: readable, and it runs everywhere."),
+            (
+                "Spammer",
+                "Visit my shop for cheap watches, best prices online!",
+            ),
+        ],
+    )
+    .await?;
     // Pending: nobody has points for a reply yet.
     let board = leaderboard(&alice, "all").await?;
     assert_eq!(score_of(&board, "Bob"), None, "{board}");
@@ -553,27 +563,21 @@ async fn a_muted_troll_gets_no_tasks_and_its_rankings_and_reviews_stop_counting(
         ..TreePolicy::default()
     }))
     .await?;
-    let alice = register(&server, "Alice").await?;
-    let prompt = new_prompt("Which houseplants survive a dark flat?");
-    alice.ingest_ok(&[message_event(&prompt)]).await?;
-    let mut replies = Vec::new();
-    for (name, text) in [
-        (
-            "Bob",
-            "A snake plant or a ZZ plant: both take little light.",
-        ),
-        (
-            "Carol",
-            "Pothos, and water it only when the top soil is dry.",
-        ),
-    ] {
-        let writer = register(&server, name).await?;
-        replies.push(
-            reply_by_task(&writer, &prompt, Role::Assistant, text)
-                .await?
-                .1,
-        );
-    }
+    let (alice, prompt, replies) = asked_and_answered(
+        &server,
+        "Which houseplants survive a dark flat?",
+        [
+            (
+                "Bob",
+                "A snake plant or a ZZ plant: both take little light.",
+            ),
+            (
+                "Carol",
+                "Pothos, and water it only when the top soil is dry.",
+            ),
+        ],
+    )
+    .await?;
     let (bob, carol) = (replies[0].id, replies[1].id);
     // Troy leases the ranking task, then his earlier work gets him flagged past the policy's
     // limit before he sends it.

@@ -23,6 +23,9 @@ pub fn AccountSettings() -> impl IntoView {
     let url = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
+    // What this computer is called in the account's device list: the person's choice, shown
+    // before anything is sent.
+    let device = RwSignal::new(String::from("Open Assistant desktop"));
     // The status is read again while the panel is open.
     let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let closed = open.clone();
@@ -52,6 +55,7 @@ pub fn AccountSettings() -> impl IntoView {
             display_name: name.get_untracked(),
             password: password.get_untracked(),
             create,
+            device_name: device.get_untracked(),
         };
         if request.server_url.trim().is_empty() || request.display_name.trim().is_empty() {
             error.set(Some("Enter the server's address and your name.".into()));
@@ -150,6 +154,7 @@ pub fn AccountSettings() -> impl IntoView {
                         {field("server-url", "url", "https://data.example.org", url)}
                         {field("account-name", "text", "Your name on the leaderboard", name)}
                         {field("account-password", "password", "Password (10 characters or more)", password)}
+                        {field("device-name", "text", "This computer's name in your device list", device)}
                         <div class="panel-actions">
                             <button
                                 id="sign-in"

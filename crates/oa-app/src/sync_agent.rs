@@ -166,7 +166,10 @@ impl App {
     pub async fn link_account(&self, link: LinkAccount) -> Result<AccountStatus> {
         let url = link.server_url.trim().trim_end_matches('/').to_owned();
         let client = server_client(&self.config().data_dir, &url)?;
-        let device_name = device_name();
+        let device_name = match link.device_name.trim() {
+            "" => DEFAULT_DEVICE_NAME.to_owned(),
+            chosen => chosen.to_owned(),
+        };
         let session = if link.create {
             client
                 .register(&RegisterRequest {
@@ -331,11 +334,9 @@ impl App {
 }
 
 /// This computer's name for its token, so that the person recognises it on the server.
-/// The name this device gives itself at sign-in, shown in the account's device list. Neutral:
-/// the computer's host name often holds the person's own name, and the server has no need of it.
-fn device_name() -> String {
-    "Open Assistant desktop".to_owned()
-}
+/// The name a device gives itself at sign-in when the person chose none: neutral, since the
+/// computer's host name often holds the person's own name, and the server has no need of it.
+pub const DEFAULT_DEVICE_NAME: &str = "Open Assistant desktop";
 
 /// The file of extra certificate authorities for a self-hosted server: `$OA_SERVER_CA_FILE`, else
 /// `<data>/server-ca.pem` when it exists. The platform's roots are trusted either way.

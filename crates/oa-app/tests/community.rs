@@ -69,6 +69,7 @@ async fn leased_tasks_are_done_offline_and_their_results_sent_when_back_online()
         display_name: "Lee".into(),
         password: "a long enough passphrase".into(),
         create: true,
+        device_name: String::new(),
     })
     .await?;
 

@@ -177,6 +177,7 @@ async fn the_agent_sends_what_is_shared_once_signed_in_and_retries_after_the_net
         display_name: "Dana".into(),
         password: "a long enough passphrase".into(),
         create,
+        device_name: "Dana's kitchen laptop".into(),
     };
     let error = oa_types::AppError::from(app.link_account(link(true)).await.unwrap_err());
     assert!(error.message.contains("reach"), "{}", error.message);
@@ -197,6 +198,11 @@ async fn the_agent_sends_what_is_shared_once_signed_in_and_retries_after_the_net
     let status = wait_for_status(&app, 20, |s| s.waiting == 0).await?;
     assert_eq!(status.online, Some(true));
     assert!(status.last_sync_ms.is_some() && status.last_error.is_none());
+    // The server knows the device by the name Dana chose, not by the computer's host name.
+    let devices: Vec<String> = sqlx::query_scalar("SELECT name FROM devices")
+        .fetch_all(server.pool())
+        .await?;
+    assert_eq!(devices, ["Dana's kitchen laptop"]);
 
     // The network drops: what is shared now waits, the failure is shown with a retry time, and
     // it goes once the network is back, without anyone asking.
@@ -258,6 +264,7 @@ async fn withdrawing_what_the_server_holds_sends_a_retraction_it_honours() -> Re
         display_name: "Finn".into(),
         password: "a long enough passphrase".into(),
         create: true,
+        device_name: String::new(),
     })
     .await?;
     wait_for_status(&app, 20, |s| s.waiting == 0 && s.last_sync_ms.is_some()).await?;

@@ -80,6 +80,9 @@ enum AccountCommand {
         /// Create the account first.
         #[arg(long)]
         create: bool,
+        /// This computer's name in the account's device list (default: a neutral one).
+        #[arg(long, default_value = "")]
+        device_name: String,
     },
     /// Signs this device out; the server revokes its token.
     Logout,
@@ -252,6 +255,7 @@ async fn account(config: AppConfig, command: Option<AccountCommand>) -> Result<(
             server,
             name,
             create,
+            device_name,
         }) => {
             let password = match std::env::var("OA_PASSWORD") {
                 Ok(password) => password,
@@ -270,6 +274,7 @@ async fn account(config: AppConfig, command: Option<AccountCommand>) -> Result<(
                 display_name: name,
                 password,
                 create,
+                device_name,
             };
             app.link_account(link).await.map_err(said)?
         }

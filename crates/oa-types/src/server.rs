@@ -94,7 +94,7 @@ macro_rules! debug_without_secrets {
 debug_without_secrets!(RegisterRequest { display_name, device_name; password });
 debug_without_secrets!(LoginRequest { display_name, device_name; password });
 debug_without_secrets!(DeviceSession { account_id, device_id, role, expires_at_ms; token });
-debug_without_secrets!(LinkAccount { server_url, display_name, create; password });
+debug_without_secrets!(LinkAccount { server_url, display_name, create, device_name; password });
 debug_without_secrets!(ChangePasswordRequest { ; current_password, new_password });
 debug_without_secrets!(DeleteAccountRequest { ; password });
 
@@ -663,6 +663,10 @@ pub struct LinkAccount {
     pub password: String,
     /// Create the account rather than sign in to an existing one.
     pub create: bool,
+    /// The name this device shows in the account's device list, as the person chose it; empty
+    /// for a neutral default (never the computer's host name, which often holds a real name).
+    #[serde(default)]
+    pub device_name: String,
 }
 
 /// Where sending shared contributions stands.

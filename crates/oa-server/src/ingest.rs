@@ -1533,6 +1533,7 @@ async fn insert_messages(
     let mut review = Vec::new();
     let mut langs: Vec<Option<&str>> = Vec::new();
     let mut corrects: Vec<Option<Uuid>> = Vec::new();
+    let mut personal: Vec<String> = Vec::new();
     for m in messages {
         ids.push(m.id);
         trees.push(m.tree_id);
@@ -1549,18 +1550,20 @@ async fn insert_messages(
         review.push(if m.accepted { "accepted" } else { "pending" });
         langs.push(oa_types::detect_lang(&m.text));
         corrects.push(m.corrects);
+        personal.push(personal_data_kinds(&m.text).join(","));
     }
     sqlx::query(
         "INSERT INTO messages (id, tree_id, parent_id, event_id, account_id, role, text, depth, \
                                synthetic, model_name, provenance, text_sha256, created_at, \
-                               review_state, lang, corrects) \
+                               review_state, lang, corrects, pii_kinds) \
          SELECT id, tree, parent, event, $1, role, text, depth, syn, model, prov::jsonb, hash, \
-                to_timestamp(created / 1000.0), review, lang, corrects \
+                to_timestamp(created / 1000.0), review, lang, corrects, \
+                string_to_array(pii, ',') \
          FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], \
                      $8::int4[], $9::bool[], $10::text[], $11::text[], $12::bytea[], $13::int8[], \
-                     $14::text[], $15::text[], $16::uuid[]) \
+                     $14::text[], $15::text[], $16::uuid[], $17::text[]) \
               AS x(id, tree, parent, event, role, text, depth, syn, model, prov, hash, created, \
-                   review, lang, corrects)",
+                   review, lang, corrects, pii)",
     )
     .bind(caller.account_id)
     .bind(&ids)
@@ -1578,9 +1581,23 @@ async fn insert_messages(
     .bind(&review)
     .bind(&langs)
     .bind(&corrects)
+    .bind(&personal)
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// The kinds of personal data the desktop's own detector finds in `text`, each once, in a fixed
+/// order. The person reviewed the payload before sharing; this is the server's second look, for
+/// moderators, and it never refuses anything.
+fn personal_data_kinds(text: &str) -> Vec<&'static str> {
+    let mut kinds: Vec<&'static str> = oa_privacy::scan(text)
+        .iter()
+        .map(|finding| finding.kind.as_str())
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    kinds
 }
 
 fn unzip3<A, B, C>(items: impl Iterator<Item = (A, B, C)>) -> (Vec<A>, Vec<B>, Vec<C>) {

@@ -235,7 +235,8 @@ async fn review(tx: &mut PgConnection, policy: &TreePolicy, reviews: Reviews<'_>
 /// One ranking of a parent's replies: event, ranker, order, not rankable, ranker's trust.
 type Vote = (Uuid, Uuid, Vec<Uuid>, bool, f64);
 
-/// `id, parent_id, role, synthetic, review_state, review_count, rank, deleted` of a message.
+/// `id, parent_id, role, synthetic, review_state, review_count, rank, deleted, pii_kinds` of a
+/// message.
 type ViewRow = (
     Uuid,
     Option<Uuid>,
@@ -245,6 +246,7 @@ type ViewRow = (
     i32,
     Option<i32>,
     bool,
+    Vec<String>,
 );
 
 /// A tree in `ranking`: when every parent with two or more replies has K rankings, computes the
@@ -647,6 +649,10 @@ pub struct TreeMessageView {
     pub rank: Option<i32>,
     /// Retracted or hidden by moderation.
     pub deleted: bool,
+    /// The kinds of personal data found in its text at ingest (`email`, `phone`, …); shown to
+    /// moderators only, empty for everyone else.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub personal_data: Vec<String>,
 }
 
 /// The body of `GET /v1/trees/{id}`.
@@ -663,9 +669,10 @@ pub struct TreeView {
 /// `GET /v1/trees/{id}`: a tree's state and its messages' standing.
 pub(crate) async fn show_tree(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     IdPath(tree): IdPath,
 ) -> Result<Json<TreeView>> {
+    let moderator = caller.role.can_moderate();
     let tree_state: Option<String> =
         sqlx::query_scalar("SELECT state FROM message_trees WHERE id = $1")
             .bind(tree)
@@ -673,7 +680,8 @@ pub(crate) async fn show_tree(
             .await?;
     let tree_state = TreeState::parse(&tree_state.ok_or(Error::NotFound)?)?;
     let rows: Vec<ViewRow> = sqlx::query_as(
-        "SELECT id, parent_id, role, synthetic, review_state, review_count, rank, deleted \
+        "SELECT id, parent_id, role, synthetic, review_state, review_count, rank, deleted, \
+                pii_kinds \
              FROM messages WHERE tree_id = $1 ORDER BY created_at, id",
     )
     .bind(tree)
@@ -685,7 +693,17 @@ pub(crate) async fn show_tree(
         messages: rows
             .into_iter()
             .map(
-                |(id, parent_id, role, synthetic, review_state, review_count, rank, deleted)| {
+                |(
+                    id,
+                    parent_id,
+                    role,
+                    synthetic,
+                    review_state,
+                    review_count,
+                    rank,
+                    deleted,
+                    pii,
+                )| {
                     TreeMessageView {
                         id,
                         parent_id,
@@ -695,6 +713,7 @@ pub(crate) async fn show_tree(
                         review_count,
                         rank,
                         deleted,
+                        personal_data: if moderator { pii } else { Vec::new() },
                     }
                 },
             )

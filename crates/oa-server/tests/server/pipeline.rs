@@ -495,3 +495,30 @@ async fn a_conversation_deeper_than_the_limit_is_refused_at_the_door() -> Result
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn personal_data_is_flagged_for_moderators_and_never_refused() -> Result<()> {
+    let server = TestServer::start_with(small_policy()).await?;
+    let bob = register(&server, "Bob").await?;
+    let prompt = new_prompt(
+        "Please write to me at bob.miller@example.com or call +44 20 7946 0958 about the flat.",
+    );
+    bob.ingest_ok(&[message_event(&prompt)]).await?;
+    let moderator = register(&server, "Mod").await?;
+    oa_server::set_account_role(
+        server.pool(),
+        moderator.account(),
+        oa_types::AccountRole::Moderator,
+    )
+    .await?;
+    let seen = tree(&moderator, prompt.id).await?;
+    assert_eq!(
+        seen["messages"][0]["personal_data"],
+        json!(["email", "phone"]),
+        "{seen}"
+    );
+    // Everyone else sees the tree without the flags.
+    let seen = tree(&bob, prompt.id).await?;
+    assert!(seen["messages"][0].get("personal_data").is_none(), "{seen}");
+    Ok(())
+}

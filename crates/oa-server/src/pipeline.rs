@@ -11,7 +11,8 @@
 //! A message is reviewed by labels from others: once it has the policy's number of reviews it is
 //! accepted when the share of positive ones (1 − mean `spam`) reaches the acceptance threshold,
 //! else rejected. Scoring merges each parent's rankings by trust-weighted ranked pairs, stores the
-//! consensus rank of every reply, scores every ranking's agreement (Kendall τ) and updates the
+//! consensus rank of every reply, scores every ranking's agreement (Kendall τ against the consensus
+//! of the other rankings, leave one out) and updates the
 //! rankers' trust, then gives the authors of the best three human-written replies their bonus.
 //!
 //! [`advance`] runs at the end of every ingest transaction for the trees the batch touched, with a
@@ -315,11 +316,26 @@ async fn score_tree(tx: &mut PgConnection, policy: &TreePolicy, tree: Uuid) -> R
             rank_ids.push(*id);
             rank_values.push(rank as i32);
         }
-        for (event, account, order, not_rankable, _) in rankings {
-            if *not_rankable {
+        // Agreement is measured against the others alone (leave one out): a ranking inside the
+        // consensus it is compared with would agree with itself, and two accounts would
+        // certify each other.
+        let counted: Vec<&Vote> = rankings.iter().filter(|r| !r.3).collect();
+        for (index, (event, account, order, _, _)) in counted.iter().copied().enumerate() {
+            let others: Vec<Ballot> = counted
+                .iter()
+                .enumerate()
+                .filter(|(other, _)| *other != index)
+                .map(|(_, r)| Ballot {
+                    order: r.2.clone(),
+                    weight: r.4,
+                })
+                .collect();
+            if others.is_empty() {
+                // Nobody else ranked these replies: nothing to agree with.
                 continue;
             }
-            if let Some(tau) = consensus::kendall_tau(order, &consensus) {
+            let without = consensus::ranked_pairs(replies, &others);
+            if let Some(tau) = consensus::kendall_tau(order, &without) {
                 tau_events.push(*event);
                 tau_values.push(tau);
                 let entry = agreement.entry(*account).or_insert((0.0, 0, 0.0));

@@ -622,3 +622,42 @@ async fn a_muted_troll_gets_no_tasks_and_its_rankings_and_reviews_stop_counting(
     assert_eq!(rank, Some(0));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_ranking_is_not_measured_against_a_consensus_that_holds_itself() -> Result<()> {
+    // Two rankings per parent that disagree: with each compared to a consensus it is part of,
+    // whichever won the tie-break would agree with itself and gain trust.
+    let server = TestServer::start_with(config_with(TreePolicy {
+        reviews_initial_prompt: 0,
+        reviews_reply: 0,
+        goal_tree_size: 3,
+        rankings_per_parent: 2,
+        ..TreePolicy::default()
+    }))
+    .await?;
+    let (alice, prompt, replies) = asked_and_answered(
+        &server,
+        "How long should I boil an egg for a runny yolk?",
+        [
+            ("Bob", "Six minutes from boiling water, then cold water."),
+            ("Carol", "Ten minutes, so that it is safe."),
+        ],
+    )
+    .await?;
+    let (bob, carol) = (replies[0].id, replies[1].id);
+    let mut rankers = Vec::new();
+    for (name, order) in [("Erin", [bob, carol]), ("Frank", [carol, bob])] {
+        let ranker = register(&server, name).await?;
+        rank_by_task(&ranker, &prompt, &order).await?;
+        rankers.push(ranker);
+    }
+    assert_eq!(tree(&alice, prompt.id).await?["state"], "ready_for_export");
+    let sums: Vec<f64> = sqlx::query_scalar(
+        "SELECT agreement_sum FROM accounts WHERE id = ANY($1) ORDER BY display_name",
+    )
+    .bind([rankers[0].account(), rankers[1].account()].as_slice())
+    .fetch_all(server.pool())
+    .await?;
+    assert_eq!(sums, [-1.0, -1.0], "each disagrees with the other");
+    Ok(())
+}

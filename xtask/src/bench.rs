@@ -1,8 +1,8 @@
 //! `cargo xtask bench`: measures the parts whose speed the person notices, and writes a report.
 //!
-//! Seven benchmarks run: the local store (here), the engine (`bench_engine.rs`), its memory
+//! Eight benchmarks run: the local store (here), the engine (`bench_engine.rs`), its memory
 //! against the Models page's estimate (`bench_memory.rs`), the dataset
-//! server (`bench_server.rs`), sending from the desktop to it (`bench_sync.rs`), the personal-data detector (`bench_pii.rs`) and the desktop
+//! server (`bench_server.rs`), sending from the desktop to it (`bench_sync.rs`), the personal-data detector (`bench_pii.rs`), consensus and trust under adversaries (`bench_quality.rs`) and the desktop
 //! app's start-up and memory (`bench_app.rs`). The store's (`oa-store`'s `store_bench` example) puts 100,000
 //! messages in a real SQLite file, then times full-text searches and opening a 1,000-message
 //! conversation. The example only measures and writes its raw samples; this module turns them into percentiles,
@@ -48,18 +48,24 @@ mod sync;
 #[path = "bench_pii.rs"]
 mod pii;
 
+/// Consensus and trust under a crowd with adversaries (`target/bench/quality.json`).
+#[path = "bench_quality.rs"]
+mod quality;
+
 /// The 95th percentile of a search, in milliseconds, that search-as-you-type should stay under.
 pub const SEARCH_P95_GOAL_MS: f64 = 20.0;
 /// The 95th percentile of opening a 1,000-message conversation, in milliseconds.
 pub const OPEN_1000_GOAL_MS: f64 = 30.0;
 
 pub fn run(project: &Project) -> Result<()> {
-    // `OA_BENCH=server`, `engine`, `memory`, `sync`, `pii` or `app` runs only that benchmark.
+    // `OA_BENCH=server`, `engine`, `memory`, `sync`, `pii`, `quality` or `app` runs only that
+    // benchmark.
     match std::env::var("OA_BENCH").as_deref() {
         Ok("server") => return server::run(project),
         Ok("engine") => return engine::run(project),
         Ok("app") => return app::run(project),
         Ok("pii") => return pii::run(project),
+        Ok("quality") => return quality::run(project),
         Ok("memory") => return memory::run(project),
         Ok("sync") => return sync::run(project),
         _ => {}
@@ -105,6 +111,7 @@ pub fn run(project: &Project) -> Result<()> {
     server::run(project)?;
     sync::run(project)?;
     pii::run(project)?;
+    quality::run(project)?;
     app::run(project)
 }
 

@@ -469,32 +469,29 @@ async fn ingest_batch(
             });
         }
     }
-    // The messages each tree holds (not rejected or deleted), read under the trees' locks: a
-    // task's reply to a tree at its goal size is no longer needed.
-    let mut tree_sizes: HashMap<Uuid, i64> = if tree_ids.is_empty() {
-        HashMap::new()
-    } else {
-        sqlx::query_as(
-            "SELECT tree_id, count(*) FROM messages WHERE tree_id = ANY($1) \
-             AND NOT deleted AND review_state <> 'rejected' GROUP BY tree_id",
+    // Each tree's live messages (not rejected or deleted) and who started it, read after the
+    // trees' locks (a statement of its own, so it sees what the batches before committed): a
+    // task's reply to a tree at its goal size is no longer needed, and replies and rankings
+    // without a task go only into one's own trees.
+    let mut tree_sizes: HashMap<Uuid, i64> = HashMap::new();
+    let mut root_authors: HashMap<Uuid, Uuid> = HashMap::new();
+    if !tree_ids.is_empty() {
+        let rows: Vec<(Uuid, i64, Option<Uuid>)> = sqlx::query_as(
+            "SELECT tree_id, \
+                    count(*) FILTER (WHERE NOT deleted AND review_state <> 'rejected'), \
+                    (array_agg(account_id) FILTER (WHERE id = tree_id))[1] \
+             FROM messages WHERE tree_id = ANY($1) GROUP BY tree_id",
         )
         .bind(&tree_ids)
         .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect()
-    };
-    // Who started each tree: replies and rankings without a task go only into one's own.
-    let root_authors: HashMap<Uuid, Uuid> = if tree_ids.is_empty() {
-        HashMap::new()
-    } else {
-        sqlx::query_as("SELECT id, account_id FROM messages WHERE id = ANY($1)")
-            .bind(&tree_ids)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect()
-    };
+        .await?;
+        for (tree, size, author) in rows {
+            tree_sizes.insert(tree, size);
+            if let Some(author) = author {
+                root_authors.insert(tree, author);
+            }
+        }
+    }
     // Rankings others already gave each parent, read under the trees' locks: concurrent batches
     // of one tree queue behind each other, so none can push a parent past K.
     let mut rankings_of: HashMap<Uuid, i64> = if ranking_parents.is_empty() {

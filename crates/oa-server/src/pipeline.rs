@@ -236,20 +236,6 @@ async fn review(tx: &mut PgConnection, policy: &TreePolicy, reviews: Reviews<'_>
 /// One ranking of a parent's replies: event, ranker, order, not rankable, ranker's trust.
 type Vote = (Uuid, Uuid, Vec<Uuid>, bool, f64);
 
-/// `id, parent_id, role, synthetic, review_state, review_count, rank, deleted, pii_kinds` of a
-/// message.
-type ViewRow = (
-    Uuid,
-    Option<Uuid>,
-    String,
-    bool,
-    String,
-    i32,
-    Option<i32>,
-    bool,
-    Vec<String>,
-);
-
 /// A tree in `ranking`: when every parent with two or more replies has K rankings, computes the
 /// consensus, agreement and trust, and finishes the tree.
 async fn score_tree(tx: &mut PgConnection, policy: &TreePolicy, tree: Uuid) -> Result<()> {
@@ -646,8 +632,8 @@ pub(crate) async fn moderate(
     Ok(hidden.into_iter().map(|(_, tree, _)| tree).collect())
 }
 
-/// A message of a tree as `GET /v1/trees/{id}` shows it.
-#[derive(Debug, Serialize)]
+/// A message of a tree as `GET /v1/trees/{id}` shows it, read as the row it is.
+#[derive(Debug, Serialize, sqlx::FromRow)]
 pub struct TreeMessageView {
     /// The message.
     pub id: Uuid,
@@ -668,6 +654,7 @@ pub struct TreeMessageView {
     /// The kinds of personal data found in its text at ingest (`email`, `phone`, …); shown to
     /// moderators only, empty for everyone else.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[sqlx(rename = "pii_kinds")]
     pub personal_data: Vec<String>,
 }
 
@@ -695,7 +682,7 @@ pub(crate) async fn show_tree(
             .fetch_optional(state.pool())
             .await?;
     let tree_state = TreeState::parse(&tree_state.ok_or(Error::NotFound)?)?;
-    let rows: Vec<ViewRow> = sqlx::query_as(
+    let mut messages: Vec<TreeMessageView> = sqlx::query_as(
         "SELECT id, parent_id, role, synthetic, review_state, review_count, rank, deleted, \
                 pii_kinds \
              FROM messages WHERE tree_id = $1 ORDER BY created_at, id",
@@ -703,37 +690,15 @@ pub(crate) async fn show_tree(
     .bind(tree)
     .fetch_all(state.pool())
     .await?;
+    if !moderator {
+        for message in &mut messages {
+            message.personal_data.clear();
+        }
+    }
     Ok(Json(TreeView {
         id: tree,
         state: tree_state,
-        messages: rows
-            .into_iter()
-            .map(
-                |(
-                    id,
-                    parent_id,
-                    role,
-                    synthetic,
-                    review_state,
-                    review_count,
-                    rank,
-                    deleted,
-                    pii,
-                )| {
-                    TreeMessageView {
-                        id,
-                        parent_id,
-                        role,
-                        synthetic,
-                        review_state,
-                        review_count,
-                        rank,
-                        deleted,
-                        personal_data: if moderator { pii } else { Vec::new() },
-                    }
-                },
-            )
-            .collect(),
+        messages,
     }))
 }
 

@@ -194,12 +194,7 @@ impl Store {
     /// ones. Sending an event twice is harmless: the server stores an event id once and answers
     /// `duplicate`.
     pub fn events_to_send(&self, limit: usize) -> Result<Vec<ContributionEvent>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {EVENT_COLUMNS} FROM contribution_events WHERE state IN ('sent', 'queued')
-             ORDER BY state = 'queued', created_at, id LIMIT ?1"
-        ))?;
-        let rows = stmt.query_map([limit as i64], event_from_row)?;
-        rows.map(|r| r?).collect()
+        next_to_send(&self.conn, limit)
     }
 
     /// The next batch to send, at most `limit` events (those left `sent` by a lost answer
@@ -210,14 +205,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut events: Vec<ContributionEvent> = {
-            let mut stmt = tx.prepare(&format!(
-                "SELECT {EVENT_COLUMNS} FROM contribution_events WHERE state IN ('sent', 'queued')
-                 ORDER BY state = 'queued', created_at, id LIMIT ?1"
-            ))?;
-            let rows = stmt.query_map([limit as i64], event_from_row)?;
-            rows.map(|r| r?).collect::<Result<_>>()?
-        };
+        let mut events = next_to_send(&tx, limit)?;
         for event in &mut events {
             if event.state == ConsentState::Queued {
                 move_in(&tx, event.id, ConsentState::Sent, None)?;
@@ -288,6 +276,17 @@ fn current_state(tx: &Transaction<'_>, id: Uuid) -> Result<ConsentState> {
 }
 
 /// Moves event `id` to `to` inside `tx`, if [`ConsentState::can_move_to`] allows it.
+/// The next `limit` events to send: those sent before whose answer never arrived, then queued
+/// ones, oldest first.
+fn next_to_send(conn: &rusqlite::Connection, limit: usize) -> Result<Vec<ContributionEvent>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {EVENT_COLUMNS} FROM contribution_events WHERE state IN ('sent', 'queued')
+         ORDER BY state = 'queued', created_at, id LIMIT ?1"
+    ))?;
+    let rows = stmt.query_map([limit as i64], event_from_row)?;
+    rows.map(|r| r?).collect()
+}
+
 fn move_in(tx: &Transaction<'_>, id: Uuid, to: ConsentState, reason: Option<&str>) -> Result<()> {
     let from = current_state(tx, id)?;
     if !from.can_move_to(to) {

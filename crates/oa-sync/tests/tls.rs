@@ -178,7 +178,7 @@ fn plain_http_to_another_computer_is_refused_before_anything_is_sent() {
 
 /// Serves `router` over TLS with the test CA's certificate on a loopback port.
 async fn serve_tls(router: Router, ca: &TestCa) -> Result<SocketAddr> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    oa_server::testing::install_crypto_provider();
     let config =
         axum_server::tls_rustls::RustlsConfig::from_pem_file(ca.cert_file(), ca.key_file()).await?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;

@@ -180,6 +180,25 @@ pub fn message_event(message: &Message) -> SubmittedEvent {
     )
 }
 
+/// A reply written in the model's place, beside the reply `corrects` names (if any).
+pub fn correction_event(
+    conversation: Uuid,
+    parent: Uuid,
+    corrects: Option<Uuid>,
+    text: &str,
+) -> SubmittedEvent {
+    let written = Message {
+        corrects,
+        ..message(conversation, Some(parent), Role::Assistant, text)
+    };
+    event(
+        ContributionKind::Correction,
+        written.id,
+        conversation,
+        serde_json::to_value(&written).expect("a message serialises"),
+    )
+}
+
 pub fn labels_event(message: &Message, labels: Value) -> SubmittedEvent {
     event(
         ContributionKind::Labels,

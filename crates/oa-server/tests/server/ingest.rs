@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::client::{
-    event, labels_event, message, message_event, new_prompt, ranking_event, rating_event,
-    reaction_event, register, retraction_event, synthetic,
+    correction_event, event, labels_event, message, message_event, new_prompt, ranking_event,
+    rating_event, reaction_event, register, retraction_event, synthetic,
 };
 
 async fn count(server: &TestServer, table: &str) -> Result<i64> {
@@ -480,16 +480,7 @@ async fn a_correction_stands_beside_the_reply_it_corrects() -> Result<()> {
         .ingest_ok(&[message_event(&prompt), message_event(&model)])
         .await?;
     let correction_event = |corrects: Option<Uuid>, parent: Uuid| {
-        let m = oa_types::Message {
-            corrects,
-            ..message(conversation, Some(parent), Role::Assistant, "Canberra.")
-        };
-        event(
-            ContributionKind::Correction,
-            m.id,
-            conversation,
-            serde_json::to_value(&m).unwrap(),
-        )
+        correction_event(conversation, parent, corrects, "Canberra.")
     };
     let good = correction_event(Some(model.id), prompt.id);
     let results = alice
@@ -588,20 +579,11 @@ async fn a_withdrawn_correction_leaves_no_text_on_the_server() -> Result<()> {
     alice
         .ingest_ok(&[message_event(&prompt), message_event(&model)])
         .await?;
-    let correction = oa_types::Message {
-        corrects: Some(model.id),
-        ..message(
-            conversation,
-            Some(prompt.id),
-            Role::Assistant,
-            "Canberra, as my neighbour Jane Doe at 12 Elm Street told me.",
-        )
-    };
-    let correction_event = event(
-        ContributionKind::Correction,
-        correction.id,
+    let correction_event = correction_event(
         conversation,
-        serde_json::to_value(&correction)?,
+        prompt.id,
+        Some(model.id),
+        "Canberra, as my neighbour Jane Doe at 12 Elm Street told me.",
     );
     alice
         .ingest_ok(std::slice::from_ref(&correction_event))
@@ -612,7 +594,7 @@ async fn a_withdrawn_correction_leaves_no_text_on_the_server() -> Result<()> {
 
     let (text, deleted): (String, bool) =
         sqlx::query_as("SELECT text, deleted FROM messages WHERE id = $1")
-            .bind(correction.id)
+            .bind(correction_event.subject_id)
             .fetch_one(server.pool())
             .await?;
     assert_eq!((text.as_str(), deleted), ("", true));

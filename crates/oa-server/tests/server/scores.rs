@@ -395,6 +395,17 @@ async fn a_chain_of_a_hundred_thousand_replies_is_exported_without_recursion() -
     Ok(())
 }
 
+/// A tree whose messages need no reviews and that is ranked at `goal_tree_size` messages:
+/// these tests are about what happens after.
+fn unreviewed(goal_tree_size: u32) -> TreePolicy {
+    TreePolicy {
+        reviews_initial_prompt: 0,
+        reviews_reply: 0,
+        goal_tree_size,
+        ..TreePolicy::default()
+    }
+}
+
 /// Alice asks `question` in a tree of her own; each named writer answers it through a reply
 /// task. Alice, her prompt and the replies in order.
 async fn asked_and_answered(
@@ -431,13 +442,7 @@ async fn rank_bonuses(server: &TestServer, message: Uuid) -> Result<Vec<String>>
 #[tokio::test]
 async fn withdrawn_labels_and_rankings_leave_the_consensus_the_points_and_the_export() -> Result<()>
 {
-    let server = TestServer::start_with(config_with(TreePolicy {
-        reviews_initial_prompt: 0,
-        reviews_reply: 0,
-        goal_tree_size: 3,
-        ..TreePolicy::default()
-    }))
-    .await?;
+    let server = TestServer::start_with(config_with(unreviewed(3))).await?;
     let (alice, prompt, replies) = asked_and_answered(
         &server,
         "How do I keep basil alive on a windowsill?",
@@ -556,13 +561,7 @@ async fn a_reply_earns_its_points_when_accepted_and_none_when_rejected() -> Resu
 
 #[tokio::test]
 async fn a_muted_troll_gets_no_tasks_and_its_rankings_and_reviews_stop_counting() -> Result<()> {
-    let server = TestServer::start_with(config_with(TreePolicy {
-        reviews_initial_prompt: 0,
-        reviews_reply: 0,
-        goal_tree_size: 3,
-        ..TreePolicy::default()
-    }))
-    .await?;
+    let server = TestServer::start_with(config_with(unreviewed(3))).await?;
     let (alice, prompt, replies) = asked_and_answered(
         &server,
         "Which houseplants survive a dark flat?",
@@ -628,11 +627,8 @@ async fn a_ranking_is_not_measured_against_a_consensus_that_holds_itself() -> Re
     // Two rankings per parent that disagree: with each compared to a consensus it is part of,
     // whichever won the tie-break would agree with itself and gain trust.
     let server = TestServer::start_with(config_with(TreePolicy {
-        reviews_initial_prompt: 0,
-        reviews_reply: 0,
-        goal_tree_size: 3,
         rankings_per_parent: 2,
-        ..TreePolicy::default()
+        ..unreviewed(3)
     }))
     .await?;
     let (alice, prompt, replies) = asked_and_answered(

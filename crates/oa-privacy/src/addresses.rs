@@ -81,9 +81,10 @@ static ADDRESS_IN: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-/// Every street address, as byte ranges.
+/// Every street address, as byte ranges; where several forms match the same address, the
+/// widest reading of it.
 pub fn find(text: &str) -> Vec<(usize, usize)> {
-    [
+    let found = [
         &*ADDRESS_EN,
         &*ADDRESS_DE,
         &*ADDRESS_NUMBER_AFTER,
@@ -102,7 +103,8 @@ pub fn find(text: &str) -> Vec<(usize, usize)> {
             crate::patterns::trim_end(text, m.start(), m.end()),
         )
     })
-    .collect()
+    .collect();
+    crate::patterns::merge_overlapping(found)
 }
 
 #[cfg(test)]
@@ -140,6 +142,15 @@ mod tests {
                 "{address}: {got:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_postcode_and_city_after_a_street_are_part_of_the_address() {
+        let text = "Our office is at Keizersgracht 123, 1015 CJ Amsterdam. Visit us!";
+        assert_eq!(found(text), ["Keizersgracht 123, 1015 CJ Amsterdam"]);
+        let found = crate::scan(text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].text, "Keizersgracht 123, 1015 CJ Amsterdam");
     }
 
     #[test]

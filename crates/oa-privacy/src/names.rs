@@ -828,16 +828,7 @@ pub fn find(text: &str) -> Vec<(usize, usize)> {
         found.extend(cjk_name_before(text, m.start(), m.end()));
     }
     found.extend(listed_pairs(text));
-    found.sort_unstable();
-    // Keep the first of overlapping ranges, widened to cover the others.
-    let mut merged: Vec<(usize, usize)> = Vec::new();
-    for (s, e) in found {
-        match merged.last_mut() {
-            Some(last) if s < last.1 => last.1 = last.1.max(e),
-            _ => merged.push((s, e)),
-        }
-    }
-    merged
+    crate::patterns::merge_overlapping(found)
 }
 
 /// A word of a name in a cased script: its byte range, and whether it is capitalised.

@@ -81,6 +81,21 @@ pub fn find(kind: PiiKind, text: &str) -> Vec<(usize, usize)> {
     }
 }
 
+/// `spans` sorted, with overlapping ones joined into one that covers them all: where two
+/// patterns of one kind claim the same characters ("Keizersgracht 123" and "Keizersgracht 123,
+/// 1015 CJ Amsterdam"), the finding is the whole of what they claim, whichever matched first.
+pub fn merge_overlapping(mut spans: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (s, e) in spans {
+        match merged.last_mut() {
+            Some(last) if s < last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    merged
+}
+
 /// A match's end without trailing punctuation that ends the sentence rather than the item.
 pub fn trim_end(text: &str, start: usize, mut end: usize) -> usize {
     while end > start {

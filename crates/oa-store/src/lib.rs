@@ -8,9 +8,11 @@
 //! shareable action is also recorded in an outbox of contribution events that leave the machine
 //! only with the person's consent. Message text is indexed for full-text search (FTS5).
 //! Each message's language is detected locally and kept as a BCP-47 tag. Conversations can be
-//! exported in Open-Assistant's oasst format and imported back ([`oasst`]).
+//! exported in Open-Assistant's oasst format and imported back ([`oasst`]). Findings of
+//! personal data the person dismissed as "not personal" are remembered by a hash of their text.
 //! The schema is versioned (`PRAGMA user_version`) and migrated forward on open.
 
+mod dismissals;
 mod error;
 mod feedback;
 mod lang;

@@ -198,6 +198,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX leased_tasks_open ON leased_tasks (state, leased_at);
     ALTER TABLE contribution_events ADD COLUMN task_id TEXT;
     "#,
+    // 8: findings the person said are not personal data, so that the same false alarm is not
+    // raised again. Kept by kind and a hash of the found text, never the text itself: a
+    // dismissal made by mistake must not keep a copy of personal data after its conversation
+    // is deleted.
+    r#"
+    CREATE TABLE dismissed_findings (
+        kind         TEXT NOT NULL,
+        text_hash    TEXT NOT NULL,
+        dismissed_at INTEGER NOT NULL,
+        PRIMARY KEY (kind, text_hash)
+    ) STRICT;
+    "#,
 ];
 
 /// Newest schema version this build writes.

@@ -3,6 +3,7 @@
 mod store {
     mod conversations;
     mod crash;
+    mod dismissals;
     mod feedback;
     mod lang;
     mod leases;

@@ -62,7 +62,7 @@ fn a_version_1_database_is_migrated_with_its_data_intact() {
     }
 
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7, "latest schema");
+    assert_eq!(store.schema_version().unwrap(), 8, "latest schema");
     let list = store.list_conversation_entries().unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].summary.title, "Capitals");
@@ -91,7 +91,7 @@ fn a_version_1_database_is_migrated_with_its_data_intact() {
     assert_eq!(store.events(ConsentState::Private).unwrap().len(), 1);
     drop(store);
     // Opening again runs nothing twice.
-    assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), 7);
+    assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), 8);
 }
 
 /// Every older schema version, as that version's migrations left it, with a conversation and
@@ -195,6 +195,13 @@ fn every_older_version_migrates_with_its_data_and_outbox_intact() {
                 Err(StoreError::InvalidInput(_))
             ));
         }
+        // Schema 8: findings dismissed as not personal are remembered.
+        store.dismiss_finding("name", "hash").unwrap();
+        assert_eq!(
+            store.dismissed_findings().unwrap().len(),
+            1,
+            "from {version}"
+        );
         // ... and the task log: the correction ends the conversation, so answering it as the
         // user is offered, and doing so counts.
         let queue = store.task_queue(0).unwrap();

@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{capitalize, engine_error};
 use crate::models::{SystemMemory, installed_models};
+use crate::review::Dismissed;
 use crate::{Error, Result};
 
 /// The app setting that remembers the model the person chose.
@@ -282,9 +283,29 @@ impl App {
     pub async fn redact_event(&self, id: Uuid) -> Result<Vec<ReviewGroup>> {
         self.with_store(move |s| {
             let event = s.event(id)?;
-            if let Some(redacted) = crate::review::redacted_payload(&event.payload) {
+            let dismissed = Dismissed::new(s.dismissed_findings()?);
+            if let Some(redacted) = crate::review::redacted_payload(&event.payload, &dismissed) {
                 s.redact_event(id, &redacted)?;
             }
+            review_queue_of(s)
+        })
+        .await
+    }
+
+    /// Marks a finding as not personal data: from now on, also after a restart, a finding of
+    /// `kind` with this text is neither marked nor redacted, in any item.
+    pub async fn dismiss_finding(&self, kind: String, text: String) -> Result<Vec<ReviewGroup>> {
+        self.with_store(move |s| {
+            s.dismiss_finding(&kind, &crate::review::dismissal_key(&kind, &text)?)?;
+            review_queue_of(s)
+        })
+        .await
+    }
+
+    /// Takes a dismissal back: such findings are marked, and redacted on request, again.
+    pub async fn restore_finding(&self, kind: String, text: String) -> Result<Vec<ReviewGroup>> {
+        self.with_store(move |s| {
+            s.restore_finding(&kind, &crate::review::dismissal_key(&kind, &text)?)?;
             review_queue_of(s)
         })
         .await
@@ -1123,7 +1144,12 @@ fn review_queue_of(store: &mut Store) -> Result<Vec<ReviewGroup>> {
         .into_iter()
         .map(|c| (c.id, c.title))
         .collect();
-    Ok(crate::review::review_groups(store.all_events()?, &titles))
+    let dismissed = Dismissed::new(store.dismissed_findings()?);
+    Ok(crate::review::review_groups(
+        store.all_events()?,
+        &titles,
+        &dismissed,
+    ))
 }
 
 /// Events per request when syncing: well under the server's limit, so that one request stays

@@ -1,7 +1,8 @@
 //! Review & Share and the local task queue through the app, on a real SQLite file: personal data
 //! is found at the exact place in the payload, redaction changes what is sent (not the
 //! conversation), consent moves item by item or per conversation, and everything survives a
-//! restart. No model is needed: a first-prompt task writes a message without one.
+//! restart; a finding dismissed as not personal stays so until taken back. No model is needed:
+//! a first-prompt task writes a message without one.
 
 use oa_app::{App, AppConfig};
 use oa_types::{ConsentState, ContributionKind, TaskAnswer, TaskKind, Thumbs, Vote};
@@ -149,4 +150,143 @@ async fn a_vote_has_nothing_to_flag_and_a_sent_item_cannot_be_redacted() {
         queue.tasks.last().map(|t| t.kind),
         Some(TaskKind::InitialPrompt)
     );
+}
+
+/// A prompt with a signature, a Dutch address and a reset link, and look-alikes in code.
+const LETTER: &str = "Please answer this customer for me.\n\
+    Our shop is at Keizersgracht 123, 1015 CJ Amsterdam; reset your password at \
+    https://accounts.example-shop.nl/reset?token=f8Kq2LzX9vRt4WmN7pYc3HdJ6sBa1QeU\n\
+    ```\npip install foo==1.2.3\ncurl http://127.0.0.1:8080/health  # build 1.2.3.4\n```\n\
+    Met vriendelijke groet,\nSanne de Vries";
+
+/// The kinds and texts of an item's findings, or of what it has dismissed.
+fn found(findings: &[oa_types::PayloadFinding]) -> Vec<(&str, &str)> {
+    findings
+        .iter()
+        .map(|f| (f.kind.as_str(), f.text.as_str()))
+        .collect()
+}
+
+/// How many items have personal data marked ("N items with personal data").
+fn flagged(groups: &[oa_types::ReviewGroup]) -> usize {
+    groups
+        .iter()
+        .flat_map(|g| &g.items)
+        .filter(|i| !i.findings.is_empty())
+        .count()
+}
+
+#[tokio::test]
+async fn a_finding_dismissed_as_not_personal_stays_dismissed_until_taken_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path());
+    for text in [LETTER, "Forward it to Sanne de Vries, please."] {
+        app.complete_task(TaskAnswer::InitialPrompt { text: text.into() }, 0)
+            .await
+            .unwrap();
+    }
+    let groups = app.review_queue().await.unwrap();
+    let id = groups
+        .iter()
+        .flat_map(|g| &g.items)
+        .find(|i| i.payload_json.contains("Keizersgracht"))
+        .unwrap()
+        .event
+        .id;
+    let letter = |groups: &[oa_types::ReviewGroup]| {
+        groups
+            .iter()
+            .flat_map(|g| &g.items)
+            .find(|i| i.event.id == id)
+            .cloned()
+            .unwrap()
+    };
+    let item = letter(&groups);
+    assert_eq!(
+        found(&item.findings),
+        [
+            ("address", "Keizersgracht 123, 1015 CJ Amsterdam"),
+            (
+                "secret_url",
+                "https://accounts.example-shop.nl/reset?token=f8Kq2LzX9vRt4WmN7pYc3HdJ6sBa1QeU"
+            ),
+            ("name", "Sanne de Vries"),
+        ],
+        "nothing in the code block is flagged"
+    );
+    assert!(item.dismissed.is_empty());
+
+    // Dismissed: no longer a finding, here or in the other prompt with the same name.
+    let groups = app
+        .dismiss_finding("name".into(), "Sanne de Vries".into())
+        .await
+        .unwrap();
+    let item = letter(&groups);
+    assert_eq!(found(&item.dismissed), [("name", "Sanne de Vries")]);
+    assert_eq!(
+        found(&item.findings),
+        [
+            ("address", "Keizersgracht 123, 1015 CJ Amsterdam"),
+            (
+                "secret_url",
+                "https://accounts.example-shop.nl/reset?token=f8Kq2LzX9vRt4WmN7pYc3HdJ6sBa1QeU"
+            ),
+        ]
+    );
+    assert_eq!(
+        flagged(&groups),
+        1,
+        "the other prompt has nothing left to flag"
+    );
+
+    // Redact replaces what is still a finding and leaves the dismissed name as written.
+    let groups = app.redact_event(id).await.unwrap();
+    let item = letter(&groups);
+    let sent: serde_json::Value = serde_json::from_str(&item.payload_json).unwrap();
+    let text = sent["payload"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("[address]") && text.contains("[secret_url]"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("Met vriendelijke groet,\nSanne de Vries"),
+        "{text}"
+    );
+    assert!(item.event.redacted && item.findings.is_empty());
+    drop(app);
+
+    // After a restart the name is still dismissed; undoing it flags it again everywhere.
+    let app = open(dir.path());
+    let groups = app.review_queue().await.unwrap();
+    let other = groups
+        .iter()
+        .flat_map(|g| &g.items)
+        .find(|i| i.payload_json.contains("Forward it"))
+        .unwrap();
+    assert!(other.findings.is_empty());
+    assert_eq!(found(&other.dismissed), [("name", "Sanne de Vries")]);
+    let groups = app
+        .restore_finding("name".into(), "Sanne de Vries".into())
+        .await
+        .unwrap();
+    let item = letter(&groups);
+    assert_eq!(found(&item.findings), [("name", "Sanne de Vries")]);
+    assert!(item.dismissed.is_empty());
+    assert_eq!(flagged(&groups), 2);
+}
+
+#[tokio::test]
+async fn only_a_kind_the_detector_reports_can_be_dismissed() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path());
+    for (kind, text) in [("nickname", "Sanne"), ("name", "  "), ("", "Sanne")] {
+        let err = oa_types::AppError::from(
+            app.dismiss_finding(kind.into(), text.into())
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(err.code, oa_types::ErrorCode::InvalidRequest, "{kind:?}");
+        assert!(err.message.contains("to dismiss"), "{}", err.message);
+    }
+    assert!(app.review_queue().await.unwrap().is_empty());
 }

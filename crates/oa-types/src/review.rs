@@ -17,7 +17,8 @@ pub struct PayloadFinding {
     pub start: usize,
     /// Byte offset in [`ReviewItem::payload_json`] just past it.
     pub end: usize,
-    /// The finding as it appears in the payload.
+    /// The text found, as the person wrote it (the payload shows it JSON-escaped); a
+    /// dismissal is remembered for this text.
     pub text: String,
 }
 
@@ -30,6 +31,10 @@ pub struct ReviewItem {
     pub payload_json: String,
     /// Personal data found in its free text, in payload order.
     pub findings: Vec<PayloadFinding>,
+    /// What was found but the person dismissed as not personal (here or wherever the same
+    /// text was found as the same kind): not marked, not redacted, and restorable.
+    #[serde(default)]
+    pub dismissed: Vec<PayloadFinding>,
 }
 
 /// The events of one conversation.

@@ -38,6 +38,8 @@ fn main() {
         "first_paint",
         "review_queue",
         "redact_event",
+        "dismiss_finding",
+        "restore_finding",
         "share_event",
         "unshare_event",
         "share_conversation",

@@ -156,6 +156,26 @@ pub(crate) async fn redact_event(
     Ok(app.redact_event(id).await?)
 }
 
+/// Marks a finding as not personal data, wherever its text is found as that kind.
+#[tauri::command]
+pub(crate) async fn dismiss_finding(
+    app: AppState<'_>,
+    kind: String,
+    text: String,
+) -> Result<Vec<ReviewGroup>, AppError> {
+    Ok(app.dismiss_finding(kind, text).await?)
+}
+
+/// Takes back a finding dismissed as not personal.
+#[tauri::command]
+pub(crate) async fn restore_finding(
+    app: AppState<'_>,
+    kind: String,
+    text: String,
+) -> Result<Vec<ReviewGroup>, AppError> {
+    Ok(app.restore_finding(kind, text).await?)
+}
+
 /// Queues one item to be sent.
 #[tauri::command]
 pub(crate) async fn share_event(app: AppState<'_>, id: Uuid) -> Result<Vec<ReviewGroup>, AppError> {

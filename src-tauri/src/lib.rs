@@ -113,6 +113,8 @@ pub fn run() {
             commands::first_paint,
             commands::review_queue,
             commands::redact_event,
+            commands::dismiss_finding,
+            commands::restore_finding,
             commands::share_event,
             commands::unshare_event,
             commands::share_conversation,

@@ -41,6 +41,13 @@ struct IdArgs {
     id: Uuid,
 }
 
+/// Arguments of the commands that name a finding of personal data by its kind and text.
+#[derive(Serialize)]
+struct FindingArgs<'a> {
+    kind: &'a str,
+    text: &'a str,
+}
+
 /// Arguments of `switch_branch` (Tauri maps camelCase keys to the command's parameters).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -383,6 +390,17 @@ pub async fn review_queue() -> Result<Vec<ReviewGroup>, AppError> {
 /// Replaces the personal data found in one item's payload before it is shared.
 pub async fn redact_event(id: Uuid) -> Result<Vec<ReviewGroup>, AppError> {
     call("redact_event", to_js(&IdArgs { id })?).await
+}
+
+/// Marks a finding as not personal data: it is no longer marked or redacted, here or wherever
+/// its text is found as that kind.
+pub async fn dismiss_finding(kind: &str, text: &str) -> Result<Vec<ReviewGroup>, AppError> {
+    call("dismiss_finding", to_js(&FindingArgs { kind, text })?).await
+}
+
+/// Takes back a finding dismissed as not personal: it is marked again.
+pub async fn restore_finding(kind: &str, text: &str) -> Result<Vec<ReviewGroup>, AppError> {
+    call("restore_finding", to_js(&FindingArgs { kind, text })?).await
 }
 
 /// Queues one item to be sent.

@@ -1,16 +1,22 @@
 //! Review & Share: everything recorded for sharing, grouped by conversation, each item with the
-//! exact JSON that would be sent, personal data found in it marked, and one-click redaction.
+//! exact JSON that would be sent, personal data found in it marked and listed by kind, and
+//! one-click redaction. A false alarm is one click too: "Not personal" dismisses a finding
+//! wherever its text recurs, and the dismissed ones stay listed, each with "Undo".
 //!
 //! Everything starts private. Sharing queues an item for the sync client; unsharing takes a queued
 //! item back. Sent items show the server's answer: accepted, or rejected with its reason.
+
+use std::collections::HashSet;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use oa_types::{
     AppError, ConsentState, ContributionKind, PayloadFinding, ReviewGroup, ReviewItem, Uuid,
 };
+use wasm_bindgen::JsCast;
 
 use crate::ipc;
+use crate::panels::capitalise;
 
 /// How an item's state is shown.
 pub fn state_label(state: ConsentState) -> &'static str {
@@ -80,6 +86,49 @@ pub fn item_summary(item: &ReviewItem) -> String {
     line
 }
 
+/// Findings of one kind, as an item lists them.
+#[derive(Debug, PartialEq, Eq)]
+pub struct KindGroup<'a> {
+    /// The kind's wire name (`name`, `address`, …).
+    pub kind: &'a str,
+    /// The kind as a person reads it ("A person's name").
+    pub label: String,
+    /// Each text found, once, in payload order.
+    pub texts: Vec<&'a str>,
+}
+
+/// Findings grouped by kind, in the order each kind first appears, each text once: a text
+/// found twice is dismissed with one click.
+pub fn by_kind(findings: &[PayloadFinding]) -> Vec<KindGroup<'_>> {
+    let mut groups: Vec<KindGroup<'_>> = Vec::new();
+    for f in findings {
+        let at = match groups.iter().position(|g| g.kind == f.kind) {
+            Some(at) => at,
+            None => {
+                groups.push(KindGroup {
+                    kind: &f.kind,
+                    label: capitalise(&f.description),
+                    texts: Vec::new(),
+                });
+                groups.len() - 1
+            }
+        };
+        if !groups[at].texts.contains(&f.text.as_str()) {
+            groups[at].texts.push(&f.text);
+        }
+    }
+    groups
+}
+
+/// "A person's name (1) · Street address (2)".
+pub fn kinds_line(groups: &[KindGroup<'_>]) -> String {
+    groups
+        .iter()
+        .map(|g| format!("{} ({})", g.label, g.texts.len()))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
 /// The payload cut into plain text and marked findings, in order.
 pub fn segments<'a>(
     payload: &'a str,
@@ -122,8 +171,11 @@ pub fn ReviewPage() -> impl IntoView {
         Err(e) => error.set(Some(e.message)),
     };
     spawn_local(async move { apply(ipc::review_queue().await) });
+    // Items whose dismissed findings are listed; kept here because every change redraws them.
+    let shown = RwSignal::new(HashSet::<Uuid>::new());
     let act = Callback::new(move |action: Action| {
         spawn_local(async move {
+            let focus = focus_after(&action);
             let result = match action {
                 Action::Share(id) => ipc::share_event(id).await,
                 Action::Unshare(id) => ipc::unshare_event(id).await,
@@ -132,8 +184,13 @@ pub fn ReviewPage() -> impl IntoView {
                 Action::UnshareAll(id) => ipc::unshare_conversation(id).await,
                 Action::Withdraw(id) => ipc::withdraw_event(id).await,
                 Action::WithdrawAll(id) => ipc::withdraw_conversation(id).await,
+                Action::Dismiss(f) => ipc::dismiss_finding(&f.kind, &f.text).await,
+                Action::Restore(f) => ipc::restore_finding(&f.kind, &f.text).await,
             };
             apply(result);
+            if !focus.is_empty() {
+                request_animation_frame(move || focus_first(&focus));
+            }
         });
     });
     let count = move |state: ConsentState| {
@@ -182,14 +239,14 @@ pub fn ReviewPage() -> impl IntoView {
             <For
                 each=move || groups.get().unwrap_or_default()
                 key=|g| (g.conversation_id, format!("{:?}", g.items))
-                children=move |group| view! { <Group group act /> }
+                children=move |group| view! { <Group group shown act /> }
             />
         </section>
     }
 }
 
 /// What a button on the page asks for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Action {
     Share(Uuid),
     Unshare(Uuid),
@@ -198,10 +255,51 @@ enum Action {
     UnshareAll(Uuid),
     Withdraw(Uuid),
     WithdrawAll(Uuid),
+    /// A finding is not personal data.
+    Dismiss(FindingRef),
+    /// Take a dismissal back.
+    Restore(FindingRef),
+}
+
+/// A finding in an item, by what a dismissal is remembered for: its kind and its text.
+#[derive(Debug, Clone)]
+struct FindingRef {
+    item: Uuid,
+    kind: String,
+    text: String,
+}
+
+/// Where the keyboard focus goes once the page shows what `action` did, first match first: a
+/// dismissal or an undo redraws the item, and the focus stays in it instead of falling back
+/// to the top of the page.
+fn focus_after(action: &Action) -> Vec<String> {
+    let (item, after) = match action {
+        Action::Dismiss(f) => (f.item, [".not-personal", ".toggle-dismissed"]),
+        Action::Restore(f) => (f.item, [".restore-finding", ".not-personal"]),
+        _ => return Vec::new(),
+    };
+    after
+        .iter()
+        .map(|button| format!(".review-item[data-id='{item}'] {button}"))
+        .collect()
+}
+
+/// Focuses the first element that matches one of `selectors`.
+fn focus_first(selectors: &[String]) {
+    let found = selectors
+        .iter()
+        .find_map(|css| document().query_selector(css).ok().flatten());
+    if let Some(element) = found.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+        let _ = element.focus();
+    }
 }
 
 #[component]
-fn Group(group: ReviewGroup, act: Callback<Action>) -> impl IntoView {
+fn Group(
+    group: ReviewGroup,
+    shown: RwSignal<HashSet<Uuid>>,
+    act: Callback<Action>,
+) -> impl IntoView {
     let id = group.conversation_id;
     let any = |state: ConsentState| group.items.iter().any(|i| i.event.state == state);
     let (any_private, any_queued) = (any(ConsentState::Private), any(ConsentState::Queued));
@@ -217,7 +315,7 @@ fn Group(group: ReviewGroup, act: Callback<Action>) -> impl IntoView {
     let items = group
         .items
         .into_iter()
-        .map(|item| view! { <Item item act /> })
+        .map(|item| view! { <Item item shown act /> })
         .collect_view();
     view! {
         <section class="review-group" data-conversation=id.to_string()>
@@ -271,7 +369,7 @@ fn Group(group: ReviewGroup, act: Callback<Action>) -> impl IntoView {
 }
 
 #[component]
-fn Item(item: ReviewItem, act: Callback<Action>) -> impl IntoView {
+fn Item(item: ReviewItem, shown: RwSignal<HashSet<Uuid>>, act: Callback<Action>) -> impl IntoView {
     let id = item.event.id;
     let state = item.event.state;
     let has_findings = !item.findings.is_empty();
@@ -283,18 +381,9 @@ fn Item(item: ReviewItem, act: Callback<Action>) -> impl IntoView {
         state,
         ConsentState::Private | ConsentState::Queued | ConsentState::Rejected
     );
-    let mut kinds: Vec<&str> = item
-        .findings
-        .iter()
-        .map(|f| f.description.as_str())
-        .collect();
-    kinds.dedup();
-    let findings_line = has_findings.then(|| {
-        let mut kinds = kinds.clone();
-        kinds.sort_unstable();
-        kinds.dedup();
-        format!("Personal data found: {}", kinds.join(", "))
-    });
+    let found = has_findings.then(|| findings_view(id, &item.findings, act));
+    let dismissed =
+        (!item.dismissed.is_empty()).then(|| dismissed_view(id, &item.dismissed, shown, act));
     let payload = item.payload_json.clone();
     let findings = item.findings.clone();
     let pre = move || {
@@ -349,7 +438,8 @@ fn Item(item: ReviewItem, act: Callback<Action>) -> impl IntoView {
                     })}
             </div>
             {(!summary.is_empty()).then(|| view! { <p class="item-summary">{summary}</p> })}
-            {findings_line.map(|line| view! { <p class="item-findings" role="note">{line}</p> })}
+            {found}
+            {dismissed}
             {item
                 .event
                 .rejection_reason
@@ -386,9 +476,151 @@ fn item_button(
     act: Callback<Action>,
 ) -> impl IntoView {
     view! {
-        <button type="button" class=class on:click=move |_| act.run(action)>
+        <button type="button" class=class on:click=move |_| act.run(action.clone())>
             {label}
         </button>
+    }
+}
+
+/// An item's findings by kind, each text with "Not personal".
+fn findings_view(
+    item: Uuid,
+    findings: &[PayloadFinding],
+    act: Callback<Action>,
+) -> impl IntoView + use<> {
+    let groups = by_kind(findings);
+    let line = format!("Personal data found: {}", kinds_line(&groups));
+    let rows = groups
+        .into_iter()
+        .map(|group| {
+            let kind = group.kind.to_owned();
+            let texts = group
+                .texts
+                .into_iter()
+                .map(|text| {
+                    let finding = FindingRef {
+                        item,
+                        kind: kind.clone(),
+                        text: text.to_owned(),
+                    };
+                    finding_row(finding, None, act)
+                })
+                .collect_view();
+            view! {
+                <li class="finding-group" data-kind=kind.clone()>
+                    <span class="finding-kind">{group.label}</span>
+                    <ul class="finding-texts">{texts}</ul>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="item-findings" role="group" aria-label="Personal data found">
+            <p class="findings-line">{line}</p>
+            <ul class="finding-groups">{rows}</ul>
+        </div>
+    }
+}
+
+/// One finding's text with its button: "Not personal" where it is marked, "Undo" where it was
+/// dismissed (`kind_label` given: the list of dismissed findings names each one's kind).
+fn finding_row(
+    finding: FindingRef,
+    kind_label: Option<String>,
+    act: Callback<Action>,
+) -> impl IntoView {
+    let dismissed = kind_label.is_some();
+    let (row, button, caption, title, aria_label) = if dismissed {
+        (
+            "dismissed-finding",
+            "link-button restore-finding",
+            "Undo",
+            "Mark this text as personal data again",
+            format!("Undo: mark {} as personal data again", finding.text),
+        )
+    } else {
+        (
+            "finding",
+            "link-button not-personal",
+            "Not personal",
+            "Not personal data: stop marking this text, here and wherever it recurs",
+            format!("Not personal: {}", finding.text),
+        )
+    };
+    let (kind, text) = (finding.kind.clone(), finding.text.clone());
+    let action = if dismissed {
+        Action::Restore(finding)
+    } else {
+        Action::Dismiss(finding)
+    };
+    view! {
+        <li class=row data-kind=kind>
+            {kind_label.map(|label| view! { <span class="finding-kind">{label}</span> })}
+            <span class="finding-text">{text}</span>
+            <button
+                type="button"
+                class=button
+                title=title
+                aria-label=aria_label
+                on:click=move |_| act.run(action.clone())
+            >
+                {caption}
+            </button>
+        </li>
+    }
+}
+
+/// What the person dismissed in an item, behind a toggle, each with "Undo".
+fn dismissed_view(
+    item: Uuid,
+    dismissed: &[PayloadFinding],
+    shown: RwSignal<HashSet<Uuid>>,
+    act: Callback<Action>,
+) -> impl IntoView + use<> {
+    let open = move || shown.with(|s| s.contains(&item));
+    let count = by_kind(dismissed)
+        .iter()
+        .map(|g| g.texts.len())
+        .sum::<usize>();
+    let list_id = format!("dismissed-{item}");
+    let rows = by_kind(dismissed)
+        .into_iter()
+        .flat_map(|group| {
+            let (kind, label) = (group.kind.to_owned(), group.label);
+            group.texts.into_iter().map(move |text| {
+                let finding = FindingRef {
+                    item,
+                    kind: kind.clone(),
+                    text: text.to_owned(),
+                };
+                finding_row(finding, Some(label.clone()), act)
+            })
+        })
+        .collect_view();
+    view! {
+        <div class="item-dismissed">
+            <button
+                type="button"
+                class="link-button toggle-dismissed"
+                aria-expanded=move || open().to_string()
+                aria-controls=list_id.clone()
+                on:click=move |_| {
+                    shown
+                        .update(|s| {
+                            if !s.remove(&item) {
+                                s.insert(item);
+                            }
+                        })
+                }
+            >
+                {move || {
+                    format!("Dismissed as not personal: {count} — {}", if open() { "hide" } else { "show" })
+                }}
+            </button>
+            <ul class="dismissed-list" id=list_id hidden=move || !open()>
+                {rows}
+            </ul>
+        </div>
     }
 }
 
@@ -415,6 +647,43 @@ mod tests {
         assert_eq!(parts[1].1, Some(1));
         assert_eq!(parts[3].1, Some(0));
         assert_eq!(text.concat(), payload);
+    }
+
+    #[test]
+    fn findings_are_listed_by_kind_each_text_once() {
+        let found = |kind: &str, description: &str, text: &str| PayloadFinding {
+            kind: kind.into(),
+            description: description.into(),
+            start: 0,
+            end: 0,
+            text: text.into(),
+        };
+        let findings = [
+            found("address", "street address", "Keizersgracht 123"),
+            found("name", "a person's name", "Sanne de Vries"),
+            found("address", "street address", "Coolsingel 154"),
+            found("name", "a person's name", "Sanne de Vries"),
+        ];
+        let groups = by_kind(&findings);
+        assert_eq!(
+            groups,
+            [
+                KindGroup {
+                    kind: "address",
+                    label: "Street address".into(),
+                    texts: vec!["Keizersgracht 123", "Coolsingel 154"],
+                },
+                KindGroup {
+                    kind: "name",
+                    label: "A person's name".into(),
+                    texts: vec!["Sanne de Vries"],
+                },
+            ]
+        );
+        assert_eq!(
+            kinds_line(&groups),
+            "Street address (2) · A person's name (1)"
+        );
     }
 
     #[test]

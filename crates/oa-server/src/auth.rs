@@ -25,7 +25,7 @@ use sha2::{Digest as _, Sha256};
 use crate::body::{IdPath, JsonBody};
 use crate::config::PasswordCost;
 use crate::throttle::{ClientIp, HashSlot};
-use crate::{AppState, Error, Result};
+use crate::{AppState, Error, Result, trust};
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -239,12 +239,13 @@ pub(crate) async fn register(
     let account_id = Uuid::now_v7();
     let mut tx = state.pool().begin().await?;
     let inserted = sqlx::query(
-        "INSERT INTO accounts (id, display_name, password_hash) VALUES ($1, $2, $3) \
+        "INSERT INTO accounts (id, display_name, password_hash, trust) VALUES ($1, $2, $3, $4) \
          ON CONFLICT DO NOTHING",
     )
     .bind(account_id)
     .bind(&display_name)
     .bind(&hash)
+    .bind(trust::newcomer())
     .execute(&mut *tx)
     .await?
     .rows_affected();

@@ -8,19 +8,10 @@
 //!   strongest down unless one would close a cycle, and read the order off the locked graph.
 //! - [`kendall_tau`] compares two orders: 1 for the same order, −1 for the reverse, around 0 for
 //!   unrelated ones.
-//! - [`trust`] turns a ranker's agreement history into the weight of their next vote.
 
 use std::collections::HashMap;
 
 use oa_types::Uuid;
-
-/// How many imagined rankings of [`PRIOR_TAU`] a newcomer's trust starts from, so that a few lucky
-/// or unlucky rankings do not swing it.
-pub const PRIOR_RANKINGS: f64 = 3.0;
-/// The agreement assumed for a newcomer.
-pub const PRIOR_TAU: f64 = 0.5;
-/// The least weight a vote keeps: even a distrusted ranker is heard, faintly.
-pub const MIN_TRUST: f64 = 0.05;
 
 /// One ranker's order (best first) and weight.
 #[derive(Debug, Clone)]
@@ -126,12 +117,6 @@ pub fn kendall_tau(a: &[Uuid], b: &[Uuid]) -> Option<f64> {
     Some(score as f64 / (n * (n - 1) / 2) as f64)
 }
 
-/// The weight of a ranker's next vote, from the sum and count of their agreement (τ) so far.
-pub fn trust(tau_sum: f64, tau_count: u32) -> f64 {
-    let smoothed = (tau_sum + PRIOR_RANKINGS * PRIOR_TAU) / (f64::from(tau_count) + PRIOR_RANKINGS);
-    smoothed.clamp(MIN_TRUST, 1.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,13 +185,5 @@ mod tests {
         one_swap.swap(0, 1);
         assert_eq!(kendall_tau(&items, &one_swap), Some(0.8));
         assert_eq!(kendall_tau(&items[..1], &items), None);
-    }
-
-    #[test]
-    fn trust_starts_at_the_prior_and_follows_agreement() {
-        assert_eq!(trust(0.0, 0), PRIOR_TAU);
-        assert!(trust(9.0, 10) > 0.8);
-        assert_eq!(trust(-10.0, 10), MIN_TRUST);
-        assert!(trust(0.0, 20) < 0.1);
     }
 }

@@ -28,6 +28,7 @@ use crate::auth::Caller;
 use crate::body::JsonBody;
 use crate::pipeline::{self, TreeState};
 use crate::score;
+use crate::trust::{Crowd, NEWCOMER_TRUST, Quorum};
 use crate::{AppState, Error, Result};
 
 /// How often a batch is tried when another transaction wrote the same rows first. Batches of
@@ -311,7 +312,7 @@ struct Writes {
     new_trees: Vec<Uuid>,
     messages: Vec<NewMessage>,
     labels: Vec<(Uuid, Uuid, String)>,
-    rankings: Vec<(Uuid, Uuid, Vec<Uuid>, bool)>,
+    rankings: Vec<NewRanking>,
     /// Final reaction state per (message, emoji): `Some(event)` on, `None` off.
     reactions: HashMap<(Uuid, String), Option<Uuid>>,
     retractions: Vec<(Uuid, Uuid)>,
@@ -492,25 +493,47 @@ async fn ingest_batch(
             }
         }
     }
-    // Rankings others already gave each parent, read under the trees' locks: concurrent batches
-    // of one tree queue behind each other, so none can push a parent past K.
-    let mut rankings_of: HashMap<Uuid, i64> = if ranking_parents.is_empty() {
-        HashMap::new()
-    } else {
-        sqlx::query_as(
-            "SELECT r.parent_id, count(*) FROM rankings r JOIN accounts a ON a.id = r.account_id \
-             WHERE r.parent_id = ANY($1) AND NOT r.retracted AND r.account_id <> $2 \
-               AND a.troll_score < $3 \
-             GROUP BY r.parent_id",
+    // What each parent's quorum has from the rankings that tasks asked of others, read under the
+    // trees' locks: concurrent batches of one tree queue behind each other, so none can push a
+    // parent past its quorum.
+    let mut crowd = Crowd::default();
+    let mut caller_trust = NEWCOMER_TRUST;
+    let mut rankings_of: HashMap<Uuid, RankingQuorum> = HashMap::new();
+    if !ranking_parents.is_empty() {
+        caller_trust = sqlx::query_scalar::<_, f32>("SELECT trust FROM accounts WHERE id = $1")
+            .bind(caller.account_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .into();
+        let rows: Vec<(Uuid, i64, f64, Option<f32>)> = sqlx::query_as(
+            "SELECT m.id, count(r.event_id), coalesce(sum(r.weight), 0)::float8, t.crowd_trust \
+             FROM messages m JOIN message_trees t ON t.id = m.tree_id \
+             LEFT JOIN (rankings r JOIN accounts a ON a.id = r.account_id \
+                        AND a.troll_score < $3) \
+                  ON r.parent_id = m.id AND NOT r.retracted AND r.leased \
+                  AND r.account_id <> $2 \
+             WHERE m.id = ANY($1) GROUP BY m.id, t.crowd_trust",
         )
         .bind(&ranking_parents)
         .bind(caller.account_id)
         .bind(policy.troll_score_to_mute)
         .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect()
-    };
+        .await?;
+        for (parent, votes, weight, crowd) in rows {
+            let quorum = Quorum {
+                votes: policy.rankings_per_parent,
+                crowd: crowd.map_or(NEWCOMER_TRUST, f64::from),
+            };
+            rankings_of.insert(
+                parent,
+                RankingQuorum {
+                    quorum,
+                    votes,
+                    weight,
+                },
+            );
+        }
+    }
     let mut seen_texts: HashSet<Vec<u8>> = if text_hashes.is_empty() {
         HashSet::new()
     } else {
@@ -592,6 +615,7 @@ async fn ingest_batch(
                 trees: &mut trees,
                 children: &mut children,
                 rankings_of: &mut rankings_of,
+                caller_trust,
                 tree_sizes: &mut tree_sizes,
                 root_authors: &root_authors,
                 seen_texts: &mut seen_texts,
@@ -654,7 +678,7 @@ async fn ingest_batch(
         .execute(&mut *tx)
         .await?;
     }
-    write(&mut tx, state, caller, events, writes).await?;
+    write(&mut tx, state, &mut crowd, caller, events, writes).await?;
     tx.commit().await?;
     Ok(results)
 }
@@ -681,6 +705,27 @@ fn duplicate_key(message: &Message) -> Option<Vec<u8>> {
     Some(Sha256::digest(normalised.as_bytes()).to_vec())
 }
 
+/// A ranking accepted in a batch, to be written.
+#[derive(Debug)]
+struct NewRanking {
+    event_id: Uuid,
+    parent_id: Uuid,
+    order: Vec<Uuid>,
+    not_rankable: bool,
+    /// Asked for by a task: only those count toward the parent's quorum and consensus.
+    leased: bool,
+    /// The ranker's trust as it arrived: what it adds to the quorum.
+    weight: f64,
+}
+
+/// What one parent's quorum of rankings needs and has.
+#[derive(Debug, Clone, Copy)]
+struct RankingQuorum {
+    quorum: Quorum,
+    votes: i64,
+    weight: f64,
+}
+
 /// The in-memory checks of one event against what the batch knows so far.
 struct Check<'a> {
     caller: Caller,
@@ -690,8 +735,10 @@ struct Check<'a> {
     known: &'a mut HashMap<Uuid, KnownMessage>,
     trees: &'a mut HashMap<Uuid, TreeState>,
     children: &'a mut HashMap<Uuid, Vec<Uuid>>,
-    /// Rankings of each parent by other accounts, counting those accepted in this batch.
-    rankings_of: &'a mut HashMap<Uuid, i64>,
+    /// What each parent's quorum has, counting the rankings accepted in this batch.
+    rankings_of: &'a mut HashMap<Uuid, RankingQuorum>,
+    /// The sender's trust: what a ranking of theirs adds to a quorum.
+    caller_trust: f64,
     /// Live messages of each tree, counting those accepted in this batch.
     tree_sizes: &'a mut HashMap<Uuid, i64>,
     /// The account that started each stored tree.
@@ -1205,16 +1252,22 @@ impl Check<'_> {
                 ));
             }
         }
-        // K rankings make a consensus; more would only let whoever ranks last outvote those
-        // the pipeline asked, and concurrent leases can hand out more tasks than are needed.
-        let ranked = self.rankings_of.entry(parent_id).or_default();
-        if *ranked >= i64::from(self.policy.rankings_per_parent) {
-            return Err(refuse(
-                RejectionReason::NoLongerNeeded,
-                "the replies were already ranked by enough people",
-            ));
+        // A quorum of K rankings makes a consensus; more would only let whoever ranks last
+        // outvote those the pipeline asked, and concurrent leases can hand out more tasks than
+        // are needed. Rankings without a task (in one's own tree) are kept as the person's own
+        // but count toward nothing.
+        if task.is_some()
+            && let Some(need) = self.rankings_of.get_mut(&parent_id)
+        {
+            if need.quorum.met(need.votes, need.weight) {
+                return Err(refuse(
+                    RejectionReason::NoLongerNeeded,
+                    "the replies were already ranked by enough people",
+                ));
+            }
+            need.votes += 1;
+            need.weight += self.caller_trust;
         }
-        *ranked += 1;
         let (order, not_rankable) = match ranking {
             Ranking::Ranked(order) => (order.clone(), false),
             Ranking::NotRankable => (Vec::new(), true),
@@ -1224,9 +1277,14 @@ impl Check<'_> {
         self.writes
             .scores
             .push((self.event.id, score::RANKING, score::points(score::RANKING)));
-        self.writes
-            .rankings
-            .push((self.event.id, parent_id, order, not_rankable));
+        self.writes.rankings.push(NewRanking {
+            event_id: self.event.id,
+            parent_id,
+            order,
+            not_rankable,
+            leased: task.is_some(),
+            weight: self.caller_trust,
+        });
         Ok(())
     }
 }
@@ -1235,6 +1293,7 @@ impl Check<'_> {
 async fn write(
     tx: &mut PgConnection,
     state: &AppState,
+    crowd: &mut Crowd,
     caller: Caller,
     events: &[SubmittedEvent],
     writes: Writes,
@@ -1333,29 +1392,38 @@ async fn write(
         let mut parents = Vec::new();
         let mut orders = Vec::new();
         let mut not_rankable = Vec::new();
-        for (event_id, parent, order, nr) in &writes.rankings {
-            event_ids.push(*event_id);
-            parents.push(*parent);
+        let mut leased = Vec::new();
+        let mut weights = Vec::new();
+        for r in &writes.rankings {
+            leased.push(r.leased);
+            weights.push(r.weight as f32);
+            event_ids.push(r.event_id);
+            parents.push(r.parent_id);
             orders.push(
-                order
+                r.order
                     .iter()
                     .map(Uuid::to_string)
                     .collect::<Vec<_>>()
                     .join(","),
             );
-            not_rankable.push(*nr);
+            not_rankable.push(r.not_rankable);
         }
         sqlx::query(
-            "INSERT INTO rankings (event_id, parent_id, account_id, ranking, not_rankable) \
+            "INSERT INTO rankings \
+                 (event_id, parent_id, account_id, ranking, not_rankable, leased, weight) \
              SELECT e, p, $1, \
-                    CASE WHEN r = '' THEN '{}'::uuid[] ELSE string_to_array(r, ',')::uuid[] END, nr \
-             FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::bool[]) AS x(e, p, r, nr)",
+                    CASE WHEN r = '' THEN '{}'::uuid[] ELSE string_to_array(r, ',')::uuid[] END, \
+                    nr, l, w \
+             FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::bool[], $6::bool[], \
+                         $7::real[]) AS x(e, p, r, nr, l, w)",
         )
         .bind(caller.account_id)
         .bind(&event_ids)
         .bind(&parents)
         .bind(&orders)
         .bind(&not_rankable)
+        .bind(&leased)
+        .bind(&weights)
         .execute(&mut *tx)
         .await?;
         supersede(
@@ -1448,7 +1516,7 @@ async fn write(
     let mut trees_may_move = writes.trees_may_move || !retracted_in.is_empty();
     if !touched_messages.is_empty() {
         let messages: Vec<Uuid> = touched_messages.into_iter().collect();
-        let hidden = pipeline::moderate(tx, &state.config().tree, &messages).await?;
+        let hidden = pipeline::moderate(tx, &state.config().tree, crowd, &messages).await?;
         trees_may_move |= !hidden.is_empty();
         touched_trees.extend(hidden);
     }
@@ -1461,6 +1529,7 @@ async fn write(
     pipeline::advance(
         tx,
         &state.config().tree,
+        crowd,
         &touched_trees,
         reviews,
         trees_may_move,

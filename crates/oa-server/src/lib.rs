@@ -51,6 +51,7 @@ mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod throttle;
+mod trust;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -65,12 +66,13 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 pub use auth::{account_by_name, set_account_role};
 pub use config::{Config, Limits, PasswordCost, TreePolicy};
-pub use consensus::{Ballot, kendall_tau, ranked_pairs, trust};
+pub use consensus::{Ballot, kendall_tau, ranked_pairs};
 pub use error::{Error, Result};
 pub use export::{ExportSummary, export};
 pub use health::HEALTH_TIMEOUT;
 pub use oa_types::{HealthReport, HealthStatus};
 pub use pipeline::TreeState;
+pub use trust::{QUORUM_CAP, trust};
 
 /// The schema migrations, read from `migrations/` when the crate is compiled.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");

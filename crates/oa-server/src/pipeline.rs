@@ -25,12 +25,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use oa_types::{Role, Uuid};
 use serde::Serialize;
-use sqlx::PgConnection;
+use sqlx::{AssertSqlSafe, PgConnection};
 
 use crate::auth::Caller;
 use crate::body::IdPath;
 use crate::config::TreePolicy;
 use crate::consensus::{self, Ballot};
+use crate::trust::{self, Agreements, Crowd, Quorum};
 use crate::{AppState, Error, Result, score};
 
 /// Where a message tree is in Open-Assistant's pipeline.
@@ -103,6 +104,7 @@ pub(crate) struct Reviews<'a> {
 pub(crate) async fn advance(
     tx: &mut PgConnection,
     policy: &TreePolicy,
+    crowd: &mut Crowd,
     trees: &[Uuid],
     reviews: Reviews<'_>,
     may_move: bool,
@@ -111,7 +113,8 @@ pub(crate) async fn advance(
         return Ok(());
     }
     if !reviews.messages.is_empty() || !reviews.trees.is_empty() {
-        review(tx, policy, reviews).await?;
+        let crowd = crowd.trust(tx, policy).await?;
+        review(tx, policy, crowd, reviews).await?;
     }
     if !may_move {
         return Ok(());
@@ -131,7 +134,8 @@ pub(crate) async fn advance(
     .await?;
     // Growing trees that reached their size with nothing pending are ranked; with the trees
     // already being ranked, they are the ones that may be ready for scoring.
-    let ranking: Vec<Uuid> = sqlx::query_scalar(
+    // (The main query sees the trees as they were before the update: no tree is listed twice.)
+    let ranking: Vec<(Uuid, bool)> = sqlx::query_as(
         "WITH moved AS ( \
              UPDATE message_trees t SET state = 'ranking', updated_at = now() \
              WHERE t.id = ANY($1) AND t.state = 'growing' \
@@ -140,15 +144,25 @@ pub(crate) async fn advance(
                AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.tree_id = t.id \
                     AND m.review_state = 'pending' AND NOT m.deleted) \
              RETURNING t.id) \
-         SELECT id FROM moved \
-         UNION SELECT id FROM message_trees WHERE id = ANY($1) AND state = 'ranking' \
+         SELECT id, true FROM moved \
+         UNION ALL SELECT id, false FROM message_trees WHERE id = ANY($1) AND state = 'ranking' \
          ORDER BY 1",
     )
     .bind(trees)
     .bind(policy.goal_tree_size as i64)
     .fetch_all(&mut *tx)
     .await?;
-    for tree in ranking {
+    // A tree's rankings are weighed against the crowd's trust as it starts being ranked, and
+    // that stays: what its parents still need must not drift under the tasks handed out.
+    let moved: Vec<Uuid> = ranking.iter().filter(|r| r.1).map(|r| r.0).collect();
+    if !moved.is_empty() {
+        sqlx::query("UPDATE message_trees SET crowd_trust = $2 WHERE id = ANY($1)")
+            .bind(&moved)
+            .bind(crowd.trust(tx, policy).await? as f32)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for (tree, _) in ranking {
         score_tree(tx, policy, tree).await?;
     }
     Ok(())
@@ -156,7 +170,12 @@ pub(crate) async fn advance(
 
 /// Counts the reviews of pending messages in `trees` (a retracted review no longer counts) and
 /// decides those that have enough.
-async fn review(tx: &mut PgConnection, policy: &TreePolicy, reviews: Reviews<'_>) -> Result<()> {
+async fn review(
+    tx: &mut PgConnection,
+    policy: &TreePolicy,
+    crowd: f64,
+    reviews: Reviews<'_>,
+) -> Result<()> {
     // The targets: the labelled messages, and every pending message of a tree in which
     // something was retracted. They are looked up by id first (the materialized CTE), and only
     // then checked for being pending: with statistics from when the table was small, the
@@ -174,41 +193,61 @@ async fn review(tx: &mut PgConnection, policy: &TreePolicy, reviews: Reviews<'_>
         );
     }
     // Reviews: labels from anyone but the writer (a person judging model output they uploaded
-    // is not judging themselves, so synthetic messages take every label).
-    let decided: Vec<(Uuid, Uuid, bool, String, bool, String)> = sqlx::query_as(
-        "WITH targets AS MATERIALIZED ( \
-             SELECT id, account_id, synthetic, review_state FROM messages WHERE id = ANY($1)), \
-         r AS ( \
-             SELECT m.id AS message_id, count(l.event_id) AS n, \
-                    avg(1 - coalesce((l.labels->>'spam')::float8, 0)) AS acceptance \
-             FROM targets m \
-             LEFT JOIN labels l ON l.message_id = m.id AND NOT l.retracted \
-                  AND (l.account_id <> m.account_id OR m.synthetic) \
-                  AND l.account_id NOT IN (SELECT id FROM accounts WHERE troll_score >= $5) \
-             WHERE m.review_state = 'pending' \
-             GROUP BY m.id) \
-         UPDATE messages m SET review_count = r.n, review_state = CASE \
-             WHEN r.n < (CASE WHEN m.parent_id IS NULL THEN $2 ELSE $3 END) THEN 'pending' \
-             WHEN r.acceptance >= $4 THEN 'accepted' ELSE 'rejected' END \
-         FROM r WHERE m.id = r.message_id \
-           AND (m.review_count <> r.n \
-                OR r.n >= (CASE WHEN m.parent_id IS NULL THEN $2 ELSE $3 END)) \
-         RETURNING m.event_id, m.account_id, m.parent_id IS NULL, m.role, m.synthetic, \
-                   m.review_state",
-    )
-    .bind(&targets)
-    .bind(policy.reviews_initial_prompt as i32)
-    .bind(policy.reviews_reply as i32)
-    .bind(policy.acceptance_threshold)
-    .bind(policy.troll_score_to_mute)
-    .fetch_all(&mut *tx)
-    .await?;
+    // is not judging themselves, so synthetic messages take every label), weighed by their
+    // reviewers' trust: a message is decided by the policy's number of reviews whose trust
+    // adds up to as many of the crowd's (see `trust`), the crowd's as at its first review.
+    let met = trust::met_sql("q.n", "q.w", "q.needed", "q.crowd");
+    let decided: Vec<(Uuid, Uuid, Uuid, bool, String, bool, String)> =
+        sqlx::query_as(AssertSqlSafe(format!(
+            "WITH targets AS MATERIALIZED ( \
+                 SELECT id, account_id, synthetic, review_state FROM messages \
+                 WHERE id = ANY($1)), \
+             r AS ( \
+                 SELECT m.id AS message_id, count(l.event_id) AS n, \
+                        coalesce(sum(a.trust), 0)::float8 AS w, \
+                        coalesce(sum(a.trust * (1 - coalesce((l.labels->>'spam')::float8, 0))) \
+                                 / nullif(sum(a.trust), 0), 0) AS acceptance \
+                 FROM targets m \
+                 LEFT JOIN (labels l JOIN accounts a ON a.id = l.account_id \
+                            AND a.troll_score < $5) \
+                      ON l.message_id = m.id AND NOT l.retracted \
+                      AND (l.account_id <> m.account_id OR m.synthetic) \
+                 WHERE m.review_state = 'pending' \
+                 GROUP BY m.id), \
+             q AS ( \
+                 SELECT r.*, coalesce(m.crowd_trust, $6) AS crowd, \
+                        CASE WHEN m.parent_id IS NULL THEN $2 ELSE $3 END AS needed \
+                 FROM r JOIN messages m ON m.id = r.message_id) \
+             UPDATE messages m SET review_count = q.n, review_weight = q.w, \
+                 crowd_trust = CASE WHEN q.n > 0 THEN q.crowd ELSE m.crowd_trust END, \
+                 review_state = CASE \
+                     WHEN NOT {met} THEN 'pending' \
+                     WHEN q.acceptance >= $4 THEN 'accepted' ELSE 'rejected' END \
+             FROM q WHERE m.id = q.message_id \
+               AND (m.review_count <> q.n OR m.review_weight <> q.w OR {met}) \
+             RETURNING m.id, m.event_id, m.account_id, m.parent_id IS NULL, m.role, \
+                       m.synthetic, m.review_state"
+        )))
+        .bind(&targets)
+        .bind(policy.reviews_initial_prompt as i32)
+        .bind(policy.reviews_reply as i32)
+        .bind(policy.acceptance_threshold)
+        .bind(policy.troll_score_to_mute)
+        .bind(crowd)
+        .fetch_all(&mut *tx)
+        .await?;
+    let judged: Vec<Uuid> = decided
+        .iter()
+        .filter(|d| d.6 != "pending")
+        .map(|d| d.0)
+        .collect();
+    reviewers_agreement(tx, policy, &judged).await?;
     // Only pending messages were judged: those accepted now earn their writer's points.
     let mut events = Vec::new();
     let mut accounts = Vec::new();
     let mut kinds = Vec::new();
     let mut points = Vec::new();
-    for (event, account, root, role, synthetic, state) in decided {
+    for (_, event, account, root, role, synthetic, state) in decided {
         if state != "accepted" || synthetic {
             continue;
         }
@@ -233,11 +272,72 @@ async fn review(tx: &mut PgConnection, policy: &TreePolicy, reviews: Reviews<'_>
     Ok(())
 }
 
-/// One ranking of a parent's replies: event, ranker, order, not rankable, ranker's trust.
-type Vote = (Uuid, Uuid, Vec<Uuid>, bool, f64);
+/// Compares every counted review of the messages just decided with the verdict of the others
+/// (leave one out) and adds the agreement to the reviewers' trust.
+async fn reviewers_agreement(
+    tx: &mut PgConnection,
+    policy: &TreePolicy,
+    messages: &[Uuid],
+) -> Result<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(Uuid, Uuid, f64, f32)> = sqlx::query_as(
+        "SELECT l.message_id, l.account_id, \
+                1 - coalesce((l.labels->>'spam')::float8, 0), a.trust \
+         FROM labels l JOIN messages m ON m.id = l.message_id \
+         JOIN accounts a ON a.id = l.account_id \
+         WHERE l.message_id = ANY($1) AND NOT l.retracted \
+           AND (l.account_id <> m.account_id OR m.synthetic) AND a.troll_score < $2 \
+         ORDER BY l.message_id, l.event_id",
+    )
+    .bind(messages)
+    .bind(policy.troll_score_to_mute)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut agreements = Agreements::default();
+    for reviews in rows.chunk_by(|a, b| a.0 == b.0) {
+        let weighed: Vec<(f64, f64)> = reviews
+            .iter()
+            .map(|(_, _, acceptance, trust)| (*acceptance, f64::from(*trust)))
+            .collect();
+        let verdicts = trust::review_agreement(&weighed, policy.acceptance_threshold);
+        for ((_, account, _, _), verdict) in reviews.iter().zip(verdicts) {
+            if let Some(agreement) = verdict {
+                agreements.add(*account, agreement, 0.0);
+            }
+        }
+    }
+    let found_out = agreements.record(tx).await?;
+    reconsider(tx, policy, &found_out).await
+}
 
-/// A tree in `ranking`: when every parent with two or more replies has K rankings, computes the
-/// consensus, agreement and trust, and finishes the tree.
+/// One ranking of a parent's replies.
+#[derive(sqlx::FromRow)]
+struct Vote {
+    event_id: Uuid,
+    parent_id: Uuid,
+    account_id: Uuid,
+    ranking: Vec<Uuid>,
+    not_rankable: bool,
+    /// The ranker's trust now: the ballot's weight in the consensus.
+    trust: f32,
+    /// The ranker's trust when the ranking arrived: what it added to the parent's quorum.
+    weight: f32,
+}
+
+impl Vote {
+    fn ballot(&self) -> Ballot {
+        Ballot {
+            order: self.ranking.clone(),
+            weight: f64::from(self.trust),
+        }
+    }
+}
+
+/// A tree in `ranking`: when every parent with two or more replies has its quorum of K rankings
+/// (only rankings a task asked for count, against the crowd's trust when the tree started being
+/// ranked), computes the consensus, agreement and trust, and finishes the tree.
 async fn score_tree(tx: &mut PgConnection, policy: &TreePolicy, tree: Uuid) -> Result<()> {
     let parents: Vec<(Uuid, Vec<Uuid>)> = sqlx::query_as(
         "SELECT parent_id, array_agg(id ORDER BY created_at, id) FROM messages \
@@ -249,10 +349,11 @@ async fn score_tree(tx: &mut PgConnection, policy: &TreePolicy, tree: Uuid) -> R
     .fetch_all(&mut *tx)
     .await?;
     let parent_ids: Vec<Uuid> = parents.iter().map(|p| p.0).collect();
-    let rows: Vec<(Uuid, Uuid, Uuid, Vec<Uuid>, bool, f32)> = sqlx::query_as(
-        "SELECT r.event_id, r.parent_id, r.account_id, r.ranking, r.not_rankable, a.trust \
+    let votes: Vec<Vote> = sqlx::query_as(
+        "SELECT r.event_id, r.parent_id, r.account_id, r.ranking, r.not_rankable, a.trust, \
+                r.weight \
          FROM rankings r JOIN accounts a ON a.id = r.account_id \
-         WHERE r.parent_id = ANY($1) AND NOT r.retracted AND a.troll_score < $2 \
+         WHERE r.parent_id = ANY($1) AND NOT r.retracted AND r.leased AND a.troll_score < $2 \
          ORDER BY r.created_at, r.event_id",
     )
     .bind(&parent_ids)
@@ -260,20 +361,19 @@ async fn score_tree(tx: &mut PgConnection, policy: &TreePolicy, tree: Uuid) -> R
     .fetch_all(&mut *tx)
     .await?;
     let mut by_parent: HashMap<Uuid, Vec<Vote>> = HashMap::new();
-    for (event, parent, account, order, not_rankable, trust) in rows {
-        by_parent.entry(parent).or_default().push((
-            event,
-            account,
-            order,
-            not_rankable,
-            f64::from(trust),
-        ));
+    for vote in votes {
+        by_parent.entry(vote.parent_id).or_default().push(vote);
     }
-    let needed = policy.rankings_per_parent as usize;
-    if parents
-        .iter()
-        .any(|(parent, _)| by_parent.get(parent).map_or(0, Vec::len) < needed)
-    {
+    let quorum = Quorum {
+        votes: policy.rankings_per_parent,
+        crowd: tree_crowd(tx, tree).await?,
+    };
+    let unmet = |parent: &Uuid| {
+        let votes = by_parent.get(parent).map_or(&[][..], Vec::as_slice);
+        let weight = votes.iter().map(|v| f64::from(v.weight)).sum();
+        !quorum.met(votes.len() as i64, weight)
+    };
+    if parents.iter().any(|(parent, _)| unmet(parent)) {
         return Ok(());
     }
     set_state(tx, tree, TreeState::ReadyForScoring).await?;
@@ -282,17 +382,13 @@ async fn score_tree(tx: &mut PgConnection, policy: &TreePolicy, tree: Uuid) -> R
     let mut rank_values = Vec::new();
     let mut tau_events = Vec::new();
     let mut tau_values = Vec::new();
-    let mut agreement: HashMap<Uuid, (f64, i32, f32)> = HashMap::new();
+    let mut agreements = Agreements::default();
     for (parent, replies) in &parents {
-        let rankings = &by_parent[parent];
-        let ballots: Vec<Ballot> = rankings
+        let counted: Vec<&Vote> = by_parent[parent]
             .iter()
-            .filter(|r| !r.3)
-            .map(|r| Ballot {
-                order: r.2.clone(),
-                weight: r.4,
-            })
+            .filter(|v| !v.not_rankable)
             .collect();
+        let ballots: Vec<Ballot> = counted.iter().map(|v| v.ballot()).collect();
         if ballots.is_empty() {
             // Everyone found these replies not rankable: they stay unranked.
             continue;
@@ -305,32 +401,23 @@ async fn score_tree(tx: &mut PgConnection, policy: &TreePolicy, tree: Uuid) -> R
         // Agreement is measured against the others alone (leave one out): a ranking inside the
         // consensus it is compared with would agree with itself, and two accounts would
         // certify each other.
-        let counted: Vec<&Vote> = rankings.iter().filter(|r| !r.3).collect();
-        for (index, (event, account, order, _, _)) in counted.iter().copied().enumerate() {
+        for (index, vote) in counted.iter().enumerate() {
             let others: Vec<Ballot> = counted
                 .iter()
                 .enumerate()
                 .filter(|(other, _)| *other != index)
-                .map(|(_, r)| Ballot {
-                    order: r.2.clone(),
-                    weight: r.4,
-                })
+                .map(|(_, v)| v.ballot())
                 .collect();
             if others.is_empty() {
                 // Nobody else ranked these replies: nothing to agree with.
                 continue;
             }
             let without = consensus::ranked_pairs(replies, &others);
-            if let Some(tau) = consensus::kendall_tau(order, &without) {
-                tau_events.push(*event);
+            if let Some(tau) = consensus::kendall_tau(&vote.ranking, &without) {
+                tau_events.push(vote.event_id);
                 tau_values.push(tau);
-                let entry = agreement.entry(*account).or_insert((0.0, 0, 0.0));
-                entry.0 += tau;
-                entry.1 += 1;
                 // Ranking close to the reverse of everyone else is what trolls do.
-                if tau <= -0.5 {
-                    entry.2 += 1.0;
-                }
+                agreements.add(vote.account_id, tau, if tau <= -0.5 { 1.0 } else { 0.0 });
             }
         }
     }
@@ -343,46 +430,50 @@ async fn score_tree(tx: &mut PgConnection, policy: &TreePolicy, tree: Uuid) -> R
     .bind(&tau_values)
     .execute(&mut *tx)
     .await?;
-    let mut accounts = Vec::new();
-    let mut sums = Vec::new();
-    let mut counts = Vec::new();
-    let mut trolls = Vec::new();
-    let mut agreement: Vec<_> = agreement.into_iter().collect();
-    agreement.sort_by_key(|(account, _)| *account);
-    for (account, (sum, count, troll)) in agreement {
-        accounts.push(account);
-        sums.push(sum);
-        counts.push(count);
-        trolls.push(troll);
-    }
-    // Rankers' rows are locked in id order first: two batches scoring different trees with the
-    // same rankers would otherwise lock them in opposite orders and deadlock.
-    sqlx::query("SELECT 1 FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-        .bind(&accounts)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "UPDATE accounts a SET agreement_sum = a.agreement_sum + x.s, \
-             agreement_count = a.agreement_count + x.c, \
-             troll_score = a.troll_score + x.t, \
-             trust = GREATEST($5, LEAST(1.0, \
-                 (a.agreement_sum + x.s + $6 * $7) / (a.agreement_count + x.c + $6))) \
-         FROM UNNEST($1::uuid[], $2::float8[], $3::int4[], $4::real[]) AS x(id, s, c, t) \
-         WHERE a.id = x.id",
-    )
-    .bind(&accounts)
-    .bind(&sums)
-    .bind(&counts)
-    .bind(&trolls)
-    .bind(consensus::MIN_TRUST)
-    .bind(consensus::PRIOR_RANKINGS)
-    .bind(consensus::PRIOR_TAU)
-    .execute(&mut *tx)
-    .await?;
     award_rank_bonuses(tx, tree, None).await?;
+    let found_out = agreements.record(tx).await?;
+    reconsider(tx, policy, &found_out).await?;
     set_state(tx, tree, TreeState::ReadyForExport).await?;
     tracing::info!(tree = %tree, "tree scored and ready for export");
     Ok(())
+}
+
+/// Most parents ranked again in one transaction because their rankers were found out.
+const RECONSIDER_LIMIT: i64 = 200;
+
+/// Parents already ranked with the help of accounts now found out (see
+/// [`Agreements::record`]) are ranked again with every ranker's trust as it is now: a clique or
+/// a sybil found out late loses the weight it had while it was new, and the rank bonuses follow.
+async fn reconsider(tx: &mut PgConnection, policy: &TreePolicy, accounts: &[Uuid]) -> Result<()> {
+    if accounts.is_empty() {
+        return Ok(());
+    }
+    let parents: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT DISTINCT m.tree_id, r.parent_id FROM rankings r \
+         JOIN messages m ON m.id = r.parent_id JOIN message_trees t ON t.id = m.tree_id \
+         WHERE r.account_id = ANY($1) AND r.leased AND NOT r.retracted \
+           AND t.state IN ('ready_for_scoring', 'ready_for_export') \
+         ORDER BY 1, 2 LIMIT $2",
+    )
+    .bind(accounts)
+    .bind(RECONSIDER_LIMIT)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (tree, parent) in parents {
+        rerank_parent(tx, policy, tree, parent).await?;
+    }
+    Ok(())
+}
+
+/// The crowd's trust a tree's rankings are weighed against (a newcomer's for trees that were
+/// being ranked before it was kept).
+async fn tree_crowd(tx: &mut PgConnection, tree: Uuid) -> Result<f64> {
+    let crowd: Option<f32> =
+        sqlx::query_scalar("SELECT crowd_trust FROM message_trees WHERE id = $1")
+            .bind(tree)
+            .fetch_one(&mut *tx)
+            .await?;
+    Ok(crowd.map_or(trust::NEWCOMER_TRUST, f64::from))
 }
 
 /// Gives each message of `ids` the rank at the same place of `ranks` (0 for the best).
@@ -455,7 +546,7 @@ async fn rerank_parent(
     .await?;
     let ballots: Vec<Ballot> = sqlx::query_as::<_, (Vec<Uuid>, f32)>(
         "SELECT r.ranking, a.trust FROM rankings r JOIN accounts a ON a.id = r.account_id \
-         WHERE r.parent_id = $1 AND NOT r.retracted AND NOT r.not_rankable \
+         WHERE r.parent_id = $1 AND NOT r.retracted AND NOT r.not_rankable AND r.leased \
            AND a.troll_score < $2 \
          ORDER BY r.created_at, r.event_id",
     )
@@ -585,6 +676,7 @@ pub(crate) async fn retract(
 pub(crate) async fn moderate(
     tx: &mut PgConnection,
     policy: &TreePolicy,
+    crowd: &mut Crowd,
     messages: &[Uuid],
 ) -> Result<Vec<Uuid>> {
     sqlx::query(
@@ -601,13 +693,38 @@ pub(crate) async fn moderate(
     .bind(policy.troll_score_to_mute)
     .execute(&mut *tx)
     .await?;
-    let hidden: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as(
-        "UPDATE messages SET deleted = true \
-         WHERE id = ANY($1) AND NOT deleted AND red_flags >= $2 \
-         RETURNING account_id, tree_id, event_id",
+    // Red flags are a quorum like reviews: as many flags as the policy's, whose flaggers' trust
+    // adds up to as many of the crowd's.
+    let flagged: Vec<(Uuid, i32, f64)> = sqlx::query_as(
+        "SELECT m.id, m.red_flags, \
+                (SELECT coalesce(sum(a.trust), 0)::float8 FROM reactions r \
+                 JOIN accounts a ON a.id = r.account_id \
+                 WHERE r.message_id = m.id AND r.emoji = 'red_flag' AND a.troll_score < $3) \
+         FROM messages m WHERE m.id = ANY($1) AND NOT m.deleted AND m.red_flags >= $2",
     )
     .bind(messages)
     .bind(policy.red_flags_to_hide as i32)
+    .bind(policy.troll_score_to_mute)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut to_hide = Vec::new();
+    if !flagged.is_empty() {
+        let quorum = Quorum {
+            votes: policy.red_flags_to_hide,
+            crowd: crowd.trust(tx, policy).await?,
+        };
+        to_hide.extend(
+            flagged
+                .into_iter()
+                .filter(|(_, flags, weight)| quorum.met(i64::from(*flags), *weight))
+                .map(|(id, _, _)| id),
+        );
+    }
+    let hidden: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as(
+        "UPDATE messages SET deleted = true WHERE id = ANY($1) AND NOT deleted \
+         RETURNING account_id, tree_id, event_id",
+    )
+    .bind(&to_hide)
     .fetch_all(&mut *tx)
     .await?;
     // A hidden message keeps no points, nor its rank bonus.

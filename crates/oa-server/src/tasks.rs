@@ -18,6 +18,7 @@ use sqlx::{AssertSqlSafe, PgConnection};
 
 use crate::auth::Caller;
 use crate::body::{IdPath, JsonBody};
+use crate::trust;
 use crate::{AppState, Error, Result};
 
 /// Most tasks one lease hands out.
@@ -115,9 +116,27 @@ async fn lease_once(state: &AppState, caller: &Caller, request: &LeaseRequest) -
     let n = i64::from(request.count).min(room);
 
     let mut pools: Vec<Vec<Need>> = Vec::new();
+    // A need is open while its votes and open leases, each lease counted at the crowd's trust,
+    // do not make its quorum (see `trust`).
+    let unmet = |votes: &str, weight: &str, needed: &str, crowd: &str| {
+        format!(
+            "NOT {}",
+            trust::met_sql(
+                &format!("({votes} + open.n)"),
+                &format!("({weight} + open.n * {crowd})"),
+                needed,
+                crowd,
+            )
+        )
+    };
     if wants(TaskKind::RankReplies) {
         let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT m.id, m.tree_id FROM messages m JOIN message_trees t ON t.id = m.tree_id \
+             CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(sum(r.weight), 0)::float8 AS w \
+                 FROM rankings r JOIN accounts a ON a.id = r.account_id \
+                 WHERE r.parent_id = m.id AND NOT r.retracted AND r.leased \
+                   AND a.troll_score < $4) ranked \
+             CROSS JOIN LATERAL (SELECT {} AS n) open \
              WHERE t.state = 'ranking' AND NOT m.deleted \
                AND (SELECT count(*) FROM messages c WHERE c.parent_id = m.id \
                     AND c.review_state = 'accepted' AND NOT c.deleted) >= 2 \
@@ -127,38 +146,52 @@ async fn lease_once(state: &AppState, caller: &Caller, request: &LeaseRequest) -
                     AND r.account_id = $1 AND NOT r.retracted) \
                AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.message_id = m.id \
                     AND k.account_id = $1 AND k.kind = 'rank_replies') \
-               AND (SELECT count(*) FROM rankings r JOIN accounts a ON a.id = r.account_id \
-                    WHERE r.parent_id = m.id AND NOT r.retracted AND a.troll_score < $4) \
-                   + {} < $2 \
+               AND {} \
              ORDER BY random() LIMIT $3",
-            OPEN_LEASES.replace("$KIND", "'rank_replies'")
+            OPEN_LEASES.replace("$KIND", "'rank_replies'"),
+            unmet(
+                "ranked.n",
+                "ranked.w",
+                "$2",
+                "coalesce(t.crowd_trust, $5)::float8"
+            ),
         )))
         .bind(me)
         .bind(i64::from(policy.rankings_per_parent))
         .bind(n)
         .bind(policy.troll_score_to_mute)
+        .bind(trust::NEWCOMER_TRUST)
         .fetch_all(&mut *tx)
         .await?;
         pools.push(needs(TaskKind::RankReplies, rows));
     }
     if wants(TaskKind::LabelMessage) {
+        // A message takes the crowd's trust as at its first review; until then, today's.
+        let crowd = trust::crowd_trust(&mut tx, policy).await?;
         let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT m.id, m.tree_id FROM messages m JOIN message_trees t ON t.id = m.tree_id \
+             CROSS JOIN LATERAL (SELECT {} AS n) open \
              WHERE m.review_state = 'pending' AND NOT m.deleted AND m.account_id <> $1 \
                AND t.state IN ('initial_prompt_review', 'growing') \
                AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.message_id = m.id \
                     AND l.account_id = $1) \
                AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.message_id = m.id \
                     AND k.account_id = $1 AND k.kind = 'label_message') \
-               AND m.review_count + {} \
-                   < CASE WHEN m.parent_id IS NULL THEN $2 ELSE $3 END \
+               AND {} \
              ORDER BY random() LIMIT $4",
-            OPEN_LEASES.replace("$KIND", "'label_message'")
+            OPEN_LEASES.replace("$KIND", "'label_message'"),
+            unmet(
+                "m.review_count",
+                "m.review_weight",
+                "(CASE WHEN m.parent_id IS NULL THEN $2 ELSE $3 END)",
+                "coalesce(m.crowd_trust, $5)::float8"
+            ),
         )))
         .bind(me)
         .bind(i64::from(policy.reviews_initial_prompt))
         .bind(i64::from(policy.reviews_reply))
         .bind(n)
+        .bind(crowd)
         .fetch_all(&mut *tx)
         .await?;
         pools.push(needs(TaskKind::LabelMessage, rows));

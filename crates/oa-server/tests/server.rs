@@ -6,6 +6,7 @@ mod server {
     mod accounts;
     mod bounds;
     pub(crate) mod client;
+    mod collusion;
     mod concurrency;
     mod crowd;
     mod garbage;
@@ -97,7 +98,8 @@ async fn schema_keeps_events_unique_and_tied_to_their_accounts_devices() -> Resu
     let alices_laptop = "00000000-0000-7000-8000-0000000000d1";
     let event = "01900000-0000-7000-8000-000000000001";
     sqlx::query(
-        "INSERT INTO accounts (id, display_name) VALUES ($1::uuid, 'alice'), ($2::uuid, 'bob')",
+        "INSERT INTO accounts (id, display_name, trust) \
+         VALUES ($1::uuid, 'alice', 0.1), ($2::uuid, 'bob', 0.1)",
     )
     .bind(alice)
     .bind(bob)

@@ -533,11 +533,13 @@ pub struct ContributorStats {
     pub display_name: String,
     /// Their role.
     pub role: AccountRole,
-    /// From 0 to 1: how much their votes weigh, learned from agreement with consensus.
+    /// From 0 to 1: how much their reviews, red flags and rankings weigh, earned by agreeing
+    /// with others on what they did not write; a newcomer's is low.
     pub trust: f64,
-    /// Mean Kendall τ of their scored rankings against consensus; `None` before any was scored.
+    /// Mean agreement of their judgements with the others' (a ranking's Kendall τ against the
+    /// others' consensus, a review's +1 or −1 against the others' verdict); `None` before any.
     pub agreement: Option<f64>,
-    /// How many of their rankings were scored against a consensus.
+    /// How many of their judgements (rankings and reviews) were compared with the others'.
     pub rankings_scored: u32,
     /// Grows with red flags on their messages and rankings opposite to consensus.
     pub troll_score: f64,

@@ -113,16 +113,17 @@ async fn the_leaderboard_weighs_work_and_rank_bonuses_by_trust() -> Result<()> {
     for window in ["day", "week", "month", "all"] {
         let board = leaderboard(&f.alice, window).await?;
         assert_eq!(board["window"], window);
-        // Carol: reply 4 + best reply 9; Bob: 4 + 3; Dave: 4 (ranked 4th); all at the newcomer's
-        // trust of 0.5. Alice: one prompt (the model's reply earns nothing).
+        // Carol: reply 4 + best reply 9; Bob: 4 + 3; Dave: 4 (ranked 4th); all at a newcomer's
+        // trust. Alice: one prompt (the model's reply earns nothing).
+        let newcomer = f64::from(oa_server::trust(0.0, 0) as f32);
         let close = |name: &str, expected: f64| {
             let got = score_of(&board, name).unwrap_or(f64::NAN);
             assert!((got - expected).abs() < 1e-4, "{name}: {got} vs {expected}");
         };
-        close("Carol", 13.0 * 0.5);
-        close("Bob", 7.0 * 0.5);
-        close("Dave", 4.0 * 0.5);
-        close("Alice", 1.0 * 0.5);
+        close("Carol", 13.0 * newcomer);
+        close("Bob", 7.0 * newcomer);
+        close("Dave", 4.0 * newcomer);
+        close("Alice", 1.0 * newcomer);
         assert_eq!(board["entries"][0]["display_name"], "Carol");
         assert_eq!(board["entries"][0]["rank"], 1);
         assert_eq!(board["entries"][0]["replies"], 1);
@@ -134,7 +135,7 @@ async fn the_leaderboard_weighs_work_and_rank_bonuses_by_trust() -> Result<()> {
     assert_eq!(stats["agreement"], 1.0);
     assert_eq!(stats["agreement_history"][0]["tau"], 1.0);
     let trust = stats["trust"].as_f64().unwrap();
-    assert!(trust > 0.6, "{stats}");
+    assert!(trust > oa_server::trust(0.0, 0), "{stats}");
     let all = &stats["windows"][3];
     assert_eq!(all[0], "all");
     assert_eq!(all[1]["labels"], 1);

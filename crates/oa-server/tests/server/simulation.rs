@@ -6,11 +6,15 @@
 //! Plackett–Luce (replies drawn best-first with probabilities from their quality, each ranker with
 //! a skill of their own).
 //!
-//! Asserted: consensus recovers the true orders (mean τ ≥ 0.9), 90% of the adversaries end below
-//! every honest contributor by trust. Reported (and written to `$OA_QUALITY_REPORT` when set, as
-//! `cargo xtask bench` does for `target/bench/quality.json`): the mean τ beside the τ the honest
-//! ballots alone give on the same parents, the share of adversaries flagged, adversaries in the
-//! leaderboard's top half, and the parents whose top reply the clique or the sybils moved.
+//! The trees arrive in waves, as prompts reach a live server, so trust is earned while they do.
+//!
+//! Asserted: consensus recovers the true orders (mean τ ≥ 0.9) and is within 2% of what the
+//! honest ballots alone give, 90% of the adversaries end below every honest contributor by
+//! trust, none reaches the leaderboard's top half, and at most two tops are moved. Reported (and
+//! written to `$OA_QUALITY_REPORT` when set, as `cargo xtask bench` does for
+//! `target/bench/quality.json`): the mean τ beside the τ the honest ballots alone give on the
+//! same parents, the share of adversaries flagged, adversaries in the leaderboard's top half,
+//! and the parents whose top reply the clique or the sybils moved.
 
 use std::collections::{HashMap, HashSet};
 
@@ -29,6 +33,8 @@ use super::pipeline::{lease, tree};
 
 const PROMPTS: usize = 200;
 const REPLIES: usize = 5;
+/// Prompts that arrive each round.
+const WAVE: usize = 20;
 /// Open-Assistant's K: rankings a parent needs before its consensus is computed.
 const RANKINGS_PER_PARENT: u32 = 3;
 const HONEST: usize = 48;
@@ -156,6 +162,8 @@ async fn run(noise: Noise, seed: u64) -> Result<Figures> {
     // order (best first) only the test knows.
     let creator = register(&server, "Creator").await?;
     let mut truth: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    // The replies as the server lists them (oldest first), which is how it breaks ties.
+    let mut listed: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     let mut batch = Vec::new();
     for i in 0..PROMPTS {
         let conversation = Uuid::now_v7();
@@ -172,14 +180,15 @@ async fn run(noise: Noise, seed: u64) -> Result<Figures> {
             batch.push(message_event(&reply));
             replies.push(reply.id);
         }
+        listed.insert(prompt.id, replies.clone());
         replies.shuffle(&mut rng);
         truth.insert(prompt.id, replies);
     }
-    for chunk in batch.chunks(600) {
-        creator.ingest_ok(chunk).await?;
-    }
-    let some_tree = *truth.keys().next().context("a tree")?;
-    assert_eq!(tree(&creator, some_tree).await?["state"], "ranking");
+    // The trees arrive over time, a wave each round, as prompts reach a live server.
+    let mut waves = batch.chunks(WAVE * (REPLIES + 1));
+    creator.ingest_ok(waves.next().context("a wave")?).await?;
+    let first_tree = batch[0].subject_id;
+    assert_eq!(tree(&creator, first_tree).await?["state"], "ranking");
 
     let mut crowd: Vec<(Contributor, Behaviour, f64)> = Vec::new();
     for i in 0..HONEST {
@@ -217,10 +226,15 @@ async fn run(noise: Noise, seed: u64) -> Result<Figures> {
         ));
     }
 
-    // Rounds of offline work: everyone, in a random order, leases two ranking tasks and sends
-    // the results back in one batch, until no parent needs rankings any more.
+    // Rounds of offline work: a wave of new trees arrives, then everyone, in a random order,
+    // leases two ranking tasks and sends the results back in one batch, until every wave arrived
+    // and no parent needs rankings any more.
     let mut order: Vec<usize> = (0..crowd.len()).collect();
     loop {
+        let wave = waves.next();
+        if let Some(wave) = wave {
+            creator.ingest_ok(wave).await?;
+        }
         order.shuffle(&mut rng);
         let mut handed_out = 0;
         for &who in &order {
@@ -256,7 +270,7 @@ async fn run(noise: Noise, seed: u64) -> Result<Figures> {
                 contributor.ingest_ok(&results).await?;
             }
         }
-        if handed_out == 0 {
+        if handed_out == 0 && wave.is_none() {
             break;
         }
     }
@@ -309,7 +323,8 @@ async fn run(noise: Noise, seed: u64) -> Result<Figures> {
         if honest.is_empty() {
             continue;
         }
-        let honest_only = ranked_pairs(true_order, &honest);
+        // Ties broken as the server breaks them, not in the truth's favour.
+        let honest_only = ranked_pairs(&listed[prompt], &honest);
         honest_taus.push(kendall_tau(&honest_only, true_order).context("tau")?);
         // A top reply the adversaries pushed that the honest ballots did not put there.
         let targets = [true_order[REPLIES - 1], true_order[REPLIES - 2]];
@@ -404,6 +419,7 @@ async fn consensus_recovers_the_truth_and_trust_sinks_the_adversaries() -> Resul
                 "adversaries_flagged_goal": 0.9,
                 "adversaries_in_top_half": f.adversaries_in_top_half,
                 "tops_moved": f.tops_moved,
+                "tops_moved_goal": 0,
             }),
         );
         assert!(
@@ -411,10 +427,27 @@ async fn consensus_recovers_the_truth_and_trust_sinks_the_adversaries() -> Resul
             "mean τ {}",
             f.mean_tau
         );
+        // Adversaries cost almost nothing: the consensus is as good as the honest ballots'.
+        assert!(
+            f.mean_tau >= 0.98 * f.honest_only_tau,
+            "{}: τ {:.3} against {:.3} from the honest ballots alone",
+            noise.name(),
+            f.mean_tau,
+            f.honest_only_tau
+        );
         assert!(
             f.adversaries_flagged >= 0.9,
             "only {:.0}% of the adversaries below every honest contributor",
             f.adversaries_flagged * 100.0
+        );
+        assert_eq!(f.adversaries_in_top_half, 0, "{}", noise.name());
+        // The goal is none; a found-out clique's old parents are ranked again, but a parent
+        // whose ballots all came from newcomers in the first wave can keep a pushed top.
+        assert!(
+            f.tops_moved <= 2,
+            "{}: {} tops moved",
+            noise.name(),
+            f.tops_moved
         );
     }
     if let Some(path) = std::env::var_os("OA_QUALITY_REPORT") {

@@ -40,6 +40,10 @@ const BATCH_ATTEMPTS: u32 = 5;
 /// Human-written texts shorter than this are not checked for duplicates ("yes", "thanks").
 const DUPLICATE_TEXT_MIN_CHARS: usize = 16;
 
+/// Human-written texts at least this long that another account already sent are copies: two
+/// people may well ask "What is the capital of France?", but not write the same paragraph.
+const COPIED_TEXT_MIN_CHARS: usize = 48;
+
 /// `POST /v1/events`.
 pub(crate) async fn ingest(
     State(state): State<AppState>,
@@ -534,19 +538,29 @@ async fn ingest_batch(
             );
         }
     }
-    let mut seen_texts: HashSet<Vec<u8>> = if text_hashes.is_empty() {
-        HashSet::new()
-    } else {
-        sqlx::query_scalar(
-            "SELECT text_sha256 FROM messages WHERE account_id = $1 AND text_sha256 = ANY($2)",
+    // Texts already on the server: the sender's own (any repeat is a flood) and others' (a
+    // long text sent again from another account is a copy: one person's sybils posting the
+    // same ad).
+    let mut seen_texts: HashSet<Vec<u8>> = HashSet::new();
+    let mut others_texts: HashSet<Vec<u8>> = HashSet::new();
+    if !text_hashes.is_empty() {
+        let rows: Vec<(Vec<u8>, bool, bool)> = sqlx::query_as(
+            "SELECT text_sha256, bool_or(account_id = $1), bool_or(account_id <> $1) \
+             FROM messages WHERE text_sha256 = ANY($2) GROUP BY text_sha256",
         )
         .bind(caller.account_id)
         .bind(&text_hashes)
         .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect()
-    };
+        .await?;
+        for (hash, mine, others) in rows {
+            if others {
+                others_texts.insert(hash.clone());
+            }
+            if mine {
+                seen_texts.insert(hash);
+            }
+        }
+    }
     let mut tasks: HashMap<Uuid, KnownTask> = HashMap::new();
     if !task_ids.is_empty() {
         let rows: Vec<TaskRow> = sqlx::query_as(
@@ -619,6 +633,7 @@ async fn ingest_batch(
                 tree_sizes: &mut tree_sizes,
                 root_authors: &root_authors,
                 seen_texts: &mut seen_texts,
+                others_texts: &others_texts,
                 tasks: &mut tasks,
                 retract_owners: &mut retract_owners,
                 retracted_in_batch: &mut retracted_in_batch,
@@ -744,6 +759,8 @@ struct Check<'a> {
     /// The account that started each stored tree.
     root_authors: &'a HashMap<Uuid, Uuid>,
     seen_texts: &'a mut HashSet<Vec<u8>>,
+    /// Texts other accounts already sent.
+    others_texts: &'a HashSet<Vec<u8>>,
     tasks: &'a mut HashMap<Uuid, KnownTask>,
     retract_owners: &'a mut HashMap<Uuid, Uuid>,
     retracted_in_batch: &'a mut HashSet<Uuid>,
@@ -1094,6 +1111,15 @@ impl Check<'_> {
             return Err(refuse(
                 RejectionReason::DuplicateText,
                 "you already sent this text",
+            ));
+        }
+        if let Some(hash) = &text_sha256
+            && message.text.trim().chars().count() >= COPIED_TEXT_MIN_CHARS
+            && self.others_texts.contains(hash)
+        {
+            return Err(refuse(
+                RejectionReason::DuplicateText,
+                "someone else already sent this text",
             ));
         }
         let review_needed = if message.parent_id.is_none() {

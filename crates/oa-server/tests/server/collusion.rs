@@ -205,3 +205,34 @@ async fn on_a_new_server_three_newcomers_decide() -> Result<()> {
     assert_eq!(view["state"], "growing");
     Ok(())
 }
+
+#[tokio::test]
+async fn one_persons_accounts_cannot_post_the_same_ad_twice() -> Result<()> {
+    let server = TestServer::start_with(reviewed(3)).await?;
+    let sybils = fresh(&server, &["Seller", "Seller2", "Seller3"]).await?;
+    let ad = "Best watches at unbeatable prices, visit watches-cheap dot example today!";
+    let first = new_prompt(ad);
+    sybils[0].ingest_ok(&[message_event(&first)]).await?;
+    // The same text again from the other accounts, spacing and case changed: refused as copies.
+    for sybil in &sybils[1..] {
+        let copy = new_prompt(&ad.to_uppercase().replace(' ', "  "));
+        let results = sybil.ingest(&[message_event(&copy)]).await?;
+        assert_eq!(
+            results[0].status,
+            oa_types::EventStatus::Rejected,
+            "{results:?}"
+        );
+        assert_eq!(
+            results[0].reason,
+            Some(oa_types::RejectionReason::DuplicateText)
+        );
+    }
+    // Two people asking the same short everyday question is no copy.
+    let question = "What is the capital of France?";
+    for person in &sybils[1..] {
+        person
+            .ingest_ok(&[message_event(&new_prompt(question))])
+            .await?;
+    }
+    Ok(())
+}

@@ -1,10 +1,11 @@
 //! A crowd of simulated contributors ranking replies through the real API: 48 honest ones whose
 //! rankings follow a hidden true order with noise, and 12 adversaries (20%) of mixed kinds:
 //! random rankers, inverters, a clique of three that pushes the worst reply of every parent to
-//! the top, and one person with four accounts pushing the second worst. Run under two models of
-//! honest noise: Thurstone (Gaussian noise on each reply's quality, the same skill for all) and
-//! Plackett–Luce (replies drawn best-first with probabilities from their quality, each ranker with
-//! a skill of their own).
+//! the top, and one person with four accounts pushing the second worst through their tasks and
+//! trying the side doors too (rankings without a task in others' trees, one ad posted from every
+//! account). Run under two models of honest noise: Thurstone (Gaussian noise on each reply's
+//! quality, the same skill for all) and Plackett–Luce (replies drawn best-first with
+//! probabilities from their quality, each ranker with a skill of their own).
 //!
 //! The trees arrive in waves, as prompts reach a live server, so trust is earned while they do.
 //!
@@ -21,17 +22,21 @@ use std::collections::{HashMap, HashSet};
 use anyhow::{Context as _, Result};
 use oa_server::testing::TestServer;
 use oa_server::{Ballot, Config, PasswordCost, TreePolicy, kendall_tau, ranked_pairs};
-use oa_types::{Role, TaskKind, Uuid};
+use oa_types::{EventStatus, Role, TaskKind, Uuid};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom as _;
 use rand::{Rng as _, SeedableRng as _};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::client::{Contributor, message, message_event, ranking_event, register, synthetic};
+use super::client::{
+    Contributor, message, message_event, new_prompt, ranking_event, register, synthetic,
+};
 use super::pipeline::{lease, tree};
 
 const PROMPTS: usize = 200;
+/// What the sybils' owner advertises.
+const AD: &str = "Earn 500 euros a day from home, write to easy-money at example dot com now!";
 const REPLIES: usize = 5;
 /// Prompts that arrive each round.
 const WAVE: usize = 20;
@@ -135,6 +140,10 @@ struct Figures {
     adversaries_flagged: f64,
     adversaries_in_top_half: usize,
     tops_moved: usize,
+    /// Rankings the sybils sent without a task into others' trees that were accepted.
+    side_rankings_accepted: usize,
+    /// Copies of the sybils' ad that were accepted.
+    ads_accepted: usize,
 }
 
 async fn run(noise: Noise, seed: u64) -> Result<Figures> {
@@ -230,6 +239,10 @@ async fn run(noise: Noise, seed: u64) -> Result<Figures> {
     // leases two ranking tasks and sends the results back in one batch, until every wave arrived
     // and no parent needs rankings any more.
     let mut order: Vec<usize> = (0..crowd.len()).collect();
+    let mut prompts: Vec<Uuid> = truth.keys().copied().collect();
+    prompts.sort();
+    // Rankings without a task and copies of the ad that got in.
+    let mut side_doors = (0, 0);
     loop {
         let wave = waves.next();
         if let Some(wave) = wave {
@@ -268,6 +281,24 @@ async fn run(noise: Noise, seed: u64) -> Result<Figures> {
             }
             if !results.is_empty() {
                 contributor.ingest_ok(&results).await?;
+            }
+            if *behaviour == Behaviour::Sybil {
+                // The person behind the sybils also tries the side doors: a ranking without a
+                // task in a tree that is not theirs, and their ad posted from every account.
+                let parent = prompts[rng.random_range(0..prompts.len())];
+                let parent_message = oa_types::Message {
+                    id: parent,
+                    conversation_id: Uuid::nil(),
+                    ..message(Uuid::nil(), None, Role::Prompter, "")
+                };
+                let target = truth[&parent][REPLIES - 2];
+                let side = [
+                    ranking_event(&parent_message, &pushed(&listed[&parent], target)),
+                    message_event(&new_prompt(&AD.to_lowercase())),
+                ];
+                let results = contributor.ingest(&side).await?;
+                side_doors.0 += usize::from(results[0].status == EventStatus::Accepted);
+                side_doors.1 += usize::from(results[1].status == EventStatus::Accepted);
             }
         }
         if handed_out == 0 && wave.is_none() {
@@ -384,12 +415,15 @@ async fn run(noise: Noise, seed: u64) -> Result<Figures> {
         "{}: mean consensus tau {:.3} (honest ballots alone {:.3}) over {} parents; least honest \
          trust {least_honest:.3}; adversaries {adversary_trust:?}; {sunk} of {} below every \
          honest contributor; {adversaries_in_top_half} in the leaderboard's top half; \
-         {tops_moved} tops moved",
+         {tops_moved} tops moved; side doors: {} rankings without a task and {} copies of the ad \
+         accepted",
         noise.name(),
         mean(&taus),
         mean(&honest_taus),
         taus.len(),
         adversary_trust.len(),
+        side_doors.0,
+        side_doors.1,
     );
     Ok(Figures {
         mean_tau: mean(&taus),
@@ -397,6 +431,8 @@ async fn run(noise: Noise, seed: u64) -> Result<Figures> {
         adversaries_flagged: sunk as f64 / adversary_trust.len() as f64,
         adversaries_in_top_half,
         tops_moved,
+        side_rankings_accepted: side_doors.0,
+        ads_accepted: side_doors.1,
     })
 }
 
@@ -420,6 +456,8 @@ async fn consensus_recovers_the_truth_and_trust_sinks_the_adversaries() -> Resul
                 "adversaries_in_top_half": f.adversaries_in_top_half,
                 "tops_moved": f.tops_moved,
                 "tops_moved_goal": 0,
+                "side_rankings_accepted": f.side_rankings_accepted,
+                "ads_accepted": f.ads_accepted,
             }),
         );
         assert!(
@@ -448,6 +486,15 @@ async fn consensus_recovers_the_truth_and_trust_sinks_the_adversaries() -> Resul
             "{}: {} tops moved",
             noise.name(),
             f.tops_moved
+        );
+        assert_eq!(
+            f.side_rankings_accepted, 0,
+            "rankings without a task got in"
+        );
+        assert!(
+            f.ads_accepted <= 1,
+            "{} copies of one ad accepted",
+            f.ads_accepted
         );
     }
     if let Some(path) = std::env::var_os("OA_QUALITY_REPORT") {

@@ -2,7 +2,7 @@
 //! tensors and candle's quantized matrix multiplication.
 //!
 //! The engine owns this layer rather than using candle-transformers' quantized models, whose
-//! defects change the output (see `docs/architecture.md`): Gemma 3 with SiLU instead of GELU
+//! defects change the output (see `docs/engine.md`): Gemma 3 with SiLU instead of GELU
 //! and no sliding window in decoding, llama's RoPE capped at 4,096 positions, no Qwen3 or Phi-3.
 //! RoPE angles are computed for the positions of each call, once for all layers, so any
 //! context the file declares works without a table per layer. The KV cache remembers how many

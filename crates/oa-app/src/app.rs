@@ -1,4 +1,6 @@
-//! The application: one store, one engine, and the chat use case between them.
+//! The application root: the store, the model slot and the use cases that join them (chat,
+//! feedback, Review & Share, models); the account and sync agent and the tasks and standing
+//! add theirs in `sync_agent.rs` and `community.rs`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -279,7 +281,9 @@ impl App {
     }
 
     /// Replaces the personal data found in an event's free text with placeholders in what will
-    /// be sent (the local conversation keeps the original); only before it is sent.
+    /// be sent (the local conversation keeps the original); only before it is sent. Once a sync
+    /// round has claimed it (even with its request still on the way) the redaction is refused
+    /// with [`oa_store::StoreError::AlreadySent`], and the queue shows the bytes that left.
     pub async fn redact_event(&self, id: Uuid) -> Result<Vec<ReviewGroup>> {
         self.with_store(move |s| {
             let event = s.event(id)?;

@@ -52,9 +52,11 @@ impl From<Error> for AppError {
             Error::Store(StoreError::InvalidInput(m)) => {
                 AppError::new(ErrorCode::InvalidRequest, capitalize(&m))
             }
-            Error::Store(e @ (StoreError::Feedback(_) | StoreError::InvalidTransition { .. })) => {
-                AppError::new(ErrorCode::InvalidRequest, capitalize(&e.to_string()))
-            }
+            Error::Store(
+                e @ (StoreError::Feedback(_)
+                | StoreError::InvalidTransition { .. }
+                | StoreError::AlreadySent { .. }),
+            ) => AppError::new(ErrorCode::InvalidRequest, capitalize(&e.to_string())),
             Error::Store(StoreError::DiskFull) => AppError::new(
                 ErrorCode::Storage,
                 "Your disk is full, so this was not saved. Free some space and try again; \

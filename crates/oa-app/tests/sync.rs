@@ -1,13 +1,18 @@
 //! Sharing with the dataset server: the real app's store and the real `oa-server` on loopback
 //! with its own PostgreSQL database (`oa_server::testing`). What the server holds is read from
-//! its database, not taken from the client's word.
+//! its database, not taken from the client's word; that includes what a redaction made in
+//! Review & Share while a round runs lets leave.
 
-use anyhow::Result;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
 use oa_app::{App, AppConfig, SyncReport};
-use oa_server::testing::{FaultProxy, TestServer, model_provenance};
-use oa_store::Store;
+use oa_server::testing::{Fault, FaultProxy, TestServer, model_provenance};
+use oa_store::{Store, StoreError};
 use oa_sync::ServerClient;
-use oa_types::{ConsentState, RegisterRequest, SubmittedEvent};
+use oa_types::{ConsentState, RegisterRequest, ReviewGroup, ReviewItem, SubmittedEvent, Uuid};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_shared_events_reach_the_server_once_even_when_an_answer_was_lost() -> Result<()> {
@@ -347,5 +352,284 @@ async fn a_refused_event_is_sent_again_once_the_person_fixed_why() -> Result<()>
         .fetch_one(server.pool())
         .await?;
     assert_eq!(votes, 1);
+    Ok(())
+}
+
+/// A person signed up on `server` (their token), and their desktop's data in `dir`: one private
+/// conversation per text, each a single prompt. Returns the token and, per text, the
+/// conversation and the prompt's contribution event.
+async fn person_with_prompts(
+    server: &TestServer,
+    dir: &Path,
+    texts: &[String],
+) -> Result<(AppConfig, String, Vec<(Uuid, Uuid)>)> {
+    let session = ServerClient::new(&server.base_url())?
+        .register(&RegisterRequest {
+            display_name: "Mira".into(),
+            password: "a long enough passphrase".into(),
+            device_name: "laptop".into(),
+        })
+        .await?;
+    let config = AppConfig::new(dir.to_owned(), None);
+    let mut store = Store::open(&config.database_path())?;
+    let mut prompts = Vec::new();
+    for text in texts {
+        let prompt = store.add_prompt(None, text)?;
+        let event = store
+            .events(ConsentState::Private)?
+            .into_iter()
+            .find(|e| e.subject_id == prompt.id)
+            .context("every prompt is recorded as a private event")?;
+        prompts.push((prompt.conversation_id, event.id));
+    }
+    Ok((config, session.token, prompts))
+}
+
+/// The item of event `id` in the review queue.
+fn review_item(groups: &[ReviewGroup], id: Uuid) -> Result<&ReviewItem> {
+    groups
+        .iter()
+        .flat_map(|g| &g.items)
+        .find(|i| i.event.id == id)
+        .context("the event is in the review queue")
+}
+
+/// The payload the server stored for event `id` and the text of the message it made, read
+/// from the server's database; `None` when the server has no such event.
+async fn held_by_server(
+    server: &TestServer,
+    id: Uuid,
+) -> Result<Option<(serde_json::Value, String)>> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT e.payload::text, m.text FROM contribution_events e \
+         JOIN messages m ON m.event_id = e.id WHERE e.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(server.pool())
+    .await?;
+    row.map(|(payload, text)| Ok((serde_json::from_str(&payload)?, text)))
+        .transpose()
+}
+
+/// How many of the server's stored events and messages contain `text` anywhere.
+async fn server_rows_containing(server: &TestServer, text: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM contribution_events WHERE strpos(payload::text, $1) > 0) \
+              + (SELECT count(*) FROM messages WHERE strpos(text, $1) > 0)",
+    )
+    .bind(text)
+    .fetch_one(server.pool())
+    .await?)
+}
+
+/// The state event `id` was in when its redaction was refused because it had already left;
+/// `None` when `error` is anything else.
+fn refused_as_sent(error: &oa_app::Error, id: Uuid) -> Option<ConsentState> {
+    match error {
+        oa_app::Error::Store(StoreError::AlreadySent { event, state }) if *event == id => {
+            Some(*state)
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redaction_while_the_batch_is_on_its_way_is_refused_and_what_left_is_what_is_shown()
+-> Result<()> {
+    let server = TestServer::start().await?;
+    let proxy = FaultProxy::start(server.addr()).await?;
+    let dir = tempfile::tempdir()?;
+    let phone = "+31 6 1234 5678";
+    let text = format!("Could you call me back on {phone} about the flat?");
+    let (config, token, prompts) = person_with_prompts(&server, dir.path(), &[text]).await?;
+    let (conversation, id) = prompts[0];
+    let app = Arc::new(App::open_without_model(config));
+    app.share_conversation(conversation).await?;
+    let queued = app.review_queue().await?;
+    let found = &review_item(&queued, id)?.findings;
+    assert!(found.iter().any(|f| f.kind == "phone"), "{found:?}");
+
+    // The round claims the batch and its request is held on the way to the server.
+    proxy.inject([Fault::StallRequest]);
+    let round = tokio::spawn({
+        let app = app.clone();
+        let client = ServerClient::new(&proxy.url())?;
+        async move { app.sync_now(&client, &token).await }
+    });
+    tokio::time::timeout(Duration::from_secs(20), proxy.stalled())
+        .await
+        .context("the round's request reaches the proxy")?;
+
+    // Redacting now is too late, and the person is told so.
+    let refused = app.redact_event(id).await.unwrap_err();
+    assert_eq!(
+        refused_as_sent(&refused, id),
+        Some(ConsentState::Sent),
+        "{refused:?}"
+    );
+    let shown = oa_types::AppError::from(refused);
+    assert_eq!(shown.code, oa_types::ErrorCode::InvalidRequest);
+    assert!(shown.message.contains("already sent"), "{}", shown.message);
+    // Review & Share shows it as sent, with the bytes that are on their way.
+    let groups = app.review_queue().await?;
+    let item = review_item(&groups, id)?;
+    assert_eq!(item.event.state, ConsentState::Sent);
+    assert!(!item.event.redacted);
+    let sent = item.event.payload.clone();
+    assert!(
+        sent.contains(phone) && item.payload_json.contains(phone),
+        "{sent}"
+    );
+    assert!(held_by_server(&server, id).await?.is_none(), "still held");
+
+    proxy.release();
+    let report = round.await??;
+    assert_eq!((report.accepted, report.rejected), (1, 0));
+    // The server holds exactly what the app showed as sent.
+    let (payload, message) = held_by_server(&server, id)
+        .await?
+        .context("the server holds the event")?;
+    let sent: serde_json::Value = serde_json::from_str(&sent)?;
+    assert_eq!(payload, sent);
+    assert_eq!(Some(message.as_str()), sent["text"].as_str());
+    let answered = app.review_queue().await?;
+    let item = review_item(&answered, id)?;
+    assert_eq!(item.event.state, ConsentState::Accepted);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&item.event.payload)?,
+        payload
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redaction_before_the_round_is_all_that_ever_reaches_the_server() -> Result<()> {
+    let server = TestServer::start().await?;
+    let dir = tempfile::tempdir()?;
+    let phone = "+31 6 8765 4321";
+    let text = format!("My landlord never answers on {phone}, what can I do?");
+    let (config, token, prompts) = person_with_prompts(&server, dir.path(), &[text]).await?;
+    let (conversation, id) = prompts[0];
+    let app = App::open_without_model(config);
+    app.share_conversation(conversation).await?;
+
+    let groups = app.redact_event(id).await?;
+    let item = review_item(&groups, id)?;
+    assert!(item.event.redacted && item.findings.is_empty(), "{item:?}");
+    let redacted = item.event.payload.clone();
+    assert!(
+        redacted.contains("[phone]") && !redacted.contains(phone),
+        "{redacted}"
+    );
+
+    let client = ServerClient::new(&server.base_url())?;
+    let report = app.sync_now(&client, &token).await?;
+    assert_eq!((report.accepted, report.rejected), (1, 0));
+    let (payload, message) = held_by_server(&server, id)
+        .await?
+        .context("the server holds the event")?;
+    assert_eq!(
+        payload,
+        serde_json::from_str::<serde_json::Value>(&redacted)?
+    );
+    assert_eq!(
+        message,
+        "My landlord never answers on [phone], what can I do?"
+    );
+    for leaked in [phone, "8765 4321", "4321"] {
+        assert_eq!(
+            server_rows_containing(&server, leaked).await?,
+            0,
+            "{leaked:?} never left the machine"
+        );
+    }
+    // The local conversation keeps what the person wrote.
+    let kept = app.open_conversation(conversation).await?;
+    assert!(kept.messages[0].text.contains(phone));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redaction_racing_a_round_is_either_in_what_leaves_or_refused_as_sent() -> Result<()> {
+    const ROUNDS: usize = 32;
+    const STEP: Duration = Duration::from_micros(5);
+    let server = TestServer::start().await?;
+    let dir = tempfile::tempdir()?;
+    let phones: Vec<String> = (0..ROUNDS)
+        .map(|round| format!("+31 6 2{round:02}5 7{round:02}3"))
+        .collect();
+    let texts: Vec<String> = phones
+        .iter()
+        .enumerate()
+        .map(|(round, phone)| format!("Question {round}: my neighbour rings me on {phone}, why?"))
+        .collect();
+    let (config, token, prompts) = person_with_prompts(&server, dir.path(), &texts).await?;
+    let app = Arc::new(App::open_without_model(config));
+    let client = ServerClient::new(&server.base_url())?;
+    let (mut redacted, mut refused) = (0, 0);
+    for (round, (&(conversation, id), phone)) in prompts.iter().zip(&phones).enumerate() {
+        app.share_conversation(conversation).await?;
+        let found = app.review_queue().await?;
+        let found = &review_item(&found, id)?.findings;
+        assert!(found.iter().any(|f| f.kind == "phone"), "{found:?}");
+
+        // The person redacts on another thread while the round runs, a little later each time,
+        // so that some round lands in any gap the round might have between read and send (one
+        // that read its batch and marked it sent in two store calls fails here every run).
+        let redaction = tokio::spawn({
+            let app = app.clone();
+            let pause = STEP * round as u32;
+            async move {
+                // A spin: a sleep's own delay is longer than the whole round's store work.
+                let start = std::time::Instant::now();
+                let waited = tokio::task::spawn_blocking(move || {
+                    while start.elapsed() < pause {
+                        std::hint::spin_loop();
+                    }
+                });
+                waited.await.expect("waiting does not panic");
+                app.redact_event(id).await
+            }
+        });
+        let report = app.sync_now(&client, &token).await?;
+        assert_eq!((report.accepted, report.rejected), (1, 0), "round {round}");
+        let outcome = redaction.await?;
+
+        let groups = app.review_queue().await?;
+        let item = review_item(&groups, id)?;
+        let (payload, message) = held_by_server(&server, id)
+            .await?
+            .context("the server holds the event")?;
+        // Whatever the order, the app shows what the server holds.
+        assert_eq!(item.event.state, ConsentState::Accepted, "round {round}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&item.event.payload)?,
+            payload,
+            "round {round}"
+        );
+        assert_eq!(Some(message.as_str()), payload["text"].as_str());
+        match outcome {
+            // Done: then it was done before the claim, and only the redacted text left.
+            Ok(_) => {
+                redacted += 1;
+                assert!(item.event.redacted, "round {round}");
+                assert!(message.contains("[phone]"), "round {round}: {message}");
+                assert_eq!(
+                    server_rows_containing(&server, phone).await?,
+                    0,
+                    "round {round}"
+                );
+            }
+            // Refused: the person was told it had already left (on its way, or even answered
+            // when the redaction came late), as it had.
+            Err(error) if refused_as_sent(&error, id).is_some() => {
+                refused += 1;
+                assert!(!item.event.redacted, "round {round}");
+                assert!(message.contains(phone.as_str()), "round {round}: {message}");
+            }
+            Err(error) => anyhow::bail!("round {round}: the redaction failed otherwise: {error}"),
+        }
+    }
+    eprintln!("{redacted} redactions were in time, {refused} were refused as sent");
     Ok(())
 }

@@ -51,6 +51,19 @@ pub enum StoreError {
         /// The refused target state.
         to: oa_types::ConsentState,
     },
+    /// A contribution that has left this device (sent, or answered by the server) cannot be
+    /// changed any more: what the server may hold is what was sent. Only a withdrawal reaches
+    /// it.
+    #[error(
+        "this contribution was already sent and can no longer be changed; withdraw it to take \
+         it back"
+    )]
+    AlreadySent {
+        /// The event.
+        event: oa_types::Uuid,
+        /// Its state: sent or accepted.
+        state: oa_types::ConsentState,
+    },
     /// A stored row could not be read back (damaged by another program).
     #[error("damaged row: {0}")]
     Corrupt(String),

@@ -65,7 +65,10 @@ impl Store {
 
     /// Replaces what will be sent for an event with `redacted_payload` (the person removed
     /// personal data from it). Only while the server holds no copy: the event has not left the
-    /// machine, or the server refused it.
+    /// machine, or the server refused it; otherwise [`StoreError::AlreadySent`]. The check and
+    /// the change take the write lock first, so a claim of the same event by the sync agent on
+    /// another connection ([`Store::claim_events_to_send`]) is either wholly before (refused) or
+    /// wholly after (the redacted bytes are claimed).
     pub fn redact_event(&mut self, id: Uuid, redacted_payload: &str) -> Result<ContributionEvent> {
         serde_json::from_str::<serde_json::Value>(redacted_payload).map_err(|e| {
             StoreError::InvalidInput(format!("a redacted payload must be JSON: {e}"))
@@ -74,15 +77,15 @@ impl Store {
     }
 
     fn redact_in_place(&mut self, id: Uuid, redacted_payload: &str) -> Result<ContributionEvent> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let state = current_state(&tx, id)?;
         if !matches!(
             state,
             ConsentState::Private | ConsentState::Queued | ConsentState::Rejected
         ) {
-            return Err(StoreError::InvalidInput(
-                "this contribution was already sent; it can no longer be changed".into(),
-            ));
+            return Err(StoreError::AlreadySent { event: id, state });
         }
         tx.execute(
             "UPDATE contribution_events SET redacted_payload = ?1, updated_at = ?2 WHERE id = ?3",

@@ -192,7 +192,7 @@ fn every_older_version_migrates_with_its_data_and_outbox_intact() {
             assert!(redacted.redacted && redacted.payload.contains("[email]"));
             assert!(matches!(
                 store.redact_event(Uuid::from_u128(12), "{}"),
-                Err(StoreError::InvalidInput(_))
+                Err(StoreError::AlreadySent { .. })
             ));
         }
         // Schema 8: findings dismissed as not personal are remembered.

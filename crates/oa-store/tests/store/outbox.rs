@@ -293,7 +293,7 @@ fn a_redacted_payload_is_what_leaves_and_only_before_it_is_sent() {
     store.mark_event_sent(id).unwrap();
     assert!(matches!(
         store.redact_event(id, &redacted),
-        Err(StoreError::InvalidInput(_))
+        Err(StoreError::AlreadySent { event, state: ConsentState::Sent }) if event == id
     ));
 }
 
@@ -368,8 +368,8 @@ fn a_claimed_batch_is_exactly_what_is_marked_sent_and_cannot_change_after() {
         redacted
     );
     assert!(matches!(
-        window.redact_event(id, &prompt.text),
-        Err(StoreError::InvalidInput(_))
+        window.redact_event(id, &redacted),
+        Err(StoreError::AlreadySent { event, state: ConsentState::Sent }) if event == id
     ));
     assert!(
         window.unshare_event(id).is_err(),

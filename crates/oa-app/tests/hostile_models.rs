@@ -84,3 +84,50 @@ async fn a_file_aligned_to_zero_is_refused_and_the_last_good_model_returns_after
     let reply = app.send_message(ask("Say hello."), |_| true).await.unwrap();
     assert!(!reply.text.trim().is_empty(), "{reply:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_template_that_never_ends_is_refused_promptly_and_the_app_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = AppConfig {
+        data_dir: dir.path().to_owned(),
+        model_path: dir.path().join("models/none.gguf"),
+    };
+    let app = App::open(config).unwrap();
+    settled(&app).await;
+    // A tiny model whose chat template loops for ever, writing as it goes.
+    let hostile = dir.path().join("looping-template.gguf");
+    let template = "{% for i in range(100000) %}{% for j in range(100000) %}\
+                    {{ messages[0]['content'] }}{% endfor %}{% endfor %}";
+    let mut raw = RawGguf::tiny_model("llama", 1);
+    // GGUF type 8, a string: its length as a u64, then its bytes.
+    let mut stored = (template.len() as u64).to_le_bytes().to_vec();
+    stored.extend(template.as_bytes());
+    raw.set_raw("tokenizer.chat_template", 8, stored);
+    raw.write(&hostile);
+    app.select_model(hostile).await.unwrap();
+    settled(&app).await;
+    // Sending through it ends in a typed error the person can act on, not a hang.
+    let started = std::time::Instant::now();
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(60),
+        app.send_message(ask("Hi"), |_| true),
+    )
+    .await
+    .expect("the template is stopped, not left running");
+    println!(
+        "the looping template was refused after {:?}",
+        started.elapsed()
+    );
+    let err: AppError = outcome.unwrap_err().into();
+    assert_eq!(err.code, ErrorCode::ModelInvalid, "{err:?}");
+    assert!(err.message.contains("template"), "{}", err.message);
+
+    // The app goes on: another model chats.
+    let good: PathBuf = std::fs::canonicalize(oa_engine::testing::default_model()).unwrap();
+    app.select_model(good).await.unwrap();
+    let ModelStatus::Ready { .. } = settled(&app).await else {
+        panic!("the reference model did not load after the hostile one")
+    };
+    let reply = app.send_message(ask("Say hello."), |_| true).await.unwrap();
+    assert!(!reply.text.trim().is_empty(), "{reply:?}");
+}

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::Result;
-use crate::gguf::sha256_file;
+use crate::gguf::file_error;
 
 /// Files remembered at most; the oldest entries go first.
 const REMEMBERED: usize = 64;
@@ -28,7 +28,7 @@ pub(crate) fn sha256(path: &Path, cache: Option<&Path>) -> Result<String> {
     if let Some(hit) = identity.as_ref().and_then(|id| remembered.get(id)) {
         return Ok(hit.sha256.clone());
     }
-    let sha256 = sha256_file(path)?;
+    let sha256 = oa_stdx::fs::sha256_file(path).map_err(|e| file_error(path, e))?;
     if let (Some(cache), Some(identity)) = (cache, identity) {
         let order = remembered.values().map(|e| e.order).max().unwrap_or(0) + 1;
         remembered.insert(
@@ -89,16 +89,11 @@ fn read(cache: &Path) -> BTreeMap<String, Entry> {
         .unwrap_or_default()
 }
 
-/// Writes the whole map beside the cache file and renames it over, so that a reader never
-/// sees half a file.
+/// Replaces the cache file whole, so that a reader never sees half of it (it names the
+/// person's model files, so it is theirs alone to read).
 fn write(cache: &Path, remembered: &BTreeMap<String, Entry>) -> std::io::Result<()> {
-    if let Some(dir) = cache.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
     let bytes = serde_json::to_vec_pretty(remembered).map_err(std::io::Error::other)?;
-    let temporary = cache.with_extension(format!("{}.part", std::process::id()));
-    std::fs::write(&temporary, bytes)?;
-    std::fs::rename(&temporary, cache)
+    oa_stdx::fs::write_private(cache, &bytes)
 }
 
 #[cfg(test)]
@@ -112,7 +107,7 @@ mod tests {
         let model = dir.path().join("m.gguf");
         std::fs::write(&model, b"first contents").unwrap();
         let first = sha256(&model, Some(&cache)).unwrap();
-        assert_eq!(first, sha256_file(&model).unwrap());
+        assert_eq!(first, oa_stdx::fs::sha256_file(&model).unwrap());
         assert!(cache.exists(), "remembered");
 
         // The cache is what answers while the file is the same file: a forged entry shows it.
@@ -127,7 +122,7 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(&model, b"other contents").unwrap();
         let second = sha256(&model, Some(&cache)).unwrap();
-        assert_eq!(second, sha256_file(&model).unwrap());
+        assert_eq!(second, oa_stdx::fs::sha256_file(&model).unwrap());
         assert_ne!(second, first);
 
         // A broken cache file only means hashing again, and is then replaced.

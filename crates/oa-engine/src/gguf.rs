@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use candle_core::quantized::gguf_file::{Content, Value};
@@ -231,16 +231,19 @@ impl GgufFile {
 }
 
 fn open_file(path: &Path) -> Result<File> {
-    File::open(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            EngineError::ModelNotFound(path.to_owned())
-        } else {
-            EngineError::Io {
-                path: path.to_owned(),
-                source,
-            }
+    File::open(path).map_err(|source| file_error(path, source))
+}
+
+/// The error of reading the model file at `path`: a missing file is named as such.
+pub(crate) fn file_error(path: &Path, source: std::io::Error) -> EngineError {
+    if source.kind() == std::io::ErrorKind::NotFound {
+        EngineError::ModelNotFound(path.to_owned())
+    } else {
+        EngineError::Io {
+            path: path.to_owned(),
+            source,
         }
-    })
+    }
 }
 
 fn bad(key: &str, problem: String) -> EngineError {
@@ -274,37 +277,9 @@ fn file_type_name(code: u64) -> Option<&'static str> {
     })
 }
 
-/// sha256 of a file as lowercase hex, read in large blocks.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut file = open_file(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(|source| EngineError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex(&hasher.finalize()))
-}
-
 /// sha256 of a string as lowercase hex.
 pub fn sha256_str(s: &str) -> String {
-    hex(&Sha256::digest(s.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
+    format!("{:x}", Sha256::digest(s.as_bytes()))
 }
 
 #[cfg(test)]

@@ -11,12 +11,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use oa_stdx::time::now_ms;
 use oa_types::{LeaderboardWindow, LeaseRequest, Standing, TaskAnswer, TaskQueue, Uuid};
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::error::capitalize;
-use crate::sync_agent::now_ms;
 use crate::{Error, Result};
 
 /// What `standing.json` holds.
@@ -42,11 +42,9 @@ fn load(data_dir: &Path) -> Kept {
 
 fn save(data_dir: &Path, kept: &Kept) {
     let file = path(data_dir);
-    let temporary = file.with_extension("json.new");
     let written = serde_json::to_vec(kept)
         .map_err(std::io::Error::other)
-        .and_then(|json| std::fs::write(&temporary, json))
-        .and_then(|()| std::fs::rename(&temporary, &file));
+        .and_then(|json| oa_stdx::fs::write_private(&file, &json));
     if let Err(e) = written {
         tracing::warn!(error = %e, file = %file.display(), "could not keep the leaderboard");
     }

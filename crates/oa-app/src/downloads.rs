@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use hf_hub::api::tokio::{ApiBuilder, Progress};
 use hf_hub::{Cache, Repo, RepoType};
 use oa_types::{AppError, CatalogModel, DownloadEvent, ErrorCode, PartialDownload};
-use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
 /// The catalog shipped with the app.
@@ -331,7 +330,7 @@ fn fetch_and_install(
 
 /// Checks a complete file against the Hub's checksum, then that the engine can read it.
 fn verify(blob: &Path, sha256: &str) -> Result<(), DownloadError> {
-    if sha256_of(blob).map_err(disk)? != sha256 {
+    if oa_stdx::fs::sha256_file(blob).map_err(disk)? != sha256 {
         return Err(DownloadError::Corrupt);
     }
     oa_engine::gguf::GgufFile::open(blob).map_err(|e| DownloadError::Unusable(e.to_string()))?;
@@ -543,20 +542,6 @@ fn move_into_place(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::copy(from, &staging)?;
     std::fs::rename(&staging, to)?;
     std::fs::remove_file(from)
-}
-
-fn sha256_of(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(format!("{:x}", hasher.finalize()))
 }
 
 /// The name the file gets in the models folder; refuses names that are not a GGUF file.

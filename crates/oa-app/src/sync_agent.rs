@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use oa_stdx::time::now_ms;
 use oa_sync::ServerClient;
 use oa_types::{
     AccountStatus, ConsentState, DeviceSession, LinkAccount, LoginRequest, RegisterRequest,
@@ -66,23 +67,13 @@ impl Account {
         }
     }
 
-    /// Writes the file whole (a temporary file renamed over it), readable by its owner only.
+    /// Writes the file whole, readable by its owner only.
     fn save(&self, data_dir: &Path) -> Result<()> {
         let path = Account::path(data_dir);
-        let failed =
-            |e: std::io::Error| Error::Internal(format!("cannot write {}: {e}", path.display()));
-        std::fs::create_dir_all(data_dir).map_err(failed)?;
         let json = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::Internal(format!("cannot encode the account: {e}")))?;
-        let temporary = path.with_extension("json.new");
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&temporary).map_err(failed)?;
-        std::io::Write::write_all(&mut file, &json).map_err(failed)?;
-        file.sync_all().map_err(failed)?;
-        std::fs::rename(&temporary, &path).map_err(failed)
+        oa_stdx::fs::write_private(&path, &json)
+            .map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))
     }
 
     fn status(&self) -> AccountStatus {
@@ -139,12 +130,6 @@ pub fn retry_wait(error: &Error, failures: u32, longest: Duration) -> Option<Dur
         }
         _ => Some(backoff(failures, jitter()).min(longest)),
     }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A number in [0, 1) that differs from call to call.

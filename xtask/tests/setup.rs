@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
-use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
 const SMOLLM: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -57,21 +56,7 @@ impl Fixture {
 }
 
 fn sha256(path: &Path) -> String {
-    let mut file = fs::File::open(path).unwrap();
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0; 1 << 20];
-    loop {
-        let read = file.read(&mut buffer).unwrap();
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-    }
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    oa_stdx::fs::sha256_file(path).unwrap()
 }
 
 fn modified(path: &Path) -> SystemTime {

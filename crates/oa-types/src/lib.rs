@@ -1,8 +1,9 @@
 //! Domain and wire types of Open Assistant Desktop, in Open-Assistant's terms.
 //!
 //! Every other crate speaks these types: the Leptos UI (compiled to wasm), the app's use cases, the
-//! sync client and the central server. The crate therefore holds data only — serde types with no
-//! I/O, no async runtime and no native dependency — so that it builds for `wasm32-unknown-unknown`.
+//! sync client and the central server. The crate therefore holds data only — serde types (and
+//! `serde_json` for the JSON text of event payloads) with no I/O, no async runtime and no native
+//! dependency — so that it builds for `wasm32-unknown-unknown`.
 
 mod chat;
 mod contribution;
@@ -13,6 +14,7 @@ mod feedback;
 mod lang;
 mod model;
 mod oasst;
+mod payload;
 mod review;
 mod search;
 mod server;
@@ -38,6 +40,10 @@ pub use model::{
 };
 pub use oasst::{
     OasstImportSummary, OasstLabel, OasstMessage, OasstTree, TREE_STATE_READY_FOR_EXPORT,
+};
+pub use payload::{
+    EventPayload, FreeTextField, LabelsPayload, PayloadError, RankingPayload, RatingPayload,
+    ReactionOp, ReactionPayload, RetractionPayload,
 };
 pub use review::{PayloadFinding, ReviewGroup, ReviewItem};
 pub use search::{HIGHLIGHT_END, HIGHLIGHT_START, SearchHit};

@@ -77,7 +77,7 @@ static ADDRESS_CJK: LazyLock<Regex> = LazyLock::new(|| {
 /// India: house or flat number, locality, city and six-digit PIN, in Devanagari or Latin script.
 static ADDRESS_IN: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?:मकान\s?नं\.?|मकान|फ्लैट|प्लॉट|House\s?No\.?|Flat|Plot)\s*\d+[A-Za-z]?,\s*[^,\n]{2,40},\s*[\p{Devanagari}\p{L}]+(?:\s[\p{Devanagari}\p{L}]+)?\s\d{6}|\b\d{1,4},\s+(?:\p{Lu}[\p{L}]*\s){1,3}(?:Road|Street|Salai|Marg|Nagar|Lane)\b,?\s+\p{Lu}\p{L}+\s+\d{6}",
+        r"(?:मकान\s?नं\.?|मकान|फ्लैट|प्लॉट|House\s?No\.?|Flat|Plot)\s*\d+[A-Za-z]?(?:,\s*[^,\n]{2,40}){1,3},\s*[\p{Devanagari}\p{L}]+(?:\s[\p{Devanagari}\p{L}]+)?\s\d{6}|\b\d{1,4},\s+(?:\p{Lu}[\p{L}]*\s){1,3}(?:Road|Street|Salai|Marg|Nagar|Lane)\b,?\s+\p{Lu}\p{L}+\s+\d{6}",
     )
 });
 
@@ -97,6 +97,7 @@ pub fn find(text: &str) -> Vec<(usize, usize)> {
     ]
     .iter()
     .flat_map(|r| r.find_iter(text))
+    .filter(|m| !measure_follows(&text[m.end()..]))
     .map(|m| {
         (
             m.start(),
@@ -105,6 +106,22 @@ pub fn find(text: &str) -> Vec<(usize, usize)> {
     })
     .collect();
     crate::patterns::merge_overlapping(found)
+}
+
+/// Units that make the number before them a time or a quantity: "Am Freitag 15 Uhr",
+/// "Ring 3 km", "Markt 20 %" are not a street and a house number.
+const MEASURES: &[&str] = &[
+    "uhr", "h", "uur", "heures", "horas", "ore", "min", "minuten", "minutes", "km", "m", "kg", "g",
+    "%", "€", "euro", "eur", "jahre", "tage", "stunden", "personen", "stück", "mal",
+];
+
+fn measure_follows(after: &str) -> bool {
+    let rest = after.trim_start_matches([' ', '\t']);
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_alphabetic() || matches!(c, '%' | '€'))
+        .collect();
+    after.len() > rest.len() && MEASURES.contains(&word.to_lowercase().as_str())
 }
 
 #[cfg(test)]
@@ -133,6 +150,7 @@ mod tests {
             "〒150-0002 東京都渋谷区渋谷2-21-1",
             "मकान नं. 12, गांधी नगर, नई दिल्ली 110001",
             "Av. Juárez 776, Col. Centro, 04706 Ciudad de México",
+            "Flat 302, Shanti Apartments, Andheri West, Mumbai 400058",
         ] {
             let text = format!("Adres: {address}\nThanks");
             let got = found(&text);
@@ -161,6 +179,7 @@ mod tests {
             "Room 1204, building C, floor 12",
             "Meeting at 10:30 on 2024-03-15",
             "The Eiffel Tower is on the Champ de Mars in Paris.",
+            "Am Freitag 15 Uhr ist Teammeeting im Raum Kepler.",
         ] {
             assert_eq!(found(text), Vec::<&str>::new(), "{text}");
         }

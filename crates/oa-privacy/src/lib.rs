@@ -220,9 +220,23 @@ mod tests {
             "git clone git@github.com:rust-lang/rust.git",
             "ISBN 9782046797076, EAN 4003167217140, barcode: 8718597461150",
             "Bestellnummer 3981960945, Order 086-1960743-6108945",
+            "{\"created_at\": 1710408413592, \"ttl\": 86400}",
+            "cidr_block = \"10.0.0.0/16\", subnets = [\"10.0.1.0/24\"]",
+            "Send a test message to user@example.com or test@example.org.",
+            "DATABASE_URL=postgres://postgres:password@localhost:5432/myapp",
+            "webhook_url: https://hooks.slack.com/services/XXX/YYY/ZZZ",
         ] {
             assert_eq!(kinds(text), [], "{text}");
         }
+        // A host inside a subnet is an address; a sample mailbox with a personal name is too.
+        assert_eq!(
+            kinds("the NAS is 10.0.1.23/24"),
+            [(PiiKind::Ip, "10.0.1.23".into())]
+        );
+        assert_eq!(
+            kinds("mail ana.ruiz@example.com"),
+            [(PiiKind::Email, "ana.ruiz@example.com".into())]
+        );
         // A documentation address someone calls their IP is still flagged.
         assert_eq!(
             kinds("my home IP is 203.0.113.74"),

@@ -52,7 +52,9 @@ pub fn find(kind: PiiKind, text: &str) -> Vec<(usize, usize)> {
             .filter(|m| {
                 // "logo@2x.png" is an asset name, not an address.
                 let tld = m.as_str().rsplit('.').next().unwrap_or("").to_lowercase();
-                !FILE_EXTENSIONS.contains(&tld.as_str()) && !ssh_remote(text, m.end())
+                !FILE_EXTENSIONS.contains(&tld.as_str())
+                    && !ssh_remote(text, m.end())
+                    && !documentation_email(m.as_str())
             })
             .map(|m| (m.start(), m.end()))
             .collect(),
@@ -63,6 +65,7 @@ pub fn find(kind: PiiKind, text: &str) -> Vec<(usize, usize)> {
             .filter(|m| {
                 let d = checks::digits(m.as_str());
                 (13..=19).contains(&d.len())
+                    && card_network(&d)
                     && !product_number(text, m.start(), m.as_str(), &d)
                     && checks::luhn(&d)
                     && !checks::all_same(&d)
@@ -110,6 +113,67 @@ pub fn trim_end(text: &str, start: usize, mut end: usize) -> usize {
         }
     }
     end
+}
+
+/// Whether the number starts as a payment card does: 2 (Mastercard), 3 (Amex, Diners, JCB),
+/// 4 (Visa), 5 (Mastercard) or 6 (Discover, UnionPay, Maestro). Millisecond timestamps
+/// (`1710408413592`), tracking and account numbers that happen to pass Luhn mostly do not.
+fn card_network(digits: &[u8]) -> bool {
+    digits.first().is_some_and(|d| (2..=6).contains(d))
+}
+
+/// Local parts that name a role or stand in for anyone ("user@example.com").
+const PLACEHOLDER_MAILBOXES: &[&str] = &[
+    "user",
+    "username",
+    "test",
+    "tester",
+    "you",
+    "your.name",
+    "yourname",
+    "name",
+    "someone",
+    "somebody",
+    "foo",
+    "bar",
+    "foo.bar",
+    "john.doe",
+    "jane.doe",
+    "johndoe",
+    "janedoe",
+    "me",
+    "email",
+    "mail",
+    "admin",
+    "info",
+    "contact",
+    "noreply",
+    "no-reply",
+    "support",
+    "hello",
+    "example",
+    "first.last",
+    "firstname.lastname",
+];
+
+/// An address at a domain reserved for documentation (RFC 2606: `example.com`, `.test`,
+/// `.invalid`, `.example`, `.localhost`) whose mailbox stands in for anyone: a sample, not
+/// someone's address. A personal-looking mailbox there is still flagged, as people use such
+/// domains to write out their own address.
+fn documentation_email(email: &str) -> bool {
+    let Some((local, domain)) = email.to_lowercase().rsplit_once('@').map(|(l, d)| {
+        let local = l.split('+').next().unwrap_or(l).to_owned();
+        (local, d.to_owned())
+    }) else {
+        return false;
+    };
+    let reserved = ["example.com", "example.org", "example.net"]
+        .iter()
+        .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+        || [".test", ".invalid", ".example", ".localhost"]
+            .iter()
+            .any(|t| domain.ends_with(t));
+    reserved && PLACEHOLDER_MAILBOXES.contains(&local.as_str())
 }
 
 /// `git@github.com:org/repo.git`: an SSH remote, not an e-mail address.
@@ -228,6 +292,19 @@ fn not_personal_ipv4(text: &str, start: usize, ip: Ipv4Addr) -> bool {
     false
 }
 
+/// `10.0.0.0/16`: a network written with its prefix length and no host bits set names a
+/// range of addresses (a subnet in a config file), not a machine.
+fn network_prefix(after: &str, ip: Ipv4Addr) -> bool {
+    let Some(rest) = after.strip_prefix('/') else {
+        return false;
+    };
+    let len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let Ok(prefix) = rest[..len].parse::<u32>() else {
+        return false;
+    };
+    prefix < 32 && u32::from(ip).checked_shl(prefix).unwrap_or(0) == 0
+}
+
 fn ips(text: &str) -> Vec<(usize, usize)> {
     let mut found: Vec<(usize, usize)> = IPV4
         .find_iter(text)
@@ -235,7 +312,9 @@ fn ips(text: &str) -> Vec<(usize, usize)> {
             let Ok(ip) = m.as_str().parse::<Ipv4Addr>() else {
                 return false;
             };
-            !version_context(text, m.start(), m.end()) && !not_personal_ipv4(text, m.start(), ip)
+            !version_context(text, m.start(), m.end())
+                && !not_personal_ipv4(text, m.start(), ip)
+                && !network_prefix(&text[m.end()..], ip)
         })
         .map(|m| (m.start(), m.end()))
         .collect();

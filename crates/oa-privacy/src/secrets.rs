@@ -68,10 +68,11 @@ static KNOWN_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-/// A credential after a word that names one: `Bearer …`, `API_KEY = "…"`, `token: …`.
+/// A credential after a word that names one: `Bearer …`, `API_KEY = "…"`, `token: …`, the
+/// AWS CLI's `AWS Secret Access Key [None]: …`.
 static NAMED_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(?i)(?:\bbearer\s+|\b(?:authorization|x-api-key|api[_-]?key|apikey|access[_-]?key(?:[_-]?id)?|secret[_-]?(?:access[_-]?)?key|client[_-]?secret|secret|[a-z_]*token|password|passwd|pwd)["']?\s*[:=]\s*["']?(?:bearer\s+|token\s+|basic\s+)?)([A-Za-z0-9_\-./+=~]{12,})"#,
+        r#"(?i)(?:\bbearer\s+|\b(?:authorization|x-api-key|api[_-]?key|apikey|access[_ -]?key(?:[_ -]?id)?|secret[_ -]?(?:access[_ -]?)?key|client[_ -]?secret|secret|[a-z_]*token|password|passwd|pwd)(?:[ \t]*\[[^\]\n]{0,24}\])?["']?\s*[:=]\s*(?:"([^"\s]{12,128})"|'([^'\s]{12,128})'|["']?(?:bearer\s+|token\s+|basic\s+)?))([A-Za-z0-9_\-./+=~]{12,})?"#,
     )
 });
 
@@ -89,14 +90,24 @@ pub fn urls(text: &str) -> Vec<(usize, usize)> {
 fn carries_credential(url: &str) -> bool {
     let after_scheme = &url[url.find("://").map_or(0, |i| i + 3)..];
     let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
-    let password = authority
-        .split_once('@')
-        .is_some_and(|(user, _)| user.split_once(':').is_some_and(|(_, p)| !placeholder(p)));
+    let password = authority.split_once('@').is_some_and(|(user, _)| {
+        user.split_once(':')
+            .is_some_and(|(_, p)| !placeholder(p) && !stand_in_password(p))
+    });
     if password {
         return true;
     }
     if WEBHOOK.is_match(url) {
-        return !placeholder(url);
+        // The IDs and the key after the fixed prefix: real ones are long and varied,
+        // documentation writes `XXX/YYY/ZZZ` or `T00000000`.
+        let path = after_scheme.split_once('/').map_or("", |(_, p)| p);
+        let varied = path.split(['/', '?', '&', '=', ':']).any(|part| {
+            let mut seen: Vec<char> = part.chars().collect();
+            seen.sort_unstable();
+            seen.dedup();
+            part.len() >= 8 && seen.len() >= 5 && part.contains(|c: char| c.is_ascii_digit())
+        });
+        return varied && !placeholder(url);
     }
     if SECRET_PARAM
         .captures_iter(url)
@@ -121,6 +132,30 @@ fn carries_credential(url: &str) -> bool {
     query_secret || path_secret
 }
 
+/// Passwords that documentation writes in sample connection strings
+/// (`postgres://postgres:password@localhost/app`): the word for a password, not one.
+fn stand_in_password(value: &str) -> bool {
+    [
+        "password",
+        "passwd",
+        "pass",
+        "pwd",
+        "pw",
+        "secret",
+        "changeme",
+        "change-me",
+        "pa$$word",
+        "mypassword",
+        "mysecretpassword",
+        "p@ssw0rd",
+        "pass123",
+        "password123",
+        "xxx",
+        "***",
+    ]
+    .contains(&value.to_lowercase().as_str())
+}
+
 /// Every access token or key outside a URL.
 pub fn tokens(text: &str) -> Vec<(usize, usize)> {
     let mut found: Vec<(usize, usize)> = KNOWN_TOKEN
@@ -129,7 +164,11 @@ pub fn tokens(text: &str) -> Vec<(usize, usize)> {
         .map(|m| (m.start(), m.end()))
         .collect();
     for c in NAMED_TOKEN.captures_iter(text) {
-        let value = c.get(1).expect("the value group");
+        // A quoted value may hold any character but a space (`password = "Tr0ub4dor&3!"`);
+        // a bare one ends at the first that a token does not use.
+        let Some(value) = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)) else {
+            continue;
+        };
         let v = value.as_str().trim_end_matches(['.', ',']);
         if random_token(v, 12) && !placeholder(v) && !v.contains("://") {
             found.push((value.start(), value.start() + v.len()));
@@ -240,6 +279,7 @@ mod tests {
             "https://portal.fitclub.nl/reset?t=vxf120rXMB8NzuCKVfy63uGsDgdpGYXr",
             "https://b.s3.amazonaws.com/r.pdf?X-Amz-Date=20250101T000000Z&X-Amz-Signature=9f8e7d6c5b4a39281706f5e4d3c2b1a0",
             "https://api.telegram.org/bot1234567890:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQr/sendMessage",
+            "https://deploy:glpat-x7Kq2mN9vR4tY8wZ1aB3@gitlab.acme-infra.io/infra/tf.git",
             "https://zoom.us/j/12345678901?pwd=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA",
         ] {
             let text = format!("link: {url} thanks");
@@ -272,6 +312,15 @@ mod tests {
                 "ghp_Wb2dmVcRwTDMJ6Na2qw6J9CiMSZqEnC8nJLo",
                 "AKIA4TE8GGS5A026NS8I",
                 "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlMTIz",
+            ]
+        );
+        let text = "AWS Secret Access Key [None]: wJ8rXtUn2FEMI/K7MDENG/bPxRfiCYzQ4vH9kLmA\n\
+                    password = \"Tr0ub4dor&3xQz!9\"";
+        assert_eq!(
+            spans(text, &tokens(text)),
+            [
+                "wJ8rXtUn2FEMI/K7MDENG/bPxRfiCYzQ4vH9kLmA",
+                "Tr0ub4dor&3xQz!9"
             ]
         );
         for text in [

@@ -74,14 +74,29 @@ static UNCASED_CUE: LazyLock<Regex> = LazyLock::new(|| {
 /// Cues before a name in Chinese and Japanese text.
 static CJK_CUE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?:我叫|我是|叫做|姓名|联系人|收件人|收货人|客户|顧客|氏名|お名前|名前|担当は|担当者|担当|谢谢|感谢|亲爱的|尊敬的|私は|此致|祝好|よろしくお願いいたします。|よろしくお願いします。|以上)[ \t]*[：:，,！!。]?[ \t\r\n]*",
+        r"(?:此致[ \t\r\n]*敬礼|我叫|我是|叫做|姓名|联系人|收件人|收货人|客户|顧客|氏名|お名前|名前|担当は|担当者|担当|谢谢|感谢|亲爱的|尊敬的|私は|此致|祝好|よろしくお願いいたします。|よろしくお願いします。|以上)[ \t]*[：:，,！!。]?[ \t\r\n]*",
     )
     .expect("a valid built-in pattern")
 });
 
-/// Honorifics and phrases after a name in Chinese and Japanese text.
+/// Honorifics and phrases after a name in Chinese and Japanese text, the family and given
+/// name possibly apart ("田中 美咲 様", as address labels print them).
 static CJK_SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[\p{Han}\p{Hiragana}\p{Katakana}]{2,8}?(?:先生|女士|小姐|老师|你好|您好|さん|様|さま|君|くん|ちゃん|殿|と申します)")
+    Regex::new(r"(?:\p{Han}{1,3}[ \u{3000}][\p{Han}\p{Hiragana}\p{Katakana}]{1,4}|[\p{Han}\p{Hiragana}\p{Katakana}]{2,8}?)[ \u{3000}]?(?:先生|女士|小姐|老师|你好|您好|さん|様|さま|君|くん|ちゃん|殿|と申します)")
+        .expect("a valid built-in pattern")
+});
+
+/// A Japanese business introduction: a company or department, "の", the writer's name and
+/// "です" ("株式会社サクラ企画の山本翔太です", "営業部の田中です").
+static CJK_INTRODUCTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:会社|社|部|課|室|班|チーム|事務所|センター|支店|店|企画|商事|銀行|大学|病院|工業|製作所)の(\p{Han}{1,5})(?:です|でございます)")
+        .expect("a valid built-in pattern")
+});
+
+/// A greeting, then the words that introduce the writer on the phone or in a chat:
+/// "Salut, c'est Manon", "Hi, it's Sarah", "Hallo, hier ist Jonas".
+static GREETING_INTRODUCTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:hi|hey|hello|hallo|moin|hoi|salut|coucou|bonjour|hola|ciao|oi|olá)\b[ \t]*[,!]?[ \t]*(?:c['’]est|it['’]s|it is|hier ist|hier is|met|ici|aquí)[ \t]+")
         .expect("a valid built-in pattern")
 });
 
@@ -351,6 +366,18 @@ const NOT_NAMES: &[&str] = &[
     "love",
     "darling",
     "sweetie",
+    "siri",
+    "alexa",
+    "cortana",
+    "bixby",
+    "copilot",
+    "gemini",
+    "hiring",
+    "recruiter",
+    "recruiting",
+    "recruitment",
+    "applicant",
+    "candidate",
     "ladies",
     "gentlemen",
     "colleagues",
@@ -791,7 +818,335 @@ const FAMOUS: &[&str] = &[
     "karl marx",
     "sigmund freud",
     "jesus christ",
+    // Politicians and public officials.
+    "kamala harris",
+    "hillary clinton",
+    "bill clinton",
+    "george bush",
+    "george w. bush",
+    "ronald reagan",
+    "john f. kennedy",
+    "franklin roosevelt",
+    "theodore roosevelt",
+    "margaret thatcher",
+    "tony blair",
+    "boris johnson",
+    "rishi sunak",
+    "keir starmer",
+    "theresa may",
+    "justin trudeau",
+    "giorgia meloni",
+    "pedro sánchez",
+    "ursula von der leyen",
+    "helmut kohl",
+    "gerhard schröder",
+    "volodymyr zelensky",
+    "jacinda ardern",
+    "charles de gaulle",
+    "nicolas sarkozy",
+    "françois hollande",
+    "mark rutte",
+    "silvio berlusconi",
+    "lula da silva",
+    "fidel castro",
+    "che guevara",
+    "mao zedong",
+    "kim jong un",
+    // Athletes.
+    "stephen curry",
+    "lebron james",
+    "kobe bryant",
+    "tom brady",
+    "tiger woods",
+    "usain bolt",
+    "simone biles",
+    "novak djokovic",
+    "andy murray",
+    "max verstappen",
+    "michael schumacher",
+    "ayrton senna",
+    "kylian mbappé",
+    "erling haaland",
+    "neymar jr",
+    "diego maradona",
+    "zinedine zidane",
+    "david beckham",
+    "wayne rooney",
+    "harry kane",
+    "mohamed salah",
+    "robert lewandowski",
+    "virat kohli",
+    "sachin tendulkar",
+    "muhammad ali",
+    "mike tyson",
+    // Writers, artists, musicians, actors.
+    "gabriel garcía márquez",
+    "gabriel garcia marquez",
+    "isabel allende",
+    "jorge luis borges",
+    "pablo neruda",
+    "mario vargas llosa",
+    "paulo coelho",
+    "umberto eco",
+    "thomas mann",
+    "franz kafka",
+    "hermann hesse",
+    "george orwell",
+    "virginia woolf",
+    "agatha christie",
+    "stephen king",
+    "j. k. rowling",
+    "jk rowling",
+    "john tolkien",
+    "haruki murakami",
+    "anton chekhov",
+    "alexander pushkin",
+    "leonardo dicaprio",
+    "tom hanks",
+    "tom cruise",
+    "brad pitt",
+    "angelina jolie",
+    "meryl streep",
+    "scarlett johansson",
+    "keanu reeves",
+    "morgan freeman",
+    "will smith",
+    "jennifer lopez",
+    "jennifer aniston",
+    "beyoncé knowles",
+    "billie eilish",
+    "ed sheeran",
+    "lady gaga",
+    "bob dylan",
+    "david bowie",
+    "frank sinatra",
+    "claude monet",
+    "salvador dalí",
+    "andy warhol",
+    "steven spielberg",
+    "quentin tarantino",
+    "christopher nolan",
+    "stanley kubrick",
+    "alfred hitchcock",
+    "charlie chaplin",
+    "walt disney",
+    // Scientists and business people.
+    "stephen hawking",
+    "carl sagan",
+    "richard feynman",
+    "niels bohr",
+    "max planck",
+    "linus torvalds",
+    "guido van rossum",
+    "tim berners-lee",
+    "sam altman",
+    "satya nadella",
+    "sundar pichai",
+    "tim cook",
+    "warren buffett",
+    "jack ma",
+    "larry page",
+    "sergey brin",
+    "steve wozniak",
+    "henry ford",
+    // Fictional characters.
+    "walter white",
+    "jesse pinkman",
+    "saul goodman",
+    "tony soprano",
+    "jon snow",
+    "daenerys targaryen",
+    "tyrion lannister",
+    "arya stark",
+    "ned stark",
+    "sansa stark",
+    "michael scott",
+    "dwight schrute",
+    "ross geller",
+    "rachel green",
+    "monica geller",
+    "chandler bing",
+    "joey tribbiani",
+    "phoebe buffay",
+    "sheldon cooper",
+    "homer simpson",
+    "marge simpson",
+    "lisa simpson",
+    "indiana jones",
+    "forrest gump",
+    "jack sparrow",
+    "captain america",
+    "wonder woman",
+    "diana prince",
+    "lara croft",
+    "mario bros",
+    "elizabeth bennet",
+    "jane eyre",
+    "anna karenina",
+    "наташа ростова",
+    "анна каренина",
+    "родион раскольников",
+    "евгений онегин",
+    "emma bovary",
+    "jean valjean",
+    "atticus finch",
+    "holden caulfield",
+    "jay gatsby",
+    "katniss everdeen",
+    "bella swan",
+    "edward cullen",
+    // Brands and products named after people.
+    "tim hortons",
+    "tommy hilfiger",
+    "calvin klein",
+    "ralph lauren",
+    "hugo boss",
+    "jack daniels",
+    "jack daniel's",
+    "johnnie walker",
+    "jack wolfskin",
+    "louis vuitton",
+    "christian dior",
+    "giorgio armani",
+    "kate spade",
+    "michael kors",
+    "marc jacobs",
+    "victoria beckham",
+    "martha stewart",
+    "ben sherman",
+    "fred perry",
+    "ted baker",
+    "jimmy choo",
+    "estée lauder",
+    "paul smith",
+    "carl zeiss",
+    "robert bosch",
+    "ferdinand porsche",
 ];
+
+/// Words that name a place or an institution: after a listed first name they make a place
+/// ("Victoria Station", "Florence Airport"), not a person.
+const PLACE_NOUNS: &[&str] = &[
+    "station",
+    "airport",
+    "beach",
+    "lake",
+    "river",
+    "falls",
+    "hotel",
+    "hospital",
+    "clinic",
+    "university",
+    "college",
+    "school",
+    "academy",
+    "museum",
+    "gallery",
+    "cathedral",
+    "stadium",
+    "arena",
+    "theatre",
+    "theater",
+    "center",
+    "centre",
+    "market",
+    "mall",
+    "bay",
+    "island",
+    "islands",
+    "valley",
+    "mountains",
+    "heights",
+    "county",
+    "city",
+    "airlines",
+    "airways",
+    "foundation",
+    "institute",
+    "library",
+    "gardens",
+    "palace",
+    "castle",
+    "tower",
+    "square",
+    "bridge",
+    "street",
+    "road",
+    "avenue",
+    "boulevard",
+    "lane",
+    "drive",
+    "terrace",
+    "harbour",
+    "harbor",
+    "port",
+    "peninsula",
+    "memorial",
+    "monument",
+    "prize",
+    "award",
+    "awards",
+    "cup",
+    "trophy",
+    "gare",
+    "bahnhof",
+    "hbf",
+    "flughafen",
+    "centraal",
+    "centrale",
+    "estación",
+    "aeropuerto",
+    "aéroport",
+    "stazione",
+    "aeroporto",
+    "plage",
+    "strand",
+    "playa",
+    "spiaggia",
+    "praia",
+];
+
+/// Weekdays and months cut short ("Tue Mar 4" in a log line is a date, though "Tue" and "Mar"
+/// are listed names); written out, they are stop words already.
+const CALENDAR_ABBREVIATIONS: &[&str] = &[
+    "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun", "jan", "feb", "mar",
+    "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mo", "di", "mi", "do", "fr",
+    "sa", "so", "mär", "mai", "okt", "dez", "lun", "mer", "jeu", "ven", "sam", "dim",
+];
+
+/// Whether a capitalised pair is a date ("Tue Mar 4", "Wed Jan 12"): both words are
+/// weekday or month names, or the second is one and a day number follows it.
+fn calendar_pair(first: &str, last: &str, after: &str) -> bool {
+    let calendar =
+        |w: &str| CALENDAR_ABBREVIATIONS.contains(&w.to_lowercase().trim_end_matches('.'));
+    let day_follows = after
+        .trim_start_matches([' ', '.', ','])
+        .starts_with(|c: char| c.is_ascii_digit());
+    calendar(first) && calendar(last) || calendar(last) && day_follows
+}
+
+/// Whether a famous name starts at `start`: the pair itself, or the pair and up to two more
+/// words ("Gabriel García" of "Gabriel García Márquez").
+fn famous_at(text: &str, start: usize, pair_end: usize) -> bool {
+    let mut end = pair_end;
+    for _ in 0..3 {
+        if FAMOUS.contains(&text[start..end].to_lowercase().as_str()) {
+            return true;
+        }
+        let rest = &text[end..];
+        let Some(next) = rest.strip_prefix(' ') else {
+            return false;
+        };
+        let len = next
+            .find(|c: char| !(c.is_alphanumeric() || matches!(c, '\'' | '’' | '-' | '.')))
+            .unwrap_or(next.len());
+        if len == 0 {
+            return false;
+        }
+        end += 1 + len;
+    }
+    false
+}
 
 /// Every name in `text`, as byte ranges.
 pub fn find(text: &str) -> Vec<(usize, usize)> {
@@ -824,8 +1179,19 @@ pub fn find(text: &str) -> Vec<(usize, usize)> {
     for m in CJK_CUE.find_iter(text) {
         found.extend(name_at(text, m.end(), Cue::Strong));
     }
+    for m in GREETING_INTRODUCTION.find_iter(text) {
+        found.extend(name_at(text, m.end(), Cue::Greeting));
+    }
     for m in CJK_SUFFIX.find_iter(text) {
         found.extend(cjk_name_before(text, m.start(), m.end()));
+    }
+    for c in CJK_INTRODUCTION.captures_iter(text) {
+        let name = c.get(1).expect("the name group");
+        let family = family_len(name.as_str());
+        let given = name.as_str().chars().count() - family.unwrap_or(0);
+        if family.is_some_and(|f| given >= 1 || f >= 2) {
+            found.push((name.start(), name.end()));
+        }
     }
     found.extend(listed_pairs(text));
     crate::patterns::merge_overlapping(found)
@@ -876,7 +1242,12 @@ const PARTICLES: &[&str] = &[
 fn name_at(text: &str, at: usize, cue: Cue) -> Option<(usize, usize)> {
     let mut at = at;
     if cue == Cue::SignOff {
-        // The sign-off's line ends; the name line must be short and only the name.
+        // The sign-off's line ends; the name line, after at most one blank line, must be
+        // short and only the name.
+        let blank = text[at..].trim_start_matches([' ', '\t', '\r']);
+        if let Some(rest) = blank.strip_prefix('\n') {
+            at = text.len() - rest.len();
+        }
         let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
         let line = text[at..line_end].trim();
         if line.is_empty() || line.split_whitespace().count() > 4 {
@@ -893,8 +1264,23 @@ fn name_at(text: &str, at: usize, cue: Cue) -> Option<(usize, usize)> {
     }
     let (len, capitalised) = word_at(text, at)?;
     let first = &text[at..at + len];
-    if stop_word(first) || first.chars().count() < 2 {
+    if first.chars().count() < 2 {
         return None;
+    }
+    if stop_word(first) {
+        // "Ich bin Can Kurt", "I'm Will Smith": a first name that is also a common word
+        // counts after a self-introduction when a capitalised listed name follows it.
+        let surname = text[at + len..]
+            .strip_prefix(' ')
+            .and_then(|_| word_at(text, at + len + 1))
+            .map(|(l, cap)| (&text[at + len + 1..at + len + 1 + l], cap));
+        let introduced = cue == Cue::Strong
+            && capitalised
+            && FIRST.contains(first.to_lowercase().as_str())
+            && surname.is_some_and(|(w, cap)| cap && listed(w) && !stop_word(w));
+        if !introduced {
+            return None;
+        }
     }
     let lower_case_ok = cue == Cue::Strong && listed(first);
     if !(capitalised || lower_case_ok) {
@@ -1078,7 +1464,8 @@ fn cjk_name_at(text: &str, at: usize) -> Option<(usize, usize)> {
 }
 
 /// A Chinese or Japanese name just before an honorific ("张伟先生", "田中太郎様", "吉田さん"):
-/// the longest run of at most five characters before it that starts with a listed family name.
+/// the longest run of at most six characters before it (a space between family and given name
+/// included) that starts with a listed family name.
 fn cjk_name_before(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
     let suffixes = [
         "と申します",
@@ -1097,16 +1484,23 @@ fn cjk_name_before(text: &str, start: usize, end: usize) -> Option<(usize, usize
         "殿",
     ];
     let suffix = suffixes.iter().find(|s| text[start..end].ends_with(*s))?;
-    let name_end = end - suffix.len();
+    let name_end = start
+        + text[start..end - suffix.len()]
+            .trim_end_matches([' ', '\u{3000}'])
+            .len();
     let starts: Vec<usize> = text[start..name_end]
         .char_indices()
         .map(|(i, _)| start + i)
         .collect();
-    let from = starts.len().saturating_sub(5);
+    let from = starts.len().saturating_sub(6);
     starts[from..].iter().find_map(|&s| {
         let name = &text[s..name_end];
         let family = family_len(name)?;
-        let given = name.chars().count() - family;
+        let given = name
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '\u{3000}'))
+            .count()
+            - family;
         // A family name alone is enough before a Japanese "さん"; otherwise a given name follows.
         (given >= 1 || family >= 2).then_some((s, name_end))
     })
@@ -1128,8 +1522,10 @@ fn listed_pairs(text: &str) -> Vec<(usize, usize)> {
         let last_word = last.rsplit(' ').next().unwrap_or(last);
         let is_pair = FIRST.contains(first.to_lowercase().as_str())
             && !stop_word(first)
-            && !stop_word(last_word);
-        let famous = FAMOUS.contains(&whole.as_str().to_lowercase().as_str());
+            && !stop_word(last_word)
+            && !PLACE_NOUNS.contains(&last_word.to_lowercase().as_str())
+            && !calendar_pair(first, last_word, &text[whole.end()..]);
+        let famous = is_pair && famous_at(text, whole.start(), whole.end());
         if is_pair && !famous {
             found.push((whole.start(), whole.end()));
             from = whole.end();
@@ -1163,6 +1559,12 @@ mod tests {
             ("git config user.name \"Anna Vázquez\"", &["Anna Vázquez"]),
             ("my name is anna schmidt and i need help", &["anna schmidt"]),
             ("my colleague Jan Jansen will pick it up", &["Jan Jansen"]),
+            (
+                "Bien cordialement,\n\nÉlodie Marchand\n04 72 61 38 90",
+                &["Élodie Marchand"],
+            ),
+            ("Ich bin Can Kurt und habe eine Frage", &["Can Kurt"]),
+            ("Salut, c'est Manon ! Mon nouveau numéro", &["Manon"]),
         ];
         for (text, expected) in cases {
             assert_eq!(names(text), *expected, "{text}");
@@ -1181,6 +1583,9 @@ mod tests {
         assert_eq!(names("佐々木直樹さん、こんにちは。"), ["佐々木直樹"]);
         assert_eq!(names("吉田さん、お疲れ様です。"), ["吉田"]);
         assert_eq!(names("Klant: 何涛\nOrder: 1"), ["何涛"]);
+        assert_eq!(names("梅田3-1-3 田中 美咲 様\n"), ["田中 美咲"]);
+        assert_eq!(names("株式会社サクラ企画の山本翔太です。"), ["山本翔太"]);
+        assert_eq!(names("此致\n敬礼\n陈志强\n市场部"), ["陈志强"]);
     }
 
     #[test]
@@ -1198,6 +1603,12 @@ mod tests {
             "hey, ISBN 978-0-664-45436-4, second edition",
             "Calle Mayor estaba llena de gente",
             "皆さん、会議は木曜日に変更になりました。",
+            "Date:   Tue Mar 4 14:22:31 2025 +0100",
+            "Meet me at the north exit of Victoria Station.",
+            "TGV 6611 Paris Gare de Lyon 07:56",
+            "Gabriel García Márquez publicó Cien años de soledad en 1967.",
+            "Hey Siri, set a timer for 12 minutes.",
+            "Dear Hiring Manager,\nI am writing to apply.",
         ] {
             assert_eq!(names(text), Vec::<&str>::new(), "{text}");
         }

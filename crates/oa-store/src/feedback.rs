@@ -4,11 +4,10 @@
 //! contribution event, so the history of what was said stays intact for the dataset.
 
 use oa_types::{
-    ContributionEvent, ContributionKind, Emoji, Labels, Message, MessageFeedback, Ranking, Thumbs,
-    Uuid,
+    ContributionEvent, Emoji, EventPayload, Labels, LabelsPayload, Message, MessageFeedback,
+    Ranking, RankingPayload, RatingPayload, ReactionPayload, Thumbs, Uuid,
 };
 use rusqlite::{Transaction, params};
-use serde_json::json;
 
 use crate::outbox::record_event;
 use crate::store::{now_ms, parse_uuid};
@@ -20,7 +19,11 @@ impl Store {
     pub fn rate(&mut self, message_id: Uuid, thumbs: &Thumbs) -> Result<ContributionEvent> {
         thumbs.validate()?;
         let value = to_json(serde_json::to_value(thumbs))?;
-        self.set_feedback(message_id, ContributionKind::Rating, "thumbs", value)
+        let payload = EventPayload::Rating(RatingPayload {
+            message_id,
+            thumbs: thumbs.clone(),
+        });
+        self.set_feedback(message_id, value, payload)
     }
 
     /// Records labels on a message, replacing the earlier set as a whole.
@@ -69,19 +72,8 @@ impl Store {
         if changed == 0 {
             return Ok(None);
         }
-        let payload = json!({
-            "message_id": message_id,
-            "emoji": emoji,
-            "op": if on { "add" } else { "remove" },
-        });
-        let event = record_event(
-            &tx,
-            ContributionKind::Reaction,
-            message_id,
-            message.conversation_id,
-            payload,
-            now,
-        )?;
+        let payload = EventPayload::Reaction(ReactionPayload::new(message_id, emoji, on));
+        let event = record_event(&tx, message_id, message.conversation_id, &payload, now)?;
         tx.commit()?;
         Ok(Some(event))
     }
@@ -133,14 +125,13 @@ impl Store {
     fn set_feedback(
         &mut self,
         message_id: Uuid,
-        kind: ContributionKind,
-        field: &str,
         value: serde_json::Value,
+        payload: EventPayload,
     ) -> Result<ContributionEvent> {
         let now = now_ms();
         let tx = self.conn.transaction()?;
         let message = load_message(&tx, message_id)?;
-        let event = write_feedback(&tx, &message, kind, field, value, now)?;
+        let event = write_feedback(&tx, &message, value, &payload, now)?;
         tx.commit()?;
         Ok(event)
     }
@@ -160,14 +151,11 @@ pub(crate) fn insert_ranking(
     let replies = reply_ids(tx, parent_id)?;
     ranking.validate_against(&replies)?;
     let value = to_json(serde_json::to_value(ranking))?;
-    write_feedback(
-        tx,
-        &parent,
-        ContributionKind::Ranking,
-        "ranking",
-        value,
-        now,
-    )
+    let payload = EventPayload::Ranking(RankingPayload {
+        message_id: parent_id,
+        ranking: ranking.clone(),
+    });
+    write_feedback(tx, &parent, value, &payload, now)
 }
 
 /// Stores labels on a message, in the caller's transaction (see [`Store::set_labels`]).
@@ -179,14 +167,8 @@ pub(crate) fn insert_labels(
     labels.validate()?;
     let value = to_json(serde_json::to_value(labels))?;
     let message = load_message(tx, message_id)?;
-    write_feedback(
-        tx,
-        &message,
-        ContributionKind::Labels,
-        "labels",
-        value,
-        now_ms(),
-    )
+    let payload = EventPayload::Labels(LabelsPayload::new(message_id, labels));
+    write_feedback(tx, &message, value, &payload, now_ms())
 }
 
 /// The ids of the replies to a message, oldest first.
@@ -200,15 +182,16 @@ pub(crate) fn reply_ids(conn: &rusqlite::Connection, parent_id: Uuid) -> Result<
     Ok(ids)
 }
 
-/// Replaces the current value and records the event, in the caller's transaction.
+/// Replaces the current value of the payload's kind of feedback and records the event, in the
+/// caller's transaction.
 fn write_feedback(
     tx: &Transaction<'_>,
     message: &Message,
-    kind: ContributionKind,
-    field: &str,
     value: serde_json::Value,
+    payload: &EventPayload,
     now: i64,
 ) -> Result<ContributionEvent> {
+    let kind = payload.kind();
     tx.execute(
         "INSERT INTO feedback (message_id, kind, value, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (message_id, kind) DO UPDATE SET value = excluded.value,
@@ -220,8 +203,7 @@ fn write_feedback(
             now
         ],
     )?;
-    let payload = json!({ "message_id": message.id, field: value });
-    record_event(tx, kind, message.id, message.conversation_id, payload, now)
+    record_event(tx, message.id, message.conversation_id, payload, now)
 }
 
 /// Feedback types are plain data, so this cannot fail in practice; if it ever does, it is the

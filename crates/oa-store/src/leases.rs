@@ -7,11 +7,10 @@
 //! expired: the server still uses a late result when the tree needs it.
 
 use oa_types::{
-    ConsentState, ContributionEvent, ContributionKind, LocalTask, Message, Role, Task, TaskAnswer,
-    TaskKind, TaskLease, TaskMessage, Uuid,
+    ConsentState, ContributionEvent, EventPayload, LabelsPayload, LocalTask, Message,
+    RankingPayload, Role, Task, TaskAnswer, TaskKind, TaskLease, TaskMessage, Uuid,
 };
 use rusqlite::{OptionalExtension, params};
-use serde_json::json;
 
 use crate::outbox::insert_event;
 use crate::store::now_ms;
@@ -92,15 +91,15 @@ impl Store {
         }
         let task = parse_task(&json)?;
         let now = now_ms();
-        let (kind, subject, conversation, payload) = result_of(&task, answer, now)?;
+        let (subject, conversation, payload) = result_of(&task, answer, now)?;
         let event = insert_event(
             &tx,
             ContributionEvent {
                 id: Uuid::now_v7(),
-                kind,
+                kind: payload.kind(),
                 subject_id: subject,
                 conversation_id: conversation,
-                payload: payload.to_string(),
+                payload: payload.to_json(),
                 state: ConsentState::Queued,
                 rejection_reason: None,
                 created_at_ms: now,
@@ -176,12 +175,8 @@ fn queue_entry(task: Task, now: i64) -> LocalTask {
     }
 }
 
-/// The event that answers `task`: its kind, subject, conversation and payload.
-fn result_of(
-    task: &Task,
-    answer: &TaskAnswer,
-    now: i64,
-) -> Result<(ContributionKind, Uuid, Uuid, serde_json::Value)> {
+/// The event that answers `task`: its subject, conversation and payload.
+fn result_of(task: &Task, answer: &TaskAnswer, now: i64) -> Result<(Uuid, Uuid, EventPayload)> {
     let misfit = || {
         StoreError::InvalidInput(format!(
             "this answer does not fit the task (a {} task)",
@@ -205,9 +200,7 @@ fn result_of(
             provenance: None,
             corrects: None,
         };
-        let payload = serde_json::to_value(&message)
-            .map_err(|e| StoreError::InvalidInput(format!("message: {e}")))?;
-        Ok((ContributionKind::Message, message.id, conversation, payload))
+        Ok((message.id, conversation, EventPayload::message(message)))
     };
     match (task.kind, answer) {
         (TaskKind::InitialPrompt, TaskAnswer::InitialPrompt { text }) => {
@@ -228,15 +221,18 @@ fn result_of(
         {
             let replies: Vec<Uuid> = task.replies.iter().map(|m| m.id).collect();
             ranking.validate_against(&replies)?;
-            let payload = json!({ "message_id": prompt_id, "ranking": ranking });
-            Ok((ContributionKind::Ranking, *prompt_id, tree, payload))
+            let payload = EventPayload::Ranking(RankingPayload {
+                message_id: *prompt_id,
+                ranking: ranking.clone(),
+            });
+            Ok((*prompt_id, tree, payload))
         }
         (TaskKind::LabelMessage, TaskAnswer::LabelMessage { message_id, labels })
             if Some(*message_id) == subject =>
         {
             labels.validate()?;
-            let payload = json!({ "message_id": message_id, "labels": labels });
-            Ok((ContributionKind::Labels, *message_id, tree, payload))
+            let payload = EventPayload::Labels(LabelsPayload::new(*message_id, labels));
+            Ok((*message_id, tree, payload))
         }
         _ => Err(misfit()),
     }

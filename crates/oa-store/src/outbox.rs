@@ -4,9 +4,10 @@
 //! its event exist together or not at all. Only the consent state of an event ever changes, and
 //! only along the moves [`ConsentState::can_move_to`] allows.
 
-use oa_types::{ConsentState, ContributionEvent, ContributionKind, Uuid};
+use oa_types::{
+    ConsentState, ContributionEvent, ContributionKind, EventPayload, RetractionPayload, Uuid,
+};
 use rusqlite::{OptionalExtension, Transaction, params};
-use serde_json::json;
 
 use crate::store::{now_ms, parse_uuid};
 use crate::{Result, Store, StoreError};
@@ -343,18 +344,17 @@ fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Contributi
 /// Records a private event for an action, in the action's transaction.
 pub(crate) fn record_event(
     tx: &Transaction<'_>,
-    kind: ContributionKind,
     subject_id: Uuid,
     conversation_id: Uuid,
-    payload: serde_json::Value,
+    payload: &EventPayload,
     now: i64,
 ) -> Result<ContributionEvent> {
     let event = ContributionEvent {
         id: Uuid::now_v7(),
-        kind,
+        kind: payload.kind(),
         subject_id,
         conversation_id,
-        payload: payload.to_string(),
+        payload: payload.to_json(),
         state: ConsentState::Private,
         rejection_reason: None,
         created_at_ms: now,
@@ -427,6 +427,12 @@ fn withdraw_in(
     reached
         .into_iter()
         .map(|(id, kind, subject, conversation)| {
+            let retracted = ContributionKind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("event kind {kind:?}")))?;
+            let payload = EventPayload::Retraction(RetractionPayload {
+                retracts: parse_uuid(&id)?,
+                kind: Some(retracted),
+            });
             tx.execute("DELETE FROM contribution_events WHERE id = ?1", [&id])?;
             insert_event(
                 tx,
@@ -435,7 +441,7 @@ fn withdraw_in(
                     kind: ContributionKind::Retraction,
                     subject_id: parse_uuid(&subject)?,
                     conversation_id: parse_uuid(&conversation)?,
-                    payload: json!({ "retracts": id, "kind": kind }).to_string(),
+                    payload: payload.to_json(),
                     // Queued, not private: the person consented to sharing what is retracted,
                     // and the retraction is what honours taking it back on the server.
                     state: ConsentState::Queued,

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oa_types::{
-    ContributionKind, ConversationDetail, ConversationListEntry, ConversationSummary, Message,
+    ConversationDetail, ConversationListEntry, ConversationSummary, EventPayload, Message,
     Provenance, Role, Uuid,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -320,20 +320,9 @@ pub(crate) fn insert_message(tx: &Transaction<'_>, m: &Message) -> Result<()> {
     if updated == 0 {
         return Err(not_found_conversation(m.conversation_id));
     }
-    let kind = if m.corrects.is_some() {
-        ContributionKind::Correction
-    } else {
-        ContributionKind::Message
-    };
-    record_event(
-        tx,
-        kind,
-        m.id,
-        m.conversation_id,
-        serde_json::to_value(m)
-            .map_err(|e| StoreError::InvalidInput(format!("message {}: {e}", m.id)))?,
-        m.created_at_ms,
-    )?;
+    // A correction when it corrects another reply.
+    let payload = EventPayload::message(m.clone());
+    record_event(tx, m.id, m.conversation_id, &payload, m.created_at_ms)?;
     Ok(())
 }
 

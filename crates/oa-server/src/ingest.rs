@@ -16,11 +16,11 @@ use std::collections::{HashMap, HashSet};
 use axum::Json;
 use axum::extract::State;
 use oa_types::{
-    ContributionKind, Emoji, EventResult, EventStatus, FeedbackError, INGEST_VERSION,
-    IngestRequest, IngestResponse, MAX_EVENTS_PER_BATCH, Message, Ranking, RejectionReason, Role,
-    SubmittedEvent, TaskKind, TextLabel, Thumbs, Uuid,
+    Emoji, EventPayload, EventResult, EventStatus, FeedbackError, INGEST_VERSION, IngestRequest,
+    IngestResponse, LabelsPayload, MAX_EVENTS_PER_BATCH, Message, PayloadError, Ranking,
+    RankingPayload, RatingPayload, ReactionOp, ReactionPayload, RejectionReason, RetractionPayload,
+    Role, SubmittedEvent, TaskKind, TextLabel, Uuid,
 };
-use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use sqlx::PgConnection;
 
@@ -94,69 +94,6 @@ pub(crate) async fn ingest(
     Ok(Json(IngestResponse { results }))
 }
 
-/// The kinds of payload the outbox writes, as the server reads them.
-#[derive(Debug)]
-enum Payload {
-    Message(Box<Message>),
-    Labels {
-        message_id: Uuid,
-        labels: serde_json::Map<String, serde_json::Value>,
-    },
-    Rating {
-        message_id: Uuid,
-        thumbs: Thumbs,
-    },
-    Ranking {
-        parent_id: Uuid,
-        ranking: Ranking,
-    },
-    Reaction {
-        message_id: Uuid,
-        emoji: String,
-        add: bool,
-    },
-    Retraction {
-        retracts: Uuid,
-    },
-}
-
-#[derive(Deserialize)]
-struct LabelsPayload {
-    message_id: Uuid,
-    labels: serde_json::Map<String, serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct RatingPayload {
-    message_id: Uuid,
-    thumbs: Thumbs,
-}
-
-#[derive(Deserialize)]
-struct RankingPayload {
-    message_id: Uuid,
-    ranking: Ranking,
-}
-
-#[derive(Deserialize)]
-struct ReactionPayload {
-    message_id: Uuid,
-    emoji: String,
-    op: ReactionOp,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum ReactionOp {
-    Add,
-    Remove,
-}
-
-#[derive(Deserialize)]
-struct RetractionPayload {
-    retracts: Uuid,
-}
-
 /// A refusal: the code and a sentence for the person.
 type Refusal = (RejectionReason, String);
 
@@ -179,28 +116,24 @@ fn check_time(what: &str, ms: i64) -> std::result::Result<(), Refusal> {
     }
 }
 
-fn parse_payload(event: &SubmittedEvent) -> std::result::Result<Payload, Refusal> {
+fn parse_payload(event: &SubmittedEvent) -> std::result::Result<EventPayload, Refusal> {
     check_time("event", event.created_at_ms)?;
-    let malformed = |error: serde_json::Error| {
-        refuse(
-            RejectionReason::MalformedPayload,
-            format!("the {} payload is not valid: {error}", event.kind.as_str()),
-        )
-    };
-    let payload = match event.kind {
-        ContributionKind::Message => {
-            let message: Message = serde_json::from_str(&event.payload).map_err(malformed)?;
-            if message.corrects.is_some() {
-                return Err(refuse(
-                    RejectionReason::MalformedPayload,
-                    "a message that corrects another is sent as a correction",
-                ));
-            }
-            Payload::Message(Box::new(message))
+    let payload = EventPayload::parse(event.kind, &event.payload).map_err(|error| {
+        let message = match error {
+            PayloadError::NotAnObject { .. } => "a payload is a JSON object".to_owned(),
+            error => error.to_string(),
+        };
+        refuse(RejectionReason::MalformedPayload, message)
+    })?;
+    match &payload {
+        EventPayload::Message(message) if message.corrects.is_some() => {
+            return Err(refuse(
+                RejectionReason::MalformedPayload,
+                "a message that corrects another is sent as a correction",
+            ));
         }
-        ContributionKind::Correction => {
+        EventPayload::Correction(message) => {
             // A reply a person wrote in the assistant's place, naming the reply it corrects.
-            let message: Message = serde_json::from_str(&event.payload).map_err(malformed)?;
             if message.corrects.is_none_or(|c| c == message.id) {
                 return Err(refuse(
                     RejectionReason::MalformedPayload,
@@ -213,63 +146,27 @@ fn parse_payload(event: &SubmittedEvent) -> std::result::Result<Payload, Refusal
                     "a correction is an assistant reply written by a person",
                 ));
             }
-            Payload::Message(Box::new(message))
         }
-        ContributionKind::Labels => {
-            let p: LabelsPayload = serde_json::from_str(&event.payload).map_err(malformed)?;
-            Payload::Labels {
-                message_id: p.message_id,
-                labels: p.labels,
-            }
-        }
-        ContributionKind::Rating => {
-            let p: RatingPayload = serde_json::from_str(&event.payload).map_err(malformed)?;
-            Payload::Rating {
-                message_id: p.message_id,
-                thumbs: p.thumbs,
-            }
-        }
-        ContributionKind::Ranking => {
-            let p: RankingPayload = serde_json::from_str(&event.payload).map_err(malformed)?;
-            Payload::Ranking {
-                parent_id: p.message_id,
-                ranking: p.ranking,
-            }
-        }
-        ContributionKind::Reaction => {
-            let p: ReactionPayload = serde_json::from_str(&event.payload).map_err(malformed)?;
-            Payload::Reaction {
-                message_id: p.message_id,
-                emoji: p.emoji,
-                add: matches!(p.op, ReactionOp::Add),
-            }
-        }
-        ContributionKind::Retraction => {
-            let p: RetractionPayload = serde_json::from_str(&event.payload).map_err(malformed)?;
-            Payload::Retraction {
-                retracts: p.retracts,
-            }
-        }
-    };
+        _ => {}
+    }
     // Everything but a retraction is about the event's subject message.
-    let about = match &payload {
-        Payload::Message(m) => Some(m.id),
-        Payload::Labels { message_id, .. }
-        | Payload::Rating { message_id, .. }
-        | Payload::Reaction { message_id, .. } => Some(*message_id),
-        Payload::Ranking { parent_id, .. } => Some(*parent_id),
-        Payload::Retraction { .. } => None,
-    };
-    if about.is_some_and(|id| id != event.subject_id) {
+    if payload
+        .subject_id()
+        .is_some_and(|id| id != event.subject_id)
+    {
         return Err(refuse(
             RejectionReason::SubjectMismatch,
             "the payload is about another message than the event's subject",
         ));
     }
-    if let Payload::Message(m) = &payload {
+    let message = match &payload {
+        EventPayload::Message(m) | EventPayload::Correction(m) => Some(m),
+        _ => None,
+    };
+    if let Some(m) = message {
         check_time("message", m.created_at_ms)?;
     }
-    if let Payload::Message(m) = &payload
+    if let Some(m) = message
         && m.conversation_id != event.conversation_id
     {
         return Err(refuse(
@@ -380,7 +277,7 @@ async fn ingest_batch(
         }
     }
 
-    let parsed: Vec<std::result::Result<Payload, Refusal>> =
+    let parsed: Vec<std::result::Result<EventPayload, Refusal>> =
         events.iter().map(parse_payload).collect();
 
     // Everything the payloads refer to, read at once.
@@ -390,7 +287,7 @@ async fn ingest_batch(
     let mut text_hashes: Vec<Vec<u8>> = Vec::new();
     for payload in parsed.iter().flatten() {
         match payload {
-            Payload::Message(m) => {
+            EventPayload::Message(m) | EventPayload::Correction(m) => {
                 referenced.push(m.id);
                 referenced.extend(m.parent_id);
                 referenced.extend(m.corrects);
@@ -398,14 +295,22 @@ async fn ingest_batch(
                     text_hashes.push(hash);
                 }
             }
-            Payload::Labels { message_id, .. }
-            | Payload::Rating { message_id, .. }
-            | Payload::Reaction { message_id, .. } => referenced.push(*message_id),
-            Payload::Ranking { parent_id, .. } => {
+            EventPayload::Labels(LabelsPayload { message_id, .. })
+            | EventPayload::Rating(RatingPayload { message_id, .. })
+            | EventPayload::Reaction(ReactionPayload { message_id, .. }) => {
+                referenced.push(*message_id)
+            }
+            // A ranking's `message_id` is the parent whose replies it ranks.
+            EventPayload::Ranking(RankingPayload {
+                message_id: parent_id,
+                ..
+            }) => {
                 referenced.push(*parent_id);
                 ranking_parents.push(*parent_id);
             }
-            Payload::Retraction { retracts } => retract_targets.push(*retracts),
+            EventPayload::Retraction(RetractionPayload { retracts, .. }) => {
+                retract_targets.push(*retracts)
+            }
         }
     }
     let task_ids: Vec<Uuid> = events.iter().filter_map(|e| e.task_id).collect();
@@ -768,7 +673,7 @@ struct Check<'a> {
 }
 
 impl Check<'_> {
-    fn apply(&mut self, index: usize, payload: Payload) -> std::result::Result<(), Refusal> {
+    fn apply(&mut self, index: usize, payload: EventPayload) -> std::result::Result<(), Refusal> {
         let task = self.task()?;
         // PostgreSQL's text and jsonb cannot hold NUL, wherever it hides in the payload.
         if self.event.payload.contains("\\u0000") {
@@ -777,7 +682,7 @@ impl Check<'_> {
                 "the payload contains a NUL character",
             ));
         }
-        // The struct above skipped the fields it does not know without checking their text;
+        // The typed parse skipped the fields it does not know without checking their text;
         // PostgreSQL's jsonb refuses a lone surrogate anywhere, which would fail the whole
         // batch. One full parse refuses such an event alone.
         if let Err(error) = serde_json::from_str::<serde_json::Value>(&self.event.payload) {
@@ -786,20 +691,14 @@ impl Check<'_> {
                 format!("the payload is not valid JSON text: {error}"),
             ));
         }
-        // The payload parsed into its struct above; serde also reads structs from JSON arrays,
-        // so make sure it is an object, as the database requires.
-        if !self.event.payload.trim_start().starts_with('{') {
-            return Err(refuse(
-                RejectionReason::MalformedPayload,
-                "a payload is a JSON object",
-            ));
-        }
         match payload {
-            Payload::Message(message) => self.message(&message, task.as_ref())?,
-            Payload::Labels { message_id, labels } => {
+            EventPayload::Message(message) | EventPayload::Correction(message) => {
+                self.message(&message, task.as_ref())?
+            }
+            EventPayload::Labels(LabelsPayload { message_id, labels }) => {
                 self.labels(message_id, &labels, task.as_ref())?
             }
-            Payload::Rating { message_id, thumbs } => {
+            EventPayload::Rating(RatingPayload { message_id, thumbs }) => {
                 thumbs
                     .validate()
                     .map_err(|e| refuse(RejectionReason::InvalidRating, e.to_string()))?;
@@ -816,24 +715,25 @@ impl Check<'_> {
                     .reactions
                     .insert((message_id, off.to_owned()), None);
             }
-            Payload::Reaction {
+            EventPayload::Reaction(ReactionPayload {
                 message_id,
                 emoji,
-                add,
-            } => {
+                op,
+            }) => {
                 let emoji = Emoji::parse(&emoji)
                     .map_err(|e| refuse(RejectionReason::UnknownEmoji, e.to_string()))?;
                 self.no_task(task.as_ref())?;
                 self.judged(message_id, false)?;
                 self.writes.reactions.insert(
                     (message_id, emoji.code().to_owned()),
-                    add.then_some(self.event.id),
+                    (op == ReactionOp::Add).then_some(self.event.id),
                 );
             }
-            Payload::Ranking { parent_id, ranking } => {
-                self.ranking(parent_id, &ranking, task.as_ref())?
-            }
-            Payload::Retraction { retracts } => {
+            EventPayload::Ranking(RankingPayload {
+                message_id: parent_id,
+                ranking,
+            }) => self.ranking(parent_id, &ranking, task.as_ref())?,
+            EventPayload::Retraction(RetractionPayload { retracts, .. }) => {
                 self.no_task(task.as_ref())?;
                 match self.retract_owners.get(&retracts) {
                     Some(owner) if *owner != self.caller.account_id => {

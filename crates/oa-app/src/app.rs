@@ -288,7 +288,7 @@ impl App {
         self.with_store(move |s| {
             let event = s.event(id)?;
             let dismissed = Dismissed::new(s.dismissed_findings()?);
-            if let Some(redacted) = crate::review::redacted_payload(&event.payload, &dismissed) {
+            if let Some(redacted) = crate::review::redacted_payload(&event, &dismissed) {
                 s.redact_event(id, &redacted)?;
             }
             review_queue_of(s)

@@ -3,20 +3,21 @@
 //! the redaction that replaces it. Findings the person dismissed as "not personal" are set
 //! apart, unmarked and left as written, wherever the same text is found as the same kind.
 //!
-//! Only free text is scanned: message text, comments, reasons and titles. Ids, timestamps,
-//! roles, language tags and model names are never personal data of the writer, and a UUID or a
-//! timestamp would otherwise read as a phone number.
+//! Only free text is scanned: the fields [`EventPayload::free_text`] names (message text, a
+//! vote's reasons and comment). Ids, timestamps, roles, language tags and model names are never
+//! personal data of the writer, and a UUID or a timestamp would otherwise read as a phone
+//! number. A payload that does not read as its kind has no free text here; the server refuses
+//! it whole.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
-use oa_types::{ContributionEvent, PayloadFinding, ReviewGroup, ReviewItem, SubmittedEvent, Uuid};
+use oa_types::{
+    ContributionEvent, EventPayload, PayloadFinding, ReviewGroup, ReviewItem, SubmittedEvent, Uuid,
+};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// The keys whose string values are free text a person wrote (or a model wrote about them).
-const FREE_TEXT_KEYS: [&str; 3] = ["text", "comment", "title"];
-/// The key whose array items are free text.
-const FREE_TEXT_LISTS: [&str; 1] = ["reasons"];
 /// The title of a group whose conversation was deleted.
 const DELETED_TITLE: &str = "Deleted conversation";
 
@@ -97,18 +98,26 @@ pub(crate) fn review_groups(
 
 /// One event with its exact outgoing content and the personal data in it.
 pub(crate) fn review_item(event: ContributionEvent, dismissed: &Dismissed) -> ReviewItem {
-    // The envelope the sync client sends, so that whatever it carries is shown; only the
-    // payload, which travels as JSON text, is shown as the JSON it holds.
-    let mut envelope = serde_json::to_value(SubmittedEvent::from(&event)).unwrap_or(Value::Null);
-    if let Some(payload) = envelope.get_mut("payload")
-        && let Ok(parsed) = serde_json::from_str::<Value>(&event.payload)
-    {
-        *payload = parsed;
-    }
-    let payload_json = serde_json::to_string_pretty(&envelope).unwrap_or_default();
+    let (payload_json, free_text) = shown(&event);
     let mut findings = Vec::new();
-    let mut cursor = 0;
-    locate(&envelope, &payload_json, &mut cursor, false, &mut findings);
+    for range in free_text {
+        let Some(text) = unescape(&payload_json[range.clone()]) else {
+            continue;
+        };
+        for found in oa_privacy::scan(&text) {
+            // The shown text is serde_json's, which escapes character by character: the offset
+            // of a finding is the length of the escaped text before it.
+            let start = range.start + escaped(&text[..found.start]).len();
+            let end = start + escaped(&text[found.start..found.end]).len();
+            findings.push(PayloadFinding {
+                kind: found.kind.as_str().to_owned(),
+                description: found.kind.description().to_owned(),
+                start,
+                end,
+                text: found.text,
+            });
+        }
+    }
     let (dismissed, findings) = findings
         .into_iter()
         .partition(|f| dismissed.covers(&f.kind, &f.text));
@@ -120,128 +129,94 @@ pub(crate) fn review_item(event: ContributionEvent, dismissed: &Dismissed) -> Re
     }
 }
 
+/// The envelope the sync client sends, pretty-printed so that whatever it carries is shown,
+/// with the payload (which travels as JSON text) shown as the JSON it holds; and where the
+/// payload's free text is in it.
+fn shown(event: &ContributionEvent) -> (String, Vec<Range<usize>>) {
+    let mut envelope = serde_json::to_value(SubmittedEvent::from(event)).unwrap_or(Value::Null);
+    let Ok(payload) = serde_json::from_str::<Value>(&event.payload) else {
+        // Not JSON: shown as the text it is.
+        return (
+            serde_json::to_string_pretty(&envelope).unwrap_or_default(),
+            Vec::new(),
+        );
+    };
+    envelope["payload"] = Value::Null;
+    let outer = serde_json::to_string_pretty(&envelope).unwrap_or_default();
+    const SLOT: &str = "\"payload\": null";
+    let Some(slot) = outer.find(SLOT) else {
+        return (outer, Vec::new());
+    };
+    // The payload pretty-printed one level in, as it stands inside the envelope: its lines
+    // move two spaces right (JSON strings hold no raw line breaks, so no text changes).
+    let inner = serde_json::to_string_pretty(&payload)
+        .unwrap_or_default()
+        .replace('\n', "\n  ");
+    let at = slot + SLOT.len() - "null".len();
+    let free_text = EventPayload::parse(event.kind, &event.payload)
+        .map(|typed| typed.free_text(&inner))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(range, _)| range.start + at..range.end + at)
+        .collect();
+    let shown = format!("{}{inner}{}", &outer[..at], &outer[slot + SLOT.len()..]);
+    (shown, free_text)
+}
+
 /// The event's payload with every finding in its free text replaced by a placeholder (those
 /// dismissed as not personal left as written), or `None` when there is nothing to replace.
-pub(crate) fn redacted_payload(payload: &str, dismissed: &Dismissed) -> Option<String> {
-    let mut value: Value = serde_json::from_str(payload).ok()?;
+/// Every byte outside the replaced text stays as it was.
+pub(crate) fn redacted_payload(event: &ContributionEvent, dismissed: &Dismissed) -> Option<String> {
+    let payload = EventPayload::parse(event.kind, &event.payload).ok()?;
+    let mut redacted = event.payload.clone();
     let mut changed = false;
-    redact_value(&mut value, false, dismissed, &mut changed);
-    changed.then(|| value.to_string())
-}
-
-fn redact_value(value: &mut Value, free_text: bool, dismissed: &Dismissed, changed: &mut bool) {
-    match value {
-        Value::String(text) if free_text => {
-            let mut found = oa_privacy::scan(text);
-            found.retain(|f| !dismissed.covers(f.kind.as_str(), &f.text));
-            if !found.is_empty() {
-                *text = oa_privacy::redact(text, &found);
-                *changed = true;
-            }
+    // From the end, so that the ranges before each replacement still hold.
+    for (range, _) in payload.free_text(&event.payload).into_iter().rev() {
+        let Some(text) = unescape(&event.payload[range.clone()]) else {
+            continue;
+        };
+        let mut found = oa_privacy::scan(&text);
+        found.retain(|f| !dismissed.covers(f.kind.as_str(), &f.text));
+        if !found.is_empty() {
+            redacted.replace_range(range, &escaped(&oa_privacy::redact(&text, &found)));
+            changed = true;
         }
-        Value::Array(items) => {
-            for item in items {
-                redact_value(item, free_text, dismissed, changed);
-            }
-        }
-        Value::Object(map) => {
-            for (key, item) in map.iter_mut() {
-                redact_value(item, is_free_text(key, item), dismissed, changed);
-            }
-        }
-        _ => {}
     }
+    changed.then_some(redacted)
 }
 
-fn is_free_text(key: &str, value: &Value) -> bool {
-    match value {
-        Value::String(_) => FREE_TEXT_KEYS.contains(&key),
-        Value::Array(_) => FREE_TEXT_LISTS.contains(&key),
-        _ => false,
-    }
+/// The text a JSON string's contents (escaped, without quotes) hold.
+fn unescape(contents: &str) -> Option<String> {
+    serde_json::from_str(&format!("\"{contents}\"")).ok()
 }
 
-/// Walks `value` in the order `rendered` (its pretty JSON) prints it, moving `cursor` past each
-/// key and string, and records the findings in free text with offsets into `rendered`. JSON
-/// escaping works character by character, so the offset of a finding inside a rendered string
-/// is the length of the escaped text before it.
-fn locate(
-    value: &Value,
-    rendered: &str,
-    cursor: &mut usize,
-    free_text: bool,
-    findings: &mut Vec<PayloadFinding>,
-) {
-    match value {
-        Value::String(text) => {
-            let Some(at) = find_from(rendered, cursor, &escaped(text, true)) else {
-                return;
-            };
-            if !free_text {
-                return;
-            }
-            for found in oa_privacy::scan(text) {
-                let start = at + 1 + escaped(&text[..found.start], false).len();
-                let end = start + escaped(&text[found.start..found.end], false).len();
-                findings.push(PayloadFinding {
-                    kind: found.kind.as_str().to_owned(),
-                    description: found.kind.description().to_owned(),
-                    start,
-                    end,
-                    text: found.text,
-                });
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                locate(item, rendered, cursor, free_text, findings);
-            }
-        }
-        Value::Object(map) => {
-            for (key, item) in map {
-                let _ = find_from(rendered, cursor, &format!("{}:", escaped(key, true)));
-                locate(item, rendered, cursor, is_free_text(key, item), findings);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Finds `needle` at or after `cursor`, and moves the cursor past it.
-fn find_from(haystack: &str, cursor: &mut usize, needle: &str) -> Option<usize> {
-    let at = *cursor + haystack.get(*cursor..)?.find(needle)?;
-    *cursor = at + needle.len();
-    Some(at)
-}
-
-/// `text` as JSON writes it, with or without the quotes.
-fn escaped(text: &str, quoted: bool) -> String {
+/// `text` as the contents of a JSON string, as serde_json writes it.
+fn escaped(text: &str) -> String {
     let json = serde_json::to_string(text).unwrap_or_default();
-    if quoted {
-        json
-    } else {
-        json[1..json.len() - 1].to_owned()
-    }
+    json[1..json.len() - 1].to_owned()
 }
 
 #[cfg(test)]
 mod tests {
-    use oa_types::{ConsentState, ContributionKind};
+    use oa_types::{ConsentState, ContributionKind, Message, Role};
     use serde_json::json;
 
     use super::*;
+
+    /// Its UUID ends in digits that would read as a phone number.
+    const SUBJECT: u128 = 5_551_234_567;
 
     fn none() -> Dismissed {
         Dismissed::new(HashSet::new())
     }
 
-    fn event(payload: Value) -> ContributionEvent {
+    fn event(kind: ContributionKind, payload: String) -> ContributionEvent {
         ContributionEvent {
             id: Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
-            kind: ContributionKind::Message,
-            subject_id: Uuid::from_u128(5_551_234_567),
+            kind,
+            subject_id: Uuid::from_u128(SUBJECT),
             conversation_id: Uuid::from_u128(2),
-            payload: payload.to_string(),
+            payload,
             state: ConsentState::Private,
             rejection_reason: None,
             created_at_ms: 1_764_000_000_000,
@@ -250,10 +225,34 @@ mod tests {
         }
     }
 
+    /// A prompt, with the payload the outbox writes for it.
+    fn prompt(text: &str) -> ContributionEvent {
+        let message = Message {
+            id: Uuid::from_u128(SUBJECT),
+            conversation_id: Uuid::from_u128(2),
+            parent_id: None,
+            role: Role::Prompter,
+            text: text.to_owned(),
+            created_at_ms: 1_764_000_000_000,
+            provenance: None,
+            corrects: None,
+        };
+        event(
+            ContributionKind::Message,
+            EventPayload::message(message).to_json(),
+        )
+    }
+
+    /// A thumbs vote on the subject.
+    fn vote(thumbs: Value) -> ContributionEvent {
+        let payload = json!({ "message_id": Uuid::from_u128(SUBJECT), "thumbs": thumbs });
+        event(ContributionKind::Rating, payload.to_string())
+    }
+
     #[test]
     fn findings_point_at_the_data_in_the_pretty_payload_despite_escapes() {
-        let text = "He said \"hi\"\n\tand: mail jane.doe@example.com, call +1 415 555 0142";
-        let item = review_item(event(json!({ "role": "prompter", "text": text })), &none());
+        let text = "Zoë said \"hi\"\n\tand: mail jane.doe@mailbox.org, call +1 415 555 0142";
+        let item = review_item(prompt(text), &none());
         let cut: Vec<(&str, &str)> = item
             .findings
             .iter()
@@ -262,12 +261,30 @@ mod tests {
         assert_eq!(
             cut,
             [
-                ("email", "jane.doe@example.com"),
+                ("email", "jane.doe@mailbox.org"),
                 ("phone", "+1 415 555 0142")
             ]
         );
         assert_eq!(item.findings[0].description, "e-mail address");
-        assert_eq!(item.findings[0].text, "jane.doe@example.com");
+        assert_eq!(item.findings[0].text, "jane.doe@mailbox.org");
+    }
+
+    #[test]
+    fn the_payload_is_shown_as_serde_json_prints_it_inside_the_envelope() {
+        let event = vote(json!({ "vote": "-1", "reasons": ["wrong"], "comment": "a@b.org" }));
+        let item = review_item(event.clone(), &none());
+        let mut envelope = serde_json::to_value(SubmittedEvent::from(&event)).unwrap();
+        envelope["payload"] = serde_json::from_str(&event.payload).unwrap();
+        assert_eq!(
+            item.payload_json,
+            serde_json::to_string_pretty(&envelope).unwrap()
+        );
+        let found: Vec<&str> = item
+            .findings
+            .iter()
+            .map(|f| &item.payload_json[f.start..f.end])
+            .collect();
+        assert_eq!(found, ["a@b.org"]);
     }
 
     #[test]
@@ -282,13 +299,13 @@ mod tests {
     fn a_dismissed_finding_is_set_apart_and_left_as_written() {
         let text = "He said \"mail a@b.org\" or call +1 415 555 0142";
         let dismissed = Dismissed::new(HashSet::from([("email".to_owned(), text_hash("a@b.org"))]));
-        let item = review_item(event(json!({ "text": text })), &dismissed);
+        let item = review_item(prompt(text), &dismissed);
         let kinds = |f: &[PayloadFinding]| f.iter().map(|f| f.kind.clone()).collect::<Vec<_>>();
         assert_eq!(kinds(&item.findings), ["phone"]);
         assert_eq!(kinds(&item.dismissed), ["email"]);
         let e = &item.dismissed[0];
         assert_eq!(&item.payload_json[e.start..e.end], "a@b.org");
-        let redacted = redacted_payload(&json!({ "text": text }).to_string(), &dismissed).unwrap();
+        let redacted = redacted_payload(&prompt(text), &dismissed).unwrap();
         assert!(
             redacted.contains("a@b.org") && redacted.contains("[phone]"),
             "{redacted}"
@@ -296,8 +313,22 @@ mod tests {
     }
 
     #[test]
+    fn a_redaction_changes_the_free_text_and_no_other_byte() {
+        let text = "Zoë \"here\": mail zoe@example.com";
+        let original = prompt(text);
+        let redacted = redacted_payload(&original, &none()).unwrap();
+        let expected = original.payload.replace("zoe@example.com", "[email]");
+        assert_eq!(redacted, expected);
+        let typed = EventPayload::parse(ContributionKind::Message, &redacted).unwrap();
+        let EventPayload::Message(message) = typed else {
+            panic!("a message: {redacted}");
+        };
+        assert_eq!(message.text, "Zoë \"here\": mail [email]");
+    }
+
+    #[test]
     fn the_payload_shown_is_the_event_the_sync_client_sends() {
-        let item = review_item(event(json!({ "role": "prompter", "text": "hi" })), &none());
+        let item = review_item(prompt("hi"), &none());
         let mut shown: Value = serde_json::from_str(&item.payload_json).unwrap();
         // On the wire the payload is the JSON text itself; shown, it is that JSON.
         shown["payload"] = Value::String(shown["payload"].to_string());
@@ -308,43 +339,44 @@ mod tests {
     #[test]
     fn ids_timestamps_and_roles_are_never_flagged() {
         let item = review_item(
-            event(json!({
-                "message_id": "00000000-0000-0000-0000-00014b5b0c27",
-                "thumbs": { "vote": "-1", "reasons": ["wrong"], "comment": null },
-                "created_at_ms": 1_764_000_000_000_i64,
-            })),
+            vote(json!({ "vote": "-1", "reasons": ["wrong"], "comment": null })),
             &none(),
         );
+        assert!(item.findings.is_empty(), "{:?}", item.findings);
+        let item = review_item(prompt("Nothing personal here"), &none());
         assert!(item.findings.is_empty(), "{:?}", item.findings);
     }
 
     #[test]
     fn comments_and_reasons_are_scanned_and_redacted() {
-        let payload = json!({
-            "thumbs": { "vote": "-1", "reasons": ["see 10.0.0.7"], "comment": "me: a@b.org" },
-        });
-        let item = review_item(event(payload.clone()), &none());
+        let event =
+            vote(json!({ "vote": "-1", "reasons": ["see 10.0.0.7"], "comment": "me: a@b.org" }));
+        let item = review_item(event.clone(), &none());
         let mut kinds: Vec<&str> = item.findings.iter().map(|f| f.kind.as_str()).collect();
         kinds.sort_unstable();
         assert_eq!(kinds, ["email", "ip"]);
-        let redacted = redacted_payload(&payload.to_string(), &none()).unwrap();
+        let redacted = redacted_payload(&event, &none()).unwrap();
         assert!(
             redacted.contains("[email]") && redacted.contains("[ip]"),
             "{redacted}"
         );
         assert!(!redacted.contains("a@b.org"));
+        let again = ContributionEvent {
+            payload: redacted,
+            ..event
+        };
         assert!(
-            redacted_payload(&redacted, &none()).is_none(),
+            redacted_payload(&again, &none()).is_none(),
             "nothing left to redact"
         );
     }
 
     #[test]
     fn groups_put_the_newest_conversation_first_and_name_deleted_ones() {
-        let mut old = event(json!({ "text": "old" }));
+        let mut old = prompt("old");
         old.conversation_id = Uuid::from_u128(7);
         old.created_at_ms = 1;
-        let new = event(json!({ "text": "new" }));
+        let new = prompt("new");
         let titles = HashMap::from([(Uuid::from_u128(2), "Kept".to_owned())]);
         let groups = review_groups(vec![old, new], &titles, &none());
         let names: Vec<&str> = groups.iter().map(|g| g.title.as_str()).collect();

@@ -16,7 +16,7 @@ fn open(dir: &std::path::Path) -> App {
 }
 
 const TEXT: &str =
-    "Plan a \"surprise\" party.\nMail me at jane.doe@example.com or call +1 415 555 0142.";
+    "Plan a \"surprise\" party.\nMail me at jane.okafor@example.com or call +1 415 555 0142.";
 
 #[tokio::test]
 async fn personal_data_is_marked_redacted_and_shared_only_when_asked() {
@@ -46,7 +46,7 @@ async fn personal_data_is_marked_redacted_and_shared_only_when_asked() {
     assert_eq!(
         marked,
         [
-            ("email", "jane.doe@example.com"),
+            ("email", "jane.okafor@example.com"),
             ("phone", "+1 415 555 0142")
         ]
     );

@@ -189,7 +189,7 @@ async fn review_and_share() -> Result<()> {
     let app = AppUnderTest::start_ready(&display, &launch).await?;
     ask(
         &app,
-        "Reach me at jane.doe@example.com or +1 415 555 0142. Say hello.",
+        "Reach me at jane.okafor@example.com or +1 415 555 0142. Say hello.",
     )
     .await?;
 
@@ -209,7 +209,7 @@ async fn review_and_share() -> Result<()> {
     let phone = app
         .text_of(&format!("{prompt} mark.pii[data-kind='phone']"), SHORT)
         .await?;
-    ensure!(email == "jane.doe@example.com", "email marked: {email:?}");
+    ensure!(email == "jane.okafor@example.com", "email marked: {email:?}");
     ensure!(phone == "+1 415 555 0142", "phone marked: {phone:?}");
     let id = app.attr(prompt, "data-id").await?;
     let item = format!(".review-item[data-id='{id}']");

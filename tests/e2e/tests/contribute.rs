@@ -209,7 +209,10 @@ async fn review_and_share() -> Result<()> {
     let phone = app
         .text_of(&format!("{prompt} mark.pii[data-kind='phone']"), SHORT)
         .await?;
-    ensure!(email == "jane.okafor@example.com", "email marked: {email:?}");
+    ensure!(
+        email == "jane.okafor@example.com",
+        "email marked: {email:?}"
+    );
     ensure!(phone == "+1 415 555 0142", "phone marked: {phone:?}");
     let id = app.attr(prompt, "data-id").await?;
     let item = format!(".review-item[data-id='{id}']");

@@ -109,8 +109,8 @@ async fn a_rated_corrected_and_ranked_chat_ends_up_in_the_oasst_export() -> Resu
 }
 
 async fn whole_system() -> Result<()> {
-    // A server whose trees finish with one person's work: no reviews needed, ranked once the
-    // tree has five messages, one ranking per parent.
+    // A server whose trees finish quickly: no reviews needed, ranked once the tree has five
+    // messages, one ranking (through a task, as only those count) per parent.
     let server = oa_server::testing::TestServer::start_with(oa_server::Config {
         tree: oa_server::TreePolicy {
             reviews_initial_prompt: 0,
@@ -188,6 +188,67 @@ async fn whole_system() -> Result<()> {
     ensure!(!status.contains("refused"), "nothing refused: {status:?}");
     app.press(&Key::Escape.to_string()).await?;
     app.quit().await?;
+
+    // Iris's own ranking reached the server; being her own, it counts toward nothing. Kai, who
+    // the server asks to rank the answers, agrees with her, and that finishes the tree.
+    let own: i64 = sqlx::query_scalar("SELECT count(*) FROM rankings WHERE NOT leased")
+        .fetch_one(server.pool())
+        .await?;
+    ensure!(own == 1, "Iris's ranking is on the server: {own}");
+    let client = oa_sync::ServerClient::new(&server.base_url())?;
+    let kai = client
+        .register(&oa_types::RegisterRequest {
+            display_name: "Kai".into(),
+            password: "a long enough passphrase".into(),
+            device_name: "laptop".into(),
+        })
+        .await?;
+    let task = client
+        .lease_tasks(
+            &kai.token,
+            &oa_types::LeaseRequest {
+                count: 1,
+                kinds: vec![oa_types::TaskKind::RankReplies],
+            },
+        )
+        .await?
+        .tasks
+        .pop()
+        .context("a ranking task for the shared chat")?;
+    let parent = task.message_id.context("the task names its parent")?;
+    let mut order: Vec<oa_types::Uuid> = best_first
+        .iter()
+        .map(|id| id.parse())
+        .collect::<Result<_, _>>()?;
+    let rest: Vec<oa_types::Uuid> = task
+        .replies
+        .iter()
+        .map(|r| r.id)
+        .filter(|id| !order.contains(id))
+        .collect();
+    order.extend(rest);
+    let ranking = oa_types::EventPayload::Ranking(oa_types::RankingPayload {
+        message_id: parent,
+        ranking: oa_types::Ranking::Ranked(order),
+    });
+    let results = client
+        .ingest(
+            &kai.token,
+            &[oa_types::SubmittedEvent {
+                id: oa_types::Uuid::now_v7(),
+                kind: oa_types::ContributionKind::Ranking,
+                subject_id: parent,
+                conversation_id: task.tree_id.unwrap_or(parent),
+                created_at_ms: 1_764_000_000_000,
+                payload: ranking.to_json(),
+                task_id: Some(task.id),
+            }],
+        )
+        .await?;
+    ensure!(
+        results[0].status == oa_types::EventStatus::Accepted,
+        "{results:?}"
+    );
 
     // The dataset, as `oa-server export` writes it.
     let out = tempfile::tempdir()?;

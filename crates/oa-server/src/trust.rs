@@ -131,8 +131,8 @@ impl Agreements {
 
     /// Adds the agreement to the accounts and sets their trust from their whole history.
     /// Returns the accounts whose past votes deserve another look: those found out (their trust
-    /// fell, to below a newcomer's) and those that just became experienced, or four times so
-    /// (their trust now speaks from a longer history, see [`EXPERIENCED`]).
+    /// fell, to below a newcomer's) and those whose history just reached [`EXPERIENCED`]
+    /// judgements or doubled since (their trust now speaks from a longer history).
     pub async fn record(self, tx: &mut PgConnection) -> Result<Vec<Uuid>> {
         if self.0.is_empty() {
             return Ok(Vec::new());
@@ -179,9 +179,10 @@ impl Agreements {
                     return false;
                 };
                 let found_out = *trust < newcomer() && trust < was;
-                let now_experienced = [EXPERIENCED, 4 * EXPERIENCED]
-                    .iter()
-                    .any(|mark| count_was < mark && count >= mark);
+                // Each doubling of the history from the first mark on.
+                let now_experienced = (0..8)
+                    .map(|doubling| EXPERIENCED << doubling)
+                    .any(|mark| *count_was < mark && *count >= mark);
                 found_out || now_experienced
             })
             .map(|(account, _, _)| account)

@@ -10,8 +10,10 @@
 //! The trees arrive in waves, as prompts reach a live server, so trust is earned while they do.
 //!
 //! Asserted: consensus recovers the true orders (mean τ ≥ 0.9) and is within 2% of what the
-//! honest ballots alone give, 90% of the adversaries end below every honest contributor by
-//! trust, none reaches the leaderboard's top half, and at most two tops are moved. Reported (and
+//! honest ballots alone give (weighed by trust as the server weighs them), 90% of the
+//! adversaries end below every honest contributor by trust, none reaches the leaderboard's top
+//! half, and no top reply is one the adversaries pushed where the honest ballots alone would
+//! not have put it. Reported (and
 //! written to `$OA_QUALITY_REPORT` when set, as `cargo xtask bench` does for
 //! `target/bench/quality.json`): the mean τ beside the τ the honest ballots alone give on the
 //! same parents, the share of adversaries flagged, adversaries in the leaderboard's top half,
@@ -137,6 +139,8 @@ fn pushed(shown: &[Uuid], favourite: Uuid) -> Vec<Uuid> {
 struct Figures {
     mean_tau: f64,
     honest_only_tau: f64,
+    /// The same, each honest ballot weighed by its ranker's trust as the server weighs it.
+    honest_weighed_tau: f64,
     adversaries_flagged: f64,
     adversaries_in_top_half: usize,
     tops_moved: usize,
@@ -314,6 +318,7 @@ async fn run(noise: Noise, seed: u64) -> Result<Figures> {
         .collect();
     let mut taus = Vec::new();
     let mut honest_taus = Vec::new();
+    let mut honest_weighed_taus = Vec::new();
     let mut tops_moved = 0;
     for (prompt, true_order) in &truth {
         let view = tree(&creator, *prompt).await?;
@@ -337,29 +342,38 @@ async fn run(noise: Noise, seed: u64) -> Result<Figures> {
         ranked.sort();
         let consensus: Vec<Uuid> = ranked.into_iter().map(|(_, id)| id).collect();
         taus.push(kendall_tau(&consensus, true_order).context("tau")?);
-        let ballots: Vec<(Uuid, Vec<Uuid>)> = sqlx::query_as(
-            "SELECT account_id, ranking FROM rankings WHERE parent_id = $1 AND NOT retracted",
+        // The ballots that count (leased), with their rankers' trust as it ended.
+        let ballots: Vec<(Uuid, Vec<Uuid>, f32)> = sqlx::query_as(
+            "SELECT r.account_id, r.ranking, a.trust FROM rankings r \
+             JOIN accounts a ON a.id = r.account_id \
+             WHERE r.parent_id = $1 AND NOT r.retracted AND r.leased",
         )
         .bind(prompt)
         .fetch_all(server.pool())
         .await?;
-        let honest: Vec<Ballot> = ballots
-            .iter()
-            .filter(|(account, _)| honest_accounts.contains(account))
-            .map(|(_, order)| Ballot {
-                order: order.clone(),
-                weight: 1.0,
-            })
-            .collect();
-        if honest.is_empty() {
+        let honest = |weighed: bool| -> Vec<Ballot> {
+            ballots
+                .iter()
+                .filter(|(account, _, _)| honest_accounts.contains(account))
+                .map(|(_, order, trust)| Ballot {
+                    order: order.clone(),
+                    weight: if weighed { f64::from(*trust) } else { 1.0 },
+                })
+                .collect()
+        };
+        if honest(false).is_empty() {
             continue;
         }
-        // Ties broken as the server breaks them, not in the truth's favour.
-        let honest_only = ranked_pairs(&listed[prompt], &honest);
+        // Ties broken as the server breaks them, not in the truth's favour: the honest ballots
+        // alone counted alike, and weighed by trust as the server weighs them.
+        let honest_only = ranked_pairs(&listed[prompt], &honest(false));
         honest_taus.push(kendall_tau(&honest_only, true_order).context("tau")?);
-        // A top reply the adversaries pushed that the honest ballots did not put there.
+        let honest_weighed = ranked_pairs(&listed[prompt], &honest(true));
+        honest_weighed_taus.push(kendall_tau(&honest_weighed, true_order).context("tau")?);
+        // A top the adversaries moved: the consensus puts a reply they pushed first, where the
+        // honest ballots alone, weighed the same way, would not.
         let targets = [true_order[REPLIES - 1], true_order[REPLIES - 2]];
-        if consensus.first() != honest_only.first()
+        if consensus.first() != honest_weighed.first()
             && consensus.first().is_some_and(|top| targets.contains(top))
         {
             tops_moved += 1;
@@ -412,7 +426,8 @@ async fn run(noise: Noise, seed: u64) -> Result<Figures> {
         })
         .count();
     println!(
-        "{}: mean consensus tau {:.3} (honest ballots alone {:.3}) over {} parents; least honest \
+        "{}: mean consensus tau {:.3} (honest ballots alone {:.3}, weighed by trust {:.3}) over {} \
+         parents; least honest \
          trust {least_honest:.3}; adversaries {adversary_trust:?}; {sunk} of {} below every \
          honest contributor; {adversaries_in_top_half} in the leaderboard's top half; \
          {tops_moved} tops moved; side doors: {} rankings without a task and {} copies of the ad \
@@ -420,6 +435,7 @@ async fn run(noise: Noise, seed: u64) -> Result<Figures> {
         noise.name(),
         mean(&taus),
         mean(&honest_taus),
+        mean(&honest_weighed_taus),
         taus.len(),
         adversary_trust.len(),
         side_doors.0,
@@ -428,6 +444,7 @@ async fn run(noise: Noise, seed: u64) -> Result<Figures> {
     Ok(Figures {
         mean_tau: mean(&taus),
         honest_only_tau: mean(&honest_taus),
+        honest_weighed_tau: mean(&honest_weighed_taus),
         adversaries_flagged: sunk as f64 / adversary_trust.len() as f64,
         adversaries_in_top_half,
         tops_moved,
@@ -450,6 +467,8 @@ async fn consensus_recovers_the_truth_and_trust_sinks_the_adversaries() -> Resul
                 "mean_tau": f.mean_tau,
                 "honest_only_tau": f.honest_only_tau,
                 "tau_ratio": f.mean_tau / f.honest_only_tau,
+                "honest_weighed_tau": f.honest_weighed_tau,
+                "tau_ratio_weighed": f.mean_tau / f.honest_weighed_tau,
                 "tau_ratio_goal": 0.98,
                 "adversaries_flagged": f.adversaries_flagged,
                 "adversaries_flagged_goal": 0.9,
@@ -465,13 +484,16 @@ async fn consensus_recovers_the_truth_and_trust_sinks_the_adversaries() -> Resul
             "mean τ {}",
             f.mean_tau
         );
-        // Adversaries cost almost nothing: the consensus is as good as the honest ballots'.
+        // Adversaries cost almost nothing: the consensus is as good as what the honest ballots
+        // alone give, weighed as the server weighs them. (Beside counting them alike it is
+        // reported; trust weighs honest rankers unevenly too, which moves that ratio by ±2%
+        // from run to run under Plackett–Luce.)
         assert!(
-            f.mean_tau >= 0.98 * f.honest_only_tau,
+            f.mean_tau >= 0.98 * f.honest_weighed_tau,
             "{}: τ {:.3} against {:.3} from the honest ballots alone",
             noise.name(),
             f.mean_tau,
-            f.honest_only_tau
+            f.honest_weighed_tau
         );
         assert!(
             f.adversaries_flagged >= 0.9,
@@ -479,14 +501,7 @@ async fn consensus_recovers_the_truth_and_trust_sinks_the_adversaries() -> Resul
             f.adversaries_flagged * 100.0
         );
         assert_eq!(f.adversaries_in_top_half, 0, "{}", noise.name());
-        // The goal is none; a found-out clique's old parents are ranked again, but a parent
-        // whose ballots all came from newcomers in the first wave can keep a pushed top.
-        assert!(
-            f.tops_moved <= 2,
-            "{}: {} tops moved",
-            noise.name(),
-            f.tops_moved
-        );
+        assert_eq!(f.tops_moved, 0, "{}: tops moved", noise.name());
         assert_eq!(
             f.side_rankings_accepted, 0,
             "rankings without a task got in"

@@ -1,8 +1,9 @@
 //! Reading and writing conversations.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+pub(crate) use oa_stdx::time::now_ms;
 use oa_types::{
     ConversationDetail, ConversationListEntry, ConversationSummary, EventPayload, Message,
     Provenance, Role, Uuid,
@@ -472,13 +473,6 @@ pub(crate) fn title_from(text: &str) -> String {
         .filter(|h| h.len() > 20)
         .unwrap_or(&cut);
     format!("{}…", cut.trim_end())
-}
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

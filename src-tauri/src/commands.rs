@@ -5,14 +5,15 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use oa_app::App;
 use oa_types::{
     AccountStatus, AppError, AppSettings, CatalogEntry, ChatEvent, CompareSet,
     ConversationListEntry, ConversationSettings, ConversationTreePath, DeviceSupport,
-    DownloadEvent, InstalledModel, Labels, LeaderboardWindow, LinkAccount, MessageFeedback,
-    ModelStatus, Ranking, Regenerate, ReviewGroup, SamplerParams, SearchHit, SendMessage, Standing,
-    SyncStatus, TaskAnswer, TaskQueue, Thumbs, Uuid,
+    DownloadEvent, InstalledModel, Labels, LeaderboardWindow, LinkAccount, Message,
+    MessageFeedback, ModelStatus, Ranking, Regenerate, ReviewGroup, SamplerParams, SearchHit,
+    SendMessage, Standing, SyncStatus, TaskAnswer, TaskQueue, Thumbs, Uuid,
 };
 use tauri::State;
 use tauri::ipc::Channel;
@@ -94,31 +95,75 @@ pub(crate) async fn search(app: AppState<'_>, query: String) -> Result<Vec<Searc
     Ok(app.search(query, SEARCH_LIMIT).await?)
 }
 
-/// Sends a prompt (or an edited version of one); the reply streams through `on_event` and the
-/// call returns when it is stored.
+/// Sends a prompt (or an edited version of one); the reply's tokens stream through `on_event`
+/// and the call answers with the stored reply.
 #[tauri::command]
 pub(crate) async fn send_message(
     app: AppState<'_>,
     request: SendMessage,
     on_event: Channel<ChatEvent>,
-) -> Result<(), AppError> {
+) -> Result<Message, AppError> {
     let app = app.inner().clone();
-    app.send_message(request, move |event| on_event.send(event).is_ok())
-        .await?;
-    Ok(())
+    let mut stream = ReplyStream::new(on_event);
+    let reply = app
+        .send_message(request, |event| stream.forward(event))
+        .await;
+    stream.answered(reply)
 }
 
-/// Answers a prompt again; streams like `send_message`.
+/// Answers a prompt again; streams and answers like `send_message`.
 #[tauri::command]
 pub(crate) async fn regenerate(
     app: AppState<'_>,
     request: Regenerate,
     on_event: Channel<ChatEvent>,
-) -> Result<(), AppError> {
+) -> Result<Message, AppError> {
     let app = app.inner().clone();
-    app.regenerate(request, move |event| on_event.send(event).is_ok())
-        .await?;
-    Ok(())
+    let mut stream = ReplyStream::new(on_event);
+    let reply = app.regenerate(request, |event| stream.forward(event)).await;
+    stream.answered(reply)
+}
+
+/// The channel a reply streams through. It carries the stored prompt and the tokens; the end
+/// (the stored reply or the error) is the command's own answer, so the UI needs no event to
+/// know that a reply is complete.
+struct ReplyStream {
+    channel: Channel<ChatEvent>,
+    /// When the last token went out, to log how long storing the reply took after it.
+    last_token: Option<Instant>,
+}
+
+impl ReplyStream {
+    fn new(channel: Channel<ChatEvent>) -> Self {
+        ReplyStream {
+            channel,
+            last_token: None,
+        }
+    }
+
+    /// Passes an event on; `false` once the UI no longer listens.
+    fn forward(&mut self, event: ChatEvent) -> bool {
+        match event {
+            ChatEvent::Finished { .. } | ChatEvent::Failed { .. } => true,
+            ChatEvent::Token(_) => {
+                self.last_token = Some(Instant::now());
+                self.channel.send(event).is_ok()
+            }
+            ChatEvent::Started { .. } => self.channel.send(event).is_ok(),
+        }
+    }
+
+    /// The command's answer; logs the time from the last token to it.
+    fn answered(self, reply: oa_app::Result<Message>) -> Result<Message, AppError> {
+        if let (Ok(reply), Some(last)) = (&reply, self.last_token) {
+            tracing::info!(
+                ms = format_args!("{:.1}", last.elapsed().as_secs_f64() * 1000.0),
+                reply = %reply.id,
+                "reply stored"
+            );
+        }
+        Ok(reply?)
+    }
 }
 
 /// Records a thumbs vote on a message; answers with its feedback now.

@@ -5,14 +5,13 @@
 //! each sibling once as the store requires. New answers are ordinary regenerations: they also
 //! appear as versions in the chat.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::rc::Rc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use oa_types::{ChatEvent, CompareSet, Message, Ranking, Regenerate, Uuid};
 
-use crate::clock::sleep;
 use crate::ipc::{self, ReplyRequest};
 use crate::markdown;
 use crate::rank::{RankActions, RankCards, RankOrder};
@@ -20,8 +19,6 @@ use crate::state::AppState;
 
 /// How many answers compare mode offers to write.
 const ANSWER_COUNTS: [usize; 3] = [2, 3, 4];
-/// How long to wait for a reply's closing event after its command returned.
-const CLOSING_WAIT_MS: i32 = 5000;
 
 /// The compare page for one prompt.
 #[component]
@@ -77,14 +74,13 @@ pub fn ComparePage(
         spawn_local(async move {
             while count() < wanted.get_untracked() && !stop_asked.get_untracked() {
                 match write_one(conversation_id, prompt_id, streaming).await {
-                    Ok(Some(reply)) => set.update(|s| {
+                    Ok(reply) => set.update(|s| {
                         if let Some(s) = s {
                             s.replies.push(reply);
                             // The ranking kept before no longer names every answer.
                             s.ranking = None;
                         }
                     }),
-                    Ok(None) => break,
                     Err(message) => {
                         error.set(Some(message));
                         break;
@@ -260,41 +256,36 @@ pub fn ComparePage(
     }
 }
 
-/// Writes one more answer to the prompt, streaming its text into `streaming`. `Ok(None)` when
-/// the person stopped it before anything was stored.
+/// Writes one more answer to the prompt, streaming its text into `streaming`; answers with the
+/// stored reply (also one the person stopped), or the error to show.
 async fn write_one(
     conversation_id: Uuid,
     prompt_id: Uuid,
     streaming: RwSignal<Option<String>>,
-) -> Result<Option<Message>, String> {
+) -> Result<Message, String> {
     streaming.set(Some(String::new()));
     let request = Regenerate {
         conversation_id,
         prompt_id,
         sampler: None,
     };
-    let outcome = Rc::new(RefCell::new(None::<Result<Message, String>>));
+    // A token that trails the command's answer must not reach the next answer's card.
+    let answered = Rc::new(Cell::new(false));
     let on_event = {
-        let outcome = outcome.clone();
-        move |event| match event {
-            ChatEvent::Token(token) => streaming.update(|text| {
-                if let Some(text) = text {
-                    text.push_str(&token.text);
-                }
-            }),
-            ChatEvent::Finished { reply } => *outcome.borrow_mut() = Some(Ok(reply)),
-            ChatEvent::Failed { error } => *outcome.borrow_mut() = Some(Err(error.message)),
-            ChatEvent::Started { .. } => {}
+        let answered = answered.clone();
+        move |event| {
+            if let ChatEvent::Token(token) = event
+                && !answered.get()
+            {
+                streaming.update(|text| {
+                    if let Some(text) = text {
+                        text.push_str(&token.text);
+                    }
+                });
+            }
         }
     };
-    ipc::stream_reply(ReplyRequest::Regenerate(&request), on_event)
-        .await
-        .map_err(|e| e.message)?;
-    let mut waited = 0;
-    while outcome.borrow().is_none() && waited < CLOSING_WAIT_MS {
-        sleep(50).await;
-        waited += 50;
-    }
-    let result = outcome.borrow_mut().take();
-    result.transpose()
+    let reply = ipc::stream_reply(ReplyRequest::Regenerate(&request), on_event).await;
+    answered.set(true);
+    reply.map_err(|e| e.message)
 }

@@ -1,23 +1,24 @@
 //! Sending a prompt (or an edit of one, or asking again) and following its reply as it streams.
 //!
-//! [`Exchange`] turns the app's [`ChatEvent`]s into changes of the shared state and says what must
-//! be fetched again; [`send_draft`], [`edit_prompt`] and [`regenerate`] drive one exchange from
-//! the request to the stored reply, and [`stop`] ends the reply early.
+//! [`Exchange`] turns the app's [`ChatEvent`]s (the stored prompt, then the tokens) and the
+//! command's answer (the stored reply, or the error) into changes of the shared state and says
+//! what must be fetched again; [`send_draft`], [`edit_prompt`] and [`regenerate`] drive one
+//! exchange from the request to the stored reply, and [`stop`] ends the reply early.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use oa_types::{ChatEvent, ConversationSettings, ModelStatus, Regenerate, SendMessage, Uuid};
+use oa_types::{
+    ChatEvent, ConversationSettings, Message, ModelStatus, Regenerate, SendMessage, Uuid,
+};
 
 use crate::clock::sleep;
 use crate::ipc::{self, ReplyRequest};
 use crate::state::{AppState, LiveReply, MessageView};
 use crate::status::ReplyStats;
 
-/// How long to wait for the closing event after the command has returned.
-const CLOSING_EVENT_WAIT_MS: i32 = 2000;
 const WAIT_STEP_MS: i32 = 50;
 
 /// What must happen after an event, beyond the state change itself.
@@ -27,6 +28,9 @@ pub enum FollowUp {
     RefreshConversations,
     /// The list changed and the shown conversation has a new version of a message.
     RefreshWithVersions(Uuid),
+    /// The list changed and the shown conversation is read again: the reply was stored before
+    /// its prompt's `Started` arrived, so the thread has no bubble for it.
+    Reload(Uuid),
 }
 
 /// What an exchange asks for.
@@ -52,7 +56,7 @@ pub struct Exchange {
     bubble: Option<MessageView>,
     /// Milliseconds to the first token, once it arrived.
     first_token_ms: Option<u64>,
-    /// `Finished` or `Failed` arrived.
+    /// The command answered with the stored reply or an error; events after it are ignored.
     closed: bool,
 }
 
@@ -79,8 +83,12 @@ impl Exchange {
         self.closed
     }
 
-    /// Applies one event to the state.
+    /// Applies one streamed event to the state.
     pub fn apply(&mut self, event: ChatEvent, state: &AppState) -> Option<FollowUp> {
+        if self.closed {
+            // A channel message may trail the command's answer; the stored reply has it all.
+            return None;
+        }
         match event {
             ChatEvent::Started { prompt } => {
                 let bubble = MessageView::streaming(prompt.id);
@@ -139,59 +147,60 @@ impl Exchange {
                 }));
                 None
             }
-            ChatEvent::Finished { reply } => {
-                if let Some(bubble) = &self.bubble {
-                    bubble.finish(&reply);
-                }
+            // The command's answer ends the exchange (`finish`, `reject`); the app does not
+            // send these through the channel.
+            ChatEvent::Finished { .. } | ChatEvent::Failed { .. } => None,
+        }
+    }
 
-                match &reply.provenance {
-                    Some(provenance) => state
-                        .stats
-                        .set(Some(ReplyStats::from_provenance(provenance))),
-                    None => state.stats.update(|stats| {
-                        if let Some(stats) = stats {
-                            stats.streaming = false;
-                        }
-                    }),
+    /// The command answered with the stored reply: the bubble becomes that reply.
+    pub fn finish(&mut self, reply: &Message, state: &AppState) -> Option<FollowUp> {
+        if self.closed {
+            return None;
+        }
+        match &reply.provenance {
+            Some(provenance) => state
+                .stats
+                .set(Some(ReplyStats::from_provenance(provenance))),
+            None => state.stats.update(|stats| {
+                if let Some(stats) = stats {
+                    stats.streaming = false;
                 }
-                self.close(state);
-                if state.view_epoch.get_untracked() == self.epoch {
+            }),
+        }
+        self.close(state);
+        let shown = state.view_epoch.get_untracked() == self.epoch;
+        match &self.bubble {
+            Some(bubble) => {
+                bubble.finish(reply);
+                if shown {
                     Some(FollowUp::RefreshWithVersions(reply.conversation_id))
                 } else {
                     Some(FollowUp::RefreshConversations)
                 }
             }
-            ChatEvent::Failed { error } => {
-                if let Some(bubble) = &self.bubble {
-                    bubble.fail(error.message);
-                } else {
-                    state.notice.set(Some(error.message));
+            None if shown => {
+                if self.new_conversation {
+                    state.active.set(Some(reply.conversation_id));
                 }
-                self.close(state);
-                Some(FollowUp::RefreshConversations)
+                Some(FollowUp::Reload(reply.conversation_id))
             }
+            None => Some(FollowUp::RefreshConversations),
         }
     }
 
-    /// The command failed without a closing event: the error belongs to the bubble if there is
-    /// one. Returns `false` when the prompt never reached the app.
+    /// The command failed: the error belongs to the bubble if there is one (text that arrived
+    /// is kept). Returns `false` when the prompt never reached the app.
     pub fn reject(&mut self, message: String, state: &AppState) -> bool {
+        if self.closed {
+            return self.bubble.is_some();
+        }
+        self.close(state);
         let Some(bubble) = &self.bubble else {
             return false;
         };
-        if !self.closed {
-            bubble.fail(message);
-            self.close(state);
-        }
+        bubble.fail(message);
         true
-    }
-
-    /// The command returned but the closing event never came: keep what arrived.
-    pub fn abandon(&mut self, state: &AppState) {
-        if let Some(bubble) = &self.bubble {
-            bubble.state.set(crate::state::BubbleState::Done);
-        }
-        self.close(state);
     }
 
     fn close(&mut self, state: &AppState) {
@@ -211,6 +220,10 @@ fn follow_up(state: AppState, follow_up: Option<FollowUp>) {
         Some(FollowUp::RefreshWithVersions(conversation)) => {
             state.refresh_conversations();
             state.refresh_versions(conversation);
+        }
+        Some(FollowUp::Reload(conversation)) => {
+            state.refresh_conversations();
+            state.reload_thread(conversation);
         }
         None => {}
     }
@@ -335,18 +348,9 @@ async fn run(state: AppState, request: Request, draft: Option<String>) {
         Request::Regenerate(again) => ReplyRequest::Regenerate(again),
     };
     match ipc::stream_reply(reply, on_event).await {
-        Ok(()) => {
-            // Channel messages may trail the command's own answer.
-            let mut waited = 0;
-            while !exchange.borrow().closed() && waited < CLOSING_EVENT_WAIT_MS {
-                sleep(WAIT_STEP_MS).await;
-                waited += WAIT_STEP_MS;
-            }
-            let mut exchange = exchange.borrow_mut();
-            if !exchange.closed() {
-                exchange.abandon(&state);
-                state.refresh_conversations();
-            }
+        Ok(reply) => {
+            let next = exchange.borrow_mut().finish(&reply, &state);
+            follow_up(state, next);
         }
         Err(error) => {
             let handled = exchange.borrow_mut().reject(error.message.clone(), &state);
@@ -476,12 +480,7 @@ mod tests {
             stopped: false,
             dropped_messages: 0,
         });
-        let next = exchange.apply(
-            ChatEvent::Finished {
-                reply: reply.clone(),
-            },
-            &state,
-        );
+        let next = exchange.finish(&reply, &state);
         assert_eq!(next, Some(FollowUp::RefreshWithVersions(conversation)));
         assert!(exchange.closed());
         assert_eq!(
@@ -496,6 +495,31 @@ mod tests {
             (last.tokens, last.first_token_ms, last.streaming),
             (3, 100, false)
         );
+
+        // A token that trails the command's answer changes nothing.
+        assert_eq!(exchange.apply(token("!!", 3, 400), &state), None);
+        assert_eq!(
+            texts(&state)[1],
+            (Role::Assistant, "Hello!".to_owned(), BubbleState::Done)
+        );
+        assert!(!state.stats.get_untracked().unwrap().streaming);
+    }
+
+    #[test]
+    fn a_reply_answered_before_its_prompt_arrived_reloads_the_thread() {
+        let state = AppState::new();
+        let mut exchange = Exchange::new(state.view_epoch.get_untracked(), true, Ask::Prompt);
+        let conversation = Uuid::from_u128(6);
+        let prompt = message(Role::Prompter, conversation, "Hi");
+        let reply = message(Role::Assistant, conversation, "Hello");
+
+        let next = exchange.finish(&reply, &state);
+        assert_eq!(next, Some(FollowUp::Reload(conversation)));
+        assert_eq!(state.active.get_untracked(), Some(conversation));
+        // The late `Started` does not open a bubble that would never end.
+        assert_eq!(exchange.apply(ChatEvent::Started { prompt }, &state), None);
+        assert!(texts(&state).is_empty());
+        assert!(state.live.get_untracked().is_none());
     }
 
     #[test]
@@ -507,8 +531,11 @@ mod tests {
         let prompt = message(Role::Prompter, conversation, "Hi");
         assert_eq!(exchange.apply(ChatEvent::Started { prompt }, &state), None);
         exchange.apply(token("Par", 0, 10), &state);
-        let error = AppError::new(ErrorCode::Inference, "The engine stopped.");
-        exchange.apply(ChatEvent::Failed { error }, &state);
+        // The app's channel never carries the failure; the command's answer does.
+        let error = AppError::new(ErrorCode::Inference, "other");
+        assert_eq!(exchange.apply(ChatEvent::Failed { error }, &state), None);
+        assert!(!exchange.closed());
+        assert!(exchange.reject("The engine stopped.".into(), &state));
 
         assert_eq!(
             texts(&state)[1],
@@ -518,12 +545,7 @@ mod tests {
             .messages
             .with_untracked(|m| m[1].error.get_untracked());
         assert_eq!(shown.as_deref(), Some("The engine stopped."));
-        // The command's own rejection that follows does not overwrite it.
-        assert!(exchange.reject("other".into(), &state));
-        let shown = state
-            .messages
-            .with_untracked(|m| m[1].error.get_untracked());
-        assert_eq!(shown.as_deref(), Some("The engine stopped."));
+        assert!(state.live.get_untracked().is_none());
     }
 
     #[test]

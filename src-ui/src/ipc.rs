@@ -8,7 +8,7 @@
 use oa_types::{
     AccountStatus, AppError, AppSettings, CatalogEntry, ChatEvent, CompareSet,
     ConversationListEntry, ConversationSettings, ConversationTreePath, DeviceSupport,
-    DownloadEvent, ErrorCode, InstalledModel, Labels, LeaderboardWindow, LinkAccount,
+    DownloadEvent, ErrorCode, InstalledModel, Labels, LeaderboardWindow, LinkAccount, Message,
     MessageFeedback, ModelStatus, Ranking, Regenerate, ReviewGroup, SamplerParams, SearchHit,
     SendMessage, Standing, SyncStatus, TaskAnswer, TaskQueue, Thumbs, Uuid,
 };
@@ -566,15 +566,16 @@ pub enum ReplyRequest<'a> {
     Regenerate(&'a Regenerate),
 }
 
-/// Sends a request for a reply and streams it: `on_event` receives each [`ChatEvent`] as it
-/// arrives, and the returned future settles once the app has finished with the request.
+/// Sends a request for a reply and streams it: `on_event` receives the stored prompt and each
+/// token as they arrive, and the returned future settles with the stored reply (or the error)
+/// once the app has finished with the request.
 ///
-/// The handler belongs to the JS channel from then on (it is freed when the channel is), because
-/// the last events may arrive after the command itself has returned.
+/// The handler belongs to the JS channel from then on (it is freed when the channel is): a
+/// channel message may trail the command's answer, so a caller ignores what arrives after it.
 pub async fn stream_reply(
     request: ReplyRequest<'_>,
     on_event: impl FnMut(ChatEvent) + 'static,
-) -> Result<(), AppError> {
+) -> Result<Message, AppError> {
     let channel = channel(on_event)?;
     let args = js_sys::Object::new();
     let (cmd, request) = match request {
@@ -584,11 +585,7 @@ pub async fn stream_reply(
     set_field(&args, "request", &request)?;
     // Tauri maps the camelCase key to the command's `on_event` parameter.
     set_field(&args, "onEvent", &channel)?;
-    // The reply itself arrives through the channel; the command's own value carries nothing.
-    tauri_invoke(cmd, args.into())
-        .await
-        .map_err(from_js_error)?;
-    Ok(())
+    call(cmd, args.into()).await
 }
 
 /// A channel the app pushes messages of type `T` into while a command runs; each goes to

@@ -483,6 +483,24 @@ impl AppState {
         }
     }
 
+    /// Reads the shown conversation `conversation` again and shows its current path.
+    pub fn reload_thread(&self, conversation: Uuid) {
+        let epoch = self.view_epoch.get_untracked();
+        let state = *self;
+        spawn_local(async move {
+            let result = ipc::open_conversation(conversation).await;
+            if state.view_epoch.get_untracked() != epoch
+                || state.active.get_untracked() != Some(conversation)
+            {
+                return;
+            }
+            match result {
+                Ok(path) => state.show_path(&path),
+                Err(e) => state.notice.set(Some(e.message)),
+            }
+        });
+    }
+
     /// Updates the versions shown ("2 / 3") from the app, without redrawing any bubble.
     pub fn refresh_versions(&self, conversation: Uuid) {
         let epoch = self.view_epoch.get_untracked();

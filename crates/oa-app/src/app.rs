@@ -23,7 +23,7 @@ use oa_types::{
 use crate::downloads::{
     DownloadError, DownloadHandle, DownloadJob, HubSettings, StopKind, start_download,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::error::{capitalize, engine_error};
 use crate::models::{SystemMemory, installed_models};
@@ -76,6 +76,9 @@ pub struct App {
     /// tries to open it again, so fixing the folder needs no restart.
     store: Arc<Mutex<Option<Store>>>,
     engine: Arc<RwLock<EngineSlot>>,
+    /// What [`App::model_status`] says, for those who follow it; sent while the engine slot's
+    /// lock is held, so that the two never disagree and changes arrive in order.
+    model_changes: Arc<watch::Sender<ModelStatus>>,
     /// The model file loaded or being loaded.
     model_path: Arc<RwLock<PathBuf>>,
     /// Counts model loads, so that a load overtaken by a newer choice is thrown away.
@@ -130,13 +133,17 @@ impl App {
             .and_then(|s| s.app_setting::<PathBuf>(MODEL_SETTING).ok().flatten())
             .filter(|path| path.is_file());
         let model_path = chosen.unwrap_or_else(|| config.model_path.clone());
+        let no_model = oa_types::AppError::new(
+            oa_types::ErrorCode::ModelMissing,
+            "No model was loaded for this command.",
+        );
         App {
             config,
             store: Arc::new(Mutex::new(store)),
-            engine: Arc::new(RwLock::new(EngineSlot::Failed(oa_types::AppError::new(
-                oa_types::ErrorCode::ModelMissing,
-                "No model was loaded for this command.",
-            )))),
+            model_changes: Arc::new(watch::Sender::new(ModelStatus::Unavailable {
+                error: no_model.clone(),
+            })),
+            engine: Arc::new(RwLock::new(EngineSlot::Failed(no_model))),
             model_path: Arc::new(RwLock::new(model_path)),
             loads: Arc::new(AtomicU64::new(0)),
             generating: Arc::new(Mutex::new(None)),
@@ -153,8 +160,15 @@ impl App {
     fn start_loading(&self, path: PathBuf, remember: bool) -> Result<()> {
         let load = self.loads.fetch_add(1, Ordering::SeqCst) + 1;
         *self.model_path.write().unwrap_or_else(|p| p.into_inner()) = path.clone();
-        *self.engine.write().unwrap_or_else(|p| p.into_inner()) = EngineSlot::Loading;
+        {
+            let mut slot = self.engine.write().unwrap_or_else(|p| p.into_inner());
+            *slot = EngineSlot::Loading;
+            self.model_changes.send_replace(ModelStatus::Loading {
+                path: path.display().to_string(),
+            });
+        }
         let slot = self.engine.clone();
+        let changes = self.model_changes.clone();
         let loads = self.loads.clone();
         let store = self.store.clone();
         let database = self.config.database_path();
@@ -189,6 +203,7 @@ impl App {
                 // A newer choice owns the slot now; this model is dropped here.
                 if loads.load(Ordering::SeqCst) == load {
                     *slot = loaded;
+                    changes.send_replace(status_of(&slot, &path));
                 }
             })
             .map_err(|e| Error::Internal(format!("cannot start the model loader: {e}")))?;
@@ -202,28 +217,25 @@ impl App {
 
     /// Whether the model is loading, ready, or unusable (and why).
     pub fn model_status(&self) -> ModelStatus {
-        match &*self.engine.read().unwrap_or_else(|p| p.into_inner()) {
-            EngineSlot::Loading => ModelStatus::Loading {
-                path: self.model_path().display().to_string(),
-            },
-            EngineSlot::Ready(engine) => ModelStatus::Ready {
-                info: engine.info().clone(),
-            },
-            EngineSlot::Failed(error) => ModelStatus::Unavailable {
-                error: error.clone(),
-            },
-        }
+        let slot = self.engine.read().unwrap_or_else(|p| p.into_inner());
+        status_of(&slot, &self.model_path())
+    }
+
+    /// Follows [`App::model_status`]: the receiver holds the status now and is told of every
+    /// change (loading, then ready or unavailable) as it happens.
+    pub fn model_changes(&self) -> watch::Receiver<ModelStatus> {
+        self.model_changes.subscribe()
     }
 
     /// Waits until the model has loaded or failed to.
     pub async fn wait_for_model(&self) -> ModelStatus {
-        loop {
-            let status = self.model_status();
-            if !matches!(status, ModelStatus::Loading { .. }) {
-                return status;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let mut changes = self.model_changes();
+        let settled = changes
+            .wait_for(|status| !matches!(status, ModelStatus::Loading { .. }))
+            .await
+            .map(|status| status.clone());
+        // The sender lives as long as `self`, so the wait cannot end without a status.
+        settled.unwrap_or_else(|_| self.model_status())
     }
 
     /// Why the local database cannot be used right now, or `None` when it can. Tries to open it
@@ -371,6 +383,7 @@ impl App {
                 review_queue_of(s)
             })
             .await?;
+        self.sync.outbox_changed();
         if send {
             self.sync.wake();
         }
@@ -507,7 +520,10 @@ impl App {
     /// Deletes a conversation for good (what was shared is withdrawn from the dataset too).
     pub async fn delete_conversation(&self, id: Uuid) -> Result<()> {
         self.with_store(move |s| Ok(s.delete_conversation(id)?))
-            .await
+            .await?;
+        // Deleting what was shared queues its retraction.
+        self.sync.outbox_changed();
+        Ok(())
     }
 
     /// A conversation's system prompt and sampler.
@@ -1179,6 +1195,21 @@ fn rejection_text(result: &oa_types::EventResult) -> String {
         .filter(|m| !m.trim().is_empty())
         .or_else(|| result.reason.map(|r| format!("{r:?}")))
         .unwrap_or_else(|| "refused by the server".to_owned())
+}
+
+/// What the engine slot tells the UI; `path` is the model file loaded or being loaded.
+fn status_of(slot: &EngineSlot, path: &Path) -> ModelStatus {
+    match slot {
+        EngineSlot::Loading => ModelStatus::Loading {
+            path: path.display().to_string(),
+        },
+        EngineSlot::Ready(engine) => ModelStatus::Ready {
+            info: engine.info().clone(),
+        },
+        EngineSlot::Failed(error) => ModelStatus::Unavailable {
+            error: error.clone(),
+        },
+    }
 }
 
 /// Clears the app's "generating" slot when a reply ends, unless a newer reply took it.

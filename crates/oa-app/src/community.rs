@@ -89,6 +89,7 @@ impl App {
                 Ok(s.task_queue(tz_offset_minutes)?)
             })
             .await?;
+        self.sync_state().outbox_changed();
         self.sync_soon();
         Ok(queue)
     }

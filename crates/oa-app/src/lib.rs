@@ -20,4 +20,4 @@ pub use downloads::{
 };
 pub use error::{Error, Result};
 pub use models::{SystemMemory, installed_models};
-pub use sync_agent::retry_wait;
+pub use sync_agent::{SyncChanges, retry_wait};

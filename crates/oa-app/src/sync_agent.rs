@@ -13,7 +13,6 @@
 //! event id once, which makes it exactly once.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use oa_stdx::time::now_ms;
@@ -23,7 +22,7 @@ use oa_types::{
     SyncStatus,
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use crate::app::App;
 use crate::error::capitalize;
@@ -84,28 +83,53 @@ impl Account {
     }
 }
 
-/// The agent's state beside the store's counts.
-#[derive(Debug, Default)]
+/// The agent's state beside the store's counts. Its subscribers ([`SyncChanges`]) are told of
+/// every change of it and of the outbox.
+#[derive(Debug)]
 pub(crate) struct SyncState {
-    status: Mutex<SyncStatus>,
+    status: watch::Sender<SyncStatus>,
     wake: Notify,
+}
+
+impl Default for SyncState {
+    fn default() -> Self {
+        SyncState {
+            status: watch::Sender::new(SyncStatus::default()),
+            wake: Notify::new(),
+        }
+    }
 }
 
 impl SyncState {
     pub(crate) fn update(&self, f: impl FnOnce(&mut SyncStatus)) {
-        f(&mut self.status.lock().unwrap_or_else(|p| p.into_inner()));
+        self.status.send_modify(f);
     }
 
     fn snapshot(&self) -> SyncStatus {
-        self.status
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.status.borrow().clone()
+    }
+
+    /// The outbox changed: what waits or was rejected may have too. Those counts live in the
+    /// store, so the agent's part stays as it is and only its subscribers are told to look.
+    pub(crate) fn outbox_changed(&self) {
+        self.status.send_modify(|_| {});
     }
 
     /// Asks the agent to send now rather than at its next look.
     pub(crate) fn wake(&self) {
         self.wake.notify_one();
+    }
+}
+
+/// Wakes its holder whenever what [`App::sync_status`] reports may have changed: the agent's
+/// state, the outbox's counts or the account. Changes that come in a burst wake it once.
+#[derive(Debug)]
+pub struct SyncChanges(watch::Receiver<SyncStatus>);
+
+impl SyncChanges {
+    /// Waits for the next change; `false` once the app is gone.
+    pub async fn changed(&mut self) -> bool {
+        self.0.changed().await.is_ok()
     }
 }
 
@@ -214,6 +238,11 @@ impl App {
             return Err(Error::NotSignedIn);
         };
         Ok((server_client(&self.config().data_dir, &url)?, session))
+    }
+
+    /// Tells of every change of what [`App::sync_status`] reports, from now on.
+    pub fn sync_changes(&self) -> SyncChanges {
+        SyncChanges(self.sync_state().status.subscribe())
     }
 
     /// Where sending stands: the agent's last outcome and the outbox's counts.

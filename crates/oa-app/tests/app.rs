@@ -206,3 +206,43 @@ async fn a_correction_replaces_the_reply_on_screen_and_keeps_the_models_in_the_t
     assert_eq!(error.code, ErrorCode::InvalidRequest);
     assert!(error.message.contains("edit a prompt"), "{}", error.message);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_models_state_is_pushed_as_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(AppConfig::new(dir.path().to_owned(), Some(model_path()))).unwrap();
+    let mut changes = app.model_changes();
+    let mut seen = vec![changes.borrow_and_update().clone()];
+    while !matches!(seen.last(), Some(ModelStatus::Ready { .. })) {
+        tokio::time::timeout(std::time::Duration::from_secs(60), changes.changed())
+            .await
+            .expect("the load ends")
+            .unwrap();
+        seen.push(changes.borrow_and_update().clone());
+    }
+    // Subscribed early enough, the load is seen; either way it ends ready, as the app says.
+    assert!(
+        seen.iter()
+            .all(|s| matches!(s, ModelStatus::Loading { .. } | ModelStatus::Ready { .. })),
+        "{seen:?}"
+    );
+    assert_eq!(seen.last(), Some(&app.model_status()));
+
+    // Choosing a file that cannot be loaded: loading, then unavailable, each pushed.
+    let broken = dir.path().join("broken.gguf");
+    std::fs::write(&broken, b"not a model").unwrap();
+    app.select_model(broken).await.unwrap();
+    let settled = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        changes.wait_for(|s| !matches!(s, ModelStatus::Loading { .. })),
+    )
+    .await
+    .expect("the load ends")
+    .unwrap()
+    .clone();
+    assert!(
+        matches!(settled, ModelStatus::Unavailable { .. }),
+        "{settled:?}"
+    );
+    assert_eq!(settled, app.model_status());
+}

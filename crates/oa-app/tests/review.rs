@@ -290,3 +290,33 @@ async fn only_a_kind_the_detector_reports_can_be_dismissed() {
     }
     assert!(app.review_queue().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn sharing_and_taking_back_tell_those_who_follow_the_sync_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path());
+    app.complete_task(TaskAnswer::InitialPrompt { text: "Hi".into() }, 0)
+        .await
+        .unwrap();
+    let id = app.review_queue().await.unwrap()[0].items[0].event.id;
+    let mut changes = app.sync_changes();
+    let told = |changes: &mut oa_app::SyncChanges| {
+        let mut changed = Box::pin(changes.changed());
+        let waker = std::task::Waker::noop();
+        matches!(
+            changed
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(waker)),
+            std::task::Poll::Ready(true)
+        )
+    };
+    assert!(!told(&mut changes), "nothing changed yet");
+
+    app.share_event(id).await.unwrap();
+    assert!(told(&mut changes));
+    assert_eq!(app.sync_status().await.unwrap().waiting, 1);
+    app.unshare_event(id).await.unwrap();
+    assert!(told(&mut changes));
+    assert_eq!(app.sync_status().await.unwrap().waiting, 0);
+    assert!(!told(&mut changes), "each change is told once");
+}

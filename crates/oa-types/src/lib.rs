@@ -35,8 +35,8 @@ pub use feedback::{
 #[cfg(feature = "lang")]
 pub use lang::detect_lang;
 pub use model::{
-    CatalogEntry, CatalogModel, DownloadEvent, InstalledModel, MemoryFit, ModelInfo, ModelStatus,
-    PartialDownload, SamplerParams,
+    CatalogEntry, CatalogModel, DownloadEvent, InstalledModel, MODEL_STATUS_EVENT, MemoryFit,
+    ModelInfo, ModelStatus, PartialDownload, SamplerParams,
 };
 pub use oasst::{
     OasstImportSummary, OasstLabel, OasstMessage, OasstTree, TREE_STATE_READY_FOR_EXPORT,
@@ -52,8 +52,8 @@ pub use server::{
     DeleteAccountRequest, DeviceInfo, DeviceSession, EventResult, EventStatus, HealthReport,
     HealthStatus, INGEST_VERSION, IngestRequest, IngestResponse, Leaderboard, LeaderboardEntry,
     LeaderboardWindow, LeaseRequest, LinkAccount, LoginRequest, MAX_EVENTS_PER_BATCH,
-    RegisterRequest, RejectionReason, SetRoleRequest, Standing, SubmittedEvent, SyncStatus, Task,
-    TaskKind, TaskList, TaskMessage,
+    RegisterRequest, RejectionReason, SYNC_STATUS_EVENT, SetRoleRequest, Standing, SubmittedEvent,
+    SyncStatus, Task, TaskKind, TaskList, TaskMessage,
 };
 pub use settings::{
     AppSettings, ComputeDevice, ConversationSettings, DeviceSupport, MAX_SYSTEM_PROMPT_CHARS,

@@ -76,6 +76,9 @@ pub struct ModelInfo {
     pub chat_template_fallback: bool,
 }
 
+/// The name of the desktop event that carries each new [`ModelStatus`] to the UI.
+pub const MODEL_STATUS_EVENT: &str = "model-status";
+
 /// The state of the engine as the UI sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]

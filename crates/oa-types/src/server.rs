@@ -671,6 +671,9 @@ pub struct LinkAccount {
     pub device_name: String,
 }
 
+/// The name of the desktop event that carries each new [`SyncStatus`] to the UI.
+pub const SYNC_STATUS_EVENT: &str = "sync-status";
+
 /// Where sending shared contributions stands.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncStatus {

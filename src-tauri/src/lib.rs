@@ -1,7 +1,8 @@
 //! The desktop shell of Open Assistant: a Tauri 2 window around the Leptos UI.
 //!
 //! The shell is thin on purpose. Commands ([`commands`]) adapt the UI's calls to the use cases
-//! in `oa-app`; tokens reach the UI through a `tauri::ipc::Channel`. Where the data lives and which
+//! in `oa-app`; tokens reach the UI through a `tauri::ipc::Channel`, and the model's and the sync
+//! agent's state through events the shell pushes whenever they change. Where the data lives and which
 //! model runs is decided here, at start-up:
 //! - data: `OA_DATA_DIR`, else the platform's app data folder;
 //! - model: `OA_MODEL`, else `<data>/models/SmolLM2-135M-Instruct.Q4_1.gguf`.
@@ -12,7 +13,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use oa_app::{App, AppConfig};
-use tauri::Manager;
+use oa_types::{MODEL_STATUS_EVENT, SYNC_STATUS_EVENT};
+use tauri::{AppHandle, Emitter, Manager};
 
 /// When the process started, for the start-up time the app logs at its first paint.
 static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
@@ -47,6 +49,35 @@ pub fn apply_thread_setting() {
     }
 }
 
+/// Pushes every change of the model's state to the UI as a [`MODEL_STATUS_EVENT`]; the UI
+/// reads the state once at start (`model_status`) and follows these from then on.
+async fn push_model_status(state: Arc<App>, handle: AppHandle) {
+    let mut changes = state.model_changes();
+    while changes.changed().await.is_ok() {
+        let status = changes.borrow_and_update().clone();
+        if let Err(e) = handle.emit(MODEL_STATUS_EVENT, status) {
+            tracing::warn!(error = %e, "the model's state could not reach the window");
+        }
+    }
+}
+
+/// Pushes where sending stands to the UI as a [`SYNC_STATUS_EVENT`] whenever it may have
+/// changed (the agent's state, the outbox, the account).
+async fn push_sync_status(state: Arc<App>, handle: AppHandle) {
+    let mut changes = state.sync_changes();
+    while changes.changed().await {
+        match state.sync_status().await {
+            Ok(status) => {
+                if let Err(e) = handle.emit(SYNC_STATUS_EVENT, status) {
+                    tracing::warn!(error = %e, "the sync status could not reach the window");
+                }
+            }
+            // The store cannot be read now; the next change tries again.
+            Err(e) => tracing::info!(error = %e, "the sync status could not be read"),
+        }
+    }
+}
+
 /// Builds and runs the app until its window closes.
 pub fn run() {
     STARTED.get_or_init(std::time::Instant::now);
@@ -74,6 +105,8 @@ pub fn run() {
             let state = Arc::new(App::open(config)?);
             // Sends what the person shares, once they sign in to a server.
             tauri::async_runtime::spawn(state.clone().run_sync_agent());
+            tauri::async_runtime::spawn(push_model_status(state.clone(), app.handle().clone()));
+            tauri::async_runtime::spawn(push_sync_status(state.clone(), app.handle().clone()));
             app.manage(state);
             Ok(())
         })

@@ -1,23 +1,31 @@
 //! Settings → Dataset server: signing this device in to a dataset server, and how sending what
 //! the person shared is going.
 
+use std::time::Duration;
+
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use oa_types::{AccountStatus, LinkAccount, SyncStatus};
 
-use crate::clock::sleep;
 use crate::ipc;
+use crate::state::AppState;
 
-/// How often the sync status is read again while Settings is open.
-const STATUS_POLL_MS: i32 = 2_000;
-/// How often while a round sends.
-const SENDING_POLL_MS: i32 = 400;
+/// How often the relative times in the status line ("last sent 20 s ago") are written again.
+const CLOCK_TICK: Duration = Duration::from_secs(1);
 
 /// The account form, or who is signed in and how sending goes.
 #[component]
 pub fn AccountSettings() -> impl IntoView {
     let account = RwSignal::new(None::<AccountStatus>);
-    let status = RwSignal::new(None::<SyncStatus>);
+    // The app pushes every change of the status (see `subscription`).
+    let status = expect_context::<AppState>().sync;
+    // The time the relative times are counted from, ticking while the panel is open.
+    let now = RwSignal::new(js_sys::Date::now() as i64);
+    if let Ok(tick) =
+        set_interval_with_handle(move || now.set(js_sys::Date::now() as i64), CLOCK_TICK)
+    {
+        on_cleanup(move || tick.clear());
+    }
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let url = RwSignal::new(String::new());
@@ -26,27 +34,12 @@ pub fn AccountSettings() -> impl IntoView {
     // What this computer is called in the account's device list: the person's choice, shown
     // before anything is sent.
     let device = RwSignal::new(String::from("Open Assistant desktop"));
-    // The status is read again while the panel is open.
-    let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let closed = open.clone();
-    on_cleanup(move || closed.store(false, std::sync::atomic::Ordering::Relaxed));
     spawn_local(async move {
         if let Ok(found) = ipc::account().await {
             if let Some(server) = &found.server_url {
                 url.set(server.clone());
             }
             account.set(Some(found));
-        }
-        while open.load(std::sync::atomic::Ordering::Relaxed) {
-            let mut wait = STATUS_POLL_MS;
-            if let Ok(now) = ipc::sync_status().await {
-                if now.sending {
-                    // Often enough for the progress bar to move smoothly.
-                    wait = SENDING_POLL_MS;
-                }
-                status.set(Some(now));
-            }
-            sleep(wait).await;
         }
     });
     let link = move |create: bool| {
@@ -106,7 +99,9 @@ pub fn AccountSettings() -> impl IntoView {
                             "Signed in as " <strong>{who}</strong> " at " <code class="path">{server}</code>
                         </p>
                         <p class="field-help" id="sync-status" role="status">
-                            {move || status.get().map(|s| describe(&s)).unwrap_or_default()}
+                            {move || {
+                                status.get().map(|s| describe(&s, now.get())).unwrap_or_default()
+                            }}
                         </p>
                         {move || {
                             status
@@ -203,9 +198,9 @@ fn field(
     }
 }
 
-/// One line on how sending goes.
-fn describe(status: &SyncStatus) -> String {
-    let now = js_sys::Date::now() as i64;
+/// One line on how sending goes, its times counted back from `now` (milliseconds since the
+/// Unix epoch).
+fn describe(status: &SyncStatus, now: i64) -> String {
     let mut parts = Vec::new();
     match (status.online, &status.last_error) {
         (Some(false), _) => parts.push("Offline".to_owned()),

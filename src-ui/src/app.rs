@@ -16,14 +16,15 @@ use crate::panels::{Panels, Welcome};
 use crate::review::ReviewPage;
 use crate::sidebar::Sidebar;
 use crate::state::{AppState, Page, Panel};
-use crate::status::{ModelBanner, StatusLine, watch_model};
+use crate::status::{ModelBanner, StatusLine};
+use crate::subscription;
 
 /// The whole page: sidebar on the left, the open conversation on the right.
 #[component]
 pub fn App() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
-    watch_model(state);
+    subscription::subscribe(state);
     state.refresh_conversations();
     load_settings(state);
     follow_theme(state);

@@ -14,12 +14,10 @@ use oa_types::{
     ChatEvent, ConversationSettings, Message, ModelStatus, Regenerate, SendMessage, Uuid,
 };
 
-use crate::clock::sleep;
 use crate::ipc::{self, ReplyRequest};
 use crate::state::{AppState, LiveReply, MessageView};
 use crate::status::ReplyStats;
-
-const WAIT_STEP_MS: i32 = 50;
+use crate::subscription::settled_model;
 
 /// What must happen after an event, beyond the state change itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,14 +317,15 @@ async fn run(state: AppState, request: Request, draft: Option<String>) {
         None => state.notice.set(Some(message)),
     };
     // A prompt typed while the model loads is sent as soon as it is ready.
-    loop {
-        match state.model.get_untracked() {
-            Some(ModelStatus::Ready { .. }) => break,
-            Some(ModelStatus::Unavailable { error }) => {
-                give_back(error.message);
-                return;
-            }
-            Some(ModelStatus::Loading { .. }) | None => sleep(WAIT_STEP_MS * 2).await,
+    match settled_model(state).await {
+        Some(ModelStatus::Ready { .. }) => {}
+        Some(ModelStatus::Unavailable { error }) => {
+            give_back(error.message);
+            return;
+        }
+        Some(ModelStatus::Loading { .. }) | None => {
+            give_back("The model is not ready yet.".to_owned());
+            return;
         }
     }
 

@@ -33,6 +33,11 @@ extern "C" {
 
     #[wasm_bindgen(method, setter)]
     fn set_onmessage(this: &Channel, handler: &JsValue);
+
+    /// `window.__TAURI__.event.listen(event, handler)`: a promise that resolves once the
+    /// handler is registered.
+    #[wasm_bindgen(catch, js_namespace = ["window", "__TAURI__", "event"], js_name = listen)]
+    fn tauri_listen_promise(event: &str, handler: &JsValue) -> Result<js_sys::Promise, JsValue>;
 }
 
 /// Arguments of the commands that name one conversation.
@@ -586,6 +591,30 @@ pub async fn stream_reply(
     // Tauri maps the camelCase key to the command's `on_event` parameter.
     set_field(&args, "onEvent", &channel)?;
     call(cmd, args.into()).await
+}
+
+/// Follows the app's event `event` for as long as the page lives: `on_event` receives each
+/// payload. Settles once the handler is registered, so that a value read after it cannot miss
+/// a change.
+pub async fn listen<T: DeserializeOwned + 'static>(
+    event: &str,
+    mut on_event: impl FnMut(T) + 'static,
+) -> Result<(), AppError> {
+    let name = event.to_owned();
+    let handler = Closure::<dyn FnMut(JsValue)>::new(move |message: JsValue| {
+        let payload = js_sys::Reflect::get(&message, &JsValue::from_str("payload"))
+            .unwrap_or(JsValue::UNDEFINED);
+        match serde_wasm_bindgen::from_value::<T>(payload) {
+            Ok(value) => on_event(value),
+            Err(e) => web_sys::console::error_1(&format!("unreadable {name} event: {e}").into()),
+        }
+    });
+    // The handler stays registered for the page's life, so JS owns it from here.
+    let promise = tauri_listen_promise(event, &handler.into_js_value()).map_err(from_js_error)?;
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map_err(from_js_error)?;
+    Ok(())
 }
 
 /// A channel the app pushes messages of type `T` into while a command runs; each goes to

@@ -22,6 +22,7 @@
 //! | [`panels`]  | Settings, Models, a chat's system prompt and sampler, the welcome    |
 //! | [`clipboard`]| copying a message or a code block                                   |
 //! | [`status`]  | the model banner, the status line and reply timing                   |
+//! | [`subscription`]| the state the app pushes: the model's, the sync status           |
 //! | [`clock`]   | timers                                                               |
 //! | [`markdown`]| assistant replies from Markdown to safe HTML                         |
 //! | [`highlight`]| syntax highlighting of the code blocks in replies                   |
@@ -49,6 +50,7 @@ pub mod review;
 pub mod sidebar;
 pub mod state;
 pub mod status;
+pub mod subscription;
 
 use wasm_bindgen::prelude::*;
 

@@ -13,7 +13,6 @@ use crate::account::AccountSettings;
 use crate::downloads::{Catalog, ImportModel, on_models_changed};
 use crate::ipc;
 use crate::state::{AppState, Panel};
-use crate::status::watch_model;
 
 /// The open panel, as a dialog over the chat.
 #[component]
@@ -149,13 +148,8 @@ fn DeviceSettings() -> impl IntoView {
         state.settings.set(Some(settings.clone()));
         spawn_local(async move {
             match ipc::set_app_settings(&settings).await {
-                // The model loads again on the chosen device.
-                Ok(()) => {
-                    if let Ok(status) = ipc::model_status().await {
-                        state.model.set(Some(status));
-                    }
-                    watch_model(state);
-                }
+                // The model loads again on the chosen device; the app pushes its state.
+                Ok(()) => {}
                 Err(e) => state.notice.set(Some(e.message)),
             }
         });
@@ -353,10 +347,9 @@ fn ModelsBody() -> impl IntoView {
     let choose = move |path: String| {
         spawn_local(async move {
             match ipc::select_model(&path).await {
-                Ok(status) => {
-                    state.model.set(Some(status));
+                // The app pushes the model's state from here on (the answer may be older).
+                Ok(_) => {
                     state.stats.set(None);
-                    watch_model(state);
                     load();
                 }
                 Err(e) => state.notice.set(Some(e.message)),

@@ -12,7 +12,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use oa_types::{
     AppSettings, ConversationListEntry, ConversationSettings, ConversationTreePath, ModelStatus,
-    PathMessage, Role, SamplerParams, SearchHit, Uuid,
+    PathMessage, Role, SamplerParams, SearchHit, SyncStatus, Uuid,
 };
 
 use crate::ipc;
@@ -211,6 +211,8 @@ pub struct PendingDelete {
 pub struct AppState {
     /// The model's state; `None` until the app first answers.
     pub model: RwSignal<Option<ModelStatus>>,
+    /// Where sending shared contributions stands; `None` until the app first answers.
+    pub sync: RwSignal<Option<SyncStatus>>,
     /// The conversation list: pinned first, then newest first.
     pub conversations: RwSignal<Vec<ConversationListEntry>>,
     /// Whether the conversation list has been asked for once (answered or failed).
@@ -276,6 +278,7 @@ impl AppState {
     pub fn new() -> Self {
         AppState {
             model: RwSignal::new(None),
+            sync: RwSignal::new(None),
             conversations: RwSignal::new(Vec::new()),
             conversations_loaded: RwSignal::new(false),
             active: RwSignal::new(None),

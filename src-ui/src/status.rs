@@ -5,36 +5,9 @@
 //! composer, next to the speed of the last reply.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use oa_types::{ModelInfo, ModelStatus, Provenance};
 
-use crate::clock::sleep;
-use crate::ipc;
 use crate::state::AppState;
-
-/// How often the model's state is asked for while it loads.
-const LOADING_POLL_MS: i32 = 500;
-
-/// Asks for the model's state, and again every half second while it loads.
-pub fn watch_model(state: AppState) {
-    spawn_local(async move {
-        loop {
-            let status = ipc::model_status()
-                .await
-                .unwrap_or_else(|error| ModelStatus::Unavailable { error });
-            let loading = matches!(status, ModelStatus::Loading { .. });
-            let ready = matches!(status, ModelStatus::Ready { .. });
-            state.model.set(Some(status));
-            if ready && let Ok(sampler) = ipc::default_sampler().await {
-                state.default_sampler.set(sampler);
-            }
-            if !loading {
-                break;
-            }
-            sleep(LOADING_POLL_MS).await;
-        }
-    });
-}
 
 /// Timing of one reply, live while it streams or final once stored.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,9 +1,11 @@
-//! Opening and validating GGUF files before any tensor is touched.
+//! Reading GGUF files: the header, checked before any tensor is touched, and typed access to
+//! the metadata.
 //!
-//! A user may point the app at any file. Everything the loader relies on is checked here first
-//! (the header's counts, lengths, sizes and offsets in `header`, the model's hyper-parameters
-//! and tensor shapes in [`crate::arch`]), so that a broken, unsupported or hostile file becomes a
-//! typed error naming the problem — never a panic deep inside a tensor operation.
+//! A user may point the app at any file. The header's counts, lengths, sizes and offsets are
+//! checked in `header`; the model's hyper-parameters and tensor shapes are checked by
+//! [`crate::arch`], whose `GgufFile::open` and `GgufFile::read` do both, so that a broken,
+//! unsupported or hostile file becomes a typed error naming the problem — never a panic deep
+//! inside a tensor operation.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -17,8 +19,6 @@ use crate::{EngineError, Result};
 
 pub(crate) mod header;
 
-pub use crate::arch::SUPPORTED_ARCHITECTURES;
-
 /// A GGUF file whose header has been read and checked.
 #[derive(Debug)]
 pub struct GgufFile {
@@ -31,8 +31,9 @@ pub struct GgufFile {
 }
 
 impl GgufFile {
-    /// Reads the header of the file at `path` and validates it for the engine.
-    pub fn open(path: &Path) -> Result<GgufFile> {
+    /// Reads and checks the header of the file at `path`, not yet what model it holds (see
+    /// `GgufFile::open` in [`crate::arch`]).
+    pub(crate) fn open_header(path: &Path) -> Result<GgufFile> {
         let file = open_file(path)?;
         let file_size = file
             .metadata()
@@ -41,25 +42,22 @@ impl GgufFile {
                 source,
             })?
             .len();
-        GgufFile::read(path, &mut BufReader::new(file), file_size)
+        GgufFile::read_header(path, &mut BufReader::new(file), file_size)
     }
 
-    /// Reads and validates a GGUF header from `reader`, which holds `file_size` bytes; `path`
-    /// names the file in errors. What [`GgufFile::open`] does, for bytes from anywhere (the
-    /// fuzz target feeds it arbitrary ones).
-    pub fn read(
+    /// Reads and checks a GGUF header from `reader`, which holds `file_size` bytes; `path`
+    /// names the file in errors.
+    pub(crate) fn read_header(
         path: &Path,
         reader: &mut (impl std::io::Read + std::io::Seek),
         file_size: u64,
     ) -> Result<GgufFile> {
         let content = header::read(path, reader, file_size)?;
-        let gguf = GgufFile {
+        Ok(GgufFile {
             path: path.to_owned(),
             content,
             file_size,
-        };
-        gguf.validate()?;
-        Ok(gguf)
+        })
     }
 
     /// The metadata map.
@@ -199,14 +197,6 @@ impl GgufFile {
             .max_by_key(|(_, n)| *n)
             .map(|(name, _)| name.to_uppercase())
             .unwrap_or_else(|| "unknown".into())
-    }
-
-    /// Checks that the file holds a model this engine can run, naming the first problem found:
-    /// the architecture's hyper-parameters and every tensor's presence and shape. (That every
-    /// tensor's bytes lie within the file, `header::read` checked.)
-    fn validate(&self) -> Result<()> {
-        let hparams = crate::arch::HParams::read(self)?;
-        hparams.check_tensors(self)
     }
 
     /// Whether the file holds a tensor of that name.

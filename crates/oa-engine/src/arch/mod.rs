@@ -22,6 +22,37 @@ use crate::{EngineError, Result};
 /// Architectures (`general.architecture`) this engine runs.
 pub const SUPPORTED_ARCHITECTURES: &[&str] = &["llama", "qwen2", "qwen3", "gemma3", "phi3"];
 
+/// Opening a GGUF file means knowing what model it holds: the file format alone (`gguf`) does
+/// not, so the checks against the architectures live here, above it.
+impl GgufFile {
+    /// Reads the header of the file at `path` and checks that it holds a model this engine can
+    /// run.
+    pub fn open(path: &std::path::Path) -> Result<GgufFile> {
+        let gguf = GgufFile::open_header(path)?;
+        validate(&gguf)?;
+        Ok(gguf)
+    }
+
+    /// The same for a GGUF file in `reader`, which holds `file_size` bytes; `path` names the
+    /// file in errors (the fuzz target feeds it arbitrary bytes).
+    pub fn read(
+        path: &std::path::Path,
+        reader: &mut (impl std::io::Read + std::io::Seek),
+        file_size: u64,
+    ) -> Result<GgufFile> {
+        let gguf = GgufFile::read_header(path, reader, file_size)?;
+        validate(&gguf)?;
+        Ok(gguf)
+    }
+}
+
+/// Checks that the file holds a model this engine can run, naming the first problem found:
+/// the architecture's hyper-parameters and every tensor's presence and shape. (That every
+/// tensor's bytes lie within the file, the header's reading checked.)
+fn validate(gguf: &GgufFile) -> Result<()> {
+    HParams::read(gguf)?.check_tensors(gguf)
+}
+
 /// Largest embedding, feed-forward or head size accepted: far above any released model, low
 /// enough that a corrupt value cannot ask for terabytes.
 const MAX_DIM: u64 = 1 << 17;

@@ -175,24 +175,6 @@ fn attend_block(
     }
 }
 
-/// llama.cpp's softmax of one row of raw scores, plainly: each scaled in f32, then
-/// `exp(x − max)` summed in f64 and every value multiplied by the sum's inverse.
-pub(crate) fn softmax_row(row: &mut [f32], scale: f32) {
-    for v in row.iter_mut() {
-        *v *= scale;
-    }
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0f64;
-    for v in row.iter_mut() {
-        *v = (*v - max).exp();
-        sum += f64::from(*v);
-    }
-    let inverse = (1.0 / sum) as f32;
-    for v in row.iter_mut() {
-        *v *= inverse;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -838,13 +838,31 @@ pub(crate) fn weighted_sum_f16_heads(
 }
 
 /// `row` (raw attention scores) made attention weights with llama.cpp's softmax, `exp`
-/// vectorised where the CPU allows (see [`crate::attention::softmax_row`]).
+/// vectorised where the CPU allows (see [`softmax_row`]).
 pub(crate) fn softmax(row: &mut [f32], scale: f32) {
     #[cfg(target_arch = "x86_64")]
     if x86::softmax(row, scale).is_some() {
         return;
     }
-    crate::attention::softmax_row(row, scale);
+    softmax_row(row, scale);
+}
+
+/// llama.cpp's softmax of one row of raw scores, plainly: each scaled in f32, then
+/// `exp(x − max)` summed in f64 and every value multiplied by the sum's inverse.
+pub(crate) fn softmax_row(row: &mut [f32], scale: f32) {
+    for v in row.iter_mut() {
+        *v *= scale;
+    }
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f64;
+    for v in row.iter_mut() {
+        *v = (*v - max).exp();
+        sum += f64::from(*v);
+    }
+    let inverse = (1.0 / sum) as f32;
+    for v in row.iter_mut() {
+        *v *= inverse;
+    }
 }
 
 /// Every value of `row` rounded to the nearest f16 and back.

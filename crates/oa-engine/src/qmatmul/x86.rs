@@ -1530,7 +1530,7 @@ mod tests {
             let mut fast = raw.clone();
             softmax(&mut fast, 0.125).unwrap();
             let mut plain = raw.clone();
-            crate::attention::softmax_row(&mut plain, 0.125);
+            crate::qmatmul::softmax_row(&mut plain, 0.125);
             let total: f32 = fast.iter().sum();
             assert!(
                 (total - 1.0).abs() < 1e-5,

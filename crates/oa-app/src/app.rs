@@ -90,7 +90,7 @@ pub struct App {
     /// The GPU found, or why there is none; looked for once, when first asked.
     gpu: Arc<std::sync::OnceLock<std::result::Result<String, String>>>,
     /// The sync agent's state and its wake-up call.
-    sync: Arc<crate::sync_agent::SyncState>,
+    sync: Arc<crate::sync_state::SyncState>,
 }
 
 impl std::fmt::Debug for App {
@@ -1116,7 +1116,7 @@ impl App {
         }
     }
 
-    pub(crate) fn sync_state(&self) -> &crate::sync_agent::SyncState {
+    pub(crate) fn sync_state(&self) -> &crate::sync_state::SyncState {
         &self.sync
     }
 

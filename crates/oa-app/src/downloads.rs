@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 
 use hf_hub::api::tokio::{ApiBuilder, Progress};
 use hf_hub::{Cache, Repo, RepoType};
-use oa_types::{AppError, CatalogModel, DownloadEvent, ErrorCode, PartialDownload};
+use oa_types::{AppError, CatalogModel, DownloadEvent, PartialDownload};
 use tokio::sync::{mpsc, oneshot};
+
+pub use crate::error::DownloadError;
 
 /// The catalog shipped with the app.
 const CATALOG: &str = include_str!("../../../models/catalog.toml");
@@ -28,66 +30,6 @@ const DISK_MARGIN: u64 = 64 << 20;
 const COMMITTED_TRAILER: u64 = 8;
 /// Progress is reported at most this often.
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);
-
-/// Why a download stopped.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum DownloadError {
-    /// The request names something that cannot be a model file.
-    #[error("{0}")]
-    InvalidRequest(String),
-    /// The Hub has no such repository or file.
-    #[error("the Hub has no file {file} in {repo}")]
-    NotOnHub {
-        /// Repository.
-        repo: String,
-        /// File.
-        file: String,
-    },
-    /// The Hub could not be reached or broke off; what arrived is kept.
-    #[error("the download was interrupted ({0}); start it again to resume where it stopped")]
-    Interrupted(String),
-    /// The Hub's answer lacked something the download needs.
-    #[error("the Hub's answer was not understood: {0}")]
-    BadAnswer(String),
-    /// Not enough free disk space.
-    #[error(
-        "not enough disk space: the model needs {needed} MB and {available} MB are free in {folder}"
-    )]
-    NoRoom {
-        /// Megabytes needed.
-        needed: u64,
-        /// Megabytes free.
-        available: u64,
-        /// The folder checked.
-        folder: String,
-    },
-    /// The bytes do not match the Hub's checksum; the file was removed.
-    #[error(
-        "the downloaded file is damaged (its checksum does not match the Hub's); it was removed, try again"
-    )]
-    Corrupt,
-    /// The file arrived intact but the engine cannot use it; it was removed.
-    #[error("the downloaded file is not a model this app can run: {0}")]
-    Unusable(String),
-    /// A file of that name is already installed.
-    #[error("{0} is already installed")]
-    AlreadyInstalled(String),
-    /// Reading or writing the disk failed.
-    #[error("could not write the model to disk: {0}")]
-    Disk(String),
-}
-
-impl From<DownloadError> for AppError {
-    fn from(e: DownloadError) -> AppError {
-        let code = match e {
-            DownloadError::InvalidRequest(_) | DownloadError::AlreadyInstalled(_) => {
-                ErrorCode::InvalidRequest
-            }
-            _ => ErrorCode::Download,
-        };
-        AppError::new(code, crate::error::capitalize(&e.to_string()))
-    }
-}
 
 /// Where models are downloaded from and how.
 #[derive(Debug, Clone, PartialEq, Eq)]

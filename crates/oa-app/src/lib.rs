@@ -12,6 +12,7 @@ mod error;
 mod models;
 mod review;
 mod sync_agent;
+mod sync_state;
 
 pub use app::{App, AppConfig, SyncReport};
 pub use downloads::{
@@ -20,4 +21,5 @@ pub use downloads::{
 };
 pub use error::{Error, Result};
 pub use models::{SystemMemory, installed_models};
-pub use sync_agent::{SyncChanges, retry_wait};
+pub use sync_agent::retry_wait;
+pub use sync_state::SyncChanges;

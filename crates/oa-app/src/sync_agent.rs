@@ -22,10 +22,10 @@ use oa_types::{
     SyncStatus,
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, watch};
 
 use crate::app::App;
 use crate::error::capitalize;
+use crate::sync_state::SyncChanges;
 use crate::{Error, Result};
 
 /// How often the agent looks for work when nothing wakes it.
@@ -80,56 +80,6 @@ impl Account {
             server_url: self.server_url.clone(),
             display_name: self.session.as_ref().and(self.display_name.clone()),
         }
-    }
-}
-
-/// The agent's state beside the store's counts. Its subscribers ([`SyncChanges`]) are told of
-/// every change of it and of the outbox.
-#[derive(Debug)]
-pub(crate) struct SyncState {
-    status: watch::Sender<SyncStatus>,
-    wake: Notify,
-}
-
-impl Default for SyncState {
-    fn default() -> Self {
-        SyncState {
-            status: watch::Sender::new(SyncStatus::default()),
-            wake: Notify::new(),
-        }
-    }
-}
-
-impl SyncState {
-    pub(crate) fn update(&self, f: impl FnOnce(&mut SyncStatus)) {
-        self.status.send_modify(f);
-    }
-
-    fn snapshot(&self) -> SyncStatus {
-        self.status.borrow().clone()
-    }
-
-    /// The outbox changed: what waits or was rejected may have too. Those counts live in the
-    /// store, so the agent's part stays as it is and only its subscribers are told to look.
-    pub(crate) fn outbox_changed(&self) {
-        self.status.send_modify(|_| {});
-    }
-
-    /// Asks the agent to send now rather than at its next look.
-    pub(crate) fn wake(&self) {
-        self.wake.notify_one();
-    }
-}
-
-/// Wakes its holder whenever what [`App::sync_status`] reports may have changed: the agent's
-/// state, the outbox's counts or the account. Changes that come in a burst wake it once.
-#[derive(Debug)]
-pub struct SyncChanges(watch::Receiver<SyncStatus>);
-
-impl SyncChanges {
-    /// Waits for the next change; `false` once the app is gone.
-    pub async fn changed(&mut self) -> bool {
-        self.0.changed().await.is_ok()
     }
 }
 
@@ -242,7 +192,7 @@ impl App {
 
     /// Tells of every change of what [`App::sync_status`] reports, from now on.
     pub fn sync_changes(&self) -> SyncChanges {
-        SyncChanges(self.sync_state().status.subscribe())
+        self.sync_state().subscribe()
     }
 
     /// Where sending stands: the agent's last outcome and the outbox's counts.
@@ -294,7 +244,7 @@ impl App {
             };
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
-                () = self.sync_state().wake.notified() => {}
+                () = self.sync_state().woken() => {}
             }
         }
     }

@@ -15,6 +15,7 @@ mod desktop;
 mod gpu;
 mod manifest;
 mod models;
+mod modules;
 mod project;
 mod setup;
 mod step;
@@ -54,6 +55,9 @@ enum Task {
     Test,
     /// Fail if the UI's wasm dependency tree holds a native crate.
     CheckUiDeps,
+    /// Fail if two top-level modules of oa-app or oa-engine import each other, directly or
+    /// through others.
+    CheckModules,
     /// Run the benchmarks in release mode and write their reports to target/bench (the local
     /// store: 100,000 messages, search and opening a long conversation). Missed goals are
     /// reported, never a failure.
@@ -78,6 +82,7 @@ fn main() -> Result<ExitCode> {
         }
         Task::Test => testcmd::run(&project)?,
         Task::CheckUiDeps => ui::check_native_dependencies(&project)?,
+        Task::CheckModules => modules::check(&project)?,
         Task::Bench => bench::run(&project)?,
         #[cfg(target_os = "linux")]
         Task::GpuCheck(options) => gpu::run(&project, &options)?,

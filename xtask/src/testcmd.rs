@@ -9,6 +9,7 @@ use crate::cargo;
 use crate::command;
 use crate::desktop;
 use crate::models;
+use crate::modules;
 use crate::project::{
     ARM_TARGET, E2E_PACKAGE, ENGINE_PACKAGE, ENV_APP_BINARY, ENV_MODEL, ENV_SCREENSHOT_DIR,
     Project, UI_PACKAGE, WASM_TARGET,
@@ -63,6 +64,7 @@ fn all_steps(project: &Project, timings: &mut Timings) -> Result<()> {
     timings.step("UI native-dependency check", || {
         ui::check_native_dependencies(project)
     })?;
+    timings.step("module circles", || modules::check(project))?;
     timings.step("build oa-desktop", || desktop::build(project))?;
     timings.step("tests (workspace)", || {
         command::run(&mut cargo_step(&[

@@ -131,6 +131,8 @@ struct ReplyStream {
     channel: Channel<ChatEvent>,
     /// When the last token went out, to log how long storing the reply took after it.
     last_token: Option<Instant>,
+    /// When the app reported the reply stored, to log how long the answer took after it.
+    stored: Option<Instant>,
 }
 
 impl ReplyStream {
@@ -138,13 +140,18 @@ impl ReplyStream {
         ReplyStream {
             channel,
             last_token: None,
+            stored: None,
         }
     }
 
     /// Passes an event on; `false` once the UI no longer listens.
     fn forward(&mut self, event: ChatEvent) -> bool {
         match event {
-            ChatEvent::Finished { .. } | ChatEvent::Failed { .. } => true,
+            ChatEvent::Finished { .. } => {
+                self.stored = Some(Instant::now());
+                true
+            }
+            ChatEvent::Failed { .. } => true,
             ChatEvent::Token(_) => {
                 self.last_token = Some(Instant::now());
                 self.channel.send(event).is_ok()
@@ -153,11 +160,15 @@ impl ReplyStream {
         }
     }
 
-    /// The command's answer; logs the time from the last token to it.
+    /// The command's answer; logs the time to it from the last token (the engine's last step
+    /// and the store's write included) and from the reply being stored (the app's
+    /// `reply stored after the engine finished` line gives the time before that).
     fn answered(self, reply: oa_app::Result<Message>) -> Result<Message, AppError> {
-        if let (Ok(reply), Some(last)) = (&reply, self.last_token) {
+        let ms = |at: Option<Instant>| at.map(|at| at.elapsed().as_secs_f64() * 1000.0);
+        if let (Ok(reply), Some(last)) = (&reply, ms(self.last_token)) {
             tracing::info!(
-                ms = format_args!("{:.1}", last.elapsed().as_secs_f64() * 1000.0),
+                ms = format_args!("{last:.1}"),
+                after_stored_ms = format_args!("{:.2}", ms(self.stored).unwrap_or(0.0)),
                 reply = %reply.id,
                 "reply stored"
             );

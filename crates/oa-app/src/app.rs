@@ -972,6 +972,8 @@ impl App {
                 GenerationEvent::Failed(e) => break Err(Error::Engine(e)),
             }
         };
+        // The engine is done: from here to the answer is the app's own time, logged below.
+        let engine_done = std::time::Instant::now();
         let stats = match outcome {
             Ok(stats) => stats,
             Err(e) => {
@@ -1014,6 +1016,11 @@ impl App {
         let reply = self
             .with_store(move |s| Ok(s.add_reply(&parent, &reply_text, Some(provenance))?))
             .await?;
+        tracing::info!(
+            ms = format_args!("{:.1}", engine_done.elapsed().as_secs_f64() * 1000.0),
+            reply = %reply.id,
+            "reply stored after the engine finished"
+        );
         on_event(ChatEvent::Finished {
             reply: reply.clone(),
         });

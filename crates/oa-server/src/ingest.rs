@@ -1267,9 +1267,12 @@ async fn write(
 
     // Points first, so that label sets and rankings superseded below take theirs away, even
     // when the newer one is in this very batch.
-    if !writes.scores.is_empty() {
-        score::record(tx, caller.account_id, &writes.scores).await?;
-    }
+    let scores: Vec<_> = writes
+        .scores
+        .iter()
+        .map(|&(event, kind, points)| (caller.account_id, event, kind, points))
+        .collect();
+    score::record(tx, &scores).await?;
     if !writes.new_trees.is_empty() {
         sqlx::query(
             "INSERT INTO message_trees (id, state) \

@@ -243,32 +243,15 @@ async fn review(
         .collect();
     reviewers_agreement(tx, policy, &judged).await?;
     // Only pending messages were judged: those accepted now earn their writer's points.
-    let mut events = Vec::new();
-    let mut accounts = Vec::new();
-    let mut kinds = Vec::new();
-    let mut points = Vec::new();
-    for (_, event, account, root, role, synthetic, state) in decided {
-        if state != "accepted" || synthetic {
-            continue;
-        }
-        let kind = score::message_kind(root, Role::parse(&role).unwrap_or(Role::Assistant));
-        events.push(event);
-        accounts.push(account);
-        kinds.push(kind);
-        points.push(score::points(kind));
-    }
-    if !events.is_empty() {
-        sqlx::query(
-            "INSERT INTO score_events (account_id, event_id, kind, points) \
-             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::real[])",
-        )
-        .bind(&accounts)
-        .bind(&events)
-        .bind(&kinds)
-        .bind(&points)
-        .execute(&mut *tx)
-        .await?;
-    }
+    let earned: Vec<_> = decided
+        .into_iter()
+        .filter(|d| d.6 == "accepted" && !d.5)
+        .map(|(_, event, account, root, role, _, _)| {
+            let kind = score::message_kind(root, Role::parse(&role).unwrap_or(Role::Assistant));
+            (account, event, kind, score::points(kind))
+        })
+        .collect();
+    score::record(tx, &earned).await?;
     Ok(())
 }
 

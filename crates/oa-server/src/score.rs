@@ -59,20 +59,23 @@ pub fn rank_bonus(rank: usize) -> Option<&'static str> {
         .copied()
 }
 
-/// Records points for events of one account: `(event, kind, points)`.
+/// Records points: `(account, event, kind, points)` each.
 pub(crate) async fn record(
     tx: &mut PgConnection,
-    account_id: Uuid,
-    scores: &[(Uuid, &'static str, f32)],
+    scores: &[(Uuid, Uuid, &'static str, f32)],
 ) -> Result<()> {
-    let events: Vec<Uuid> = scores.iter().map(|s| s.0).collect();
-    let kinds: Vec<&str> = scores.iter().map(|s| s.1).collect();
-    let points: Vec<f32> = scores.iter().map(|s| s.2).collect();
+    if scores.is_empty() {
+        return Ok(());
+    }
+    let accounts: Vec<Uuid> = scores.iter().map(|s| s.0).collect();
+    let events: Vec<Uuid> = scores.iter().map(|s| s.1).collect();
+    let kinds: Vec<&str> = scores.iter().map(|s| s.2).collect();
+    let points: Vec<f32> = scores.iter().map(|s| s.3).collect();
     sqlx::query(
         "INSERT INTO score_events (account_id, event_id, kind, points) \
-         SELECT $1, e, k, p FROM UNNEST($2::uuid[], $3::text[], $4::real[]) AS x(e, k, p)",
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::real[])",
     )
-    .bind(account_id)
+    .bind(&accounts)
     .bind(&events)
     .bind(&kinds)
     .bind(&points)

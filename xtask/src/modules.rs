@@ -49,31 +49,32 @@ pub fn check(project: &Project) -> Result<()> {
 
 /// Every circle among the top-level modules under `src`, described for a person.
 pub fn circles_in(src: &Path) -> Result<Vec<String>> {
-    let mut files = rust_files(src)?;
+    let mut sources = BTreeMap::new();
+    for file in rust_files(src)? {
+        let text =
+            fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        sources.insert(file, text);
+    }
     // Test code may reach anywhere: only what the crate is built of counts.
     let mut test_files = BTreeSet::new();
-    for file in &files {
-        let text =
-            fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        for name in test_only_file_modules(&text) {
+    for (file, text) in &sources {
+        for name in test_only_file_modules(text) {
             let dir = module_dir(file);
             test_files.insert(dir.join(format!("{name}.rs")));
             test_files.insert(dir.join(&name).join("mod.rs"));
         }
     }
-    files.retain(|file| !test_files.contains(file));
-    let modules: BTreeSet<String> = files
-        .iter()
+    sources.retain(|file, _| !test_files.contains(file));
+    let modules: BTreeSet<String> = sources
+        .keys()
         .filter_map(|file| top_module(src, file))
         .collect();
     let mut edges = Edges::new();
-    for file in &files {
+    for (file, text) in &sources {
         let Some(from) = top_module(src, file) else {
             continue;
         };
-        let text =
-            fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        for (index, line) in built_lines(&text) {
+        for (index, line) in built_lines(text) {
             for to in crate_paths(line) {
                 if to != from && modules.contains(&to) {
                     edges

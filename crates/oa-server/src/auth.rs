@@ -24,6 +24,8 @@ use sha2::{Digest as _, Sha256};
 
 use crate::body::{IdPath, JsonBody};
 use crate::config::PasswordCost;
+use crate::error::ErrorBody;
+use crate::openapi::{BodyRefused, IdRefused, PasswordChecked, ServerTrouble, TokenRefused};
 use crate::throttle::{ClientIp, HashSlot};
 use crate::{AppState, Error, Result, trust};
 
@@ -217,6 +219,35 @@ fn check_password(password: &str) -> Result<()> {
 }
 
 /// `POST /v1/accounts`: creates an account and signs in its first device.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts",
+    tag = "accounts",
+    request_body = RegisterRequest,
+    responses(
+        (
+            status = 201,
+            description = "Registered and signed in; the token is shown once, here",
+            body = DeviceSession,
+        ),
+        (
+            status = 400,
+            description = "`invalid_input` (a name empty, too long, or with control, bidi or \
+                invisible characters), `weak_password`, or not a `RegisterRequest` \
+                (`malformed_json`, `invalid_utf8`, `invalid_body`)",
+            body = ErrorBody,
+        ),
+        (status = 409, description = "`display_name_taken`, whatever its case", body = ErrorBody),
+        (
+            status = 429,
+            description = "`too_many_attempts`: too many sign-ups from this address",
+            body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait")),
+        ),
+        BodyRefused,
+        ServerTrouble,
+    )
+)]
 pub(crate) async fn register(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
@@ -269,6 +300,40 @@ pub(crate) async fn register(
 }
 
 /// `POST /v1/sessions`: signs an account in on a new device.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions",
+    tag = "accounts",
+    request_body = LoginRequest,
+    responses(
+        (
+            status = 201,
+            description = "Signed in; the token is shown once, here",
+            body = DeviceSession,
+        ),
+        (
+            status = 400,
+            description = "`invalid_input` (the device name), or not a `LoginRequest` \
+                (`malformed_json`, `invalid_utf8`, `invalid_body`)",
+            body = ErrorBody,
+        ),
+        (
+            status = 401,
+            description = "`invalid_credentials`: the name or the password is wrong (which is not \
+                said)",
+            body = ErrorBody,
+        ),
+        (
+            status = 429,
+            description = "`too_many_attempts`: too many sign-ins from this address or failed ones \
+                for this name",
+            body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait")),
+        ),
+        BodyRefused,
+        ServerTrouble,
+    )
+)]
 pub(crate) async fn login(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
@@ -345,6 +410,25 @@ async fn check_own_password(state: &AppState, caller: &Caller, password: &str) -
 
 /// `PUT /v1/accounts/me/password`: changes the caller's password, given the current one. Every
 /// other device is signed out (a stolen token dies with the old password); this one stays.
+#[utoipa::path(
+    put,
+    path = "/v1/accounts/me/password",
+    tag = "accounts",
+    request_body = ChangePasswordRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Changed; every other device of the account is signed out"),
+        (
+            status = 400,
+            description = "`weak_password`, or not a `ChangePasswordRequest` (`malformed_json`, \
+                `invalid_utf8`, `invalid_body`)",
+            body = ErrorBody,
+        ),
+        PasswordChecked,
+        BodyRefused,
+        ServerTrouble,
+    )
+)]
 pub(crate) async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
@@ -379,6 +463,28 @@ pub(crate) async fn change_password(
 /// freed and leaves the leaderboard, the password and every device token stop working; what the
 /// person contributed stays in the dataset under the account's pseudonymous id (withdraw it
 /// first from the app to take it back).
+#[utoipa::path(
+    delete,
+    path = "/v1/accounts/me",
+    tag = "accounts",
+    request_body = DeleteAccountRequest,
+    security(("bearer" = [])),
+    responses(
+        (
+            status = 204,
+            description = "Deleted: the name is free, every token of the account revoked",
+        ),
+        (
+            status = 400,
+            description = "Not a `DeleteAccountRequest` (`malformed_json`, `invalid_utf8`, \
+                `invalid_body`)",
+            body = ErrorBody,
+        ),
+        PasswordChecked,
+        BodyRefused,
+        ServerTrouble,
+    )
+)]
 pub(crate) async fn delete_account(
     State(state): State<AppState>,
     caller: Caller,
@@ -441,6 +547,21 @@ async fn new_device(
 }
 
 /// `GET /v1/devices`: the caller's devices.
+#[utoipa::path(
+    get,
+    path = "/v1/devices",
+    tag = "accounts",
+    security(("bearer" = [])),
+    responses(
+        (
+            status = 200,
+            description = "The caller's devices, oldest first, revoked ones included",
+            body = Vec<DeviceInfo>,
+        ),
+        TokenRefused,
+        ServerTrouble,
+    )
+)]
 pub(crate) async fn list_devices(
     State(state): State<AppState>,
     caller: Caller,
@@ -470,6 +591,25 @@ pub(crate) async fn list_devices(
 }
 
 /// `DELETE /v1/devices/{id}`: revokes a device's token. One's own devices, or any as an admin.
+#[utoipa::path(
+    delete,
+    path = "/v1/devices/{id}",
+    tag = "accounts",
+    params(("id" = Uuid, Path, description = "The device")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked (or already so)"),
+        IdRefused,
+        (
+            status = 404,
+            description = "`not_found`: no such device, or another account's (unless the caller is \
+                an admin)",
+            body = ErrorBody,
+        ),
+        TokenRefused,
+        ServerTrouble,
+    )
+)]
 pub(crate) async fn revoke_device(
     State(state): State<AppState>,
     caller: Caller,
@@ -496,6 +636,28 @@ pub(crate) async fn revoke_device(
 }
 
 /// `PUT /v1/accounts/{id}/role`: admins change roles.
+#[utoipa::path(
+    put,
+    path = "/v1/accounts/{id}/role",
+    tag = "accounts",
+    params(("id" = Uuid, Path, description = "The account")),
+    request_body = SetRoleRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Changed"),
+        (
+            status = 400,
+            description = "`invalid_id`, or not a `SetRoleRequest` (`malformed_json`, \
+                `invalid_utf8`, `invalid_body`)",
+            body = ErrorBody,
+        ),
+        (status = 403, description = "`forbidden`: the caller is not an admin", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such account", body = ErrorBody),
+        TokenRefused,
+        BodyRefused,
+        ServerTrouble,
+    )
+)]
 pub(crate) async fn set_role(
     State(state): State<AppState>,
     caller: Caller,

@@ -252,9 +252,11 @@ impl Error {
 }
 
 /// The body of every error response.
-#[derive(Debug, Serialize)]
-struct ErrorBody {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody {
+    /// Stable and machine-readable, e.g. `invalid_token`, `payload_too_large`.
     code: &'static str,
+    /// For a person; never holds the server's internals.
     message: String,
 }
 

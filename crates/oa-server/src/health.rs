@@ -63,7 +63,16 @@ impl Unhealthy {
     }
 }
 
-/// Answers `200` with the schema version, or `503` with a short reason.
+/// `GET /healthz`: answers `200` with the schema version, or `503` with a short reason.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    responses(
+        (status = 200, description = "The server and its database can serve", body = HealthReport),
+        (status = 503, description = "They cannot; `database` says why", body = HealthReport),
+    )
+)]
 pub(crate) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
     let outcome = match tokio::time::timeout(HEALTH_TIMEOUT, check(&state)).await {
         Ok(outcome) => outcome,

@@ -26,6 +26,8 @@ use sqlx::PgConnection;
 
 use crate::auth::Caller;
 use crate::body::JsonBody;
+use crate::error::ErrorBody;
+use crate::openapi::{BodyRefused, ServerTrouble, TokenRefused};
 use crate::pipeline::{self, TreeState};
 use crate::score;
 use crate::trust::{Crowd, NEWCOMER_TRUST, Quorum};
@@ -44,7 +46,37 @@ const DUPLICATE_TEXT_MIN_CHARS: usize = 16;
 /// people may well ask "What is the capital of France?", but not write the same paragraph.
 const COPIED_TEXT_MIN_CHARS: usize = 48;
 
-/// `POST /v1/events`.
+/// `POST /v1/events`: ingests a batch of contribution events, each accepted, a duplicate or
+/// rejected on its own.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "contributions",
+    request_body = IngestRequest,
+    security(("bearer" = [])),
+    responses(
+        (
+            status = 200,
+            description = "One result per event, in the request's order",
+            body = IngestResponse,
+        ),
+        (
+            status = 400,
+            description = "`unsupported_version`, `batch_too_large`, or not an `IngestRequest` \
+                (`malformed_json`, `invalid_utf8`, `invalid_body`)",
+            body = ErrorBody,
+        ),
+        (
+            status = 429,
+            description = "`rate_limited`: more events than this account's or device's share",
+            body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait")),
+        ),
+        TokenRefused,
+        BodyRefused,
+        ServerTrouble,
+    )
+)]
 pub(crate) async fn ingest(
     State(state): State<AppState>,
     caller: Caller,

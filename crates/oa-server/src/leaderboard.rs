@@ -13,6 +13,8 @@ use oa_types::{
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use crate::auth::{Caller, parse_role};
+use crate::error::ErrorBody;
+use crate::openapi::{ServerTrouble, TokenRefused};
 use crate::{AppState, Error, Result, score};
 
 /// Most entries a leaderboard lists.
@@ -108,6 +110,27 @@ fn parse_window(query: Option<&str>) -> Result<LeaderboardWindow> {
 }
 
 /// `GET /v1/leaderboard?window=day|week|month|all`: the best contributors, best first.
+#[utoipa::path(
+    get,
+    path = "/v1/leaderboard",
+    tag = "scores",
+    params((
+        "window" = Option<LeaderboardWindow>,
+        Query,
+        description = "The time span; `all` when left out",
+    )),
+    security(("bearer" = [])),
+    responses(
+        (
+            status = 200,
+            description = "The best contributors of the window, best first",
+            body = Leaderboard,
+        ),
+        (status = 400, description = "`invalid_input`: not a window", body = ErrorBody),
+        TokenRefused,
+        ServerTrouble,
+    )
+)]
 pub(crate) async fn leaderboard(
     State(state): State<AppState>,
     _caller: Caller,
@@ -125,6 +148,21 @@ pub(crate) async fn leaderboard(
 }
 
 /// `GET /v1/me/stats`: the caller's trust, agreement and their line in every window.
+#[utoipa::path(
+    get,
+    path = "/v1/me/stats",
+    tag = "scores",
+    security(("bearer" = [])),
+    responses(
+        (
+            status = 200,
+            description = "The caller's trust, agreement and line in every window",
+            body = ContributorStats,
+        ),
+        TokenRefused,
+        ServerTrouble,
+    )
+)]
 pub(crate) async fn my_stats(
     State(state): State<AppState>,
     caller: Caller,

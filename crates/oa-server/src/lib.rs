@@ -9,7 +9,9 @@
 //!
 //! - [`connect`] opens the connection pool and [`migrate`] brings the schema up to date (the SQL
 //!   lives in `migrations/`, compiled into the binary).
-//! - [`router`] builds the HTTP API over an [`AppState`]; [`serve`] runs it until shut down.
+//! - [`router`] builds the HTTP API over an [`AppState`]; [`serve`] runs it until shut down. Its
+//!   routes are registered from the handlers' OpenAPI descriptions, so [`openapi_document`]
+//!   describes exactly what it serves.
 //! - [`Error`] is the one error type; it decides the status and the JSON body a client sees.
 //! - With the `testing` feature, the `testing` module starts a throw-away PostgreSQL cluster for
 //!   the tests of this crate and of the crates that talk to it.
@@ -20,7 +22,7 @@
 //! |---|---|
 //! | `GET /healthz` | health with the schema version ([`HealthReport`]) |
 //! | `GET /metrics` | Prometheus metrics |
-//! | `GET /openapi.json` | the OpenAPI description of this table |
+//! | `GET /openapi.json` | the OpenAPI 3.1 document of this table |
 //! | `POST /v1/accounts` | register; signs in the first device |
 //! | `DELETE /v1/accounts/me`, `PUT /v1/accounts/me/password` | delete the account; change the password |
 //! | `POST /v1/sessions` | sign in a new device |
@@ -60,7 +62,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{delete, get, post, put};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -71,6 +72,7 @@ pub use error::{Error, Result};
 pub use export::{ExportSummary, export};
 pub use health::HEALTH_TIMEOUT;
 pub use oa_types::{HealthReport, HealthStatus};
+pub use openapi::{document as openapi_document, document_json as openapi_json};
 pub use pipeline::TreeState;
 pub use trust::{QUORUM_CAP, trust};
 
@@ -147,28 +149,12 @@ impl AppState {
     }
 }
 
-/// Builds the HTTP API.
+/// Builds the HTTP API: the routes of [`openapi_document`], each registered from its handler's
+/// description.
 pub fn router(state: AppState) -> Router {
     let limits = state.config().limits.clone();
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/metrics", get(metrics::metrics))
-        .route("/openapi.json", get(openapi::openapi))
-        .route("/v1/accounts", post(auth::register))
-        .route("/v1/accounts/me", delete(auth::delete_account))
-        .route("/v1/accounts/me/password", put(auth::change_password))
-        .route("/v1/accounts/{id}/role", put(auth::set_role))
-        .route("/v1/sessions", post(auth::login))
-        .route("/v1/devices", get(auth::list_devices))
-        .route("/v1/devices/{id}", delete(auth::revoke_device))
-        .route("/v1/events", post(ingest::ingest))
-        .route("/v1/trees/{id}", get(pipeline::show_tree))
-        .route("/v1/trees/{id}/halt", post(pipeline::halt_tree))
-        .route("/v1/tasks", get(tasks::list))
-        .route("/v1/tasks/lease", post(tasks::lease))
-        .route("/v1/tasks/{id}/skip", post(tasks::skip))
-        .route("/v1/leaderboard", get(leaderboard::leaderboard))
-        .route("/v1/me/stats", get(leaderboard::my_stats))
+    let (routes, _document) = openapi::routes().split_for_parts();
+    routes
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -184,28 +170,6 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
 }
-
-/// The method and path of every route, for the OpenAPI test.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("get", "/healthz"),
-    ("get", "/metrics"),
-    ("get", "/openapi.json"),
-    ("post", "/v1/accounts"),
-    ("delete", "/v1/accounts/me"),
-    ("put", "/v1/accounts/me/password"),
-    ("put", "/v1/accounts/{id}/role"),
-    ("post", "/v1/sessions"),
-    ("get", "/v1/devices"),
-    ("delete", "/v1/devices/{id}"),
-    ("post", "/v1/events"),
-    ("get", "/v1/trees/{id}"),
-    ("post", "/v1/trees/{id}/halt"),
-    ("get", "/v1/tasks"),
-    ("post", "/v1/tasks/lease"),
-    ("post", "/v1/tasks/{id}/skip"),
-    ("get", "/v1/leaderboard"),
-    ("get", "/v1/me/stats"),
-];
 
 /// Answers every path no route matches, with the same JSON error body as any other error.
 async fn not_found() -> Error {

@@ -2,8 +2,9 @@
 //!
 //! `oa-server serve` migrates the database and serves the HTTP API until Ctrl-C or SIGTERM;
 //! `oa-server migrate` only migrates; `oa-server export` writes the oasst dataset files;
-//! `oa-server set-role` appoints moderators and admins. Every setting is a flag with an `OA_*`
-//! environment variable. Everything else lives in the `oa_server` library.
+//! `oa-server set-role` appoints moderators and admins; `oa-server openapi` prints the OpenAPI
+//! document of the HTTP API. Every setting is a flag with an `OA_*` environment variable.
+//! Everything else lives in the `oa_server` library.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -84,6 +85,8 @@ enum Command {
         #[arg(long)]
         role: String,
     },
+    /// Print the OpenAPI document of the HTTP API (`docs/openapi.json` is a copy of it).
+    Openapi,
 }
 
 /// The server's tunable settings; defaults are Open-Assistant's.
@@ -239,6 +242,12 @@ async fn main() -> anyhow::Result<()> {
     }
 
     match cli.command {
+        Command::Openapi => {
+            use std::io::Write as _;
+            std::io::stdout()
+                .write_all(oa_server::openapi_json().as_bytes())
+                .context("cannot write the document")?;
+        }
         Command::Migrate { database } => {
             database.connect_and_migrate().await?;
         }

@@ -136,7 +136,18 @@ pub(crate) async fn track(State(state): State<AppState>, request: Request, next:
     response
 }
 
-/// `GET /metrics`.
+/// `GET /metrics`: the server's counters in Prometheus' text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    responses((
+        status = 200,
+        description = "Prometheus metrics in its text format",
+        body = String,
+        content_type = "text/plain"
+    ))
+)]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let mut text = state.metrics().render();
     let hashes = state.hashes();

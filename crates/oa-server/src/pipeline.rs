@@ -31,11 +31,13 @@ use crate::auth::Caller;
 use crate::body::IdPath;
 use crate::config::TreePolicy;
 use crate::consensus::{self, Ballot};
+use crate::error::ErrorBody;
+use crate::openapi::{IdRefused, ServerTrouble, TokenRefused};
 use crate::trust::{self, Agreements, Crowd, Quorum};
 use crate::{AppState, Error, Result, score};
 
 /// Where a message tree is in Open-Assistant's pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TreeState {
     /// The first prompt waits for its reviews.
@@ -733,7 +735,7 @@ pub(crate) async fn moderate(
 }
 
 /// A message of a tree as `GET /v1/trees/{id}` shows it, read as the row it is.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct TreeMessageView {
     /// The message.
     pub id: Uuid,
@@ -759,7 +761,7 @@ pub struct TreeMessageView {
 }
 
 /// The body of `GET /v1/trees/{id}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TreeView {
     /// The tree (its root prompt's id).
     pub id: Uuid,
@@ -770,6 +772,24 @@ pub struct TreeView {
 }
 
 /// `GET /v1/trees/{id}`: a tree's state and its messages' standing.
+#[utoipa::path(
+    get,
+    path = "/v1/trees/{id}",
+    tag = "contributions",
+    params(("id" = Uuid, Path, description = "The tree: its root prompt's id")),
+    security(("bearer" = [])),
+    responses(
+        (
+            status = 200,
+            description = "The tree's state and its messages, without their text",
+            body = TreeView,
+        ),
+        IdRefused,
+        (status = 404, description = "`not_found`: no such tree", body = ErrorBody),
+        TokenRefused,
+        ServerTrouble,
+    )
+)]
 pub(crate) async fn show_tree(
     State(state): State<AppState>,
     caller: Caller,
@@ -803,6 +823,25 @@ pub(crate) async fn show_tree(
 }
 
 /// `POST /v1/trees/{id}/halt`: a moderator stops a tree; it is never exported.
+#[utoipa::path(
+    post,
+    path = "/v1/trees/{id}/halt",
+    tag = "contributions",
+    params(("id" = Uuid, Path, description = "The tree: its root prompt's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Halted: it takes nothing more and is never exported"),
+        IdRefused,
+        (
+            status = 403,
+            description = "`forbidden`: the caller is not a moderator or an admin",
+            body = ErrorBody,
+        ),
+        (status = 404, description = "`not_found`: no such tree", body = ErrorBody),
+        TokenRefused,
+        ServerTrouble,
+    )
+)]
 pub(crate) async fn halt_tree(
     State(state): State<AppState>,
     caller: Caller,

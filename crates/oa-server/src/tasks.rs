@@ -18,6 +18,8 @@ use sqlx::{AssertSqlSafe, PgConnection};
 
 use crate::auth::Caller;
 use crate::body::{IdPath, JsonBody};
+use crate::error::ErrorBody;
+use crate::openapi::{BodyRefused, IdRefused, ServerTrouble, TokenRefused};
 use crate::trust;
 use crate::{AppState, Error, Result};
 
@@ -47,7 +49,36 @@ const OPEN_LEASES: &str = "(SELECT count(*) FROM tasks k WHERE k.message_id = m.
      AND k.kind IN ($KIND) AND k.completed_at IS NULL AND k.skipped_at IS NULL \
      AND k.expires_at > now())";
 
-/// `POST /v1/tasks/lease`.
+/// `POST /v1/tasks/lease`: leases up to `count` tasks to do, possibly offline.
+#[utoipa::path(
+    post,
+    path = "/v1/tasks/lease",
+    tag = "tasks",
+    request_body = LeaseRequest,
+    security(("bearer" = [])),
+    responses(
+        (
+            status = 200,
+            description = "The tasks leased, possibly fewer than asked for (none when nothing is \
+                needed)",
+            body = TaskList,
+        ),
+        (
+            status = 400,
+            description = "`invalid_input` (a count outside 1 to 100), or not a `LeaseRequest` \
+                (`malformed_json`, `invalid_utf8`, `invalid_body`)",
+            body = ErrorBody,
+        ),
+        (
+            status = 409,
+            description = "`too_many_open_tasks`: finish or skip some first",
+            body = ErrorBody,
+        ),
+        TokenRefused,
+        BodyRefused,
+        ServerTrouble,
+    )
+)]
 pub(crate) async fn lease(
     State(state): State<AppState>,
     caller: Caller,
@@ -432,6 +463,17 @@ async fn thread(tx: &mut PgConnection, message_id: Uuid) -> Result<Vec<TaskMessa
 
 /// `GET /v1/tasks`: the caller's open leases (not completed or skipped, expired ones included,
 /// since their results are still welcome).
+#[utoipa::path(
+    get,
+    path = "/v1/tasks",
+    tag = "tasks",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's open leases, oldest first", body = TaskList),
+        TokenRefused,
+        ServerTrouble,
+    )
+)]
 pub(crate) async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<TaskList>> {
     let mut conn = state.pool().acquire().await?;
     let ids: Vec<Uuid> = sqlx::query_scalar(
@@ -450,6 +492,26 @@ pub(crate) async fn list(State(state): State<AppState>, caller: Caller) -> Resul
 
 /// `POST /v1/tasks/{id}/skip`: gives a task back. Skipping a reply task counts against the
 /// message, as Open-Assistant's skips do.
+#[utoipa::path(
+    post,
+    path = "/v1/tasks/{id}/skip",
+    tag = "tasks",
+    params(("id" = Uuid, Path, description = "The task")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Given back"),
+        IdRefused,
+        (status = 403, description = "`forbidden`: another account's task", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such task", body = ErrorBody),
+        (
+            status = 409,
+            description = "`task_closed`: already completed or skipped",
+            body = ErrorBody,
+        ),
+        TokenRefused,
+        ServerTrouble,
+    )
+)]
 pub(crate) async fn skip(
     State(state): State<AppState>,
     caller: Caller,

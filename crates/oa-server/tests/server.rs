@@ -12,6 +12,7 @@ mod server {
     mod garbage;
     mod ingest;
     mod observability;
+    mod openapi;
     pub(crate) mod pipeline;
     mod scores;
     mod simulation;

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 /// What a contribution event records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ContributionKind {
     /// A prompt or reply was written.

@@ -7,6 +7,7 @@ use crate::SamplerParams;
 
 /// Who wrote a message, with Open-Assistant's names: the person asking is the `prompter`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// The person talking to the assistant.
@@ -36,6 +37,7 @@ impl Role {
 
 /// Where a model-written (synthetic) message came from: enough to reproduce it and to judge it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Provenance {
     /// The model's display id (the GGUF `general.name`, or the file stem).
     pub model_id: String,
@@ -78,6 +80,7 @@ fn is_zero(value: &u32) -> bool {
 
 /// One message in a conversation tree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
     /// Unique id (UUIDv7, so ids sort by creation time).
     pub id: Uuid,

@@ -15,6 +15,7 @@ pub const MAX_FEEDBACK_TEXT_CHARS: usize = 2000;
 
 /// A thumbs vote: Open-Assistant's `+1` / `-1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Vote {
     /// Thumbs up (`+1`).
     #[serde(rename = "+1")]
@@ -26,6 +27,7 @@ pub enum Vote {
 
 /// A thumbs vote with the reasons and comment the person optionally gave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Thumbs {
     /// Up or down.
     pub vote: Vote,
@@ -222,6 +224,7 @@ impl Labels {
 
 /// A ranking of the replies to one message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", content = "ranking", rename_all = "snake_case")]
 pub enum Ranking {
     /// Reply ids, best first; must name every sibling reply exactly once.

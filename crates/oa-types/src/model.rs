@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Sampler settings for one reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SamplerParams {
     /// Softmax temperature; `0` means greedy (always the most likely token).
     pub temperature: f32,

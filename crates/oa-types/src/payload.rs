@@ -41,8 +41,85 @@ pub enum EventPayload {
     Retraction(RetractionPayload),
 }
 
+/// The payload's schema in the server's OpenAPI document: one branch per shape. A correction is
+/// a message whose `corrects` is set, so `message` and `correction` share the `Message` branch
+/// and the event's `kind` tells them apart. (A derived schema would list `Message` twice, and
+/// no payload matches exactly one of two equal branches.)
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for EventPayload {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{OneOfBuilder, Ref};
+        let mut one_of = OneOfBuilder::new().description(Some(
+            "The action an event records, as JSON: its shape is the one its event's `kind` names \
+             (`message` and `correction` are both a `Message`).",
+        ));
+        for (name, _) in payload_shapes() {
+            one_of = one_of.item(Ref::from_schema_name(name));
+        }
+        one_of.into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for EventPayload {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        for (name, add) in payload_shapes() {
+            let schema = add(schemas);
+            schemas.push((name.into_owned(), schema));
+        }
+    }
+}
+
+/// The name of each shape a payload takes, with a function that adds the schemas it refers to
+/// and returns its own.
+#[cfg(feature = "openapi")]
+type PayloadShape = (
+    std::borrow::Cow<'static, str>,
+    fn(
+        &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+);
+
+/// Every shape of [`EventPayload`], once each.
+#[cfg(feature = "openapi")]
+fn payload_shapes() -> [PayloadShape; 6] {
+    use utoipa::ToSchema;
+    fn shape<T: ToSchema>() -> PayloadShape {
+        (T::name(), |schemas| {
+            T::schemas(schemas);
+            T::schema()
+        })
+    }
+    // A new variant must be given its shape here: this match stops compiling until it is.
+    let _every_variant_has_a_shape = |payload: &EventPayload| match payload {
+        EventPayload::Message(_) | EventPayload::Correction(_) => shape::<Message>,
+        EventPayload::Rating(_) => shape::<RatingPayload>,
+        EventPayload::Labels(_) => shape::<LabelsPayload>,
+        EventPayload::Ranking(_) => shape::<RankingPayload>,
+        EventPayload::Reaction(_) => shape::<ReactionPayload>,
+        EventPayload::Retraction(_) => shape::<RetractionPayload>,
+    };
+    [
+        shape::<Message>(),
+        shape::<RatingPayload>(),
+        shape::<LabelsPayload>(),
+        shape::<RankingPayload>(),
+        shape::<ReactionPayload>(),
+        shape::<RetractionPayload>(),
+    ]
+}
+
 /// A thumbs vote on a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RatingPayload {
     /// The message voted on.
     pub message_id: Uuid,
@@ -54,6 +131,7 @@ pub struct RatingPayload {
 /// [`TextLabel`](crate::TextLabel), so that an unknown name or a value off its scale is refused
 /// for that reason rather than as an unreadable payload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LabelsPayload {
     /// The message labelled.
     pub message_id: Uuid,
@@ -75,6 +153,7 @@ impl LabelsPayload {
 
 /// A ranking of the replies to a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RankingPayload {
     /// The message whose replies are ranked (the parent, not a reply).
     pub message_id: Uuid,
@@ -84,6 +163,7 @@ pub struct RankingPayload {
 
 /// An emoji reaction turned on or off.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReactionPayload {
     /// The message reacted to.
     pub message_id: Uuid,
@@ -111,6 +191,7 @@ impl ReactionPayload {
 
 /// Whether a reaction is turned on or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReactionOp {
     /// Turned on.
@@ -121,6 +202,7 @@ pub enum ReactionOp {
 
 /// Withdraws an event the server may hold. It names the event, never its content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RetractionPayload {
     /// The id of the withdrawn event.
     pub retracts: Uuid,

@@ -17,6 +17,7 @@ pub const MAX_EVENTS_PER_BATCH: usize = 1000;
 
 /// Whether the server as a whole can serve requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HealthStatus {
     /// Everything the server needs is reachable.
@@ -27,6 +28,7 @@ pub enum HealthStatus {
 
 /// The body of `GET /healthz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthReport {
     /// Overall verdict; `ok` comes with `200`, `unavailable` with `503`.
     pub status: HealthStatus,
@@ -39,6 +41,7 @@ pub struct HealthReport {
 
 /// What an account may do on the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccountRole {
     /// Contributes, reviews, ranks and labels.
@@ -101,6 +104,7 @@ debug_without_secrets!(DeleteAccountRequest { ; password });
 /// `PUT /v1/accounts/me/password`: a new password, given the current one. Every other device of
 /// the account is signed out.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChangePasswordRequest {
     /// The password now.
     pub current_password: String,
@@ -110,6 +114,7 @@ pub struct ChangePasswordRequest {
 
 /// `DELETE /v1/accounts/me`: deletes the account, given its password.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeleteAccountRequest {
     /// The account's password.
     pub password: String,
@@ -117,6 +122,7 @@ pub struct DeleteAccountRequest {
 
 /// `POST /v1/accounts`: a new account, signed in on its first device.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterRequest {
     /// Public name on the leaderboard, also the login name; unique regardless of case.
     pub display_name: String,
@@ -128,6 +134,7 @@ pub struct RegisterRequest {
 
 /// `POST /v1/sessions`: signs an existing account in on a new device.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     /// The account's display name (any case).
     pub display_name: String,
@@ -139,6 +146,7 @@ pub struct LoginRequest {
 
 /// A device signed in to an account: its bearer token is shown once, here, and never again.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceSession {
     /// The account.
     pub account_id: Uuid,
@@ -154,6 +162,7 @@ pub struct DeviceSession {
 
 /// One of an account's devices, as `GET /v1/devices` lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceInfo {
     /// The device.
     pub id: Uuid,
@@ -171,6 +180,7 @@ pub struct DeviceInfo {
 
 /// `PUT /v1/accounts/{id}/role` (admins only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetRoleRequest {
     /// The new role.
     pub role: AccountRole,
@@ -179,6 +189,7 @@ pub struct SetRoleRequest {
 /// One contribution event as it travels to the server: the outbox event without its local
 /// consent state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubmittedEvent {
     /// The client's UUIDv7; the server stores an event id once, so retries are harmless.
     pub id: Uuid,
@@ -191,6 +202,7 @@ pub struct SubmittedEvent {
     /// Milliseconds since the Unix epoch when the action happened.
     pub created_at_ms: i64,
     /// The action as JSON text, exactly as the outbox recorded it.
+    #[cfg_attr(feature = "openapi", schema(content_media_type = "application/json"))]
     pub payload: String,
     /// The leased task this event completes, if it is a task's result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -213,6 +225,7 @@ impl From<&ContributionEvent> for SubmittedEvent {
 
 /// `POST /v1/events`: a batch of events, processed in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IngestRequest {
     /// The format version, [`INGEST_VERSION`].
     pub version: u32,
@@ -223,6 +236,7 @@ pub struct IngestRequest {
 
 /// What became of one submitted event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventStatus {
     /// Stored and used.
@@ -236,6 +250,7 @@ pub enum EventStatus {
 
 /// Why an event was refused, as a stable machine-readable code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RejectionReason {
@@ -342,6 +357,7 @@ impl RejectionReason {
 
 /// The server's answer for one event of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventResult {
     /// The event.
     pub id: Uuid,
@@ -357,6 +373,7 @@ pub struct EventResult {
 
 /// The answer to `POST /v1/events`: one result per event, in the request's order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IngestResponse {
     /// Per-event results.
     pub results: Vec<EventResult>,
@@ -364,6 +381,7 @@ pub struct IngestResponse {
 
 /// The kinds of work the server hands out, as in Open-Assistant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKind {
     /// Write the first prompt of a new tree.
@@ -406,6 +424,7 @@ impl TaskKind {
 
 /// `POST /v1/tasks/lease`: ask for up to `count` tasks to do, possibly offline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeaseRequest {
     /// How many tasks, 1 to 100.
     pub count: u32,
@@ -416,6 +435,7 @@ pub struct LeaseRequest {
 
 /// A message shown as a task's context.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskMessage {
     /// The message.
     pub id: Uuid,
@@ -431,6 +451,7 @@ pub struct TaskMessage {
 
 /// One leased task with everything needed to do it offline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Task {
     /// Send as the result event's `task_id`.
     pub id: Uuid,
@@ -455,6 +476,7 @@ pub struct Task {
 
 /// The answer to `POST /v1/tasks/lease` and `GET /v1/tasks`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskList {
     /// The tasks, possibly fewer than asked for.
     pub tasks: Vec<Task>,
@@ -462,6 +484,7 @@ pub struct TaskList {
 
 /// The time span a leaderboard covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LeaderboardWindow {
     /// The last 24 hours.
@@ -496,6 +519,7 @@ impl LeaderboardWindow {
 
 /// One contributor's line on a leaderboard.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeaderboardEntry {
     /// 1 for the best.
     pub rank: u32,
@@ -517,6 +541,7 @@ pub struct LeaderboardEntry {
 
 /// The answer to `GET /v1/leaderboard`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Leaderboard {
     /// The window the scores cover.
     pub window: LeaderboardWindow,
@@ -526,6 +551,7 @@ pub struct Leaderboard {
 
 /// The answer to `GET /v1/me/stats`: a contributor's own standing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContributorStats {
     /// The contributor.
     pub account_id: Uuid,
@@ -568,6 +594,7 @@ pub struct Standing {
 
 /// One scored ranking's agreement with the consensus.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgreementPoint {
     /// Milliseconds since the Unix epoch when the ranking arrived.
     pub at_ms: i64,

@@ -13,7 +13,7 @@
 
 use half::f16;
 
-use crate::qmatmul::{round_to_f16, scores_f16_heads, softmax, weighted_sum_f16_heads, widen};
+use crate::cpu::{AttentionKernels, widen};
 
 /// One layer's keys and values, `[position][kv head][value]`.
 #[derive(Default)]
@@ -60,6 +60,7 @@ pub(crate) fn attend(
     let kv_len = cache.keys.len() / stride.max(1);
     let group = heads.heads / heads.kv_heads.max(1);
     let scale = 1.0 / (size as f32).sqrt();
+    let kernels = &crate::cpu::kernels().attention;
     let mut out = vec![0f32; queries.len()];
     let work = queries.len() * kv_len * 2;
     let rows = queries.len() / (heads.heads * size).max(1);
@@ -72,6 +73,7 @@ pub(crate) fn attend(
             let n_queries = y.len() / (heads.heads * size);
             for kv_head in 0..heads.kv_heads {
                 attend_block(
+                    kernels,
                     heads,
                     queries,
                     cache,
@@ -99,11 +101,11 @@ pub(crate) fn attend(
         let from = first * stride + kv_head * size;
         let n = last + 1 - first;
         let mut scores = vec![0f32; n * (y.len() / size)];
-        scores_f16_heads(&q, size, &cache.keys[from..], stride, &mut scores);
+        (kernels.scores)(&q, size, &cache.keys[from..], stride, &mut scores);
         for row in scores.chunks_exact_mut(n) {
-            weights(row, scale);
+            weights(kernels, row, scale);
         }
-        weighted_sum_f16_heads(&scores, &cache.values[from..], stride, y, size);
+        (kernels.weighted_sum)(&scores, &cache.values[from..], stride, y, size);
     });
     out
 }
@@ -118,9 +120,9 @@ fn seen(heads: &Heads, at: usize, kv_len: usize) -> (usize, usize) {
 }
 
 /// A row of raw scores made attention weights: scaled softmax, each weight rounded to f16.
-fn weights(row: &mut [f32], scale: f32) {
-    softmax(row, scale);
-    round_to_f16(row);
+fn weights(kernels: &AttentionKernels, row: &mut [f32], scale: f32) {
+    (kernels.softmax)(row, scale);
+    (kernels.round_to_f16)(row);
 }
 
 /// `n_queries` queries from `first_query` on, the heads of key/value head `kv_head`, into their
@@ -129,6 +131,7 @@ fn weights(row: &mut [f32], scale: f32) {
 /// query gets exactly what it gets alone.
 #[allow(clippy::too_many_arguments)]
 fn attend_block(
+    kernels: &AttentionKernels,
     heads: &Heads,
     queries: &[f32],
     cache: &LayerCache,
@@ -159,16 +162,16 @@ fn attend_block(
     let n = last + 1 - first;
     let from = first * stride + kv_head * size;
     let mut scores = vec![0f32; n_queries * group * n];
-    scores_f16_heads(&q, size, &cache.keys[from..], stride, &mut scores);
+    (kernels.scores)(&q, size, &cache.keys[from..], stride, &mut scores);
     for (r, row) in scores.chunks_exact_mut(n).enumerate() {
         let (own_first, own_last) = seen(heads, position + first_query + r / group, kv_len);
         let (lo, hi) = (own_first - first, own_last + 1 - first);
-        weights(&mut row[lo..hi], scale);
+        weights(kernels, &mut row[lo..hi], scale);
         row[..lo].fill(0.0);
         row[hi..].fill(0.0);
     }
     let mut sums = vec![0f32; n_queries * group * size];
-    weighted_sum_f16_heads(&scores, &cache.values[from..], stride, &mut sums, size);
+    (kernels.weighted_sum)(&scores, &cache.values[from..], stride, &mut sums, size);
     for t in 0..n_queries {
         let at = t * row_len + kv_head * group * size;
         y[at..at + group * size].copy_from_slice(&sums[t * group * size..(t + 1) * group * size]);

@@ -9,6 +9,7 @@
 
 pub mod arch;
 mod attention;
+mod cpu;
 pub mod detokenize;
 pub mod device;
 mod engine;

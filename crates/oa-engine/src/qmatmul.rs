@@ -14,9 +14,11 @@
 //! Here activations are quantized as llama.cpp's x86 code does (rounding half to even) and dot
 //! products summed block by block in exact integers, scaled in f32; the weight rows are split
 //! over candle's thread pool, and a prompt's activation rows go through each weight row (or
-//! group of eight repacked rows, `tiles.rs`) [`ROWS_AT_ONCE`] at a time. `x86.rs` holds the
-//! AVX2 and AVX-512 VNNI kernels, `neon.rs` the aarch64 ones; `tests/tiny_models.rs` compares
-//! the logits of random models in every format with llama.cpp's.
+//! group of eight repacked rows) [`ROWS_AT_ONCE`] at a time. This module holds the matrices:
+//! where their blocks come from, which are repacked, and how the work is split; the block
+//! formats and the kernels that multiply them are the `cpu` layer's, whose table is taken
+//! once per multiplication. `tests/tiny_models.rs` compares the logits of random models in
+//! every format with llama.cpp's.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
@@ -25,42 +27,19 @@ use std::sync::{Arc, Mutex};
 use candle_core::quantized::GgmlDType;
 use candle_core::quantized::gguf_file::TensorInfo;
 use candle_core::{Device, Tensor};
-use half::f16;
 use memmap2::Mmap;
 
+use crate::cpu::{
+    Format, Group, Offset, Q4_0Block, Q4_1Block, Q4_1Rows8, Q4KBlock, Q4KRows8, Q5_0Block,
+    Q5_1Block, Q5KBlock, Q6KBlock, Q6KRows8, Q8_0Block, ROWS, ROWS_AT_ONCE, RowKernel, Rows8,
+    TileKernel,
+};
 use crate::{EngineError, Result};
 
-mod blocks;
-mod k_quants;
-#[cfg(test)]
-mod kernel_tests;
-#[cfg(target_arch = "aarch64")]
-mod neon;
-mod tiles;
-#[cfg(target_arch = "x86_64")]
-mod x86;
-
-use blocks::{Q4_0Block, Q4_1Block, Q5_0Block, Q5_1Block, Q8_0Block};
-use k_quants::{Q4KBlock, Q5KBlock, Q6KBlock};
-use tiles::{Group, Offset, Q4_1Rows8, Q4KRows8, Q6KRows8, ROWS, Rows8};
-
-/// A block format as the engine holds it, with the activations it multiplies.
-trait Format: bytemuck::Pod + Send + Sync {
-    /// One block of activations.
-    type Activation: Send + Sync;
-    /// Values per block.
-    const VALUES: usize;
-    /// Appends the block's values.
-    fn dequantize(&self, out: &mut Vec<f32>);
-    /// Quantizes `VALUES` activations.
-    fn quantize(x: &[f32]) -> Self::Activation;
-    /// One row of weights by `N` rows of activations.
-    fn dot<const N: usize>(w: &[Self], a: [&[Self::Activation]; N]) -> [f32; N];
-}
-
-/// One row of weights by `n` rows of activations, [`ROWS_AT_ONCE`] at a time: the sum for
-/// activation row `k` goes to `out[k · stride]`.
+/// One row of weights by `n` rows of activations through `kernel`, [`ROWS_AT_ONCE`] at a
+/// time: the sum for activation row `k` goes to `out[k · stride]`.
 fn row_times<F: Format>(
+    kernel: &RowKernel<F, F::Activation>,
     w: &[F],
     activations: &[F::Activation],
     n: usize,
@@ -71,21 +50,23 @@ fn row_times<F: Format>(
     let a = |k: usize| &activations[k * per_row..(k + 1) * per_row];
     let mut i = 0;
     while i + ROWS_AT_ONCE <= n {
-        let sums: [f32; ROWS_AT_ONCE] = F::dot(w, std::array::from_fn(|k| a(i + k)));
+        let sums = (kernel.several)(w, std::array::from_fn(|k| a(i + k)));
         for (k, sum) in sums.into_iter().enumerate() {
             out[(i + k) * stride] = sum;
         }
         i += ROWS_AT_ONCE;
     }
     for k in i..n {
-        out[k * stride] = F::dot(w, [a(k)])[0];
+        out[k * stride] = (kernel.one)(w, [a(k)])[0];
     }
 }
 
 /// Groups of eight repacked weight rows (`groups`, each its blocks) by `n` rows of
-/// activations: [`ROWS_AT_ONCE`] activation rows at a time go through every group while they
-/// are in the cache. Activation row `k`'s sums go to `out[k · stride..]`, eight per group.
+/// activations through `kernel`: [`ROWS_AT_ONCE`] activation rows at a time go through every
+/// group while they are in the cache. Activation row `k`'s sums go to `out[k · stride..]`,
+/// eight per group.
 fn group_times<G: Group>(
+    kernel: &TileKernel<G, G::Activation>,
     groups: &[&[G]],
     offset: u8,
     activations: &[G::Activation],
@@ -98,7 +79,7 @@ fn group_times<G: Group>(
     let mut i = 0;
     while i + ROWS_AT_ONCE <= n {
         for (g, w) in groups.iter().enumerate() {
-            let sums = G::times::<ROWS_AT_ONCE>(w, offset, std::array::from_fn(|k| a(i + k)));
+            let sums = (kernel.several)(w, offset, std::array::from_fn(|k| a(i + k)));
             for (k, sums) in sums.iter().enumerate() {
                 out[(i + k) * stride + g * ROWS..][..ROWS].copy_from_slice(sums);
             }
@@ -107,36 +88,10 @@ fn group_times<G: Group>(
     }
     for k in i..n {
         for (g, w) in groups.iter().enumerate() {
-            out[k * stride + g * ROWS..][..ROWS].copy_from_slice(&G::times(w, offset, [a(k)])[0]);
+            out[k * stride + g * ROWS..][..ROWS]
+                .copy_from_slice(&(kernel.one)(w, offset, [a(k)])[0]);
         }
     }
-}
-
-/// `v` rounded to the nearest integer, halves to even, for |v| < 2²²: adding 1.5·2²³ leaves
-/// the integer in the low mantissa bits (llama.cpp's `nearest_int`). `f32::round_ties_even`
-/// is a library call on CPUs without SSE4.1, which a portable build must assume, and took a
-/// tenth of a prompt's time.
-fn nearest_int(v: f32) -> i32 {
-    let shifted = v + 12_582_912.0;
-    (shifted.to_bits() & 0x007F_FFFF) as i32 - 0x0040_0000
-}
-
-/// `h` as f32, exactly, in plain arithmetic: the magnitude's bits moved into f32's places and
-/// rebiased by multiplying by 2¹¹² (exact for normal and subnormal values alike), the sign put
-/// back. The kernels widen a scale per block; F16C's instruction, as compiled, merged into a
-/// register that carried the running sum and so made every block wait for the last (a fifth
-/// of the decoding speed), and `half`'s conversion checks the CPU on every call. Inlined
-/// always: as a call, it made the AVX2 kernels save and restore their registers every block.
-#[inline(always)]
-pub(crate) fn widen(h: f16) -> f32 {
-    let bits = u32::from(h.to_bits());
-    let magnitude = bits & 0x7FFF;
-    if magnitude >= 0x7C00 {
-        // Infinities and NaNs, which no sound scale is.
-        return h.to_f32();
-    }
-    let value = f32::from_bits(magnitude << 13) * f32::from_bits(0x7780_0000);
-    f32::from_bits(value.to_bits() | ((bits & 0x8000) << 16))
 }
 
 /// Blocks of one format, laid out as the file stores them: read in place from the mapped
@@ -480,15 +435,12 @@ impl QuantMatrix {
     }
 
     /// Whether tensor `info` is repacked when read (Q4_1, Q5_0, Q8_0, Q4_K and Q6_K matrices of
-    /// whole groups of eight rows, where the x86 kernels run), and so is better read than mapped: a mapped
-    /// file's pages, once read, count in the process's memory beside the repacked copy.
+    /// whole groups of eight rows, where the kernels of repacked rows are vectorised), and so is
+    /// better read than mapped: a mapped file's pages, once read, count in the process's memory
+    /// beside the repacked copy.
     pub fn repacked(info: &TensorInfo) -> bool {
         let rows = info.shape.dims2().map_or(0, |(rows, _)| rows);
-        #[cfg(target_arch = "x86_64")]
-        let repacks = x86::repacks();
-        #[cfg(not(target_arch = "x86_64"))]
-        let repacks = false;
-        repacks
+        crate::cpu::kernels().tiles.repack
             && rows.is_multiple_of(ROWS)
             && matches!(
                 info.ggml_dtype,
@@ -650,11 +602,13 @@ impl QuantMatrix {
     ) -> Result<Job<'a>> {
         let activations = quantize_rows(input, n, F::VALUES, F::quantize)?;
         let per_row = self.cols / F::VALUES;
+        let kernel = F::kernel(crate::cpu::kernels());
         Ok(Job {
             rows: self.rows,
             fill: Box::new(move |rows, out, stride| {
                 for (c, r) in rows.enumerate() {
                     row_times(
+                        kernel,
                         &blocks[r * per_row..(r + 1) * per_row],
                         &activations,
                         n,
@@ -676,6 +630,7 @@ impl QuantMatrix {
     ) -> Result<Job<'a>> {
         let activations = quantize_rows(input, n, G::VALUES, G::quantize)?;
         let per_row = self.cols / G::VALUES;
+        let kernel = G::kernel(crate::cpu::kernels());
         Ok(Job {
             rows: self.rows,
             fill: Box::new(move |rows, out, stride| {
@@ -685,7 +640,15 @@ impl QuantMatrix {
                     *group = &tiles[r / ROWS * per_row..][..per_row];
                     count += 1;
                 }
-                group_times(&groups[..count], offset, &activations, n, out, stride);
+                group_times(
+                    kernel,
+                    &groups[..count],
+                    offset,
+                    &activations,
+                    n,
+                    out,
+                    stride,
+                );
             }),
         })
     }
@@ -765,132 +728,6 @@ fn run_together(jobs: &[Job<'_>], n: usize) -> Result<Vec<Vec<f32>>> {
     Ok(outs)
 }
 
-/// Attention scores against the cache: `scores[j] = q · keys[j·stride..][..q.len()]`, f32
-/// queries by f16 keys summed in f32. `keys` must hold every key the scores ask for.
-pub(crate) fn scores_f16(q: &[f32], keys: &[f16], stride: usize, scores: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if x86::scores_f16(q, keys, stride, scores).is_some() {
-        return;
-    }
-    for (j, score) in scores.iter_mut().enumerate() {
-        let key = &keys[j * stride..j * stride + q.len()];
-        *score = q.iter().zip(key).map(|(x, k)| x * k.to_f32()).sum();
-    }
-}
-
-/// [`scores_f16`] for the query heads `q` (`heads × size`, in order) that share one key head:
-/// `scores[h·n + j]` for head `h` and key `j`, each key widened once for all of them. Each
-/// head's scores equal what [`scores_f16`] gives it.
-pub(crate) fn scores_f16_heads(
-    q: &[f32],
-    size: usize,
-    keys: &[f16],
-    stride: usize,
-    scores: &mut [f32],
-) {
-    let n = scores.len() / (q.len() / size.max(1)).max(1);
-    #[cfg(target_arch = "x86_64")]
-    {
-        // At most a kernel's worth of heads per pass over the keys.
-        let rows = x86::GROUP * size;
-        let all = n > 0
-            && q.chunks(rows)
-                .zip(scores.chunks_mut(x86::GROUP * n))
-                .all(|(q, scores)| x86::scores_f16_heads(q, size, keys, stride, scores).is_some());
-        if all {
-            return;
-        }
-    }
-    for (q, scores) in q.chunks_exact(size).zip(scores.chunks_exact_mut(n)) {
-        scores_f16(q, keys, stride, scores);
-    }
-}
-
-/// [`weighted_sum_f16`] for the heads of `y` (`heads × size`) that share one value head, with
-/// `weights[h·n + j]`; each head's sum equals what [`weighted_sum_f16`] gives it.
-pub(crate) fn weighted_sum_f16_heads(
-    weights: &[f32],
-    values: &[f16],
-    stride: usize,
-    y: &mut [f32],
-    size: usize,
-) {
-    let n = weights.len() / (y.len() / size.max(1)).max(1);
-    #[cfg(target_arch = "x86_64")]
-    {
-        // At most a kernel's worth of heads per pass over the values; each pass adds into its
-        // heads, so the kernel's conditions are checked once, before any.
-        let needed = n.checked_sub(1).map_or(0, |last| last * stride + size);
-        if x86::available() && n > 0 && values.len() >= needed {
-            for (y, w) in y
-                .chunks_mut(x86::GROUP * size)
-                .zip(weights.chunks(x86::GROUP * n))
-            {
-                let done = x86::weighted_sum_f16_heads(w, values, stride, y, size);
-                debug_assert!(done.is_some());
-            }
-            return;
-        }
-    }
-    for (w, y) in weights.chunks_exact(n.max(1)).zip(y.chunks_exact_mut(size)) {
-        weighted_sum_f16(w, values, stride, y);
-    }
-}
-
-/// `row` (raw attention scores) made attention weights with llama.cpp's softmax, `exp`
-/// vectorised where the CPU allows (see [`softmax_row`]).
-pub(crate) fn softmax(row: &mut [f32], scale: f32) {
-    #[cfg(target_arch = "x86_64")]
-    if x86::softmax(row, scale).is_some() {
-        return;
-    }
-    softmax_row(row, scale);
-}
-
-/// llama.cpp's softmax of one row of raw scores, plainly: each scaled in f32, then
-/// `exp(x − max)` summed in f64 and every value multiplied by the sum's inverse.
-pub(crate) fn softmax_row(row: &mut [f32], scale: f32) {
-    for v in row.iter_mut() {
-        *v *= scale;
-    }
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0f64;
-    for v in row.iter_mut() {
-        *v = (*v - max).exp();
-        sum += f64::from(*v);
-    }
-    let inverse = (1.0 / sum) as f32;
-    for v in row.iter_mut() {
-        *v *= inverse;
-    }
-}
-
-/// Every value of `row` rounded to the nearest f16 and back.
-pub(crate) fn round_to_f16(row: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if x86::round_to_f16(row).is_some() {
-        return;
-    }
-    for v in row.iter_mut() {
-        *v = widen(f16::from_f32(*v));
-    }
-}
-
-/// The values of the cache weighed by attention: `y += Σ_j weights[j] · values[j·stride..]`.
-/// `values` must hold every value the weights ask for.
-pub(crate) fn weighted_sum_f16(weights: &[f32], values: &[f16], stride: usize, y: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if x86::weighted_sum_f16(weights, values, stride, y).is_some() {
-        return;
-    }
-    for (j, &w) in weights.iter().enumerate() {
-        let value = &values[j * stride..j * stride + y.len()];
-        for (y, v) in y.iter_mut().zip(value) {
-            *y += w * v.to_f32();
-        }
-    }
-}
-
 /// The `n` rows of `input` quantized by `quantize`, `values` at a time, several rows at once
 /// split over candle's thread pool (a prompt's rows are otherwise quantized while the other
 /// threads wait).
@@ -924,9 +761,6 @@ fn quantize_rows<A: Send>(
     }
     Ok(activations)
 }
-
-/// Activation rows that go through one weight row together.
-const ROWS_AT_ONCE: usize = 4;
 
 #[cfg(test)]
 mod tests {
@@ -1205,18 +1039,6 @@ mod tests {
         for (dtype, size) in sizes {
             assert_eq!(size, dtype.type_size(), "{dtype:?}");
             assert!(held(dtype));
-        }
-    }
-
-    #[test]
-    fn widening_a_scale_is_exact_for_every_f16() {
-        for bits in 0..=u16::MAX {
-            let h = f16::from_bits(bits);
-            let (ours, theirs) = (widen(h), h.to_f32());
-            assert!(
-                ours.to_bits() == theirs.to_bits() || (ours.is_nan() && theirs.is_nan()),
-                "{bits:#06x}: {ours} vs {theirs}"
-            );
         }
     }
 

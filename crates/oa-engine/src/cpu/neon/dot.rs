@@ -1,14 +1,12 @@
-//! NEON kernels for aarch64: one weight row by up to four activation rows for every format
-//! the engine multiplies itself. Each block's integer sums are taken 16 bytes at a time, with
-//! `sdot` where the CPU has the dot-product extension (asked at run time; Armv8.2 and later,
-//! Apple's and recent Arm servers' cores) and `smull` + `sadalp` on the others, and scaled in
-//! f32 exactly as the plain loops scale them: every kernel gives its plain loop's sums bit for
-//! bit (tested under emulation by `cargo xtask test`, on CPUs with and without the extension).
-//! `OA_ENGINE_PLAIN_KERNELS=1` keeps the plain loops; `OA_ENGINE_NO_DOTPROD=1` keeps `smull`.
+//! The one-row NEON kernels: one weight row by one or several activation rows for every
+//! format the engine multiplies itself. Each block's integer sums are taken 16 bytes at a time,
+//! with `sdot` where the CPU has the dot-product extension and `smull` + `sadalp` on the others,
+//! and scaled in f32 exactly as the plain loops scale them: every kernel gives its plain loop's
+//! sums bit for bit (tested under emulation by `cargo xtask test`, on CPUs with and without
+//! the extension).
 //!
-//! Like `x86.rs`, one of the engine's few places of `unsafe` code: NEON intrinsics and loads
-//! through pointers (every slice's length checked first), and `sdot`, sound only on a CPU
-//! that has it, which each entry point checks first.
+//! `unsafe` here: NEON intrinsics and loads through pointers (every slice's length checked
+//! first), and `sdot`, sound only on a CPU that has it, which only the table's choice checks.
 #![allow(unsafe_code)]
 
 use std::arch::aarch64::{
@@ -17,27 +15,52 @@ use std::arch::aarch64::{
     vqtbl1q_u8, vreinterpretq_s8_u8, vreinterpretq_u8_u32, vshlq_n_u8, vshlq_u8, vshrq_n_u8,
     vsubq_s8, vtstq_u8,
 };
-use std::sync::OnceLock;
 
-use super::blocks::{BLOCK, Q4_0Block, Q4_1Block, Q5_0Block, Q5_1Block, Q8_0Block, Q8Block};
-use super::k_quants::{
+use super::super::DotKernels;
+use super::super::blocks::{BLOCK, Q4_0Block, Q4_1Block, Q5_0Block, Q5_1Block, Q8_0Block, Q8Block};
+use super::super::k_quants::{
     Q4KBlock, Q5KBlock, Q6KBlock, Q8KBlock, QK_K, scaled_sub_sums, scales_and_mins,
 };
-use super::widen;
+use super::super::scalar::widen;
 
-/// Whether the NEON kernels run: always on aarch64, unless `OA_ENGINE_PLAIN_KERNELS=1`.
-pub(super) fn available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| std::env::var_os("OA_ENGINE_PLAIN_KERNELS").is_none_or(|v| v != "1"))
+/// The table's entry for the kernel `$run::<N, SDOT>` of `$block` by `$activation`: compiled
+/// with `sdot` (for a CPU with the dot-product extension) where `$sdot`, else without.
+macro_rules! entry {
+    ($run:ident, $block:ty, $activation:ty, $sdot:expr) => {{
+        #[target_feature(enable = "neon,dotprod")]
+        unsafe fn with_sdot<const N: usize>(w: &[$block], a: [&[$activation]; N]) -> [f32; N] {
+            $run::<N, true>(w, a)
+        }
+        fn sdot_rows<const N: usize>(w: &[$block], a: [&[$activation]; N]) -> [f32; N] {
+            // SAFETY: this function is in the table only for a CPU with the dot-product
+            // extension (the promise `kernels` was called with).
+            unsafe { with_sdot(w, a) }
+        }
+        fn smull_rows<const N: usize>(w: &[$block], a: [&[$activation]; N]) -> [f32; N] {
+            $run::<N, false>(w, a)
+        }
+        match $sdot {
+            true => table_entry!(RowKernel, sdot_rows),
+            false => table_entry!(RowKernel, smull_rows),
+        }
+    }};
 }
 
-/// Whether this CPU has the dot-product instructions, unless `OA_ENGINE_NO_DOTPROD=1`.
-fn dotprod() -> bool {
-    static DOTPROD: OnceLock<bool> = OnceLock::new();
-    *DOTPROD.get_or_init(|| {
-        std::arch::is_aarch64_feature_detected!("dotprod")
-            && std::env::var_os("OA_ENGINE_NO_DOTPROD").is_none_or(|v| v != "1")
-    })
+/// The one-row NEON kernels, with `sdot` where `sdot` says.
+///
+/// # Safety
+/// With `sdot`, the CPU must have the dot-product extension: the kernels returned run `sdot`.
+pub(super) unsafe fn kernels(sdot: bool) -> DotKernels {
+    DotKernels {
+        q4_0: entry!(dot_q4_0, Q4_0Block, Q8Block, sdot),
+        q4_1: entry!(dot_q4_1, Q4_1Block, Q8Block, sdot),
+        q5_0: entry!(dot_q5_0, Q5_0Block, Q8Block, sdot),
+        q5_1: entry!(dot_q5_1, Q5_1Block, Q8Block, sdot),
+        q8_0: entry!(dot_q8_0, Q8_0Block, Q8Block, sdot),
+        q4_k: entry!(dot_q4_k, Q4KBlock, Q8KBlock, sdot),
+        q5_k: entry!(dot_q5_k, Q5KBlock, Q8KBlock, sdot),
+        q6_k: entry!(dot_q6_k, Q6KBlock, Q8KBlock, sdot),
+    }
 }
 
 /// `acc` plus the sums of four products of `w` and `a` in each lane, by `sdot`.
@@ -156,46 +179,23 @@ fn five_bits(qs: &[u8; BLOCK / 2], qh: [u8; 4], offset: i8) -> [int8x16_t; 2] {
     }
 }
 
-/// `run::<N, SDOT>(w, a)` for weights of `$block` and activations of `$activation`, with
-/// `sdot` where the CPU has it (compiled for the extension there) and without elsewhere; `None`
-/// where the plain loops were asked for.
-macro_rules! choose {
-    ($run:ident, $block:ty, $activation:ty, $w:expr, $a:expr) => {{
-        #[target_feature(enable = "neon,dotprod")]
-        unsafe fn with_sdot<const N: usize>(w: &[$block], a: [&[$activation]; N]) -> [f32; N] {
-            $run::<N, true>(w, a)
-        }
-        if !available() {
-            return None;
-        }
-        Some(match dotprod() {
-            // SAFETY: the CPU has the dot-product extension.
-            true => unsafe { with_sdot($w, $a) },
-            false => $run::<N, false>($w, $a),
-        })
-    }};
-}
-
 /// `$name`: the NEON kernel of a format of 32 values per block, whose block `w` gives its
 /// values by `$values(w)` and its sum for activation block `x` and integer sum `sumi` by
-/// `$scaled(w, x, sumi)`, as the plain loop computes it. Compiled twice: with `sdot` and
+/// `$scaled(w, x, sumi)`, as the plain loop computes it; with `sdot` where `SDOT`, else
 /// without.
 macro_rules! kernel32 {
     ($name:ident, $block:ty, $values:expr, $scaled:expr) => {
-        pub(super) fn $name<const N: usize>(w: &[$block], a: [&[Q8Block]; N]) -> Option<[f32; N]> {
-            #[inline(always)]
-            fn run<const N: usize, const SDOT: bool>(w: &[$block], a: [&[Q8Block]; N]) -> [f32; N] {
-                let mut sums = [0f32; N];
-                for (b, w) in w.iter().enumerate() {
-                    let values = $values(w);
-                    for (sum, a) in sums.iter_mut().zip(a) {
-                        let x = &a[b];
-                        *sum += $scaled(w, x, dot32::<SDOT>(values, &x.qs));
-                    }
+        #[inline(always)]
+        fn $name<const N: usize, const SDOT: bool>(w: &[$block], a: [&[Q8Block]; N]) -> [f32; N] {
+            let mut sums = [0f32; N];
+            for (b, w) in w.iter().enumerate() {
+                let values = $values(w);
+                for (sum, a) in sums.iter_mut().zip(a) {
+                    let x = &a[b];
+                    *sum += $scaled(w, x, dot32::<SDOT>(values, &x.qs));
                 }
-                sums
             }
-            choose!(run, $block, Q8Block, w, a)
+            sums
         }
     };
 }
@@ -234,31 +234,25 @@ kernel32!(
 
 /// `$name`: the NEON kernel of a k-quant format, whose block `w` gives the values of its
 /// sub-block `j` of 32 by `$values(w, j)` and its sum for activation block `x` and the 32-value
-/// sums `sub` by `$scaled(w, x, sub)`, as the plain loop computes it.
+/// sums `sub` by `$scaled(w, x, sub)`, as the plain loop computes it; with `sdot` where `SDOT`.
 macro_rules! kernel_k {
     ($name:ident, $block:ty, $values:expr, $scaled:expr) => {
-        pub(super) fn $name<const N: usize>(w: &[$block], a: [&[Q8KBlock]; N]) -> Option<[f32; N]> {
-            #[inline(always)]
-            fn run<const N: usize, const SDOT: bool>(
-                w: &[$block],
-                a: [&[Q8KBlock]; N],
-            ) -> [f32; N] {
-                let mut sums = [0f32; N];
-                for (b, w) in w.iter().enumerate() {
-                    let mut sub = [[0i32; QK_K / 32]; N];
-                    for j in 0..QK_K / 32 {
-                        let values = $values(w, j);
-                        for (sub, a) in sub.iter_mut().zip(a) {
-                            sub[j] = dot32::<SDOT>(values, &a[b].qs[32 * j..]);
-                        }
-                    }
-                    for ((sum, a), sub) in sums.iter_mut().zip(a).zip(&sub) {
-                        *sum += $scaled(w, &a[b], sub);
+        #[inline(always)]
+        fn $name<const N: usize, const SDOT: bool>(w: &[$block], a: [&[Q8KBlock]; N]) -> [f32; N] {
+            let mut sums = [0f32; N];
+            for (b, w) in w.iter().enumerate() {
+                let mut sub = [[0i32; QK_K / 32]; N];
+                for j in 0..QK_K / 32 {
+                    let values = $values(w, j);
+                    for (sub, a) in sub.iter_mut().zip(a) {
+                        sub[j] = dot32::<SDOT>(values, &a[b].qs[32 * j..]);
                     }
                 }
-                sums
+                for ((sum, a), sub) in sums.iter_mut().zip(a).zip(&sub) {
+                    *sum += $scaled(w, &a[b], sub);
+                }
             }
-            choose!(run, $block, Q8KBlock, w, a)
+            sums
         }
     };
 }
@@ -306,39 +300,36 @@ kernel_k!(
 );
 
 /// The NEON kernel of Q6_K: values `q − 32` sixteen at a time, each run of 16 summed and
-/// scaled by its own scale in integers, as the plain loop sums them.
-pub(super) fn dot_q6_k<const N: usize>(w: &[Q6KBlock], a: [&[Q8KBlock]; N]) -> Option<[f32; N]> {
-    #[inline(always)]
-    fn run<const N: usize, const SDOT: bool>(w: &[Q6KBlock], a: [&[Q8KBlock]; N]) -> [f32; N] {
-        let mut sums = [0f32; N];
-        for (b, w) in w.iter().enumerate() {
-            let mut sumi = [0i32; N];
-            for i in (0..QK_K).step_by(16) {
-                let (half, run, l) = (i / 128, i % 128 / 32, i % 32);
-                let (low, high) = nibbles(load(&w.ql[64 * half + 32 * (run % 2) + l..]));
-                let low = if run < 2 { low } else { high };
-                // SAFETY: NEON is part of every aarch64 CPU.
-                let values = unsafe {
-                    let pairs = vandq_u8(
-                        shift_right(load(&w.qh[32 * half + l..]), 2 * run),
-                        vdupq_n_u8(3),
-                    );
-                    less(vorrq_u8(low, vshlq_n_u8::<4>(pairs)), 32)
-                };
-                let scale = i32::from(w.scales[i / 16]);
-                for (sumi, a) in sumi.iter_mut().zip(a) {
-                    // SAFETY: activations i..i + 16 of the 256; NEON is part of every aarch64 CPU.
-                    let x = unsafe { vld1q_s8(a[b].qs[i..i + 16].as_ptr()) };
-                    *sumi += scale * dot16::<SDOT>(values, x);
-                }
-            }
-            for ((sum, a), sumi) in sums.iter_mut().zip(a).zip(sumi) {
-                *sum += (widen(w.d) * a[b].d) * sumi as f32;
+/// scaled by its own scale in integers, as the plain loop sums them; with `sdot` where `SDOT`.
+#[inline(always)]
+fn dot_q6_k<const N: usize, const SDOT: bool>(w: &[Q6KBlock], a: [&[Q8KBlock]; N]) -> [f32; N] {
+    let mut sums = [0f32; N];
+    for (b, w) in w.iter().enumerate() {
+        let mut sumi = [0i32; N];
+        for i in (0..QK_K).step_by(16) {
+            let (half, run, l) = (i / 128, i % 128 / 32, i % 32);
+            let (low, high) = nibbles(load(&w.ql[64 * half + 32 * (run % 2) + l..]));
+            let low = if run < 2 { low } else { high };
+            // SAFETY: NEON is part of every aarch64 CPU.
+            let values = unsafe {
+                let pairs = vandq_u8(
+                    shift_right(load(&w.qh[32 * half + l..]), 2 * run),
+                    vdupq_n_u8(3),
+                );
+                less(vorrq_u8(low, vshlq_n_u8::<4>(pairs)), 32)
+            };
+            let scale = i32::from(w.scales[i / 16]);
+            for (sumi, a) in sumi.iter_mut().zip(a) {
+                // SAFETY: activations i..i + 16 of the 256; NEON is part of every aarch64 CPU.
+                let x = unsafe { vld1q_s8(a[b].qs[i..i + 16].as_ptr()) };
+                *sumi += scale * dot16::<SDOT>(values, x);
             }
         }
-        sums
+        for ((sum, a), sumi) in sums.iter_mut().zip(a).zip(sumi) {
+            *sum += (widen(w.d) * a[b].d) * sumi as f32;
+        }
     }
-    choose!(run, Q6KBlock, Q8KBlock, w, a)
+    sums
 }
 
 /// `bytes >> by`, lane by lane (`by` < 8).
@@ -352,7 +343,7 @@ fn shift_right(bytes: uint8x16_t, by: usize) -> uint8x16_t {
 mod tests {
     use std::arch::aarch64::vld1q_s8;
 
-    use super::super::kernel_tests::Noise;
+    use super::super::super::kernel_tests::Noise;
     use super::*;
 
     /// `sdot` and `smull` + `sadalp` give the plain sum of 16 products, the extremes included.

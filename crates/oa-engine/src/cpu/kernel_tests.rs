@@ -1,44 +1,40 @@
-//! Random blocks and activations for the kernels' tests, and the test that holds every
-//! vectorised one-row kernel this CPU runs (AVX2 on x86-64, NEON on aarch64) to its plain loop.
+//! Random blocks and activations for the kernels' tests, and the test that holds the one-row
+//! kernels of every table this CPU can run (AVX2 with and without VNNI on x86-64, NEON with
+//! and without `sdot` on aarch64) to their plain loops.
 
 use half::f16;
 
-use super::Format;
-use super::blocks::{
-    Q4_0Block, Q4_1Block, Q5_0Block, Q5_1Block, Q8_0Block, Q8Block, dot_q4_0_plain, dot_q4_1_plain,
-    dot_q5_0_plain, dot_q5_1_plain, dot_q8_0_plain,
-};
-use super::k_quants::{
-    Q4KBlock, Q5KBlock, Q6KBlock, Q8KBlock, dot_q4_k_plain, dot_q5_k_plain, dot_q6_k_plain,
-    scales_and_mins,
-};
-use super::widen;
+use super::blocks::{Q4_0Block, Q4_1Block, Q5_0Block, Q5_1Block, Q8_0Block, Q8Block};
+use super::k_quants::{Q4KBlock, Q5KBlock, Q6KBlock, Q8KBlock, scales_and_mins};
+use super::plain::dot as plain;
+use super::scalar::widen;
+use super::{Format, Kernels, ROWS_AT_ONCE, RowKernel};
 
 /// A deterministic stream of pseudo-random numbers (xorshift).
-pub(super) struct Noise(pub u64);
+pub(crate) struct Noise(pub u64);
 
 impl Noise {
-    pub(super) fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
 
-    pub(super) fn scale(&mut self) -> f32 {
+    pub(crate) fn scale(&mut self) -> f32 {
         (self.next() % 20_000) as f32 / 10_000.0 - 1.0
     }
 
-    pub(super) fn half(&mut self) -> f16 {
+    pub(crate) fn half(&mut self) -> f16 {
         f16::from_f32(self.scale())
     }
 
-    pub(super) fn byte(&mut self) -> u8 {
+    pub(crate) fn byte(&mut self) -> u8 {
         self.next() as u8
     }
 
     /// An activation in −127..=127, the extremes whenever `extreme` says.
-    pub(super) fn activation(&mut self, extreme: usize) -> i8 {
+    pub(crate) fn activation(&mut self, extreme: usize) -> i8 {
         match extreme % 61 {
             0 => 127,
             1 => -127,
@@ -47,7 +43,7 @@ impl Noise {
     }
 
     /// `n` blocks of random Q4_0 weights.
-    pub(super) fn q4_0(&mut self, n: usize) -> Vec<Q4_0Block> {
+    pub(crate) fn q4_0(&mut self, n: usize) -> Vec<Q4_0Block> {
         (0..n)
             .map(|_| Q4_0Block {
                 d: self.half(),
@@ -57,7 +53,7 @@ impl Noise {
     }
 
     /// `n` blocks of random Q4_1 weights.
-    pub(super) fn q4_1(&mut self, n: usize) -> Vec<Q4_1Block> {
+    pub(crate) fn q4_1(&mut self, n: usize) -> Vec<Q4_1Block> {
         (0..n)
             .map(|_| Q4_1Block {
                 d: self.half(),
@@ -68,7 +64,7 @@ impl Noise {
     }
 
     /// `n` blocks of random Q5_0 weights.
-    pub(super) fn q5_0(&mut self, n: usize) -> Vec<Q5_0Block> {
+    pub(crate) fn q5_0(&mut self, n: usize) -> Vec<Q5_0Block> {
         (0..n)
             .map(|_| Q5_0Block {
                 d: self.half(),
@@ -79,7 +75,7 @@ impl Noise {
     }
 
     /// `n` blocks of random Q5_1 weights.
-    pub(super) fn q5_1(&mut self, n: usize) -> Vec<Q5_1Block> {
+    pub(crate) fn q5_1(&mut self, n: usize) -> Vec<Q5_1Block> {
         (0..n)
             .map(|_| Q5_1Block {
                 d: self.half(),
@@ -91,7 +87,7 @@ impl Noise {
     }
 
     /// `n` blocks of random Q8_0 weights, with −128 among them.
-    pub(super) fn q8_0(&mut self, n: usize) -> Vec<Q8_0Block> {
+    pub(crate) fn q8_0(&mut self, n: usize) -> Vec<Q8_0Block> {
         (0..n)
             .map(|i| Q8_0Block {
                 d: self.half(),
@@ -104,7 +100,7 @@ impl Noise {
     }
 
     /// `n` blocks of random Q4_K weights.
-    pub(super) fn q4_k(&mut self, n: usize) -> Vec<Q4KBlock> {
+    pub(crate) fn q4_k(&mut self, n: usize) -> Vec<Q4KBlock> {
         (0..n)
             .map(|_| Q4KBlock {
                 d: self.half(),
@@ -116,7 +112,7 @@ impl Noise {
     }
 
     /// `n` blocks of random Q5_K weights.
-    pub(super) fn q5_k(&mut self, n: usize) -> Vec<Q5KBlock> {
+    pub(crate) fn q5_k(&mut self, n: usize) -> Vec<Q5KBlock> {
         (0..n)
             .map(|_| Q5KBlock {
                 d: self.half(),
@@ -129,7 +125,7 @@ impl Noise {
     }
 
     /// `n` blocks of random Q6_K weights, with the scale −128 among them.
-    pub(super) fn q6_k(&mut self, n: usize) -> Vec<Q6KBlock> {
+    pub(crate) fn q6_k(&mut self, n: usize) -> Vec<Q6KBlock> {
         (0..n)
             .map(|i| Q6KBlock {
                 d: self.half(),
@@ -144,7 +140,7 @@ impl Noise {
     }
 }
 
-pub(super) fn q8(noise: &mut Noise, n: usize) -> Vec<Q8Block> {
+pub(crate) fn q8(noise: &mut Noise, n: usize) -> Vec<Q8Block> {
     (0..n)
         .map(|i| {
             let qs: [i8; 32] = std::array::from_fn(|j| noise.activation(i + j));
@@ -158,7 +154,7 @@ pub(super) fn q8(noise: &mut Noise, n: usize) -> Vec<Q8Block> {
         .collect()
 }
 
-pub(super) fn q8k(noise: &mut Noise, n: usize) -> Vec<Q8KBlock> {
+pub(crate) fn q8k(noise: &mut Noise, n: usize) -> Vec<Q8KBlock> {
     (0..n)
         .map(|i| {
             let qs: [i8; 256] = std::array::from_fn(|j| noise.activation(i + j));
@@ -175,29 +171,20 @@ pub(super) fn q8k(noise: &mut Noise, n: usize) -> Vec<Q8KBlock> {
         .collect()
 }
 
-/// Whether this CPU runs vectorised one-row kernels.
-fn vectorised() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return super::x86::available();
-    #[cfg(target_arch = "aarch64")]
-    return super::neon::available();
-    #[allow(unreachable_code)]
-    false
-}
-
-/// Checks the vectorised kernel of `F` against its plain one on three activation rows: equal up
+/// Checks `kernel` of `F` against its plain loop on [`ROWS_AT_ONCE`] activation rows: equal up
 /// to the order of float additions, well below a unit in the last place of `magnitude`
 /// (a bound on the sum of the magnitudes of the block terms); and one row alone gives
-/// what it gave among three.
+/// what it gave among the others.
 fn agrees<F: Format>(
     name: &str,
+    kernel: &RowKernel<F, F::Activation>,
     w: &[F],
     rows: &[Vec<F::Activation>],
     plain: fn(&[F], &[F::Activation]) -> f32,
     magnitude: impl Fn(&F, &F::Activation) -> f32,
 ) {
-    let three = [rows[0].as_slice(), &rows[1], &rows[2]];
-    let fast = F::dot(w, three);
+    let several: [&[F::Activation]; ROWS_AT_ONCE] = std::array::from_fn(|k| rows[k].as_slice());
+    let fast = (kernel.several)(w, several);
     for (row, a) in rows.iter().enumerate() {
         let bound: f32 = w.iter().zip(a).map(|(w, a)| magnitude(w, a)).sum();
         let plain = plain(w, a);
@@ -207,42 +194,70 @@ fn agrees<F: Format>(
             w.len(),
             fast[row]
         );
-        assert_eq!(F::dot(w, [a.as_slice()])[0], fast[row], "{name}");
+        assert_eq!((kernel.one)(w, [a.as_slice()])[0], fast[row], "{name}");
     }
 }
 
 #[test]
-fn the_vectorised_kernels_agree_with_the_plain_ones_for_one_and_several_rows() {
-    if !vectorised() {
-        eprintln!("no vectorised kernels on this CPU: the plain ones are used, nothing to compare");
-        return;
+fn every_tables_kernels_agree_with_the_plain_ones_for_one_and_several_rows() {
+    for (features, kernels) in Kernels::every_choice() {
+        eprintln!("{features:?}");
+        one_row_kernels_agree_with_the_plain_ones(&kernels);
     }
+}
+
+fn one_row_kernels_agree_with_the_plain_ones(kernels: &Kernels) {
     let mut noise = Noise(0x9E37_79B9_7F4A_7C15);
     let bits = 32.0 * 128.0 * 127.0;
     for blocks in [1, 2, 7, 64] {
-        let rows: Vec<Vec<Q8Block>> = (0..3).map(|_| q8(&mut noise, blocks)).collect();
+        let rows: Vec<Vec<Q8Block>> = (0..ROWS_AT_ONCE).map(|_| q8(&mut noise, blocks)).collect();
         let q4_0 = noise.q4_0(blocks);
-        agrees("Q4_0", &q4_0, &rows, dot_q4_0_plain, |w, a| {
-            (widen(w.d) * a.d).abs() * bits
-        });
+        agrees(
+            "Q4_0",
+            &kernels.dot.q4_0,
+            &q4_0,
+            &rows,
+            plain::q4_0,
+            |w, a| (widen(w.d) * a.d).abs() * bits,
+        );
         let q4_1 = noise.q4_1(blocks);
-        agrees("Q4_1", &q4_1, &rows, dot_q4_1_plain, |w, a| {
-            (widen(w.d) * a.d).abs() * bits + (widen(w.m) * a.s).abs()
-        });
+        agrees(
+            "Q4_1",
+            &kernels.dot.q4_1,
+            &q4_1,
+            &rows,
+            plain::q4_1,
+            |w, a| (widen(w.d) * a.d).abs() * bits + (widen(w.m) * a.s).abs(),
+        );
         let q5_0 = noise.q5_0(blocks);
-        agrees("Q5_0", &q5_0, &rows, dot_q5_0_plain, |w, a| {
-            (widen(w.d) * a.d).abs() * bits
-        });
+        agrees(
+            "Q5_0",
+            &kernels.dot.q5_0,
+            &q5_0,
+            &rows,
+            plain::q5_0,
+            |w, a| (widen(w.d) * a.d).abs() * bits,
+        );
         let q5_1 = noise.q5_1(blocks);
-        agrees("Q5_1", &q5_1, &rows, dot_q5_1_plain, |w, a| {
-            (widen(w.d) * a.d).abs() * bits + (widen(w.m) * a.s).abs()
-        });
+        agrees(
+            "Q5_1",
+            &kernels.dot.q5_1,
+            &q5_1,
+            &rows,
+            plain::q5_1,
+            |w, a| (widen(w.d) * a.d).abs() * bits + (widen(w.m) * a.s).abs(),
+        );
         let q8_0 = noise.q8_0(blocks);
-        agrees("Q8_0", &q8_0, &rows, dot_q8_0_plain, |w, a| {
-            (widen(w.d) * a.d).abs() * bits
-        });
+        agrees(
+            "Q8_0",
+            &kernels.dot.q8_0,
+            &q8_0,
+            &rows,
+            plain::q8_0,
+            |w, a| (widen(w.d) * a.d).abs() * bits,
+        );
 
-        let rows: Vec<Vec<Q8KBlock>> = (0..3).map(|_| q8k(&mut noise, blocks)).collect();
+        let rows: Vec<Vec<Q8KBlock>> = (0..ROWS_AT_ONCE).map(|_| q8k(&mut noise, blocks)).collect();
         let k_bound = |d: f16, dmin: f16, packed: &[u8; 12], a: &Q8KBlock| {
             let (scales, mins) = scales_and_mins(packed);
             let s: f32 = scales.iter().map(|&s| f32::from(s)).sum();
@@ -251,17 +266,34 @@ fn the_vectorised_kernels_agree_with_the_plain_ones_for_one_and_several_rows() {
             (d * a.d).abs() * s * 32.0 * 31.0 * 127.0 + (dmin * a.d).abs() * m * 32.0 * 127.0
         };
         let q4_k = noise.q4_k(blocks);
-        agrees("Q4_K", &q4_k, &rows, dot_q4_k_plain, |w, a| {
-            k_bound(w.d, w.dmin, &w.scales, a)
-        });
+        agrees(
+            "Q4_K",
+            &kernels.dot.q4_k,
+            &q4_k,
+            &rows,
+            plain::q4_k,
+            |w, a| k_bound(w.d, w.dmin, &w.scales, a),
+        );
         let q5_k = noise.q5_k(blocks);
-        agrees("Q5_K", &q5_k, &rows, dot_q5_k_plain, |w, a| {
-            k_bound(w.d, w.dmin, &w.scales, a)
-        });
+        agrees(
+            "Q5_K",
+            &kernels.dot.q5_k,
+            &q5_k,
+            &rows,
+            plain::q5_k,
+            |w, a| k_bound(w.d, w.dmin, &w.scales, a),
+        );
         let q6_k = noise.q6_k(blocks);
-        agrees("Q6_K", &q6_k, &rows, dot_q6_k_plain, |w, a| {
-            let s: f32 = w.scales.iter().map(|&s| f32::from(s).abs()).sum();
-            (widen(w.d) * a.d).abs() * s * 16.0 * 32.0 * 127.0
-        });
+        agrees(
+            "Q6_K",
+            &kernels.dot.q6_k,
+            &q6_k,
+            &rows,
+            plain::q6_k,
+            |w, a| {
+                let s: f32 = w.scales.iter().map(|&s| f32::from(s).abs()).sum();
+                (widen(w.d) * a.d).abs() * s * 16.0 * 32.0 * 127.0
+            },
+        );
     }
 }

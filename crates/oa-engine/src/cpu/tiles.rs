@@ -5,8 +5,9 @@
 //! buffers); a prompt's tokens then go through a group of rows several at a time, the group's
 //! values staying in the first-level cache.
 //!
-//! The rows are repacked when a model loads, only where the x86 kernels run (`x86::rows8`);
-//! elsewhere the blocks stay as the file stores them.
+//! The rows are repacked when a model loads, only where the kernels of these layouts are
+//! vectorised (`x86/tiles.rs`; `TileKernels::repack`); elsewhere the blocks stay as the file
+//! stores them.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -14,25 +15,22 @@ use half::f16;
 
 use super::blocks::{BLOCK, Q4_1Block, Q5_0Block, Q8_0Block, Q8Block, quantize_q8};
 use super::k_quants::{Q4KBlock, Q6KBlock, Q8KBlock, QK_K, quantize_q8k, scales_and_mins};
-use super::{Format, widen};
+use super::scalar::widen;
+use super::{Format, Kernels, TileKernel};
 
 /// Weight rows in one group.
-pub(super) const ROWS: usize = 8;
+pub(crate) const ROWS: usize = 8;
 
 /// One block of eight repacked weight rows, with the activations it multiplies.
-pub(super) trait Group: Sized + Sync {
+pub(crate) trait Group: Sized + Sync {
     type Activation: Send + Sync;
     /// Values per row in one block.
     const VALUES: usize;
     fn quantize(x: &[f32]) -> Self::Activation;
     /// Row `r`'s values, appended exactly as the stored blocks give them; `offset` as held.
     fn dequantize(&self, r: usize, offset: u8, out: &mut Vec<f32>);
-    /// The eight rows of a group (`w`, a block per tile) by `N` activation rows.
-    fn times<const N: usize>(
-        w: &[Self],
-        offset: u8,
-        a: [&[Self::Activation]; N],
-    ) -> [[f32; ROWS]; N];
+    /// The layout's kernel in `kernels`.
+    fn kernel(kernels: &Kernels) -> &TileKernel<Self, Self::Activation>;
 }
 
 /// Block `b` of eight weight rows `8t..8t + 8`: each row's scale widened to f32, and its 32
@@ -40,14 +38,14 @@ pub(super) trait Group: Sized + Sync {
 /// time: bytes `32g + 4r .. 32g + 4r + 4` are values `4g .. 4g + 4` of row `r`.
 #[derive(Clone, Copy, Pod, Zeroable)]
 #[repr(C)]
-pub(super) struct Rows8 {
+pub(crate) struct Rows8 {
     pub d: [f32; ROWS],
     pub qs: [u8; ROWS * BLOCK],
 }
 
 /// A format of 32 values per block whose values are `d · q` for small signed integers `q`:
 /// held repacked as `q + OFFSET` in [`Rows8`].
-pub(super) trait Offset: Format<Activation = Q8Block> {
+pub(crate) trait Offset: Format<Activation = Q8Block> {
     /// What makes every value non-negative.
     const OFFSET: u8;
     /// The block's scale and its values `q + OFFSET`.
@@ -106,29 +104,9 @@ impl Group for Rows8 {
         }));
     }
 
-    fn times<const N: usize>(w: &[Self], offset: u8, a: [&[Q8Block]; N]) -> [[f32; ROWS]; N] {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(sums) = super::x86::rows8(w, offset, a) {
-            return sums;
-        }
-        a.map(|a| rows8_plain(w, offset, a))
+    fn kernel(kernels: &Kernels) -> &TileKernel<Self, Q8Block> {
+        &kernels.tiles.rows8
     }
-}
-
-/// The eight rows of a group (`w`, one tile per block) by one row of activations, plainly,
-/// block by block: what the x86 kernels compute, summed in the same order.
-pub(super) fn rows8_plain(w: &[Rows8], offset: u8, a: &[Q8Block]) -> [f32; ROWS] {
-    let mut sums = [0f32; ROWS];
-    for (tile, a) in w.iter().zip(a) {
-        for (r, sum) in sums.iter_mut().enumerate() {
-            let dot: i32 = (0..BLOCK)
-                .map(|i| i32::from(tile.qs[32 * (i / 4) + 4 * r + i % 4]) * i32::from(a.qs[i]))
-                .sum();
-            let dot = dot - i32::from(offset) * a.sum;
-            *sum = (dot as f32).mul_add(tile.d[r] * a.d, *sum);
-        }
-    }
-    sums
 }
 
 /// Block `b` of eight Q4_K rows: each row's `d` and `dmin`, its eight 6-bit sub-block scales and
@@ -137,7 +115,7 @@ pub(super) fn rows8_plain(w: &[Rows8], offset: u8, a: &[Q8Block]) -> [f32; ROWS]
 /// at a time as the file packs them: as many bytes as the file's.
 #[derive(Clone, Copy, Pod, Zeroable)]
 #[repr(C)]
-pub(super) struct Q4KRows8 {
+pub(crate) struct Q4KRows8 {
     pub d: [f16; ROWS],
     pub dmin: [f16; ROWS],
     /// The 128 unpacked bytes `u` in four runs of 32, `u[32q + j]` having its low four bits in
@@ -151,14 +129,14 @@ pub(super) struct Q4KRows8 {
 
 /// Where [`Q4KRows8::unpacked`] holds sub-block `s`'s scale for row `r`: eight rows of one
 /// sub-block together, to be widened to 32-bit lanes.
-pub(super) fn scale_at(r: usize, s: usize) -> usize {
+pub(crate) fn scale_at(r: usize, s: usize) -> usize {
     8 * s + r
 }
 
 /// Where [`Q4KRows8::unpacked`] holds sub-block `s`'s minimum for row `r`: the minimums of
 /// sub-blocks `2p` and `2p + 1` of a row side by side, pairs to be widened to 16 bits for a
 /// multiply-add against two activation sums.
-pub(super) fn min_at(r: usize, s: usize) -> usize {
+pub(crate) fn min_at(r: usize, s: usize) -> usize {
     64 + 16 * (s / 2) + 2 * r + s % 2
 }
 
@@ -189,7 +167,7 @@ impl Q4KRows8 {
     }
 
     /// Byte `i` of the unpacked scales and minimums ([`scale_at`], [`min_at`]).
-    pub(super) fn unpacked(&self, i: usize) -> u8 {
+    pub(crate) fn unpacked(&self, i: usize) -> u8 {
         let (q, j) = (i / 32, i % 32);
         let low = (self.scales[32 * (q / 2) + j] >> (4 * (q % 2))) & 0x0F;
         let high = (self.scales[64 + j] >> (2 * q)) & 3;
@@ -197,7 +175,7 @@ impl Q4KRows8 {
     }
 
     /// Row `r`'s 4-bit value `i`.
-    fn value(&self, r: usize, i: usize) -> u8 {
+    pub(crate) fn value(&self, r: usize, i: usize) -> u8 {
         let (j, within) = (i / 64, i % 64);
         let byte = self.qs[32 * (8 * j + within % 32 / 4) + 4 * r + within % 4];
         if within < 32 { byte & 0x0F } else { byte >> 4 }
@@ -222,34 +200,9 @@ impl Group for Q4KRows8 {
         }));
     }
 
-    fn times<const N: usize>(w: &[Self], _offset: u8, a: [&[Q8KBlock]; N]) -> [[f32; ROWS]; N] {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(sums) = super::x86::q4k_rows8(w, a) {
-            return sums;
-        }
-        a.map(|a| q4k_rows8_plain(w, a))
+    fn kernel(kernels: &Kernels) -> &TileKernel<Self, Q8KBlock> {
+        &kernels.tiles.q4_k
     }
-}
-
-/// Eight repacked Q4_K rows by one row of activations, plainly: what the x86 kernels compute.
-pub(super) fn q4k_rows8_plain(w: &[Q4KRows8], a: &[Q8KBlock]) -> [f32; ROWS] {
-    let mut sums = [0f32; ROWS];
-    for (tile, a) in w.iter().zip(a) {
-        for (r, sum) in sums.iter_mut().enumerate() {
-            let mut total = 0i32;
-            let mut mins = 0i32;
-            for s in 0..8 {
-                let dot: i32 = (32 * s..32 * s + 32)
-                    .map(|i| i32::from(tile.value(r, i)) * i32::from(a.qs[i]))
-                    .sum();
-                total += i32::from(tile.unpacked(scale_at(r, s))) * dot;
-                mins += i32::from(tile.unpacked(min_at(r, s))) * i32::from(a.sums32[s]);
-            }
-            *sum = (total as f32).mul_add(widen(tile.d[r]) * a.d, *sum);
-            *sum = (-(mins as f32)).mul_add(widen(tile.dmin[r]) * a.d, *sum);
-        }
-    }
-    sums
 }
 
 /// Block `b` of eight Q6_K rows: each row's `d`, its sixteen scales as 16-bit pairs, and its
@@ -258,7 +211,7 @@ pub(super) fn q4k_rows8_plain(w: &[Q4KRows8], a: &[Q8KBlock]) -> [f32; ROWS] {
 /// at a time so that a kernel unpacks 32 bytes of eight rows with a shift and a mask.
 #[derive(Clone, Copy, Pod, Zeroable)]
 #[repr(C)]
-pub(super) struct Q6KRows8 {
+pub(crate) struct Q6KRows8 {
     pub d: [f16; ROWS],
     /// The scales of sub-blocks (of 16 values) `2p` and `2p + 1` for row `r` at `16p + 2r`
     /// and `16p + 2r + 1`: pairs, widened to 16 bits by the kernels.
@@ -313,14 +266,15 @@ impl Q6KRows8 {
     }
 
     /// Row `r`'s 6-bit value `i`.
-    fn value(&self, r: usize, i: usize) -> u8 {
+    pub(crate) fn value(&self, r: usize, i: usize) -> u8 {
         let (c, m, k, l) = (i / 32, i % 32 / 16, i % 16 / 4, i % 4);
         let low = self.qs[192 * c + 32 * k + 4 * r + l] >> (4 * m);
         let high = self.qs[192 * c + 128 + 32 * m + 4 * r + l] >> (2 * k);
         (low & 0x0F) | ((high & 3) << 4)
     }
 
-    fn scale(&self, r: usize, s: usize) -> i8 {
+    /// Row `r`'s scale of sub-block `s` (of 16 values).
+    pub(crate) fn scale(&self, r: usize, s: usize) -> i8 {
         self.scales[16 * (s / 2) + 2 * r + s % 2]
     }
 }
@@ -341,12 +295,8 @@ impl Group for Q6KRows8 {
         }));
     }
 
-    fn times<const N: usize>(w: &[Self], _offset: u8, a: [&[Q8KBlock]; N]) -> [[f32; ROWS]; N] {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(sums) = super::x86::q6k_rows8(w, a) {
-            return sums;
-        }
-        a.map(|a| q6k_rows8_plain(w, a))
+    fn kernel(kernels: &Kernels) -> &TileKernel<Self, Q8KBlock> {
+        &kernels.tiles.q6_k
     }
 }
 
@@ -355,32 +305,13 @@ fn word(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
 
-/// Eight repacked Q6_K rows by one row of activations, plainly: what the x86 kernels compute.
-pub(super) fn q6k_rows8_plain(w: &[Q6KRows8], a: &[Q8KBlock]) -> [f32; ROWS] {
-    let mut sums = [0f32; ROWS];
-    for (tile, a) in w.iter().zip(a) {
-        for (r, sum) in sums.iter_mut().enumerate() {
-            let mut total = 0i32;
-            for s in 0..16 {
-                let dot: i32 = (16 * s..16 * s + 16)
-                    .map(|i| i32::from(tile.value(r, i)) * i32::from(a.qs[i]))
-                    .sum();
-                let scale = i32::from(tile.scale(r, s));
-                total += scale * (dot - 32 * i32::from(a.bsums[s]));
-            }
-            *sum = (total as f32).mul_add(widen(tile.d[r]) * a.d, *sum);
-        }
-    }
-    sums
-}
-
 /// Block `b` of eight Q4_1 rows (`value = d · q + m`): scales and minimums as stored, in f16
 /// (widened eight at a time by the kernels), and the packed bytes interleaved four at a time:
 /// bytes `32g + 4r .. + 4` are row `r`'s bytes `4g .. 4g + 4` (low nibbles values `4g..4g + 4`,
 /// high nibbles values `16 + 4g..`). As many bytes as the file's.
 #[derive(Clone, Copy, Pod, Zeroable)]
 #[repr(C)]
-pub(super) struct Q4_1Rows8 {
+pub(crate) struct Q4_1Rows8 {
     pub d: [f16; ROWS],
     pub m: [f16; ROWS],
     pub qs: [u8; ROWS * BLOCK / 2],
@@ -402,7 +333,7 @@ impl Q4_1Rows8 {
     }
 
     /// Row `r`'s 4-bit value `i`.
-    fn value(&self, r: usize, i: usize) -> u8 {
+    pub(crate) fn value(&self, r: usize, i: usize) -> u8 {
         let byte = self.qs[32 * (i % 16 / 4) + 4 * r + i % 4];
         if i < 16 { byte & 0x0F } else { byte >> 4 }
     }
@@ -422,28 +353,9 @@ impl Group for Q4_1Rows8 {
         out.extend((0..BLOCK).map(|i| d * f32::from(self.value(r, i)) + m));
     }
 
-    fn times<const N: usize>(w: &[Self], _offset: u8, a: [&[Q8Block]; N]) -> [[f32; ROWS]; N] {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(sums) = super::x86::q4_1_rows8(w, a) {
-            return sums;
-        }
-        a.map(|a| q4_1_rows8_plain(w, a))
+    fn kernel(kernels: &Kernels) -> &TileKernel<Self, Q8Block> {
+        &kernels.tiles.q4_1
     }
-}
-
-/// Eight repacked Q4_1 rows by one row of activations, plainly: what the x86 kernels compute.
-pub(super) fn q4_1_rows8_plain(w: &[Q4_1Rows8], a: &[Q8Block]) -> [f32; ROWS] {
-    let mut sums = [0f32; ROWS];
-    for (tile, a) in w.iter().zip(a) {
-        for (r, sum) in sums.iter_mut().enumerate() {
-            let dot: i32 = (0..BLOCK)
-                .map(|i| i32::from(tile.value(r, i)) * i32::from(a.qs[i]))
-                .sum();
-            *sum = (dot as f32).mul_add(widen(tile.d[r]) * a.d, *sum);
-            *sum = widen(tile.m[r]).mul_add(a.s, *sum);
-        }
-    }
-    sums
 }
 
 #[cfg(test)]

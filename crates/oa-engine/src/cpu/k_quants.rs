@@ -4,15 +4,16 @@
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::{Format, nearest_int, widen};
+use super::scalar::{nearest_int, widen};
+use super::{Format, Kernels, RowKernel};
 
 /// Values per block.
-pub(super) const QK_K: usize = 256;
+pub(crate) const QK_K: usize = 256;
 
 /// One block of activations for the k-quants: `value ≈ d · q`, with the sum of every 16
 /// values of `q` kept in `bsums` (for the formats' offsets and minimums), and of every 32 in
 /// `sums32` (for the repacked Q4_K rows' minimums).
-pub(super) struct Q8KBlock {
+pub(crate) struct Q8KBlock {
     pub d: f32,
     pub qs: [i8; QK_K],
     pub bsums: [i16; QK_K / 16],
@@ -21,7 +22,7 @@ pub(super) struct Q8KBlock {
 
 /// llama.cpp's `quantize_row_q8_K`: the value of largest magnitude `max` (with its sign) sets
 /// `d = max / −127` in f32; values are rounded half to even and capped at 127.
-pub(super) fn quantize_q8k(x: &[f32]) -> Q8KBlock {
+pub(crate) fn quantize_q8k(x: &[f32]) -> Q8KBlock {
     let (mut amax, mut max) = (0f32, 0f32);
     for &v in x {
         if v.abs() > amax {
@@ -59,7 +60,7 @@ pub(super) fn quantize_q8k(x: &[f32]) -> Q8KBlock {
 /// 32-bit words, and inlined: the kernels unpack every block's, and as a call it cost a fifth
 /// of a billion-parameter model's decoding.
 #[inline(always)]
-pub(super) fn scales_and_mins(s: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
+pub(crate) fn scales_and_mins(s: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
     let (scales, mins) = scale_and_min_words(s);
     (scales.to_le_bytes(), mins.to_le_bytes())
 }
@@ -67,7 +68,7 @@ pub(super) fn scales_and_mins(s: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
 /// [`scales_and_mins`] as two little-endian 64-bit words, for the kernels to move straight
 /// into vector registers.
 #[inline(always)]
-pub(super) fn scale_and_min_words(s: &[u8; 12]) -> (u64, u64) {
+pub(crate) fn scale_and_min_words(s: &[u8; 12]) -> (u64, u64) {
     const SIX_BITS: u32 = 0x3F3F_3F3F;
     const NIBBLES: u32 = 0x0F0F_0F0F;
     const TWO_BITS: u32 = 0x0303_0303;
@@ -87,7 +88,7 @@ pub(super) fn scale_and_min_words(s: &[u8; 12]) -> (u64, u64) {
 /// nibbles first.
 #[derive(Clone, Copy, Pod, Zeroable)]
 #[repr(C)]
-pub(super) struct Q4KBlock {
+pub(crate) struct Q4KBlock {
     pub d: f16,
     pub dmin: f16,
     pub scales: [u8; 12],
@@ -98,7 +99,7 @@ pub(super) struct Q4KBlock {
 /// `2j` of `qh[i]`, and of value `64j + 32 + i` in bit `2j + 1`.
 #[derive(Clone, Copy, Pod, Zeroable)]
 #[repr(C)]
-pub(super) struct Q5KBlock {
+pub(crate) struct Q5KBlock {
     pub d: f16,
     pub dmin: f16,
     pub scales: [u8; 12],
@@ -110,7 +111,7 @@ pub(super) struct Q5KBlock {
 /// low four bits are in `ql` and high two in `qh` (see [`Q6KBlock::value`]).
 #[derive(Clone, Copy, Pod, Zeroable)]
 #[repr(C)]
-pub(super) struct Q6KBlock {
+pub(crate) struct Q6KBlock {
     pub ql: [u8; QK_K / 2],
     pub qh: [u8; QK_K / 4],
     pub scales: [i8; QK_K / 16],
@@ -119,7 +120,7 @@ pub(super) struct Q6KBlock {
 
 impl Q4KBlock {
     /// The 4-bit value `i`.
-    pub(super) fn value(&self, i: usize) -> u8 {
+    pub(crate) fn value(&self, i: usize) -> u8 {
         let q = self.qs[i / 64 * 32 + i % 32];
         if i % 64 < 32 { q & 0x0F } else { q >> 4 }
     }
@@ -127,7 +128,7 @@ impl Q4KBlock {
 
 impl Q5KBlock {
     /// The 5-bit value `i`.
-    fn value(&self, i: usize) -> u8 {
+    pub(crate) fn value(&self, i: usize) -> u8 {
         let q = self.qs[i / 64 * 32 + i % 32];
         let low = if i % 64 < 32 { q & 0x0F } else { q >> 4 };
         let bit = (self.qh[i % 32] >> (i / 32)) & 1;
@@ -139,7 +140,7 @@ impl Q6KBlock {
     /// The 6-bit value `i`: in each half of 128 values, the four runs of 32 take the low
     /// nibbles of `ql[0..32]`, of `ql[32..64]`, then their high nibbles, and bit pairs 0, 2,
     /// 4, 6 of `qh[0..32]`.
-    pub(super) fn value(&self, i: usize) -> u8 {
+    pub(crate) fn value(&self, i: usize) -> u8 {
         let (half, run, l) = (i / 128, i % 128 / 32, i % 32);
         let q = self.ql[half * 64 + (run % 2) * 32 + l];
         let low = if run < 2 { q & 0x0F } else { q >> 4 };
@@ -148,27 +149,12 @@ impl Q6KBlock {
     }
 }
 
-/// A Q4_K or Q5_K block (`(d, dmin)`, sub-block scales and minimums, values by index) times a
-/// block of activations: `d·d' · Σ scales[i/32] · q_i · a_i − dmin·d' · Σ mins[j] · Σa` over
-/// sub-blocks `j` of 32, the sums exact in integers.
-fn scale_min_sum(
-    d: (f32, f32),
-    scales: &[u8; 8],
-    mins: &[u8; 8],
-    value: impl Fn(usize) -> u8,
-    a: &Q8KBlock,
-) -> f32 {
-    let sub: [i32; 8] = std::array::from_fn(|j| {
-        (32 * j..32 * j + 32)
-            .map(|i| i32::from(value(i)) * i32::from(a.qs[i]))
-            .sum()
-    });
-    scaled_sub_sums(d, scales, mins, &sub, a)
-}
-
-/// [`scale_min_sum`] from the sums `sub` of each sub-block's values times its activations.
+/// A Q4_K or Q5_K block (`(d, dmin)`, sub-block scales and minimums) times a block of
+/// activations, from the sums `sub` of each sub-block's values times its activations:
+/// `d·d' · Σ scales[j] · sub[j] − dmin·d' · Σ mins[j] · Σa`, the sums exact in integers, as
+/// the plain loops and the NEON kernels scale them.
 #[inline(always)]
-pub(super) fn scaled_sub_sums(
+pub(crate) fn scaled_sub_sums(
     (d, dmin): (f32, f32),
     scales: &[u8; 8],
     mins: &[u8; 8],
@@ -216,29 +202,9 @@ impl Format for Q4KBlock {
         quantize_q8k(x)
     }
 
-    fn dot<const N: usize>(w: &[Self], a: [&[Q8KBlock]; N]) -> [f32; N] {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(sums) = super::x86::dot_q4_k(w, a) {
-            return sums;
-        }
-        #[cfg(target_arch = "aarch64")]
-        if let Some(sums) = super::neon::dot_q4_k(w, a) {
-            return sums;
-        }
-        a.map(|a| dot_q4_k_plain(w, a))
+    fn kernel(kernels: &Kernels) -> &RowKernel<Self, Q8KBlock> {
+        &kernels.dot.q4_k
     }
-}
-
-/// One row of Q4_K weights by one row of activations without SIMD, block by block.
-pub(super) fn dot_q4_k_plain(w: &[Q4KBlock], a: &[Q8KBlock]) -> f32 {
-    w.iter()
-        .zip(a)
-        .map(|(w, a)| {
-            let (scales, mins) = scales_and_mins(&w.scales);
-            let d = (widen(w.d), widen(w.dmin));
-            scale_min_sum(d, &scales, &mins, |i| w.value(i), a)
-        })
-        .sum()
 }
 
 impl Format for Q5KBlock {
@@ -255,29 +221,9 @@ impl Format for Q5KBlock {
         quantize_q8k(x)
     }
 
-    fn dot<const N: usize>(w: &[Self], a: [&[Q8KBlock]; N]) -> [f32; N] {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(sums) = super::x86::dot_q5_k(w, a) {
-            return sums;
-        }
-        #[cfg(target_arch = "aarch64")]
-        if let Some(sums) = super::neon::dot_q5_k(w, a) {
-            return sums;
-        }
-        a.map(|a| dot_q5_k_plain(w, a))
+    fn kernel(kernels: &Kernels) -> &RowKernel<Self, Q8KBlock> {
+        &kernels.dot.q5_k
     }
-}
-
-/// One row of Q5_K weights by one row of activations without SIMD, block by block.
-pub(super) fn dot_q5_k_plain(w: &[Q5KBlock], a: &[Q8KBlock]) -> f32 {
-    w.iter()
-        .zip(a)
-        .map(|(w, a)| {
-            let (scales, mins) = scales_and_mins(&w.scales);
-            let d = (widen(w.d), widen(w.dmin));
-            scale_min_sum(d, &scales, &mins, |i| w.value(i), a)
-        })
-        .sum()
 }
 
 impl Format for Q6KBlock {
@@ -294,32 +240,9 @@ impl Format for Q6KBlock {
         quantize_q8k(x)
     }
 
-    fn dot<const N: usize>(w: &[Self], a: [&[Q8KBlock]; N]) -> [f32; N] {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(sums) = super::x86::dot_q6_k(w, a) {
-            return sums;
-        }
-        #[cfg(target_arch = "aarch64")]
-        if let Some(sums) = super::neon::dot_q6_k(w, a) {
-            return sums;
-        }
-        a.map(|a| dot_q6_k_plain(w, a))
+    fn kernel(kernels: &Kernels) -> &RowKernel<Self, Q8KBlock> {
+        &kernels.dot.q6_k
     }
-}
-
-/// One row of Q6_K weights by one row of activations without SIMD, block by block.
-pub(super) fn dot_q6_k_plain(w: &[Q6KBlock], a: &[Q8KBlock]) -> f32 {
-    w.iter()
-        .zip(a)
-        .map(|(w, a)| {
-            let sumi: i32 = (0..QK_K)
-                .map(|i| {
-                    i32::from(w.scales[i / 16]) * (i32::from(w.value(i)) - 32) * i32::from(a.qs[i])
-                })
-                .sum();
-            (widen(w.d) * a.d) * sumi as f32
-        })
-        .sum()
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ const SEARCH_LIMIT: usize = 50;
 /// Whether the model is loading, ready or unavailable.
 #[tauri::command]
 pub(crate) fn model_status(app: AppState<'_>) -> ModelStatus {
-    app.model_status()
+    app.models().status()
 }
 
 /// Conversations, pinned first, then the most recently changed.
@@ -34,7 +34,7 @@ pub(crate) fn model_status(app: AppState<'_>) -> ModelStatus {
 pub(crate) async fn list_conversations(
     app: AppState<'_>,
 ) -> Result<Vec<ConversationListEntry>, AppError> {
-    Ok(app.list_conversation_entries().await?)
+    Ok(app.chat().list_entries().await?)
 }
 
 /// One conversation's current path, with each message's place among its versions.
@@ -43,7 +43,7 @@ pub(crate) async fn open_conversation(
     app: AppState<'_>,
     id: Uuid,
 ) -> Result<ConversationTreePath, AppError> {
-    Ok(app.conversation_path(id).await?)
+    Ok(app.chat().path(id).await?)
 }
 
 /// Shows another version of a message (and what followed it when last viewed).
@@ -53,7 +53,10 @@ pub(crate) async fn switch_branch(
     conversation_id: Uuid,
     message_id: Uuid,
 ) -> Result<ConversationTreePath, AppError> {
-    Ok(app.switch_branch(conversation_id, message_id).await?)
+    Ok(app
+        .chat()
+        .switch_branch(conversation_id, message_id)
+        .await?)
 }
 
 /// Shows the version `step` places before or after a message among its siblings.
@@ -64,7 +67,10 @@ pub(crate) async fn step_version(
     message_id: Uuid,
     step: i32,
 ) -> Result<ConversationTreePath, AppError> {
-    Ok(app.step_version(conversation_id, message_id, step).await?)
+    Ok(app
+        .chat()
+        .step_version(conversation_id, message_id, step)
+        .await?)
 }
 
 /// Renames a conversation.
@@ -74,25 +80,25 @@ pub(crate) async fn rename_conversation(
     id: Uuid,
     title: String,
 ) -> Result<(), AppError> {
-    Ok(app.rename_conversation(id, title).await?)
+    Ok(app.chat().rename(id, title).await?)
 }
 
 /// Pins or unpins a conversation.
 #[tauri::command]
 pub(crate) async fn set_pinned(app: AppState<'_>, id: Uuid, pinned: bool) -> Result<(), AppError> {
-    Ok(app.set_pinned(id, pinned).await?)
+    Ok(app.chat().set_pinned(id, pinned).await?)
 }
 
 /// Deletes a conversation (the UI offers undo before it calls this).
 #[tauri::command]
 pub(crate) async fn delete_conversation(app: AppState<'_>, id: Uuid) -> Result<(), AppError> {
-    Ok(app.delete_conversation(id).await?)
+    Ok(app.chat().delete(id).await?)
 }
 
 /// Messages of every conversation matching what was typed.
 #[tauri::command]
 pub(crate) async fn search(app: AppState<'_>, query: String) -> Result<Vec<SearchHit>, AppError> {
-    Ok(app.search(query, SEARCH_LIMIT).await?)
+    Ok(app.chat().search(query, SEARCH_LIMIT).await?)
 }
 
 /// Sends a prompt (or an edited version of one); the reply's tokens stream through `on_event`
@@ -106,7 +112,8 @@ pub(crate) async fn send_message(
     let app = app.inner().clone();
     let mut stream = ReplyStream::new(on_event);
     let reply = app
-        .send_message(request, |event| stream.forward(event))
+        .chat()
+        .send(request, |event| stream.forward(event))
         .await;
     stream.answered(reply)
 }
@@ -120,7 +127,10 @@ pub(crate) async fn regenerate(
 ) -> Result<Message, AppError> {
     let app = app.inner().clone();
     let mut stream = ReplyStream::new(on_event);
-    let reply = app.regenerate(request, |event| stream.forward(event)).await;
+    let reply = app
+        .chat()
+        .regenerate(request, |event| stream.forward(event))
+        .await;
     stream.answered(reply)
 }
 
@@ -184,7 +194,7 @@ pub(crate) async fn rate(
     message_id: Uuid,
     thumbs: Thumbs,
 ) -> Result<MessageFeedback, AppError> {
-    Ok(app.rate(message_id, thumbs).await?)
+    Ok(app.feedback().rate(message_id, thumbs).await?)
 }
 
 /// Records Open-Assistant labels on a message; answers with its feedback now.
@@ -194,13 +204,13 @@ pub(crate) async fn set_labels(
     message_id: Uuid,
     labels: Labels,
 ) -> Result<MessageFeedback, AppError> {
-    Ok(app.set_labels(message_id, labels).await?)
+    Ok(app.feedback().set_labels(message_id, labels).await?)
 }
 
 /// Everything recorded for sharing, with exact payloads and the personal data found in them.
 #[tauri::command]
 pub(crate) async fn review_queue(app: AppState<'_>) -> Result<Vec<ReviewGroup>, AppError> {
-    Ok(app.review_queue().await?)
+    Ok(app.sharing().review_queue().await?)
 }
 
 /// Replaces the personal data in what one item sends.
@@ -209,7 +219,7 @@ pub(crate) async fn redact_event(
     app: AppState<'_>,
     id: Uuid,
 ) -> Result<Vec<ReviewGroup>, AppError> {
-    Ok(app.redact_event(id).await?)
+    Ok(app.sharing().redact_event(id).await?)
 }
 
 /// Marks a finding as not personal data, wherever its text is found as that kind.
@@ -219,7 +229,7 @@ pub(crate) async fn dismiss_finding(
     kind: String,
     text: String,
 ) -> Result<Vec<ReviewGroup>, AppError> {
-    Ok(app.dismiss_finding(kind, text).await?)
+    Ok(app.sharing().dismiss_finding(kind, text).await?)
 }
 
 /// Takes back a finding dismissed as not personal.
@@ -229,13 +239,13 @@ pub(crate) async fn restore_finding(
     kind: String,
     text: String,
 ) -> Result<Vec<ReviewGroup>, AppError> {
-    Ok(app.restore_finding(kind, text).await?)
+    Ok(app.sharing().restore_finding(kind, text).await?)
 }
 
 /// Queues one item to be sent.
 #[tauri::command]
 pub(crate) async fn share_event(app: AppState<'_>, id: Uuid) -> Result<Vec<ReviewGroup>, AppError> {
-    Ok(app.share_event(id).await?)
+    Ok(app.sharing().share_event(id).await?)
 }
 
 /// Takes one queued item back.
@@ -244,7 +254,7 @@ pub(crate) async fn unshare_event(
     app: AppState<'_>,
     id: Uuid,
 ) -> Result<Vec<ReviewGroup>, AppError> {
-    Ok(app.unshare_event(id).await?)
+    Ok(app.sharing().unshare_event(id).await?)
 }
 
 /// Queues every private item of a conversation.
@@ -253,7 +263,7 @@ pub(crate) async fn share_conversation(
     app: AppState<'_>,
     conversation_id: Uuid,
 ) -> Result<Vec<ReviewGroup>, AppError> {
-    Ok(app.share_conversation(conversation_id).await?)
+    Ok(app.sharing().share_conversation(conversation_id).await?)
 }
 
 /// Takes every queued item of a conversation back.
@@ -262,7 +272,7 @@ pub(crate) async fn unshare_conversation(
     app: AppState<'_>,
     conversation_id: Uuid,
 ) -> Result<Vec<ReviewGroup>, AppError> {
-    Ok(app.unshare_conversation(conversation_id).await?)
+    Ok(app.sharing().unshare_conversation(conversation_id).await?)
 }
 
 /// Withdraws an item the server may hold: a retraction is sent for it.
@@ -271,7 +281,7 @@ pub(crate) async fn withdraw_event(
     app: AppState<'_>,
     id: Uuid,
 ) -> Result<Vec<ReviewGroup>, AppError> {
-    Ok(app.withdraw_event(id).await?)
+    Ok(app.sharing().withdraw_event(id).await?)
 }
 
 /// Withdraws every item of a conversation the server may hold.
@@ -280,7 +290,7 @@ pub(crate) async fn withdraw_conversation(
     app: AppState<'_>,
     conversation_id: Uuid,
 ) -> Result<Vec<ReviewGroup>, AppError> {
-    Ok(app.withdraw_conversation(conversation_id).await?)
+    Ok(app.sharing().withdraw_conversation(conversation_id).await?)
 }
 
 /// The local task queue and progress.
@@ -289,7 +299,7 @@ pub(crate) async fn task_queue(
     app: AppState<'_>,
     tz_offset_minutes: i32,
 ) -> Result<TaskQueue, AppError> {
-    Ok(app.task_queue(tz_offset_minutes).await?)
+    Ok(app.tasks().queue(tz_offset_minutes).await?)
 }
 
 /// Puts a task aside.
@@ -299,7 +309,7 @@ pub(crate) async fn skip_task(
     key: String,
     tz_offset_minutes: i32,
 ) -> Result<TaskQueue, AppError> {
-    Ok(app.skip_task(key, tz_offset_minutes).await?)
+    Ok(app.tasks().skip(key, tz_offset_minutes).await?)
 }
 
 /// Keeps a task's answer.
@@ -309,7 +319,7 @@ pub(crate) async fn complete_task(
     answer: TaskAnswer,
     tz_offset_minutes: i32,
 ) -> Result<TaskQueue, AppError> {
-    Ok(app.complete_task(answer, tz_offset_minutes).await?)
+    Ok(app.tasks().complete(answer, tz_offset_minutes).await?)
 }
 
 /// Leases tasks from the dataset server for offline work.
@@ -319,7 +329,7 @@ pub(crate) async fn lease_tasks(
     count: u32,
     tz_offset_minutes: i32,
 ) -> Result<TaskQueue, AppError> {
-    Ok(app.lease_tasks(count, tz_offset_minutes).await?)
+    Ok(app.tasks().lease(count, tz_offset_minutes).await?)
 }
 
 /// Keeps the answer to a leased task, queued for sending.
@@ -331,7 +341,8 @@ pub(crate) async fn complete_leased_task(
     tz_offset_minutes: i32,
 ) -> Result<TaskQueue, AppError> {
     Ok(app
-        .complete_leased_task(task_id, answer, tz_offset_minutes)
+        .tasks()
+        .complete_leased(task_id, answer, tz_offset_minutes)
         .await?)
 }
 
@@ -341,7 +352,7 @@ pub(crate) async fn standing(
     app: AppState<'_>,
     window: LeaderboardWindow,
 ) -> Result<Standing, AppError> {
-    Ok(app.standing(window).await?)
+    Ok(app.account().standing(window).await?)
 }
 
 /// A prompt with its replies and their ranking.
@@ -350,7 +361,7 @@ pub(crate) async fn compare_set(
     app: AppState<'_>,
     prompt_id: Uuid,
 ) -> Result<CompareSet, AppError> {
-    Ok(app.compare_set(prompt_id).await?)
+    Ok(app.feedback().compare_set(prompt_id).await?)
 }
 
 /// Ranks a prompt's replies.
@@ -360,7 +371,7 @@ pub(crate) async fn rank_replies(
     prompt_id: Uuid,
     ranking: Ranking,
 ) -> Result<CompareSet, AppError> {
-    Ok(app.rank_replies(prompt_id, ranking).await?)
+    Ok(app.feedback().rank(prompt_id, ranking).await?)
 }
 
 /// The feedback currently on a message.
@@ -369,7 +380,7 @@ pub(crate) async fn feedback(
     app: AppState<'_>,
     message_id: Uuid,
 ) -> Result<MessageFeedback, AppError> {
-    Ok(app.feedback(message_id).await?)
+    Ok(app.feedback().get(message_id).await?)
 }
 
 /// Keeps the person's better answer beside the model's; answers with the path now shown.
@@ -380,14 +391,16 @@ pub(crate) async fn correct_reply(
     corrected: Uuid,
     text: String,
 ) -> Result<ConversationTreePath, AppError> {
-    app.correct_reply(conversation_id, corrected, text).await?;
-    Ok(app.conversation_path(conversation_id).await?)
+    app.feedback()
+        .correct(conversation_id, corrected, text)
+        .await?;
+    Ok(app.chat().path(conversation_id).await?)
 }
 
 /// Stops the reply being generated, keeping what it wrote.
 #[tauri::command]
 pub(crate) fn stop_generation(app: AppState<'_>) -> bool {
-    app.stop_generation()
+    app.chat().stop()
 }
 
 /// A conversation's system prompt and sampler.
@@ -396,7 +409,7 @@ pub(crate) async fn conversation_settings(
     app: AppState<'_>,
     id: Uuid,
 ) -> Result<ConversationSettings, AppError> {
-    Ok(app.conversation_settings(id).await?)
+    Ok(app.chat().settings(id).await?)
 }
 
 /// Keeps a conversation's system prompt and sampler.
@@ -406,13 +419,13 @@ pub(crate) async fn set_conversation_settings(
     id: Uuid,
     settings: ConversationSettings,
 ) -> Result<(), AppError> {
-    Ok(app.set_conversation_settings(id, settings).await?)
+    Ok(app.chat().set_settings(id, settings).await?)
 }
 
 /// The sampler a reply gets when the person chose none, for the model in use.
 #[tauri::command]
 pub(crate) async fn default_sampler(app: AppState<'_>) -> Result<SamplerParams, AppError> {
-    Ok(app.default_sampler().await)
+    Ok(app.models().default_sampler().await)
 }
 
 /// Makes a sampler the loaded model's defaults, or with `None` goes back to the app's.
@@ -421,13 +434,13 @@ pub(crate) async fn set_model_sampler(
     app: AppState<'_>,
     sampler: Option<SamplerParams>,
 ) -> Result<(), AppError> {
-    Ok(app.set_model_sampler(sampler).await?)
+    Ok(app.models().set_default_sampler(sampler).await?)
 }
 
 /// The dataset server this device is linked to, and as whom.
 #[tauri::command]
 pub(crate) fn account(app: AppState<'_>) -> Result<AccountStatus, AppError> {
-    Ok(app.account()?)
+    Ok(app.account().status()?)
 }
 
 /// Signs this device in to a dataset server (creating the account when asked).
@@ -436,37 +449,37 @@ pub(crate) async fn link_account(
     app: AppState<'_>,
     link: LinkAccount,
 ) -> Result<AccountStatus, AppError> {
-    Ok(app.link_account(link).await?)
+    Ok(app.account().link(link).await?)
 }
 
 /// Revokes this device's token on the server and forgets it.
 #[tauri::command]
 pub(crate) async fn log_out(app: AppState<'_>) -> Result<AccountStatus, AppError> {
-    Ok(app.log_out().await?)
+    Ok(app.account().log_out().await?)
 }
 
 /// Where sending shared contributions stands.
 #[tauri::command]
 pub(crate) async fn sync_status(app: AppState<'_>) -> Result<SyncStatus, AppError> {
-    Ok(app.sync_status().await?)
+    Ok(app.sharing().status().await?)
 }
 
 /// Asks the sync agent to send now.
 #[tauri::command]
 pub(crate) fn sync_soon(app: AppState<'_>) {
-    app.sync_soon();
+    app.sharing().sync_soon();
 }
 
 /// What models can run on: CPU threads, and the GPU when the build and computer have one.
 #[tauri::command]
 pub(crate) fn devices(app: AppState<'_>) -> DeviceSupport {
-    app.devices()
+    app.settings().devices()
 }
 
 /// The app's settings.
 #[tauri::command]
 pub(crate) async fn app_settings(app: AppState<'_>) -> Result<AppSettings, AppError> {
-    Ok(app.app_settings().await?)
+    Ok(app.settings().get().await?)
 }
 
 /// Keeps the app's settings.
@@ -475,19 +488,19 @@ pub(crate) async fn set_app_settings(
     app: AppState<'_>,
     settings: AppSettings,
 ) -> Result<(), AppError> {
-    Ok(app.set_app_settings(settings).await?)
+    Ok(app.settings().set(settings).await?)
 }
 
 /// The models on this computer.
 #[tauri::command]
 pub(crate) async fn installed_models(app: AppState<'_>) -> Result<Vec<InstalledModel>, AppError> {
-    Ok(app.installed_models().await?)
+    Ok(app.models().installed().await?)
 }
 
 /// The folder where the person puts model files.
 #[tauri::command]
 pub(crate) fn models_folder(app: AppState<'_>) -> String {
-    app.models_folder().display().to_string()
+    app.models().folder().display().to_string()
 }
 
 /// Starts loading another model.
@@ -496,13 +509,13 @@ pub(crate) async fn select_model(
     app: AppState<'_>,
     path: PathBuf,
 ) -> Result<ModelStatus, AppError> {
-    Ok(app.select_model(path).await?)
+    Ok(app.models().select(path).await?)
 }
 
 /// The models the app offers to download, with their state here.
 #[tauri::command]
 pub(crate) fn catalog(app: AppState<'_>) -> Vec<CatalogEntry> {
-    app.catalog()
+    app.models().catalog()
 }
 
 /// Starts downloading a catalog model; its progress streams through `on_event`.
@@ -512,7 +525,7 @@ pub(crate) fn download_model(
     id: String,
     on_event: Channel<DownloadEvent>,
 ) -> Result<(), AppError> {
-    app.download_model(&id, move |event| {
+    app.models().download(&id, move |event| {
         let _ = on_event.send(event);
     })?;
     Ok(())
@@ -521,13 +534,13 @@ pub(crate) fn download_model(
 /// Pauses a download, keeping what was fetched; `false` when it was not running.
 #[tauri::command]
 pub(crate) fn pause_download(app: AppState<'_>, id: String) -> bool {
-    app.stop_download(&id, false)
+    app.models().stop_download(&id, false)
 }
 
 /// Cancels a download, removing what was fetched; `false` when it was not running.
 #[tauri::command]
 pub(crate) fn cancel_download(app: AppState<'_>, id: String) -> bool {
-    app.stop_download(&id, true)
+    app.models().stop_download(&id, true)
 }
 
 /// Asks the person for a GGUF file with the system's open-file dialog; `None` when they
@@ -554,13 +567,13 @@ pub(crate) async fn pick_model_file(window: tauri::Window) -> Option<String> {
 /// Copies a GGUF file into the models folder after checking it; answers with its new path.
 #[tauri::command]
 pub(crate) async fn import_model(app: AppState<'_>, path: PathBuf) -> Result<String, AppError> {
-    Ok(app.import_model(path).await?.display().to_string())
+    Ok(app.models().import(path).await?.display().to_string())
 }
 
 /// Deletes a model file from the models folder.
 #[tauri::command]
 pub(crate) async fn remove_model(app: AppState<'_>, path: PathBuf) -> Result<(), AppError> {
-    Ok(app.remove_model(path).await?)
+    Ok(app.models().remove(path).await?)
 }
 
 /// The UI painted its first frame: logs how long the start took (`cargo xtask bench` reads it).

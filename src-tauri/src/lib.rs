@@ -52,7 +52,7 @@ pub fn apply_thread_setting() {
 /// Pushes every change of the model's state to the UI as a [`MODEL_STATUS_EVENT`]; the UI
 /// reads the state once at start (`model_status`) and follows these from then on.
 async fn push_model_status(state: Arc<App>, handle: AppHandle) {
-    let mut changes = state.model_changes();
+    let mut changes = state.models().changes();
     while changes.changed().await.is_ok() {
         let status = changes.borrow_and_update().clone();
         if let Err(e) = handle.emit(MODEL_STATUS_EVENT, status) {
@@ -64,9 +64,9 @@ async fn push_model_status(state: Arc<App>, handle: AppHandle) {
 /// Pushes where sending stands to the UI as a [`SYNC_STATUS_EVENT`] whenever it may have
 /// changed (the agent's state, the outbox, the account).
 async fn push_sync_status(state: Arc<App>, handle: AppHandle) {
-    let mut changes = state.sync_changes();
+    let mut changes = state.sharing().changes();
     while changes.changed().await {
-        match state.sync_status().await {
+        match state.sharing().status().await {
             Ok(status) => {
                 if let Err(e) = handle.emit(SYNC_STATUS_EVENT, status) {
                     tracing::warn!(error = %e, "the sync status could not reach the window");
@@ -104,7 +104,7 @@ pub fn run() {
             );
             let state = Arc::new(App::open(config)?);
             // Sends what the person shares, once they sign in to a server.
-            tauri::async_runtime::spawn(state.clone().run_sync_agent());
+            tauri::async_runtime::spawn(state.sharing().run_agent());
             tauri::async_runtime::spawn(push_model_status(state.clone(), app.handle().clone()));
             tauri::async_runtime::spawn(push_sync_status(state.clone(), app.handle().clone()));
             app.manage(state);

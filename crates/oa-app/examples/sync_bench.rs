@@ -56,7 +56,7 @@ async fn main() -> Result<()> {
 
     let app = App::open_without_model(config.clone());
     let start = Instant::now();
-    let report = app.sync_now(&client, &session.token).await?;
+    let report = app.sharing().sync_now(&client, &session.token).await?;
     let seconds = start.elapsed().as_secs_f64();
     ensure!(
         report.accepted == EVENTS && report.rejected == 0,

@@ -1,208 +1,311 @@
-//! The GGUF files on this computer that the app can offer, and whether each fits its memory.
+//! Models: the one in use (loading, ready or unusable, followed as it changes) and switching
+//! to another, the GGUF files installed (`installed.rs`), the catalog's downloads
+//! (`downloads.rs`), importing and deleting files, and each model's sampler defaults.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use oa_engine::gguf::GgufFile;
-use oa_types::{InstalledModel, MemoryFit};
+use oa_engine::Engine;
+use oa_types::{
+    AppSettings, CatalogEntry, DownloadEvent, ErrorCode, InstalledModel, ModelStatus, SamplerParams,
+};
+use tokio::sync::watch;
 
-use crate::error::engine_error;
+use crate::downloads::{DownloadError, DownloadJob, HubSettings, StopKind, start_download};
+use crate::installed::{FIT_CONTEXT, SystemMemory, installed_models};
+use crate::settings::Settings;
+use crate::state::{APP_SETTING, State};
+use crate::{Error, Result};
 
-/// The computer's memory, in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SystemMemory {
-    /// Installed memory.
-    pub total: u64,
-    /// Memory free for a new program now (free plus reclaimable caches).
-    pub available: u64,
+/// The models area of [`crate::App`].
+#[derive(Debug, Clone, Copy)]
+pub struct Models<'a> {
+    state: &'a Arc<State>,
 }
 
-impl SystemMemory {
-    /// What the system reports, `None` where it does not say.
-    pub fn read() -> Option<SystemMemory> {
-        let mut system = sysinfo::System::new();
-        system.refresh_memory_specifics(sysinfo::MemoryRefreshKind::nothing().with_ram());
-        let total = system.total_memory();
-        (total > 0).then(|| SystemMemory {
-            total,
-            available: system.available_memory(),
-        })
+impl<'a> Models<'a> {
+    pub(crate) fn new(state: &'a Arc<State>) -> Models<'a> {
+        Models { state }
     }
 
-    /// Whether a model that needs `need` bytes ([`oa_engine::memory::estimate`]) fits: it
-    /// fits when the memory free now holds it and it takes at most half of the computer's.
-    pub fn fit(&self, need: u64) -> MemoryFit {
-        if need > self.total {
-            MemoryFit::TooLarge
-        } else if need > self.available || need > self.total / 2 {
-            MemoryFit::Tight
-        } else {
-            MemoryFit::Fits
-        }
+    /// Whether the model is loading, ready, or unusable (and why).
+    pub fn status(self) -> ModelStatus {
+        self.state.model_status()
     }
-}
 
-/// The conversation length the fit is judged for: the model's whole context, up to this many
-/// tokens (longer conversations are rare on a laptop, and the cache grows only as they do).
-pub const FIT_CONTEXT: usize = 8192;
-
-/// The GGUF files in `folders` (not their subfolders), plus `active` wherever it lives, by
-/// name. Files that cannot be run are listed with the reason, so that a person who copied a
-/// file in sees why it is not offered.
-pub fn installed_models(
-    folders: &[PathBuf],
-    active: &Path,
-    memory: Option<SystemMemory>,
-) -> Vec<InstalledModel> {
-    let mut paths: BTreeSet<PathBuf> = BTreeSet::new();
-    for folder in folders {
-        let Ok(entries) = std::fs::read_dir(folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let is_gguf = path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
-            if is_gguf && path.is_file() {
-                paths.insert(canonical(&path));
-            }
-        }
+    /// Follows [`Models::status`]: the receiver holds the status now and is told of every
+    /// change (loading, then ready or unavailable) as it happens.
+    pub fn changes(self) -> watch::Receiver<ModelStatus> {
+        self.state.model_changes()
     }
-    let active = canonical(active);
-    if active.is_file() {
-        paths.insert(active.clone());
+
+    /// Waits until the model has loaded or failed to.
+    pub async fn wait_for_load(self) -> ModelStatus {
+        let mut changes = self.changes();
+        let settled = changes
+            .wait_for(|status| !matches!(status, ModelStatus::Loading { .. }))
+            .await
+            .map(|status| status.clone());
+        // The sender lives as long as the app, so the wait cannot end without a status.
+        settled.unwrap_or_else(|_| self.status())
     }
-    let mut models: Vec<InstalledModel> = paths
-        .into_iter()
-        .map(|path| describe(&path, path == active, memory))
-        .collect();
-    models.sort_by(|a, b| {
-        a.name
-            .to_lowercase()
-            .cmp(&b.name.to_lowercase())
-            .then_with(|| a.path.cmp(&b.path))
-    });
-    models
-}
 
-fn canonical(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
-}
+    /// The model file loaded or being loaded.
+    pub fn active_path(self) -> PathBuf {
+        self.state.model_path()
+    }
 
-/// Reads one file's header.
-fn describe(path: &Path, active: bool, memory: Option<SystemMemory>) -> InstalledModel {
-    let file_size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut model = InstalledModel {
-        path: path.display().to_string(),
-        name: stem,
-        architecture: String::new(),
-        quantization: String::new(),
-        context_length: 0,
-        file_size,
-        memory_fit: MemoryFit::Unknown,
-        memory_needed: 0,
-        fit_context: 0,
-        active,
-        problem: None,
-        removable: false,
-    };
-    match GgufFile::open(path) {
-        Ok(gguf) => {
-            model.name = gguf.display_name();
-            model.architecture = gguf.architecture().unwrap_or_default().to_owned();
-            model.quantization = gguf.quantization();
-            model.context_length = gguf
-                .context_length()
-                .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
-            let context = (model.context_length as usize).min(FIT_CONTEXT);
-            match oa_engine::memory::estimate(&gguf, context) {
-                Ok(estimate) => {
-                    model.memory_needed = estimate.total();
-                    model.fit_context = context as u32;
-                    model.memory_fit =
-                        memory.map_or(MemoryFit::Unknown, |m| m.fit(estimate.total()));
+    /// The folder where the person puts model files (the data folder's `models/`).
+    pub fn folder(self) -> PathBuf {
+        self.state.config.data_dir.join("models")
+    }
+
+    /// The catalog, each model with whether it is installed or downloading now.
+    pub fn catalog(self) -> Vec<CatalogEntry> {
+        let running = self
+            .state
+            .downloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let folder = self.folder();
+        let cache = self.state.config.data_dir.join("downloads");
+        let memory = SystemMemory::read();
+        crate::downloads::catalog()
+            .into_iter()
+            .map(|model| {
+                let installed = folder.join(&model.file).is_file();
+                let downloading = running.contains_key(&model.id);
+                let partial = (!installed && !downloading)
+                    .then(|| crate::downloads::partial_download(&cache, &model.repo))
+                    .flatten();
+                let context = (model.context_length as usize).min(FIT_CONTEXT);
+                let needed =
+                    oa_engine::memory::estimate_catalog(&model, context).map_or(0, |e| e.total());
+                CatalogEntry {
+                    installed,
+                    downloading,
+                    partial,
+                    memory_needed: needed,
+                    fit_context: if needed > 0 { context as u32 } else { 0 },
+                    memory_fit: match memory {
+                        Some(m) if needed > 0 => m.fit(needed),
+                        _ => oa_types::MemoryFit::Unknown,
+                    },
+                    model,
                 }
-                Err(e) => model.problem = Some(engine_error(e).message),
-            }
-        }
-        Err(e) => model.problem = Some(engine_error(e).message),
+            })
+            .collect()
     }
-    model
+
+    /// Starts downloading the catalog model `id` into the models folder (resuming what an
+    /// earlier attempt fetched); `on_event` receives its progress and how it ended. Several
+    /// models may download at once, each once.
+    pub fn download(
+        self,
+        id: &str,
+        mut on_event: impl FnMut(DownloadEvent) + Send + 'static,
+    ) -> Result<()> {
+        let model = crate::downloads::catalog()
+            .into_iter()
+            .find(|m| m.id == id)
+            .ok_or_else(|| {
+                Error::Download(DownloadError::InvalidRequest(format!(
+                    "there is no catalog model {id:?}"
+                )))
+            })?;
+        let mut running = self
+            .state
+            .downloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if running.contains_key(id) {
+            return Err(Error::Download(DownloadError::InvalidRequest(format!(
+                "{} is already downloading",
+                model.name
+            ))));
+        }
+        let job = DownloadJob {
+            hub: HubSettings::from_env(),
+            repo: model.repo,
+            file: model.file,
+            models_dir: self.folder(),
+            cache_dir: self.state.config.data_dir.join("downloads"),
+        };
+        let downloads = self.state.downloads.clone();
+        let key = id.to_owned();
+        let handle = start_download(job, move |event| {
+            let ended = matches!(
+                event,
+                DownloadEvent::Finished { .. }
+                    | DownloadEvent::Paused
+                    | DownloadEvent::Cancelled
+                    | DownloadEvent::Failed { .. }
+            );
+            if ended {
+                downloads
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&key);
+            }
+            on_event(event);
+        });
+        running.insert(id.to_owned(), handle);
+        Ok(())
+    }
+
+    /// Pauses (`cancel = false`, keeping what was fetched) or cancels a running download;
+    /// `false` when it was not running.
+    pub fn stop_download(self, id: &str, cancel: bool) -> bool {
+        let handle = self
+            .state
+            .downloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned();
+        match handle {
+            Some(handle) => {
+                handle.stop(if cancel {
+                    StopKind::Cancel
+                } else {
+                    StopKind::Pause
+                });
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Copies a GGUF file into the models folder once the engine has checked it.
+    pub async fn import(self, source: PathBuf) -> Result<PathBuf> {
+        let folder = self.folder();
+        tokio::task::spawn_blocking(move || crate::downloads::import_model(&folder, &source))
+            .await
+            .map_err(|e| Error::Internal(format!("importing failed: {e}")))?
+            .map_err(Error::Download)
+    }
+
+    /// Deletes a model file from the models folder; the model in use cannot be deleted.
+    pub async fn remove(self, path: PathBuf) -> Result<()> {
+        let same = |a: &Path, b: &Path| {
+            std::fs::canonicalize(a)
+                .ok()
+                .is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
+        };
+        if same(&path, &self.active_path()) {
+            return Err(Error::Download(DownloadError::InvalidRequest(
+                "this model is in use; switch to another one before deleting it".into(),
+            )));
+        }
+        let folder = self.folder();
+        if !path.parent().is_some_and(|p| same(p, &folder)) {
+            return Err(Error::Download(DownloadError::InvalidRequest(
+                "only models in the app's models folder can be deleted here".into(),
+            )));
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        crate::downloads::remove_model(&folder, &name).map_err(Error::Download)?;
+        Ok(())
+    }
+
+    /// The GGUF files the person can switch to: those in the data folder's `models/`, in the
+    /// folder of the configured model and in the folder of the model in use.
+    pub async fn installed(self) -> Result<Vec<InstalledModel>> {
+        let active = self.active_path();
+        let mut folders = vec![self.folder()];
+        folders.extend(self.state.config.model_path.parent().map(Path::to_owned));
+        folders.extend(active.parent().map(Path::to_owned));
+        folders.dedup();
+        let own = std::fs::canonicalize(self.folder()).ok();
+        tokio::task::spawn_blocking(move || {
+            let mut models = installed_models(&folders, &active, SystemMemory::read());
+            for model in &mut models {
+                model.removable = !model.active
+                    && own.is_some()
+                    && Path::new(&model.path).parent() == own.as_deref();
+            }
+            models
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("listing models failed: {e}")))
+    }
+
+    /// Starts loading another model; [`Models::status`] reports `Loading` until it is ready
+    /// (or why it cannot be used). Once it has loaded, the choice is kept for the next start;
+    /// a file that fails to load leaves the earlier choice in place. A reply being generated
+    /// finishes on the model it began with.
+    pub async fn select(self, path: PathBuf) -> Result<ModelStatus> {
+        if !path.is_file() {
+            return Err(Error::Reported(oa_types::AppError::new(
+                ErrorCode::ModelMissing,
+                format!(
+                    "There is no model file at {}. It may have been moved or deleted.",
+                    path.display()
+                ),
+            )));
+        }
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        self.state.start_loading(path, true)?;
+        Ok(self.status())
+    }
+
+    /// The sampler a reply gets when the person chose none: what the person made the loaded
+    /// model's defaults, else the app's, with a reply no longer than a quarter of the model's
+    /// context.
+    pub async fn default_sampler(self) -> SamplerParams {
+        match self.state.ready_engine() {
+            Ok(engine) => self.model_sampler(&engine).await,
+            Err(_) => SamplerParams::default(),
+        }
+    }
+
+    /// The sampler of a reply on `engine` whose request and conversation name none.
+    pub(crate) async fn model_sampler(self, engine: &Engine) -> SamplerParams {
+        let file = model_file_name(&engine.info().path);
+        let chosen = self
+            .state
+            .with_store(move |s| {
+                let settings: AppSettings = s.app_setting(APP_SETTING)?.unwrap_or_default();
+                Ok(settings.model_samplers.get(&file).cloned())
+            })
+            .await
+            .ok()
+            .flatten();
+        chosen.unwrap_or_else(|| app_sampler(engine))
+    }
+
+    /// Makes `sampler` the defaults of the loaded model's new conversations, or with `None`
+    /// goes back to the app's.
+    pub async fn set_default_sampler(self, sampler: Option<SamplerParams>) -> Result<()> {
+        let engine = self.state.ready_engine()?;
+        let file = model_file_name(&engine.info().path);
+        let mut settings = Settings::new(self.state).get().await?;
+        match sampler {
+            Some(sampler) => settings.model_samplers.insert(file, sampler),
+            None => settings.model_samplers.remove(&file),
+        };
+        Settings::new(self.state).set(settings).await
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The name a model's own settings are kept under: its file name, which stays when the file
+/// moves between folders.
+fn model_file_name(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned())
+}
 
-    const GIB: u64 = 1 << 30;
-
-    /// What Linux's `/proc/meminfo` says, in bytes: the memory as the app read it before.
-    #[cfg(target_os = "linux")]
-    fn meminfo() -> SystemMemory {
-        let text = std::fs::read_to_string("/proc/meminfo").unwrap();
-        let field = |name: &str| -> u64 {
-            let line = text.lines().find(|l| l.starts_with(name)).unwrap();
-            let kib: u64 = line[name.len()..]
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .unwrap();
-            kib * 1024
-        };
-        SystemMemory {
-            total: field("MemTotal:"),
-            available: field("MemAvailable:"),
-        }
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn the_memory_is_what_linux_reports() {
-        let read = SystemMemory::read().expect("Linux reports its memory");
-        let before = meminfo();
-        assert_eq!(read.total, before.total);
-        // Free memory moves while other programs run: the two readings are close, not equal.
-        let drift = read.available.abs_diff(before.available);
-        assert!(drift < before.total / 20, "{read:?} against {before:?}");
-        // So the judgement is the same for models well inside or outside the bounds.
-        for need in [64 << 20, before.total + 1] {
-            assert_eq!(read.fit(need), before.fit(need), "{need} bytes");
-        }
-    }
-
-    #[test]
-    fn the_memory_is_known_on_the_desktop_systems() {
-        if cfg!(any(
-            target_os = "linux",
-            target_os = "macos",
-            target_os = "windows"
-        )) {
-            let memory = SystemMemory::read().expect("the system reports its memory");
-            assert!(memory.total >= 256 << 20, "{memory:?}");
-            assert!(memory.available <= memory.total, "{memory:?}");
-        }
-    }
-
-    #[test]
-    fn a_small_model_fits_a_big_one_does_not() {
-        let memory = SystemMemory {
-            total: 16 * GIB,
-            available: 10 * GIB,
-        };
-        assert_eq!(memory.fit(300 << 20), MemoryFit::Fits);
-        assert_eq!(memory.fit(7 * GIB), MemoryFit::Fits);
-        assert_eq!(memory.fit(9 * GIB), MemoryFit::Tight, "more than half");
-        let busy = SystemMemory {
-            available: 2 * GIB,
-            ..memory
-        };
-        assert_eq!(busy.fit(3 * GIB), MemoryFit::Tight, "more than is free now");
-        assert_eq!(memory.fit(40 * GIB), MemoryFit::TooLarge);
+/// The app's sampler defaults for `engine`'s model: a reply may use at most a quarter of the
+/// context, so that a conversation keeps room for its history.
+fn app_sampler(engine: &Engine) -> SamplerParams {
+    let defaults = SamplerParams::default();
+    let quarter = u32::try_from(engine.context_length() / 4).unwrap_or(u32::MAX);
+    SamplerParams {
+        max_tokens: defaults.max_tokens.min(quarter.max(16)),
+        ..defaults
     }
 }

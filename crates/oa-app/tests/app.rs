@@ -24,7 +24,7 @@ async fn a_prompt_streams_a_reply_that_is_stored_with_provenance_and_survives_re
         model_path: model_path(),
     };
     let app = App::open(config.clone()).unwrap();
-    let ModelStatus::Ready { info } = app.wait_for_model().await else {
+    let ModelStatus::Ready { info } = app.models().wait_for_load().await else {
         panic!("model not ready")
     };
 
@@ -37,7 +37,8 @@ async fn a_prompt_streams_a_reply_that_is_stored_with_provenance_and_survives_re
         settings: None,
     };
     let reply = app
-        .send_message(request, |e| {
+        .chat()
+        .send(request, |e| {
             events.push(e);
             true
         })
@@ -78,14 +79,14 @@ async fn a_prompt_streams_a_reply_that_is_stored_with_provenance_and_survives_re
         edit_of: None,
         settings: None,
     };
-    app.send_message(follow, |_| true).await.unwrap();
+    app.chat().send(follow, |_| true).await.unwrap();
     drop(app);
 
     let app = App::open(config).unwrap();
-    let list = app.list_conversations().await.unwrap();
+    let list = app.chat().list().await.unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].title, "Say hello in Spanish.");
-    let detail = app.open_conversation(list[0].id).await.unwrap();
+    let detail = app.chat().open(list[0].id).await.unwrap();
     assert_eq!(detail.messages.len(), 4);
     assert_eq!(detail.messages[1], reply);
 }
@@ -99,7 +100,7 @@ async fn no_model_file_is_a_clear_message_and_nothing_is_stored() {
         model_path: missing.clone(),
     })
     .unwrap();
-    let ModelStatus::Unavailable { error } = app.wait_for_model().await else {
+    let ModelStatus::Unavailable { error } = app.models().wait_for_load().await else {
         panic!()
     };
     assert_eq!(error.code, ErrorCode::ModelMissing);
@@ -117,13 +118,9 @@ async fn no_model_file_is_a_clear_message_and_nothing_is_stored() {
         edit_of: None,
         settings: None,
     };
-    let err: AppError = app
-        .send_message(request, |_| true)
-        .await
-        .unwrap_err()
-        .into();
+    let err: AppError = app.chat().send(request, |_| true).await.unwrap_err().into();
     assert_eq!(err.code, ErrorCode::ModelMissing);
-    assert!(app.list_conversations().await.unwrap().is_empty());
+    assert!(app.chat().list().await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,7 +131,7 @@ async fn a_listener_that_goes_away_stops_generation_and_keeps_the_partial_reply(
         model_path: model_path(),
     })
     .unwrap();
-    app.wait_for_model().await;
+    app.models().wait_for_load().await;
     let mut seen = 0;
     let request = SendMessage {
         conversation_id: None,
@@ -147,7 +144,8 @@ async fn a_listener_that_goes_away_stops_generation_and_keeps_the_partial_reply(
         settings: None,
     };
     let reply = app
-        .send_message(request, |e| {
+        .chat()
+        .send(request, |e| {
             if matches!(e, ChatEvent::Token(_)) {
                 seen += 1;
             }
@@ -168,7 +166,7 @@ async fn a_correction_replaces_the_reply_on_screen_and_keeps_the_models_in_the_t
     let dir = tempfile::tempdir().unwrap();
     let app = App::open(AppConfig::new(dir.path().to_owned(), Some(model_path()))).unwrap();
     assert!(matches!(
-        app.wait_for_model().await,
+        app.models().wait_for_load().await,
         ModelStatus::Ready { .. }
     ));
     let request = SendMessage {
@@ -178,10 +176,11 @@ async fn a_correction_replaces_the_reply_on_screen_and_keeps_the_models_in_the_t
         edit_of: None,
         settings: None,
     };
-    let model_reply = app.send_message(request, |_| true).await.unwrap();
+    let model_reply = app.chat().send(request, |_| true).await.unwrap();
     let conversation = model_reply.conversation_id;
     let correction = app
-        .correct_reply(
+        .feedback()
+        .correct(
             conversation,
             model_reply.id,
             "Canberra, chosen in 1908 as a compromise between Sydney and Melbourne.".into(),
@@ -191,15 +190,16 @@ async fn a_correction_replaces_the_reply_on_screen_and_keeps_the_models_in_the_t
     assert!(correction.is_human_written_reply());
     assert_eq!(correction.corrects, Some(model_reply.id));
 
-    let shown = app.open_conversation(conversation).await.unwrap().messages;
+    let shown = app.chat().open(conversation).await.unwrap().messages;
     assert_eq!(shown.last(), Some(&correction));
-    let hits = app.search("compromise".into(), 10).await.unwrap();
+    let hits = app.chat().search("compromise".into(), 10).await.unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].message_id, correction.id);
 
     // Correcting a prompt is refused with a message the person can act on.
     let error: AppError = app
-        .correct_reply(conversation, shown[0].id, "Something else".into())
+        .feedback()
+        .correct(conversation, shown[0].id, "Something else".into())
         .await
         .unwrap_err()
         .into();
@@ -211,7 +211,7 @@ async fn a_correction_replaces_the_reply_on_screen_and_keeps_the_models_in_the_t
 async fn the_models_state_is_pushed_as_it_changes() {
     let dir = tempfile::tempdir().unwrap();
     let app = App::open(AppConfig::new(dir.path().to_owned(), Some(model_path()))).unwrap();
-    let mut changes = app.model_changes();
+    let mut changes = app.models().changes();
     let mut seen = vec![changes.borrow_and_update().clone()];
     while !matches!(seen.last(), Some(ModelStatus::Ready { .. })) {
         tokio::time::timeout(std::time::Duration::from_secs(60), changes.changed())
@@ -226,12 +226,12 @@ async fn the_models_state_is_pushed_as_it_changes() {
             .all(|s| matches!(s, ModelStatus::Loading { .. } | ModelStatus::Ready { .. })),
         "{seen:?}"
     );
-    assert_eq!(seen.last(), Some(&app.model_status()));
+    assert_eq!(seen.last(), Some(&app.models().status()));
 
     // Choosing a file that cannot be loaded: loading, then unavailable, each pushed.
     let broken = dir.path().join("broken.gguf");
     std::fs::write(&broken, b"not a model").unwrap();
-    app.select_model(broken).await.unwrap();
+    app.models().select(broken).await.unwrap();
     let settled = tokio::time::timeout(
         std::time::Duration::from_secs(60),
         changes.wait_for(|s| !matches!(s, ModelStatus::Loading { .. })),
@@ -244,5 +244,5 @@ async fn the_models_state_is_pushed_as_it_changes() {
         matches!(settled, ModelStatus::Unavailable { .. }),
         "{settled:?}"
     );
-    assert_eq!(settled, app.model_status());
+    assert_eq!(settled, app.models().status());
 }

@@ -21,7 +21,7 @@ fn config(dir: &std::path::Path) -> AppConfig {
 async fn ready_app(dir: &std::path::Path) -> Arc<App> {
     let app = App::open(config(dir)).unwrap();
     assert!(matches!(
-        app.wait_for_model().await,
+        app.models().wait_for_load().await,
         ModelStatus::Ready { .. }
     ));
     Arc::new(app)
@@ -63,7 +63,8 @@ async fn regenerating_adds_a_version_and_the_chosen_one_is_kept_across_restarts(
     let dir = tempfile::tempdir().unwrap();
     let app = ready_app(dir.path()).await;
     let first = app
-        .send_message(send(None, "Name a colour."), |_| true)
+        .chat()
+        .send(send(None, "Name a colour."), |_| true)
         .await
         .unwrap();
     let conversation = first.conversation_id;
@@ -71,6 +72,7 @@ async fn regenerating_adds_a_version_and_the_chosen_one_is_kept_across_restarts(
 
     let mut started_with = None;
     let second = app
+        .chat()
         .regenerate(
             Regenerate {
                 conversation_id: conversation,
@@ -101,33 +103,47 @@ async fn regenerating_adds_a_version_and_the_chosen_one_is_kept_across_restarts(
     );
 
     // The new reply is shown as 2 of 2; going back shows the first as 1 of 2.
-    let path = app.conversation_path(conversation).await.unwrap();
+    let path = app.chat().path(conversation).await.unwrap();
     assert_eq!(path.messages.len(), 2);
     assert_eq!(
         shown(&path)[1],
         (Role::Assistant, second.text.clone(), 1, 2)
     );
-    let path = app.step_version(conversation, second.id, -1).await.unwrap();
+    let path = app
+        .chat()
+        .step_version(conversation, second.id, -1)
+        .await
+        .unwrap();
     assert_eq!(shown(&path)[1], (Role::Assistant, first.text.clone(), 0, 2));
     let err: oa_types::AppError = app
+        .chat()
         .step_version(conversation, first.id, -1)
         .await
         .unwrap_err()
         .into();
     assert_eq!(err.code, ErrorCode::InvalidRequest, "{err:?}");
-    let path = app.step_version(conversation, first.id, 1).await.unwrap();
+    let path = app
+        .chat()
+        .step_version(conversation, first.id, 1)
+        .await
+        .unwrap();
     assert_eq!(path.messages[1].message.id, second.id);
-    let path = app.switch_branch(conversation, first.id).await.unwrap();
+    let path = app
+        .chat()
+        .switch_branch(conversation, first.id)
+        .await
+        .unwrap();
     assert_eq!(shown(&path)[1], (Role::Assistant, first.text.clone(), 0, 2));
 
     // A follow-up continues the branch that is shown, and a restart shows that branch.
     let follow = app
-        .send_message(send(Some(conversation), "Another one?"), |_| true)
+        .chat()
+        .send(send(Some(conversation), "Another one?"), |_| true)
         .await
         .unwrap();
     drop(app);
     let app = ready_app(dir.path()).await;
-    let path = app.conversation_path(conversation).await.unwrap();
+    let path = app.chat().path(conversation).await.unwrap();
     let ids: Vec<Uuid> = path.messages.iter().map(|p| p.message.id).collect();
     assert_eq!(
         ids,
@@ -136,6 +152,7 @@ async fn regenerating_adds_a_version_and_the_chosen_one_is_kept_across_restarts(
 
     // Regenerating a reply is not answering a reply.
     let err: oa_types::AppError = app
+        .chat()
         .regenerate(
             Regenerate {
                 conversation_id: conversation,
@@ -155,19 +172,22 @@ async fn editing_a_prompt_branches_and_the_reply_sees_only_the_edited_history() 
     let dir = tempfile::tempdir().unwrap();
     let app = ready_app(dir.path()).await;
     let reply = app
-        .send_message(send(None, "Hello!"), |_| true)
+        .chat()
+        .send(send(None, "Hello!"), |_| true)
         .await
         .unwrap();
     let conversation = reply.conversation_id;
     let follow = app
-        .send_message(send(Some(conversation), "Tell me about cats."), |_| true)
+        .chat()
+        .send(send(Some(conversation), "Tell me about cats."), |_| true)
         .await
         .unwrap();
     let original_prompt = follow.parent_id.unwrap();
     let prompt_tokens_before = follow.provenance.unwrap().prompt_tokens;
 
     let edited = app
-        .send_message(
+        .chat()
+        .send(
             SendMessage {
                 edit_of: Some(original_prompt),
                 ..send(Some(conversation), "Tell me about dogs instead, please.")
@@ -176,7 +196,7 @@ async fn editing_a_prompt_branches_and_the_reply_sees_only_the_edited_history() 
         )
         .await
         .unwrap();
-    let path = app.conversation_path(conversation).await.unwrap();
+    let path = app.chat().path(conversation).await.unwrap();
     let rows = shown(&path);
     assert_eq!(rows.len(), 4);
     assert_eq!(
@@ -199,6 +219,7 @@ async fn editing_a_prompt_branches_and_the_reply_sees_only_the_edited_history() 
     );
     // The original branch is still there.
     let path = app
+        .chat()
         .switch_branch(conversation, original_prompt)
         .await
         .unwrap();
@@ -210,19 +231,20 @@ async fn editing_a_prompt_branches_and_the_reply_sees_only_the_edited_history() 
 async fn stop_keeps_the_partial_reply_marked_as_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let app = ready_app(dir.path()).await;
-    assert!(!app.stop_generation(), "nothing to stop yet");
+    assert!(!app.chat().stop(), "nothing to stop yet");
     let tokens = Arc::new(AtomicU32::new(0));
     let stopper = app.clone();
     let counter = tokens.clone();
     let reply = app
-        .send_message(
+        .chat()
+        .send(
             SendMessage {
                 sampler: short(400),
                 ..send(None, "Write a long story about a dragon.")
             },
             move |e| {
                 if matches!(e, ChatEvent::Token(_)) && counter.fetch_add(1, Ordering::SeqCst) == 3 {
-                    assert!(stopper.stop_generation());
+                    assert!(stopper.chat().stop());
                 }
                 true
             },
@@ -233,15 +255,16 @@ async fn stop_keeps_the_partial_reply_marked_as_stopped() {
     assert!(provenance.stopped, "{provenance:?}");
     assert!(provenance.completion_tokens < 40, "{provenance:?}");
     assert!(!reply.text.trim().is_empty());
-    assert!(!app.stop_generation(), "the reply is over");
-    let path = app.conversation_path(reply.conversation_id).await.unwrap();
+    assert!(!app.chat().stop(), "the reply is over");
+    let path = app.chat().path(reply.conversation_id).await.unwrap();
     let stored = &path.messages[1].message;
     assert_eq!(stored.text, reply.text);
     assert!(stored.provenance.as_ref().unwrap().stopped);
 
     // A reply that runs to its end is not marked stopped.
     let done = app
-        .send_message(send(Some(reply.conversation_id), "Thanks."), |_| true)
+        .chat()
+        .send(send(Some(reply.conversation_id), "Thanks."), |_| true)
         .await
         .unwrap();
     assert!(!done.provenance.unwrap().stopped);
@@ -252,7 +275,8 @@ async fn a_conversations_system_prompt_and_sampler_shape_its_replies() {
     let dir = tempfile::tempdir().unwrap();
     let app = ready_app(dir.path()).await;
     let plain = app
-        .send_message(
+        .chat()
+        .send(
             SendMessage {
                 sampler: None,
                 ..send(None, "Hi")
@@ -274,7 +298,8 @@ async fn a_conversations_system_prompt_and_sampler_shape_its_replies() {
         }),
     };
     let shaped = app
-        .send_message(
+        .chat()
+        .send(
             SendMessage {
                 sampler: None,
                 settings: Some(settings.clone()),
@@ -294,14 +319,13 @@ async fn a_conversations_system_prompt_and_sampler_shape_its_replies() {
         plain.prompt_tokens
     );
     assert_eq!(
-        app.conversation_settings(shaped.conversation_id)
-            .await
-            .unwrap(),
+        app.chat().settings(shaped.conversation_id).await.unwrap(),
         settings
     );
     // The next reply in that conversation uses them without being told again.
     let next = app
-        .send_message(
+        .chat()
+        .send(
             SendMessage {
                 sampler: None,
                 ..send(Some(shaped.conversation_id), "And?")
@@ -313,9 +337,10 @@ async fn a_conversations_system_prompt_and_sampler_shape_its_replies() {
     assert_eq!(next.provenance.unwrap().sampler.max_tokens, 5);
 
     // Settings that cannot be used are refused before anything is stored.
-    let before = app.list_conversations().await.unwrap().len();
+    let before = app.chat().list().await.unwrap().len();
     let err: oa_types::AppError = app
-        .send_message(
+        .chat()
+        .send(
             SendMessage {
                 settings: Some(ConversationSettings {
                     system_prompt: String::new(),
@@ -332,7 +357,7 @@ async fn a_conversations_system_prompt_and_sampler_shape_its_replies() {
         .unwrap_err()
         .into();
     assert_eq!(err.code, ErrorCode::InvalidRequest);
-    assert_eq!(app.list_conversations().await.unwrap().len(), before);
+    assert_eq!(app.chat().list().await.unwrap().len(), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -340,7 +365,7 @@ async fn switching_models_loads_the_other_and_the_choice_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let app = ready_app(dir.path()).await;
     let gemma: PathBuf = std::fs::canonicalize(oa_engine::testing::gemma_model()).unwrap();
-    let models = app.installed_models().await.unwrap();
+    let models = app.models().installed().await.unwrap();
     let names: Vec<(&str, &str, bool)> = models
         .iter()
         .map(|m| (m.architecture.as_str(), m.quantization.as_str(), m.active))
@@ -355,14 +380,15 @@ async fn switching_models_loads_the_other_and_the_choice_survives_a_restart() {
         assert_ne!(model.memory_fit, MemoryFit::TooLarge, "{model:?}");
     }
 
-    let status = app.select_model(gemma.clone()).await.unwrap();
+    let status = app.models().select(gemma.clone()).await.unwrap();
     assert!(matches!(status, ModelStatus::Loading { .. }), "{status:?}");
-    let ModelStatus::Ready { info } = app.wait_for_model().await else {
+    let ModelStatus::Ready { info } = app.models().wait_for_load().await else {
         panic!("gemma did not load")
     };
     assert_eq!(info.architecture, "gemma3");
     let reply = app
-        .send_message(send(None, "The sky is"), |_| true)
+        .chat()
+        .send(send(None, "The sky is"), |_| true)
         .await
         .unwrap();
     assert_eq!(reply.provenance.unwrap().architecture, "gemma3");
@@ -370,18 +396,23 @@ async fn switching_models_loads_the_other_and_the_choice_survives_a_restart() {
 
     // The choice is remembered; a file that is gone is refused with a clear reason.
     let app = ready_app(dir.path()).await;
-    let ModelStatus::Ready { info } = app.model_status() else {
+    let ModelStatus::Ready { info } = app.models().status() else {
         panic!("not ready")
     };
     assert_eq!(info.architecture, "gemma3");
     let err: oa_types::AppError = app
-        .select_model(dir.path().join("gone.gguf"))
+        .models()
+        .select(dir.path().join("gone.gguf"))
         .await
         .unwrap_err()
         .into();
     assert_eq!(err.code, ErrorCode::ModelMissing);
     assert!(err.message.contains("gone.gguf"), "{}", err.message);
-    assert_eq!(app.model_path(), gemma, "a refused choice changes nothing");
+    assert_eq!(
+        app.models().active_path(),
+        gemma,
+        "a refused choice changes nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -395,7 +426,7 @@ async fn a_broken_file_in_the_models_folder_is_listed_with_its_problem() {
     )
     .unwrap();
     let app = ready_app(dir.path()).await;
-    let models = app.installed_models().await.unwrap();
+    let models = app.models().installed().await.unwrap();
     let broken = models
         .iter()
         .find(|m| m.path.ends_with("half-downloaded.gguf"))
@@ -403,8 +434,11 @@ async fn a_broken_file_in_the_models_folder_is_listed_with_its_problem() {
     let problem = broken.problem.as_deref().unwrap_or_default();
     assert!(!problem.is_empty() && !broken.active, "{broken:?}");
     let err: oa_types::AppError = {
-        app.select_model(PathBuf::from(&broken.path)).await.unwrap();
-        match app.wait_for_model().await {
+        app.models()
+            .select(PathBuf::from(&broken.path))
+            .await
+            .unwrap();
+        match app.models().wait_for_load().await {
             ModelStatus::Unavailable { error } => error,
             other => panic!("a broken file loaded: {other:?}"),
         }

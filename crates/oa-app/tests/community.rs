@@ -62,19 +62,20 @@ async fn leased_tasks_are_done_offline_and_their_results_sent_when_back_online()
 
     let dir = tempfile::tempdir()?;
     let app = App::open_without_model(AppConfig::new(dir.path().to_owned(), None));
-    let not_yet = oa_types::AppError::from(app.lease_tasks(5, 0).await.unwrap_err());
+    let not_yet = oa_types::AppError::from(app.tasks().lease(5, 0).await.unwrap_err());
     assert!(not_yet.message.contains("sign in"), "{}", not_yet.message);
-    app.link_account(oa_types::LinkAccount {
-        server_url: proxy.url(),
-        display_name: "Lee".into(),
-        password: "a long enough passphrase".into(),
-        create: true,
-        device_name: String::new(),
-    })
-    .await?;
+    app.account()
+        .link(oa_types::LinkAccount {
+            server_url: proxy.url(),
+            display_name: "Lee".into(),
+            password: "a long enough passphrase".into(),
+            create: true,
+            device_name: String::new(),
+        })
+        .await?;
 
     // Leased: the review of Kim's prompt comes first in the queue, with its context.
-    let queue = app.lease_tasks(5, 0).await?;
+    let queue = app.tasks().lease(5, 0).await?;
     assert_eq!(queue.tasks.iter().filter(|t| t.lease.is_some()).count(), 1);
     let task = queue.tasks[0].clone();
     let lease = task.lease.expect("a leased task");
@@ -84,14 +85,14 @@ async fn leased_tasks_are_done_offline_and_their_results_sent_when_back_online()
         task.context.last().map(|m| m.text.as_str()),
         Some(prompt.text.as_str())
     );
-    let fresh = app.standing(LeaderboardWindow::All).await?;
+    let fresh = app.account().standing(LeaderboardWindow::All).await?;
     assert_eq!(fresh.stats.display_name, "Lee");
     assert!(fresh.stale_because.is_none());
 
     // Offline, and the lease runs out: it is shown as expired, not dropped.
     proxy.set_up(false);
     tokio::time::sleep(Duration::from_millis(2_200)).await;
-    let queue = app.task_queue(0).await?;
+    let queue = app.tasks().queue(0).await?;
     let shown = queue
         .tasks
         .iter()
@@ -101,7 +102,8 @@ async fn leased_tasks_are_done_offline_and_their_results_sent_when_back_online()
 
     // An answer that does not fit is refused; the right one is kept and queued.
     let wrong = app
-        .complete_leased_task(
+        .tasks()
+        .complete_leased(
             lease.task_id,
             TaskAnswer::LabelMessage {
                 message_id: Uuid::now_v7(),
@@ -114,7 +116,8 @@ async fn leased_tasks_are_done_offline_and_their_results_sent_when_back_online()
     let wrong = oa_types::AppError::from(wrong);
     assert!(wrong.message.contains("does not fit"), "{}", wrong.message);
     let queue = app
-        .complete_leased_task(
+        .tasks()
+        .complete_leased(
             lease.task_id,
             TaskAnswer::LabelMessage {
                 message_id: prompt.id,
@@ -125,20 +128,23 @@ async fn leased_tasks_are_done_offline_and_their_results_sent_when_back_online()
         .await?;
     assert!(queue.tasks.iter().all(|t| t.key != task.key));
     assert_eq!(queue.progress.done_today, 1);
-    assert_eq!(app.sync_status().await?.waiting, 1);
+    assert_eq!(app.sharing().status().await?.waiting, 1);
 
     // The standing kept from before is shown offline, marked as such.
-    let kept = app.standing(LeaderboardWindow::All).await?;
+    let kept = app.account().standing(LeaderboardWindow::All).await?;
     assert!(kept.stale_because.is_some());
     assert_eq!(kept.fetched_at_ms, fresh.fetched_at_ms);
     assert!(
-        app.standing(LeaderboardWindow::Day).await.is_err(),
+        app.account()
+            .standing(LeaderboardWindow::Day)
+            .await
+            .is_err(),
         "nothing kept for it"
     );
 
     // Back online, the result goes, late but still needed, and completes the task.
     proxy.set_up(true);
-    let report = app.sync_once().await?;
+    let report = app.sharing().sync_once().await?;
     assert_eq!((report.accepted, report.rejected), (1, 0));
     let (completed, labels): (bool, i64) = sqlx::query_as(
         "SELECT (SELECT completed_at IS NOT NULL FROM tasks WHERE id = $1),

@@ -14,7 +14,7 @@ use oa_types::{AppError, ErrorCode, ModelStatus, SamplerParams, SendMessage};
 const LOAD_LIMIT: Duration = Duration::from_secs(300);
 
 async fn settled(app: &App) -> ModelStatus {
-    tokio::time::timeout(LOAD_LIMIT, app.wait_for_model())
+    tokio::time::timeout(LOAD_LIMIT, app.models().wait_for_load())
         .await
         .expect("the model leaves the loading state")
 }
@@ -46,7 +46,7 @@ async fn a_file_aligned_to_zero_is_refused_and_the_last_good_model_returns_after
         settled(&app).await,
         ModelStatus::Unavailable { .. }
     ));
-    app.select_model(good.clone()).await.unwrap();
+    app.models().select(good.clone()).await.unwrap();
     let ModelStatus::Ready { .. } = settled(&app).await else {
         panic!("the reference model did not load")
     };
@@ -56,7 +56,7 @@ async fn a_file_aligned_to_zero_is_refused_and_the_last_good_model_returns_after
     let mut raw = RawGguf::tiny_model("llama", 1);
     raw.set_u32("general.alignment", 0);
     raw.write(&hostile);
-    app.select_model(hostile.clone()).await.unwrap();
+    app.models().select(hostile.clone()).await.unwrap();
     let ModelStatus::Unavailable { error } = settled(&app).await else {
         panic!("the hostile file loaded")
     };
@@ -68,7 +68,8 @@ async fn a_file_aligned_to_zero_is_refused_and_the_last_good_model_returns_after
     );
     // The app is still up, and chatting says why it cannot.
     let err: AppError = app
-        .send_message(ask("Hi"), |_| true)
+        .chat()
+        .send(ask("Hi"), |_| true)
         .await
         .unwrap_err()
         .into();
@@ -81,7 +82,7 @@ async fn a_file_aligned_to_zero_is_refused_and_the_last_good_model_returns_after
         panic!("the last good model did not come back after a restart")
     };
     assert_eq!(PathBuf::from(&info.path), good);
-    let reply = app.send_message(ask("Say hello."), |_| true).await.unwrap();
+    let reply = app.chat().send(ask("Say hello."), |_| true).await.unwrap();
     assert!(!reply.text.trim().is_empty(), "{reply:?}");
 }
 
@@ -104,13 +105,13 @@ async fn a_chat_template_that_never_ends_is_refused_promptly_and_the_app_goes_on
     stored.extend(template.as_bytes());
     raw.set_raw("tokenizer.chat_template", 8, stored);
     raw.write(&hostile);
-    app.select_model(hostile).await.unwrap();
+    app.models().select(hostile).await.unwrap();
     settled(&app).await;
     // Sending through it ends in a typed error the person can act on, not a hang.
     let started = std::time::Instant::now();
     let outcome = tokio::time::timeout(
         Duration::from_secs(60),
-        app.send_message(ask("Hi"), |_| true),
+        app.chat().send(ask("Hi"), |_| true),
     )
     .await
     .expect("the template is stopped, not left running");
@@ -124,10 +125,10 @@ async fn a_chat_template_that_never_ends_is_refused_promptly_and_the_app_goes_on
 
     // The app goes on: another model chats.
     let good: PathBuf = std::fs::canonicalize(oa_engine::testing::default_model()).unwrap();
-    app.select_model(good).await.unwrap();
+    app.models().select(good).await.unwrap();
     let ModelStatus::Ready { .. } = settled(&app).await else {
         panic!("the reference model did not load after the hostile one")
     };
-    let reply = app.send_message(ask("Say hello."), |_| true).await.unwrap();
+    let reply = app.chat().send(ask("Say hello."), |_| true).await.unwrap();
     assert!(!reply.text.trim().is_empty(), "{reply:?}");
 }

@@ -23,12 +23,13 @@ async fn personal_data_is_marked_redacted_and_shared_only_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path());
     let queue = app
-        .complete_task(TaskAnswer::InitialPrompt { text: TEXT.into() }, 0)
+        .tasks()
+        .complete(TaskAnswer::InitialPrompt { text: TEXT.into() }, 0)
         .await
         .unwrap();
     assert_eq!(queue.progress.done_today, 1);
 
-    let groups = app.review_queue().await.unwrap();
+    let groups = app.sharing().review_queue().await.unwrap();
     assert_eq!(groups.len(), 1);
     assert_eq!(groups[0].title, "Plan a \"surprise\" party.");
     let item = &groups[0].items[0];
@@ -56,31 +57,29 @@ async fn personal_data_is_marked_redacted_and_shared_only_when_asked() {
     assert_eq!(shown["payload"]["text"], TEXT);
 
     let id = item.event.id;
-    let groups = app.redact_event(id).await.unwrap();
+    let groups = app.sharing().redact_event(id).await.unwrap();
     let item = &groups[0].items[0];
     assert!(item.event.redacted && item.findings.is_empty());
     assert!(item.payload_json.contains("[email]") && item.payload_json.contains("[phone]"));
     assert!(!item.payload_json.contains("jane.doe"));
 
-    let groups = app.share_event(id).await.unwrap();
+    let groups = app.sharing().share_event(id).await.unwrap();
     assert_eq!(groups[0].items[0].event.state, ConsentState::Queued);
-    let groups = app.unshare_event(id).await.unwrap();
+    let groups = app.sharing().unshare_event(id).await.unwrap();
     assert_eq!(groups[0].items[0].event.state, ConsentState::Private);
     drop(app);
 
     // After a restart: still private, still redacted, the conversation itself untouched.
     let app = open(dir.path());
-    let groups = app.review_queue().await.unwrap();
+    let groups = app.sharing().review_queue().await.unwrap();
     let item = &groups[0].items[0];
     assert_eq!(item.event.state, ConsentState::Private);
     assert!(item.event.redacted && item.payload_json.contains("[email]"));
-    let conversation = app
-        .open_conversation(groups[0].conversation_id)
-        .await
-        .unwrap();
+    let conversation = app.chat().open(groups[0].conversation_id).await.unwrap();
     assert_eq!(conversation.messages[0].text, TEXT);
 
     let groups = app
+        .sharing()
         .share_conversation(groups[0].conversation_id)
         .await
         .unwrap();
@@ -91,6 +90,7 @@ async fn personal_data_is_marked_redacted_and_shared_only_when_asked() {
             .all(|i| i.event.state == ConsentState::Queued)
     );
     let groups = app
+        .sharing()
         .unshare_conversation(groups[0].conversation_id)
         .await
         .unwrap();
@@ -106,27 +106,31 @@ async fn personal_data_is_marked_redacted_and_shared_only_when_asked() {
 async fn a_vote_has_nothing_to_flag_and_a_sent_item_cannot_be_redacted() {
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path());
-    app.complete_task(
-        TaskAnswer::InitialPrompt {
-            text: "Call 212 555 0100 please".into(),
-        },
-        0,
-    )
-    .await
-    .unwrap();
-    let prompt_event = app.review_queue().await.unwrap()[0].items[0].event.clone();
+    app.tasks()
+        .complete(
+            TaskAnswer::InitialPrompt {
+                text: "Call 212 555 0100 please".into(),
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    let prompt_event = app.sharing().review_queue().await.unwrap()[0].items[0]
+        .event
+        .clone();
     // Rating a prompt is allowed by the store; its payload holds ids and a vote only.
-    app.rate(
-        prompt_event.subject_id,
-        Thumbs {
-            vote: Vote::Up,
-            reasons: vec![],
-            comment: None,
-        },
-    )
-    .await
-    .unwrap();
-    let groups = app.review_queue().await.unwrap();
+    app.feedback()
+        .rate(
+            prompt_event.subject_id,
+            Thumbs {
+                vote: Vote::Up,
+                reasons: vec![],
+                comment: None,
+            },
+        )
+        .await
+        .unwrap();
+    let groups = app.sharing().review_queue().await.unwrap();
     let rating = groups[0]
         .items
         .iter()
@@ -134,18 +138,22 @@ async fn a_vote_has_nothing_to_flag_and_a_sent_item_cannot_be_redacted() {
         .unwrap();
     assert!(rating.findings.is_empty(), "{:?}", rating.findings);
 
-    app.share_event(prompt_event.id).await.unwrap();
+    app.sharing().share_event(prompt_event.id).await.unwrap();
     let sent = {
         let store_path = AppConfig::new(dir.path().to_owned(), None).database_path();
         let mut store = oa_store::Store::open(&store_path).unwrap();
         store.mark_event_sent(prompt_event.id).unwrap().state
     };
     assert_eq!(sent, ConsentState::Sent);
-    let err = app.redact_event(prompt_event.id).await.unwrap_err();
+    let err = app
+        .sharing()
+        .redact_event(prompt_event.id)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("already sent"), "{err}");
 
     // The queue offers the first-prompt task; skipping it keeps it offered.
-    let queue = app.skip_task("initial_prompt".into(), 0).await.unwrap();
+    let queue = app.tasks().skip("initial_prompt".into(), 0).await.unwrap();
     assert_eq!(
         queue.tasks.last().map(|t| t.kind),
         Some(TaskKind::InitialPrompt)
@@ -181,11 +189,12 @@ async fn a_finding_dismissed_as_not_personal_stays_dismissed_until_taken_back() 
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path());
     for text in [LETTER, "Forward it to Sanne de Vries, please."] {
-        app.complete_task(TaskAnswer::InitialPrompt { text: text.into() }, 0)
+        app.tasks()
+            .complete(TaskAnswer::InitialPrompt { text: text.into() }, 0)
             .await
             .unwrap();
     }
-    let groups = app.review_queue().await.unwrap();
+    let groups = app.sharing().review_queue().await.unwrap();
     let id = groups
         .iter()
         .flat_map(|g| &g.items)
@@ -218,6 +227,7 @@ async fn a_finding_dismissed_as_not_personal_stays_dismissed_until_taken_back() 
 
     // Dismissed: no longer a finding, here or in the other prompt with the same name.
     let groups = app
+        .sharing()
         .dismiss_finding("name".into(), "Sanne de Vries".into())
         .await
         .unwrap();
@@ -240,7 +250,7 @@ async fn a_finding_dismissed_as_not_personal_stays_dismissed_until_taken_back() 
     );
 
     // Redact replaces what is still a finding and leaves the dismissed name as written.
-    let groups = app.redact_event(id).await.unwrap();
+    let groups = app.sharing().redact_event(id).await.unwrap();
     let item = letter(&groups);
     let sent: serde_json::Value = serde_json::from_str(&item.payload_json).unwrap();
     let text = sent["payload"]["text"].as_str().unwrap();
@@ -257,7 +267,7 @@ async fn a_finding_dismissed_as_not_personal_stays_dismissed_until_taken_back() 
 
     // After a restart the name is still dismissed; undoing it flags it again everywhere.
     let app = open(dir.path());
-    let groups = app.review_queue().await.unwrap();
+    let groups = app.sharing().review_queue().await.unwrap();
     let other = groups
         .iter()
         .flat_map(|g| &g.items)
@@ -266,6 +276,7 @@ async fn a_finding_dismissed_as_not_personal_stays_dismissed_until_taken_back() 
     assert!(other.findings.is_empty());
     assert_eq!(found(&other.dismissed), [("name", "Sanne de Vries")]);
     let groups = app
+        .sharing()
         .restore_finding("name".into(), "Sanne de Vries".into())
         .await
         .unwrap();
@@ -281,25 +292,29 @@ async fn only_a_kind_the_detector_reports_can_be_dismissed() {
     let app = open(dir.path());
     for (kind, text) in [("nickname", "Sanne"), ("name", "  "), ("", "Sanne")] {
         let err = oa_types::AppError::from(
-            app.dismiss_finding(kind.into(), text.into())
+            app.sharing()
+                .dismiss_finding(kind.into(), text.into())
                 .await
                 .unwrap_err(),
         );
         assert_eq!(err.code, oa_types::ErrorCode::InvalidRequest, "{kind:?}");
         assert!(err.message.contains("to dismiss"), "{}", err.message);
     }
-    assert!(app.review_queue().await.unwrap().is_empty());
+    assert!(app.sharing().review_queue().await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn sharing_and_taking_back_tell_those_who_follow_the_sync_status() {
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path());
-    app.complete_task(TaskAnswer::InitialPrompt { text: "Hi".into() }, 0)
+    app.tasks()
+        .complete(TaskAnswer::InitialPrompt { text: "Hi".into() }, 0)
         .await
         .unwrap();
-    let id = app.review_queue().await.unwrap()[0].items[0].event.id;
-    let mut changes = app.sync_changes();
+    let id = app.sharing().review_queue().await.unwrap()[0].items[0]
+        .event
+        .id;
+    let mut changes = app.sharing().changes();
     let told = |changes: &mut oa_app::SyncChanges| {
         let mut changed = Box::pin(changes.changed());
         let waker = std::task::Waker::noop();
@@ -312,11 +327,11 @@ async fn sharing_and_taking_back_tell_those_who_follow_the_sync_status() {
     };
     assert!(!told(&mut changes), "nothing changed yet");
 
-    app.share_event(id).await.unwrap();
+    app.sharing().share_event(id).await.unwrap();
     assert!(told(&mut changes));
-    assert_eq!(app.sync_status().await.unwrap().waiting, 1);
-    app.unshare_event(id).await.unwrap();
+    assert_eq!(app.sharing().status().await.unwrap().waiting, 1);
+    app.sharing().unshare_event(id).await.unwrap();
     assert!(told(&mut changes));
-    assert_eq!(app.sync_status().await.unwrap().waiting, 0);
+    assert_eq!(app.sharing().status().await.unwrap().waiting, 0);
     assert!(!told(&mut changes), "each change is told once");
 }

@@ -17,10 +17,10 @@ async fn choosing_the_gpu_in_a_cpu_only_build_explains_itself_and_the_cpu_brings
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path());
     assert!(matches!(
-        app.wait_for_model().await,
+        app.models().wait_for_load().await,
         ModelStatus::Ready { .. }
     ));
-    let devices = app.devices();
+    let devices = app.settings().devices();
     assert!(devices.threads_in_use >= 1 && devices.default_threads >= 1);
     assert!(!devices.model_on_gpu);
     if devices.gpu_backend.is_some() {
@@ -31,10 +31,10 @@ async fn choosing_the_gpu_in_a_cpu_only_build_explains_itself_and_the_cpu_brings
 
     let settings = AppSettings {
         device: ComputeDevice::Gpu,
-        ..app.app_settings().await.unwrap()
+        ..app.settings().get().await.unwrap()
     };
-    app.set_app_settings(settings.clone()).await.unwrap();
-    let ModelStatus::Unavailable { error } = app.wait_for_model().await else {
+    app.settings().set(settings.clone()).await.unwrap();
+    let ModelStatus::Unavailable { error } = app.models().wait_for_load().await else {
         panic!("a GPU-only choice loads nothing in a CPU-only build")
     };
     assert_eq!(error.code, ErrorCode::ModelInvalid);
@@ -45,17 +45,18 @@ async fn choosing_the_gpu_in_a_cpu_only_build_explains_itself_and_the_cpu_brings
     drop(app);
     let app = open(dir.path());
     assert!(matches!(
-        app.wait_for_model().await,
+        app.models().wait_for_load().await,
         ModelStatus::Unavailable { .. }
     ));
-    app.set_app_settings(AppSettings {
-        device: ComputeDevice::Cpu,
-        ..settings
-    })
-    .await
-    .unwrap();
+    app.settings()
+        .set(AppSettings {
+            device: ComputeDevice::Cpu,
+            ..settings
+        })
+        .await
+        .unwrap();
     assert!(matches!(
-        app.wait_for_model().await,
+        app.models().wait_for_load().await,
         ModelStatus::Ready { .. }
     ));
 }
@@ -66,7 +67,8 @@ async fn a_thread_count_is_checked_kept_and_read_before_the_app_starts() {
     assert_eq!(App::startup_threads(dir.path()), None, "no database yet");
     let app = open(dir.path());
     let err = app
-        .set_app_settings(AppSettings {
+        .settings()
+        .set(AppSettings {
             threads: Some(0),
             ..AppSettings::default()
         })
@@ -78,12 +80,13 @@ async fn a_thread_count_is_checked_kept_and_read_before_the_app_starts() {
             .contains("between 1 and")
     );
     assert_eq!(App::startup_threads(dir.path()), None);
-    app.set_app_settings(AppSettings {
-        threads: Some(3),
-        ..AppSettings::default()
-    })
-    .await
-    .unwrap();
+    app.settings()
+        .set(AppSettings {
+            threads: Some(3),
+            ..AppSettings::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(App::startup_threads(dir.path()), Some(3));
 }
 
@@ -92,21 +95,25 @@ async fn a_models_own_sampler_defaults_answer_new_conversations_until_reset() {
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path());
     assert!(matches!(
-        app.wait_for_model().await,
+        app.models().wait_for_load().await,
         ModelStatus::Ready { .. }
     ));
-    let app_defaults = app.default_sampler().await;
+    let app_defaults = app.models().default_sampler().await;
     let chosen = SamplerParams {
         temperature: 0.0,
         max_tokens: 5,
         seed: 7,
         ..app_defaults.clone()
     };
-    app.set_model_sampler(Some(chosen.clone())).await.unwrap();
-    assert_eq!(app.default_sampler().await, chosen);
+    app.models()
+        .set_default_sampler(Some(chosen.clone()))
+        .await
+        .unwrap();
+    assert_eq!(app.models().default_sampler().await, chosen);
 
     let reply = app
-        .send_message(
+        .chat()
+        .send(
             SendMessage {
                 conversation_id: None,
                 text: "Count to twenty.".into(),
@@ -129,18 +136,19 @@ async fn a_models_own_sampler_defaults_answer_new_conversations_until_reset() {
     drop(app);
     let app = open(dir.path());
     assert!(matches!(
-        app.wait_for_model().await,
+        app.models().wait_for_load().await,
         ModelStatus::Ready { .. }
     ));
-    assert_eq!(app.default_sampler().await, chosen);
+    assert_eq!(app.models().default_sampler().await, chosen);
     let err = app
-        .set_model_sampler(Some(SamplerParams {
+        .models()
+        .set_default_sampler(Some(SamplerParams {
             top_p: 3.0,
             ..chosen
         }))
         .await
         .unwrap_err();
     assert!(oa_types::AppError::from(err).message.contains("top-p"));
-    app.set_model_sampler(None).await.unwrap();
-    assert_eq!(app.default_sampler().await, app_defaults);
+    app.models().set_default_sampler(None).await.unwrap();
+    assert_eq!(app.models().default_sampler().await, app_defaults);
 }

@@ -60,7 +60,7 @@ async fn open_ready(dir: &Path) -> App {
     ))
     .unwrap();
     assert!(matches!(
-        app.wait_for_model().await,
+        app.models().wait_for_load().await,
         ModelStatus::Ready { .. }
     ));
     app
@@ -73,7 +73,8 @@ async fn a_full_disk_is_a_clear_error_and_loses_nothing() {
     };
     let app = open_ready(&dir).await;
     let first = app
-        .send_message(send("Hello there", None), |_| true)
+        .chat()
+        .send(send("Hello there", None), |_| true)
         .await
         .unwrap();
 
@@ -88,7 +89,8 @@ async fn a_full_disk_is_a_clear_error_and_loses_nothing() {
     for i in 0..200 {
         let text = format!("message {i} {}", "x".repeat(4000));
         if let Err(e) = app
-            .send_message(send(&text, Some(first.conversation_id)), |_| true)
+            .chat()
+            .send(send(&text, Some(first.conversation_id)), |_| true)
             .await
         {
             error = Some(AppError::from(e));
@@ -103,7 +105,7 @@ async fn a_full_disk_is_a_clear_error_and_loses_nothing() {
 
     std::fs::remove_file(&filler).unwrap();
     let app = open_ready(&dir).await;
-    let detail = app.open_conversation(first.conversation_id).await.unwrap();
+    let detail = app.chat().open(first.conversation_id).await.unwrap();
     assert_eq!(detail.messages[0].text, "Hello there");
     assert_eq!(
         detail.messages[1], first,
@@ -118,7 +120,8 @@ async fn a_read_only_data_folder_is_a_clear_error_and_loses_nothing() {
     };
     let app = open_ready(&dir).await;
     let first = app
-        .send_message(send("Hello there", None), |_| true)
+        .chat()
+        .send(send("Hello there", None), |_| true)
         .await
         .unwrap();
     drop(app);
@@ -130,10 +133,11 @@ async fn a_read_only_data_folder_is_a_clear_error_and_loses_nothing() {
     let error = app.storage_error().await.expect("a storage error");
     assert_eq!(error.code, ErrorCode::Storage, "{error:?}");
     assert!(error.message.contains("read-only"), "{}", error.message);
-    let listed: AppError = app.list_conversations().await.unwrap_err().into();
+    let listed: AppError = app.chat().list().await.unwrap_err().into();
     assert_eq!(listed, error);
     let sent: AppError = app
-        .send_message(send("Are you there?", None), |_| true)
+        .chat()
+        .send(send("Are you there?", None), |_| true)
         .await
         .unwrap_err()
         .into();
@@ -142,7 +146,7 @@ async fn a_read_only_data_folder_is_a_clear_error_and_loses_nothing() {
     // Once the folder is writable again, the same running app finds everything saved before.
     remount(&dir, "rw");
     assert_eq!(app.storage_error().await, None);
-    let detail = app.open_conversation(first.conversation_id).await.unwrap();
+    let detail = app.chat().open(first.conversation_id).await.unwrap();
     assert_eq!(detail.messages.len(), 2);
     assert_eq!(detail.messages[1], first);
 }

@@ -58,7 +58,7 @@ async fn only_shared_events_reach_the_server_once_even_when_an_answer_was_lost()
     }
 
     let app = App::open(config.clone())?;
-    let report = app.sync_now(&client, &session.token).await?;
+    let report = app.sharing().sync_now(&client, &session.token).await?;
     assert_eq!(
         report,
         SyncReport {
@@ -69,7 +69,7 @@ async fn only_shared_events_reach_the_server_once_even_when_an_answer_was_lost()
     );
     // Nothing left to send: a second round sends nothing.
     assert_eq!(
-        app.sync_now(&client, &session.token).await?,
+        app.sharing().sync_now(&client, &session.token).await?,
         SyncReport::default()
     );
     drop(app);
@@ -115,6 +115,7 @@ async fn an_unreachable_server_loses_nothing() -> Result<()> {
     drop(listener);
     let app = App::open(config.clone())?;
     let error = app
+        .sharing()
         .sync_now(&ServerClient::new(&url)?, "token")
         .await
         .expect_err("nothing listens there");
@@ -136,7 +137,7 @@ async fn wait_for_status(
 ) -> Result<oa_types::SyncStatus> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     loop {
-        let status = app.sync_status().await?;
+        let status = app.sharing().status().await?;
         if done(&status) {
             return Ok(status);
         }
@@ -168,10 +169,10 @@ async fn the_agent_sends_what_is_shared_once_signed_in_and_retries_after_the_net
         }
     }
     let app = std::sync::Arc::new(App::open(config.clone())?);
-    tokio::spawn(app.clone().run_sync_agent());
+    tokio::spawn(app.sharing().run_agent());
 
     // Shared before any server is set: it waits, nothing is sent.
-    app.share_conversation(conversations[0]).await?;
+    app.sharing().share_conversation(conversations[0]).await?;
     let status = wait_for_status(&app, 5, |s| s.waiting == 2).await?;
     assert!(!status.linked && status.online.is_none(), "{status:?}");
 
@@ -184,13 +185,13 @@ async fn the_agent_sends_what_is_shared_once_signed_in_and_retries_after_the_net
         create,
         device_name: "Dana's kitchen laptop".into(),
     };
-    let error = oa_types::AppError::from(app.link_account(link(true)).await.unwrap_err());
+    let error = oa_types::AppError::from(app.account().link(link(true)).await.unwrap_err());
     assert!(error.message.contains("reach"), "{}", error.message);
-    assert_eq!(app.account()?.display_name, None);
+    assert_eq!(app.account().status()?.display_name, None);
 
     // Online, the agent sends what waits without being asked.
     switch.set_up(true);
-    let account = app.link_account(link(true)).await?;
+    let account = app.account().link(link(true)).await?;
     assert_eq!(account.display_name.as_deref(), Some("Dana"));
     #[cfg(unix)]
     {
@@ -212,7 +213,7 @@ async fn the_agent_sends_what_is_shared_once_signed_in_and_retries_after_the_net
     // The network drops: what is shared now waits, the failure is shown with a retry time, and
     // it goes once the network is back, without anyone asking.
     switch.set_up(false);
-    app.share_conversation(conversations[1]).await?;
+    app.sharing().share_conversation(conversations[1]).await?;
     let status = wait_for_status(&app, 20, |s| s.online == Some(false)).await?;
     assert!(
         status.last_error.is_some() && status.retry_at_ms.is_some(),
@@ -232,7 +233,7 @@ async fn the_agent_sends_what_is_shared_once_signed_in_and_retries_after_the_net
         let value: serde_json::Value = serde_json::from_str(&text)?;
         value["session"]["token"].as_str().unwrap().to_owned()
     };
-    let after = app.log_out().await?;
+    let after = app.account().log_out().await?;
     assert_eq!(after.display_name, None);
     assert_eq!(after.server_url.as_deref(), Some(switch.url().as_str()));
     assert!(!std::fs::read_to_string(dir.path().join("account.json"))?.contains(&token));
@@ -262,20 +263,21 @@ async fn withdrawing_what_the_server_holds_sends_a_retraction_it_honours() -> Re
         prompt.conversation_id
     };
     let app = std::sync::Arc::new(App::open(config.clone())?);
-    tokio::spawn(app.clone().run_sync_agent());
-    app.share_conversation(conversation).await?;
-    app.link_account(oa_types::LinkAccount {
-        server_url: server.base_url(),
-        display_name: "Finn".into(),
-        password: "a long enough passphrase".into(),
-        create: true,
-        device_name: String::new(),
-    })
-    .await?;
+    tokio::spawn(app.sharing().run_agent());
+    app.sharing().share_conversation(conversation).await?;
+    app.account()
+        .link(oa_types::LinkAccount {
+            server_url: server.base_url(),
+            display_name: "Finn".into(),
+            password: "a long enough passphrase".into(),
+            create: true,
+            device_name: String::new(),
+        })
+        .await?;
     wait_for_status(&app, 20, |s| s.waiting == 0 && s.last_sync_ms.is_some()).await?;
 
     // A queued event cannot be withdrawn (it is unshared instead); an accepted one can.
-    let groups = app.withdraw_conversation(conversation).await?;
+    let groups = app.sharing().withdraw_conversation(conversation).await?;
     let kinds: Vec<_> = groups
         .iter()
         .flat_map(|g| &g.items)
@@ -327,9 +329,9 @@ async fn a_refused_event_is_sent_again_once_the_person_fixed_why() -> Result<()>
         (vote.id, prompt.conversation_id)
     };
     let app = App::open_without_model(config.clone());
-    let report = app.sync_now(&client, &session.token).await?;
+    let report = app.sharing().sync_now(&client, &session.token).await?;
     assert_eq!((report.accepted, report.rejected), (0, 1));
-    let refused = app.sync_status().await?;
+    let refused = app.sharing().status().await?;
     assert_eq!((refused.rejected, refused.waiting), (1, 0));
     let reason = Store::open(&config.database_path())?
         .event(vote)?
@@ -341,11 +343,11 @@ async fn a_refused_event_is_sent_again_once_the_person_fixed_why() -> Result<()>
     );
 
     // Sharing the conversation and sending the vote again: everything is accepted.
-    app.share_conversation(conversation).await?;
-    app.share_event(vote).await?;
-    let report = app.sync_now(&client, &session.token).await?;
+    app.sharing().share_conversation(conversation).await?;
+    app.sharing().share_event(vote).await?;
+    let report = app.sharing().sync_now(&client, &session.token).await?;
     assert_eq!((report.accepted, report.rejected), (3, 0));
-    let status = app.sync_status().await?;
+    let status = app.sharing().status().await?;
     assert_eq!((status.rejected, status.waiting), (0, 0));
     let votes: i64 = sqlx::query_scalar("SELECT count(*) FROM contribution_events WHERE id = $1")
         .bind(vote)
@@ -444,8 +446,8 @@ async fn a_redaction_while_the_batch_is_on_its_way_is_refused_and_what_left_is_w
     let (config, token, prompts) = person_with_prompts(&server, dir.path(), &[text]).await?;
     let (conversation, id) = prompts[0];
     let app = Arc::new(App::open_without_model(config));
-    app.share_conversation(conversation).await?;
-    let queued = app.review_queue().await?;
+    app.sharing().share_conversation(conversation).await?;
+    let queued = app.sharing().review_queue().await?;
     let found = &review_item(&queued, id)?.findings;
     assert!(found.iter().any(|f| f.kind == "phone"), "{found:?}");
 
@@ -454,14 +456,14 @@ async fn a_redaction_while_the_batch_is_on_its_way_is_refused_and_what_left_is_w
     let round = tokio::spawn({
         let app = app.clone();
         let client = ServerClient::new(&proxy.url())?;
-        async move { app.sync_now(&client, &token).await }
+        async move { app.sharing().sync_now(&client, &token).await }
     });
     tokio::time::timeout(Duration::from_secs(20), proxy.stalled())
         .await
         .context("the round's request reaches the proxy")?;
 
     // Redacting now is too late, and the person is told so.
-    let refused = app.redact_event(id).await.unwrap_err();
+    let refused = app.sharing().redact_event(id).await.unwrap_err();
     assert_eq!(
         refused_as_sent(&refused, id),
         Some(ConsentState::Sent),
@@ -471,7 +473,7 @@ async fn a_redaction_while_the_batch_is_on_its_way_is_refused_and_what_left_is_w
     assert_eq!(shown.code, oa_types::ErrorCode::InvalidRequest);
     assert!(shown.message.contains("already sent"), "{}", shown.message);
     // Review & Share shows it as sent, with the bytes that are on their way.
-    let groups = app.review_queue().await?;
+    let groups = app.sharing().review_queue().await?;
     let item = review_item(&groups, id)?;
     assert_eq!(item.event.state, ConsentState::Sent);
     assert!(!item.event.redacted);
@@ -492,7 +494,7 @@ async fn a_redaction_while_the_batch_is_on_its_way_is_refused_and_what_left_is_w
     let sent: serde_json::Value = serde_json::from_str(&sent)?;
     assert_eq!(payload, sent);
     assert_eq!(Some(message.as_str()), sent["text"].as_str());
-    let answered = app.review_queue().await?;
+    let answered = app.sharing().review_queue().await?;
     let item = review_item(&answered, id)?;
     assert_eq!(item.event.state, ConsentState::Accepted);
     assert_eq!(
@@ -511,9 +513,9 @@ async fn a_redaction_before_the_round_is_all_that_ever_reaches_the_server() -> R
     let (config, token, prompts) = person_with_prompts(&server, dir.path(), &[text]).await?;
     let (conversation, id) = prompts[0];
     let app = App::open_without_model(config);
-    app.share_conversation(conversation).await?;
+    app.sharing().share_conversation(conversation).await?;
 
-    let groups = app.redact_event(id).await?;
+    let groups = app.sharing().redact_event(id).await?;
     let item = review_item(&groups, id)?;
     assert!(item.event.redacted && item.findings.is_empty(), "{item:?}");
     let redacted = item.event.payload.clone();
@@ -523,7 +525,7 @@ async fn a_redaction_before_the_round_is_all_that_ever_reaches_the_server() -> R
     );
 
     let client = ServerClient::new(&server.base_url())?;
-    let report = app.sync_now(&client, &token).await?;
+    let report = app.sharing().sync_now(&client, &token).await?;
     assert_eq!((report.accepted, report.rejected), (1, 0));
     let (payload, message) = held_by_server(&server, id)
         .await?
@@ -544,7 +546,7 @@ async fn a_redaction_before_the_round_is_all_that_ever_reaches_the_server() -> R
         );
     }
     // The local conversation keeps what the person wrote.
-    let kept = app.open_conversation(conversation).await?;
+    let kept = app.chat().open(conversation).await?;
     assert!(kept.messages[0].text.contains(phone));
     Ok(())
 }
@@ -568,8 +570,8 @@ async fn a_redaction_racing_a_round_is_either_in_what_leaves_or_refused_as_sent(
     let client = ServerClient::new(&server.base_url())?;
     let (mut redacted, mut refused) = (0, 0);
     for (round, (&(conversation, id), phone)) in prompts.iter().zip(&phones).enumerate() {
-        app.share_conversation(conversation).await?;
-        let found = app.review_queue().await?;
+        app.sharing().share_conversation(conversation).await?;
+        let found = app.sharing().review_queue().await?;
         let found = &review_item(&found, id)?.findings;
         assert!(found.iter().any(|f| f.kind == "phone"), "{found:?}");
 
@@ -588,14 +590,14 @@ async fn a_redaction_racing_a_round_is_either_in_what_leaves_or_refused_as_sent(
                     }
                 });
                 waited.await.expect("waiting does not panic");
-                app.redact_event(id).await
+                app.sharing().redact_event(id).await
             }
         });
-        let report = app.sync_now(&client, &token).await?;
+        let report = app.sharing().sync_now(&client, &token).await?;
         assert_eq!((report.accepted, report.rejected), (1, 0), "round {round}");
         let outcome = redaction.await?;
 
-        let groups = app.review_queue().await?;
+        let groups = app.sharing().review_queue().await?;
         let item = review_item(&groups, id)?;
         let (payload, message) = held_by_server(&server, id)
             .await?

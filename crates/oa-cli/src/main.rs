@@ -250,7 +250,7 @@ fn said(e: oa_app::Error) -> anyhow::Error {
 async fn account(config: AppConfig, command: Option<AccountCommand>) -> Result<()> {
     let app = App::open_without_model(config);
     let status = match command {
-        None => app.account().map_err(said)?,
+        None => app.account().status().map_err(said)?,
         Some(AccountCommand::Login {
             server,
             name,
@@ -276,11 +276,11 @@ async fn account(config: AppConfig, command: Option<AccountCommand>) -> Result<(
                 create,
                 device_name,
             };
-            app.link_account(link).await.map_err(said)?
+            app.account().link(link).await.map_err(said)?
         }
-        Some(AccountCommand::Logout) => app.log_out().await.map_err(said)?,
+        Some(AccountCommand::Logout) => app.account().log_out().await.map_err(said)?,
     };
-    let sync = app.sync_status().await.map_err(said)?;
+    let sync = app.sharing().status().await.map_err(said)?;
     match (&status.server_url, &status.display_name) {
         (None, _) => println!("No dataset server set: nothing is ever sent."),
         (Some(url), None) => println!("Server {url}, signed out: nothing is sent."),
@@ -302,7 +302,7 @@ async fn sync(config: AppConfig, max_wait: std::time::Duration) -> Result<()> {
         let mut shown = (u64::MAX, u64::MAX);
         loop {
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-            if let Ok(status) = watcher.sync_status().await
+            if let Ok(status) = watcher.sharing().status().await
                 && status.sending
                 && status.round_total > 0
                 && (status.round_done, status.round_total) != shown
@@ -318,14 +318,14 @@ async fn sync(config: AppConfig, max_wait: std::time::Duration) -> Result<()> {
     let mut sent = oa_app::SyncReport::default();
     let outcome = loop {
         let round = tokio::select! {
-            round = app.sync_once() => round,
+            round = app.sharing().sync_once() => round,
             _ = &mut stopped => break Err(anyhow::anyhow!("stopped; run `oa sync` again to go on")),
         };
         match round {
             Ok(report) => {
                 sent.accepted += report.accepted;
                 sent.rejected += report.rejected;
-                let status = app.sync_status().await.map_err(said)?;
+                let status = app.sharing().status().await.map_err(said)?;
                 if status.waiting == 0 {
                     break Ok(status);
                 }
@@ -384,7 +384,7 @@ fn privacy_scan(file: &std::path::Path) -> Result<()> {
 
 async fn chat(config: AppConfig, sampler: SamplerParams) -> Result<()> {
     let app = App::open(config).context("cannot open the local database")?;
-    match app.wait_for_model().await {
+    match app.models().wait_for_load().await {
         ModelStatus::Ready { info } => {
             eprintln!(
                 "{} ({}, {}) ready. An empty line ends the chat.",
@@ -410,7 +410,8 @@ async fn chat(config: AppConfig, sampler: SamplerParams) -> Result<()> {
             settings: None,
         };
         let reply = app
-            .send_message(request, |event| {
+            .chat()
+            .send(request, |event| {
                 if let ChatEvent::Token(token) = event {
                     let mut out = std::io::stdout().lock();
                     return write!(out, "{}", token.text)

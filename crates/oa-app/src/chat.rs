@@ -68,8 +68,9 @@ impl<'a> Chat<'a> {
         conversation_id: Uuid,
         message_id: Uuid,
     ) -> Result<ConversationTreePath> {
+        // The conversation ends elsewhere now: another end to reply to.
         self.state
-            .with_store(move |s| {
+            .with_store_changing_tasks(move |s| {
                 s.set_current_leaf(conversation_id, message_id)?;
                 Ok(s.conversation_tree_path(conversation_id)?)
             })
@@ -86,7 +87,7 @@ impl<'a> Chat<'a> {
         step: i32,
     ) -> Result<ConversationTreePath> {
         self.state
-            .with_store(move |s| {
+            .with_store_changing_tasks(move |s| {
                 let siblings = s.siblings(message_id)?;
                 let here = siblings
                     .iter()
@@ -123,7 +124,7 @@ impl<'a> Chat<'a> {
     /// Deletes a conversation for good (what was shared is withdrawn from the dataset too).
     pub async fn delete(self, id: Uuid) -> Result<()> {
         self.state
-            .with_store(move |s| Ok(s.delete_conversation(id)?))
+            .with_store_changing_tasks(move |s| Ok(s.delete_conversation(id)?))
             .await?;
         // Deleting what was shared queues its retraction.
         self.state.sync.outbox_changed();
@@ -181,9 +182,10 @@ impl<'a> Chat<'a> {
         if let Some(problem) = settings.as_ref().and_then(ConversationSettings::problem) {
             return Err(Error::Store(oa_store::StoreError::InvalidInput(problem)));
         }
+        // A new prompt ends its conversation, whether or not a reply follows.
         let (prompt, history, kept) = self
             .state
-            .with_store(move |s| {
+            .with_store_changing_tasks(move |s| {
                 let prompt = match (edit_of, conversation_id) {
                     (Some(original), Some(conversation)) => {
                         s.add_sibling_prompt(conversation, original, &text)?
@@ -363,7 +365,9 @@ impl<'a> Chat<'a> {
         let parent = prompt.clone();
         let reply = self
             .state
-            .with_store(move |s| Ok(s.add_reply(&parent, &reply_text, Some(provenance))?))
+            .with_store_changing_tasks(move |s| {
+                Ok(s.add_reply(&parent, &reply_text, Some(provenance))?)
+            })
             .await?;
         tracing::info!(
             ms = format_args!("{:.1}", engine_done.elapsed().as_secs_f64() * 1000.0),

@@ -31,7 +31,7 @@ impl<'a> Feedback<'a> {
     /// one; returns the message's feedback now.
     pub async fn rate(self, message_id: Uuid, thumbs: Thumbs) -> Result<MessageFeedback> {
         self.state
-            .with_store(move |s| {
+            .with_store_changing_tasks(move |s| {
                 s.rate(message_id, &thumbs)?;
                 Ok(s.feedback(message_id)?)
             })
@@ -42,7 +42,7 @@ impl<'a> Feedback<'a> {
     /// message's feedback now.
     pub async fn set_labels(self, message_id: Uuid, labels: Labels) -> Result<MessageFeedback> {
         self.state
-            .with_store(move |s| {
+            .with_store_changing_tasks(move |s| {
                 s.set_labels(message_id, &labels)?;
                 Ok(s.feedback(message_id)?)
             })
@@ -58,7 +58,9 @@ impl<'a> Feedback<'a> {
         text: String,
     ) -> Result<Message> {
         self.state
-            .with_store(move |s| Ok(s.add_correction(conversation_id, corrected, &text)?))
+            .with_store_changing_tasks(move |s| {
+                Ok(s.add_correction(conversation_id, corrected, &text)?)
+            })
             .await
     }
 
@@ -73,7 +75,7 @@ impl<'a> Feedback<'a> {
     /// ranking; returns the compare set after it.
     pub async fn rank(self, prompt_id: Uuid, ranking: Ranking) -> Result<CompareSet> {
         self.state
-            .with_store(move |s| {
+            .with_store_changing_tasks(move |s| {
                 s.rank_replies(prompt_id, &ranking)?;
                 Ok(s.compare_set(prompt_id)?)
             })

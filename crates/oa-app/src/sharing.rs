@@ -190,8 +190,9 @@ impl<'a> Sharing<'a> {
             report.batches += 1;
             report.accepted += answers.iter().filter(|(_, r)| r.is_none()).count();
             report.rejected += answers.iter().filter(|(_, r)| r.is_some()).count();
+            // An answer to a leased task's result may change what the queue shows.
             self.state
-                .with_store(move |s| Ok(s.record_server_answers(&answers)?))
+                .with_store_changing_tasks(move |s| Ok(s.record_server_answers(&answers)?))
                 .await?;
             let done = (report.accepted + report.rejected) as u64;
             // What was shared while the round ran joins its whole.

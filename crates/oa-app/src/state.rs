@@ -1,7 +1,7 @@
 //! What the areas of the app share, below all of them: the store and the blocking threads it is
 //! used on, the model slot and the loader that fills it, the reply being generated, the
 //! downloads running, and the signals that wake those who follow a change (the model's status,
-//! the sync agent's state). It imports no area, so that every area can use it.
+//! the sync agent's state, the task queue). It imports no area, so that every area can use it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -52,6 +52,8 @@ pub(crate) struct State {
     pub(crate) gpu: OnceLock<std::result::Result<String, String>>,
     /// The sync agent's state and its wake-up call.
     pub(crate) sync: SyncState,
+    /// A generation count of the task queue: bumped whenever it may have changed.
+    tasks: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for State {
@@ -96,6 +98,7 @@ impl State {
             downloads: Arc::new(Mutex::new(HashMap::new())),
             gpu: OnceLock::new(),
             sync: SyncState::default(),
+            tasks: watch::Sender::new(0),
         }
     }
 
@@ -117,6 +120,17 @@ impl State {
         })
         .await
         .map_err(|e| Error::Internal(format!("storage task failed: {e}")))?
+    }
+
+    /// [`State::with_store`] for a change that may alter the task queue: once it is stored,
+    /// the queue's followers are told.
+    pub(crate) async fn with_store_changing_tasks<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let done = self.with_store(f).await?;
+        self.tasks.send_modify(|generation| *generation += 1);
+        Ok(done)
     }
 
     /// The settings as stored, or the defaults where they cannot be read.
@@ -211,6 +225,11 @@ impl State {
             EngineSlot::Ready(engine) => Ok(engine.clone()),
             EngineSlot::Failed(error) => Err(Error::ModelUnavailable(error.clone())),
         }
+    }
+
+    /// A new follower of the task queue's generation count.
+    pub(crate) fn task_changes(&self) -> watch::Receiver<u64> {
+        self.tasks.subscribe()
     }
 }
 

@@ -1,11 +1,13 @@
 //! The Contribute queue: tasks made from the person's own history (`oa_store`'s local tasks)
 //! and tasks leased from the dataset server for offline work, which come first. A leased task's
 //! result is queued like any shared contribution and names its task; putting one aside gives it
-//! back to the server when it can be reached.
+//! back to the server when it can be reached. Those who show the queue follow its changes
+//! through [`Tasks::changes`].
 
 use std::sync::Arc;
 
 use oa_types::{LeaseRequest, TaskAnswer, TaskQueue, Uuid};
+use tokio::sync::watch;
 
 use crate::Result;
 use crate::account::Account;
@@ -33,10 +35,19 @@ impl<'a> Tasks<'a> {
             .await
     }
 
+    /// A generation count that goes up whenever the queue may have changed: a prompt or a reply
+    /// stored, feedback, labels, a ranking or a correction given, the path of a conversation
+    /// moved or a conversation deleted, a task done or put aside, tasks leased, or a sync round
+    /// that recorded the server's answers. The receiver holds the count now; changes that come
+    /// in a burst wake it once, and it should read [`Tasks::queue`] again.
+    pub fn changes(self) -> watch::Receiver<u64> {
+        self.state.task_changes()
+    }
+
     /// Carries out a task's answer; returns the queue after it.
     pub async fn complete(self, answer: TaskAnswer, tz_offset_minutes: i32) -> Result<TaskQueue> {
         self.state
-            .with_store(move |s| {
+            .with_store_changing_tasks(move |s| {
                 s.complete_task(&answer)?;
                 Ok(s.task_queue(tz_offset_minutes)?)
             })
@@ -48,7 +59,7 @@ impl<'a> Tasks<'a> {
         let leased = oa_store::leased_task_id(&key);
         let queue = self
             .state
-            .with_store(move |s| {
+            .with_store_changing_tasks(move |s| {
                 s.skip_task(&key)?;
                 Ok(s.task_queue(tz_offset_minutes)?)
             })
@@ -69,7 +80,7 @@ impl<'a> Tasks<'a> {
         };
         let leased = client.lease_tasks(&session.token, &request).await?;
         self.state
-            .with_store(move |s| {
+            .with_store_changing_tasks(move |s| {
                 s.keep_leased_tasks(&leased.tasks)?;
                 Ok(s.task_queue(tz_offset_minutes)?)
             })
@@ -86,7 +97,7 @@ impl<'a> Tasks<'a> {
     ) -> Result<TaskQueue> {
         let queue = self
             .state
-            .with_store(move |s| {
+            .with_store_changing_tasks(move |s| {
                 s.complete_leased_task(task_id, &answer)?;
                 Ok(s.task_queue(tz_offset_minutes)?)
             })

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 
 use oa_app::{App, AppConfig};
-use oa_types::{AppError, ChatEvent, ErrorCode, ModelStatus, SamplerParams, SendMessage};
+use oa_types::{
+    AppError, ChatEvent, ErrorCode, ModelStatus, Regenerate, SamplerParams, SendMessage,
+    TaskAnswer, TaskKind,
+};
 
 fn model_path() -> PathBuf {
     oa_engine::testing::default_model()
@@ -245,4 +248,73 @@ async fn the_models_state_is_pushed_as_it_changes() {
         "{settled:?}"
     );
     assert_eq!(settled, app.models().status());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_task_and_a_stored_reply_each_tell_those_who_follow_the_task_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(AppConfig::new(dir.path().to_owned(), Some(model_path()))).unwrap();
+    assert!(matches!(
+        app.models().wait_for_load().await,
+        ModelStatus::Ready { .. }
+    ));
+    let mut changes = app.tasks().changes();
+    let mut generation = *changes.borrow_and_update();
+    assert!(!changes.has_changed().unwrap(), "nothing changed yet");
+
+    // A task done: one new conversation, the queue counts it.
+    let queue = app
+        .tasks()
+        .complete(
+            TaskAnswer::InitialPrompt {
+                text: "Name a colour.".into(),
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(queue.progress.done_today, 1);
+    assert!(changes.has_changed().unwrap(), "a completed task is told");
+    let after_task = *changes.borrow_and_update();
+    assert!(after_task > generation);
+    generation = after_task;
+
+    // A reply stored: regenerating stores a reply and nothing else.
+    let prompt = app.chat().list().await.unwrap()[0].id;
+    let prompt = app.chat().open(prompt).await.unwrap().messages[0].clone();
+    assert!(!changes.has_changed().unwrap(), "reading changes nothing");
+    let request = Regenerate {
+        conversation_id: prompt.conversation_id,
+        prompt_id: prompt.id,
+        sampler: short_reply(),
+    };
+    let mut seen = changes.clone();
+    let mut told_before_the_end = None;
+    let reply = app
+        .chat()
+        .regenerate(request, |event| {
+            if let ChatEvent::Finished { .. } = event {
+                told_before_the_end = Some(*seen.borrow_and_update());
+            }
+            true
+        })
+        .await
+        .unwrap();
+    assert_eq!(reply.parent_id, Some(prompt.id));
+    assert!(changes.has_changed().unwrap(), "a stored reply is told");
+    let after_reply = *changes.borrow_and_update();
+    assert!(after_reply > generation);
+    assert_eq!(
+        told_before_the_end,
+        Some(after_reply),
+        "told once the reply is stored, before the call answers"
+    );
+    let queue = app.tasks().queue(0).await.unwrap();
+    assert!(
+        queue
+            .tasks
+            .iter()
+            .any(|t| t.kind == TaskKind::PrompterReply),
+        "the reply is a conversation's end to answer: {queue:?}"
+    );
 }

@@ -294,14 +294,7 @@ impl<'a> CodeLexer<'a> {
             return string_end;
         }
 
-        let lowered;
-        let key = if spec.case_insensitive {
-            lowered = word.to_ascii_lowercase();
-            lowered.as_str()
-        } else {
-            word
-        };
-        let is = |words: Words| words.contains(key);
+        let is = |words: Words| words.contains(word, spec.case_insensitive);
 
         let pending = self.pending.take();
         let first = word.as_bytes()[0];

@@ -7,17 +7,15 @@ pub(super) struct Words(pub &'static str);
 impl Words {
     pub const NONE: Words = Words("");
 
-    /// Whether `word` is one of the words. A language whose words ignore case lists them in
-    /// lower case, and `word` comes lower-cased.
-    pub fn contains(self, word: &str) -> bool {
-        let list = self.0.as_bytes();
-        // A match that is not a whole word cannot hide one: `word` holds no space, so a match
-        // never spans the space before another word's start.
+    /// Whether `word` is one of the words, in the same case unless `ignore_case`.
+    pub fn contains(self, word: &str, ignore_case: bool) -> bool {
         !word.is_empty()
-            && !word.contains(' ')
-            && self.0.match_indices(word).any(|(start, _)| {
-                let end = start + word.len();
-                (start == 0 || list[start - 1] == b' ') && (end == list.len() || list[end] == b' ')
+            && self.0.split(' ').any(|w| {
+                if ignore_case {
+                    w.eq_ignore_ascii_case(word)
+                } else {
+                    w == word
+                }
             })
     }
 
@@ -90,7 +88,7 @@ pub(super) struct Spec {
     pub fn_keywords: Words,
     /// Keywords after which the next identifier names a type.
     pub type_keywords: Words,
-    /// Keywords, types and literals match whatever their case (the lists are lower case).
+    /// Keywords, types and literals match whatever their case.
     pub case_insensitive: bool,
     /// Bytes that may continue an identifier besides letters, digits, `_` and non-ASCII.
     pub ident_extra: &'static [u8],

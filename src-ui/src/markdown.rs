@@ -494,6 +494,13 @@ mod tests {
         }
     }
 
+    /// `render(input)`, checked by [`assert_safe`].
+    fn safe_render(input: &str) -> String {
+        let html = render(input);
+        assert_safe(input, &html);
+        html
+    }
+
     #[test]
     fn script_tags_are_shown_as_text() {
         let html = render("Hi <script>alert(1)</script> there\n\n<script>\nalert(2)\n</script>\n");
@@ -519,8 +526,7 @@ mod tests {
             "<iframe src=\"javascript:alert(1)\"></iframe>",
             "<style>body{display:none}</style>",
         ] {
-            let html = render(input);
-            assert_safe(input, &html);
+            let html = safe_render(input);
             assert!(
                 !html.to_ascii_lowercase().contains("<script"),
                 "{input:?} -> {html}"
@@ -546,8 +552,7 @@ mod tests {
             "```rust\" onclick=\"alert(1)\nx\n```",
             "- [x] \" onclick=\"alert(1)",
         ] {
-            let html = render(input);
-            assert_safe(input, &html);
+            let html = safe_render(input);
             for element in elements(&html) {
                 for (key, _) in &element.attributes {
                     assert!(!key.starts_with("on"), "{input:?} -> {html}");
@@ -599,8 +604,7 @@ mod tests {
             "<JAVASCRIPT:alert(1)>",
             "[a [b](javascript:1) c](https://x.org)",
         ] {
-            let html = render(input);
-            assert_safe(input, &html);
+            let html = safe_render(input);
             assert!(!html.contains("<a"), "{input:?} -> {html}");
         }
         assert_eq!(render("[click](javascript:alert(1))"), "<p>click</p>\n");
@@ -692,8 +696,7 @@ mod tests {
             "> ```sh\n> echo \"<b>\"\n> ```\n",
             "1. a\n   > ```sh\n   > echo \"<b>\"\n   > ```\n",
         ] {
-            let html = render(input);
-            assert_safe(input, &html);
+            let html = safe_render(input);
             assert!(
                 html.contains("class=\"language-sh\""),
                 "{input:?} -> {html}"
@@ -847,9 +850,7 @@ mod tests {
 
     #[test]
     fn text_is_escaped_everywhere() {
-        let input = "a & b < c > d \"e\" 'f'\n\n# <h>\n\n- <li>\n\n> <q>";
-        let html = render(input);
-        assert_safe(input, &html);
+        let html = safe_render("a & b < c > d \"e\" 'f'\n\n# <h>\n\n- <li>\n\n> <q>");
         assert!(html.contains("a &amp; b &lt; c &gt; d \"e\" 'f'"), "{html}");
         let text = text_content(&html);
         assert_eq!(
@@ -866,8 +867,7 @@ mod tests {
             ("term\n: definition", ": definition"),
             ("---\ntitle: x\n---\n", "title: x"),
         ] {
-            let html = render(input);
-            assert_safe(input, &html);
+            let html = safe_render(input);
             assert!(text_content(&html).contains(text), "{input:?} -> {html}");
         }
     }
@@ -909,7 +909,7 @@ mod tests {
                     input.push(alphabet[(next() % alphabet.len() as u64) as usize]);
                 }
             }
-            assert_safe(&input, &render(&input));
+            safe_render(&input);
         }
     }
 }

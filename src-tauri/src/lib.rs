@@ -1,13 +1,14 @@
 //! The desktop shell of Open Assistant: a Tauri 2 window around the Leptos UI.
 //!
-//! The shell is thin on purpose. Commands ([`commands`]) adapt the UI's calls to the use cases
-//! in `oa-app`; tokens reach the UI through a `tauri::ipc::Channel`, and the model's and the sync
+//! The shell is thin on purpose. Commands ([`commands`]), generated from the table in
+//! `oa_types::app_commands!`, adapt the UI's calls to the use cases in `oa-app`; tokens reach the UI through a `tauri::ipc::Channel`, and the model's and the sync
 //! agent's state through events the shell pushes whenever they change. Where the data lives and which
 //! model runs is decided here, at start-up:
 //! - data: `OA_DATA_DIR`, else the platform's app data folder;
 //! - model: `OA_MODEL`, else `<data>/models/SmolLM2-135M-Instruct.Q4_1.gguf`.
 
 mod commands;
+mod started;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,9 +16,6 @@ use std::sync::Arc;
 use oa_app::{App, AppConfig};
 use oa_types::{MODEL_STATUS_EVENT, SYNC_STATUS_EVENT};
 use tauri::{AppHandle, Emitter, Manager};
-
-/// When the process started, for the start-up time the app logs at its first paint.
-static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 /// The app's identifier, which names its data folder (as in `tauri.conf.json`).
 const IDENTIFIER: &str = "org.open-assistant.desktop";
@@ -80,7 +78,7 @@ async fn push_sync_status(state: Arc<App>, handle: AppHandle) {
 
 /// Builds and runs the app until its window closes.
 pub fn run() {
-    STARTED.get_or_init(std::time::Instant::now);
+    started::now();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -110,65 +108,7 @@ pub fn run() {
             app.manage(state);
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::model_status,
-            commands::list_conversations,
-            commands::open_conversation,
-            commands::switch_branch,
-            commands::step_version,
-            commands::rename_conversation,
-            commands::set_pinned,
-            commands::delete_conversation,
-            commands::search,
-            commands::send_message,
-            commands::regenerate,
-            commands::stop_generation,
-            commands::rate,
-            commands::feedback,
-            commands::set_labels,
-            commands::correct_reply,
-            commands::conversation_settings,
-            commands::set_conversation_settings,
-            commands::default_sampler,
-            commands::set_model_sampler,
-            commands::devices,
-            commands::pick_model_file,
-            commands::account,
-            commands::link_account,
-            commands::log_out,
-            commands::sync_status,
-            commands::sync_soon,
-            commands::app_settings,
-            commands::set_app_settings,
-            commands::installed_models,
-            commands::models_folder,
-            commands::select_model,
-            commands::first_paint,
-            commands::review_queue,
-            commands::redact_event,
-            commands::dismiss_finding,
-            commands::restore_finding,
-            commands::share_event,
-            commands::unshare_event,
-            commands::share_conversation,
-            commands::unshare_conversation,
-            commands::withdraw_event,
-            commands::withdraw_conversation,
-            commands::task_queue,
-            commands::skip_task,
-            commands::complete_task,
-            commands::lease_tasks,
-            commands::complete_leased_task,
-            commands::standing,
-            commands::compare_set,
-            commands::rank_replies,
-            commands::catalog,
-            commands::download_model,
-            commands::pause_download,
-            commands::cancel_download,
-            commands::import_model,
-            commands::remove_model,
-        ])
+        .invoke_handler(commands::handler())
         .run(tauri::generate_context!());
     if let Err(e) = result {
         tracing::error!("Open Assistant could not start: {e}");

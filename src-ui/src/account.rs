@@ -56,7 +56,7 @@ pub fn AccountSettings() -> impl IntoView {
         }
         busy.set(true);
         spawn_local(async move {
-            match ipc::link_account(&request).await {
+            match ipc::link_account(request).await {
                 Ok(found) => {
                     account.set(Some(found));
                     password.set(String::new());

@@ -1,4 +1,4 @@
-//! Waiting in the browser without blocking it.
+//! The browser's clock: waiting without blocking, and the local time zone.
 
 use wasm_bindgen::prelude::*;
 
@@ -14,4 +14,9 @@ pub async fn sleep(ms: i32) {
         }
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Minutes to add to local time to get UTC (what the app counts days and streaks in).
+pub fn tz_offset_minutes() -> i32 {
+    js_sys::Date::new_0().get_timezone_offset() as i32
 }

@@ -12,7 +12,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use oa_types::{ChatEvent, CompareSet, Message, Ranking, Regenerate, Uuid};
 
-use crate::ipc::{self, ReplyRequest};
+use crate::ipc;
 use crate::markdown;
 use crate::rank::{RankActions, RankCards, RankOrder};
 use crate::state::AppState;
@@ -100,7 +100,7 @@ pub fn ComparePage(
     let save = Callback::new(move |ranking: Ranking| {
         error.set(None);
         spawn_local(async move {
-            match ipc::rank_replies(prompt_id, &ranking).await {
+            match ipc::rank_replies(prompt_id, ranking).await {
                 Ok(stored) => {
                     saved.set(Some(match stored.ranking {
                         Some(Ranking::NotRankable) => "You marked these answers as not rankable.",
@@ -285,7 +285,7 @@ async fn write_one(
             }
         }
     };
-    let reply = ipc::stream_reply(ReplyRequest::Regenerate(&request), on_event).await;
+    let reply = ipc::regenerate(request, on_event).await;
     answered.set(true);
     reply.map_err(|e| e.message)
 }

@@ -14,6 +14,7 @@ use oa_types::{
     TaskQueue, Uuid, Vote,
 };
 
+use crate::clock::tz_offset_minutes;
 use crate::feedback::{DOWN_REASONS, LabelPicker};
 use crate::ipc;
 use crate::markdown;
@@ -77,7 +78,7 @@ pub fn ContributePage() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let thanks = RwSignal::new(false);
     spawn_local(async move {
-        match ipc::task_queue().await {
+        match ipc::task_queue(tz_offset_minutes()).await {
             Ok(loaded) => queue.set(Some(loaded)),
             Err(e) => error.set(Some(e.message)),
         }
@@ -94,8 +95,10 @@ pub fn ContributePage() -> impl IntoView {
     let submit = Callback::new(move |(lease, answer): (Option<Uuid>, TaskAnswer)| {
         spawn_local(async move {
             let result = match lease {
-                Some(task_id) => ipc::complete_leased_task(task_id, &answer).await,
-                None => ipc::complete_task(&answer).await,
+                Some(task_id) => {
+                    ipc::complete_leased_task(task_id, answer, tz_offset_minutes()).await
+                }
+                None => ipc::complete_task(answer, tz_offset_minutes()).await,
             };
             finish(result, true);
         });
@@ -105,7 +108,7 @@ pub fn ContributePage() -> impl IntoView {
         leasing.set(true);
         spawn_local(async move {
             let before = queue.with_untracked(|q| q.as_ref().map_or(0, leased_count));
-            match ipc::lease_tasks(LEASE_COUNT).await {
+            match ipc::lease_tasks(LEASE_COUNT, tz_offset_minutes()).await {
                 Ok(next) => {
                     let got = leased_count(&next).saturating_sub(before);
                     error.set((got == 0).then(|| {
@@ -120,7 +123,7 @@ pub fn ContributePage() -> impl IntoView {
         });
     };
     let skip = Callback::new(move |key: String| {
-        spawn_local(async move { finish(ipc::skip_task(&key).await, false) });
+        spawn_local(async move { finish(ipc::skip_task(key, tz_offset_minutes()).await, false) });
     });
     let current =
         Memo::new(move |_| queue.with(|q| q.as_ref().and_then(|q| q.tasks.first().cloned())));

@@ -67,7 +67,7 @@ pub fn start(state: AppState, id: String) {
         }
     };
     spawn_local(async move {
-        if let Err(e) = ipc::download_model(&id, on_event).await {
+        if let Err(e) = ipc::download_model(id.clone(), on_event).await {
             state.downloads.update(|d| {
                 d.insert(id, DownloadState::Failed(e.message));
             });
@@ -193,7 +193,7 @@ fn CatalogRow(entry: CatalogEntry) -> impl IntoView {
                             on:click=move |_| {
                                 let id = pause.clone();
                                 spawn_local(async move {
-                                    let _ = ipc::pause_download(&id).await;
+                                    let _ = ipc::pause_download(id).await;
                                 });
                             }
                         >
@@ -205,7 +205,7 @@ fn CatalogRow(entry: CatalogEntry) -> impl IntoView {
                             on:click=move |_| {
                                 let id = cancel.clone();
                                 spawn_local(async move {
-                                    let _ = ipc::cancel_download(&id).await;
+                                    let _ = ipc::cancel_download(id).await;
                                 });
                             }
                         >
@@ -313,7 +313,7 @@ pub fn ImportModel() -> impl IntoView {
             return;
         }
         spawn_local(async move {
-            match ipc::import_model(&chosen).await {
+            match ipc::import_model(chosen).await {
                 Ok(installed) => {
                     outcome.set(Some(Ok(installed)));
                     path.set(String::new());

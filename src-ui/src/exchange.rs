@@ -14,7 +14,7 @@ use oa_types::{
     ChatEvent, ConversationSettings, Message, ModelStatus, Regenerate, SendMessage, Uuid,
 };
 
-use crate::ipc::{self, ReplyRequest};
+use crate::ipc;
 use crate::state::{AppState, LiveReply, MessageView};
 use crate::status::ReplyStats;
 use crate::subscription::settled_model;
@@ -342,11 +342,11 @@ async fn run(state: AppState, request: Request, draft: Option<String>) {
             follow_up(state, next);
         }
     };
-    let reply = match &request {
-        Request::Send(send) => ReplyRequest::Send(send),
-        Request::Regenerate(again) => ReplyRequest::Regenerate(again),
+    let reply = match request {
+        Request::Send(send) => ipc::send_message(send, on_event).await,
+        Request::Regenerate(again) => ipc::regenerate(again, on_event).await,
     };
-    match ipc::stream_reply(reply, on_event).await {
+    match reply {
         Ok(reply) => {
             let next = exchange.borrow_mut().finish(&reply, &state);
             follow_up(state, next);

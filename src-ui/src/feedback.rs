@@ -49,7 +49,7 @@ pub fn Thumbs(
                 return;
             };
             spawn_local(async move {
-                match ipc::rate(message, &thumbs).await {
+                match ipc::rate(message, thumbs).await {
                     Ok(feedback) => {
                         vote.set(feedback.thumbs.map(|t| t.vote));
                         asking.set(false);
@@ -199,7 +199,7 @@ pub fn CorrectBox(
         };
         let text = draft.get_untracked();
         spawn_local(async move {
-            match ipc::correct_reply(conversation, corrected, &text).await {
+            match ipc::correct_reply(conversation, corrected, text).await {
                 Ok(path) => {
                     app.correcting.set(None);
                     app.show_path(&path);
@@ -285,7 +285,7 @@ pub fn LabelsBody(
     let save = move |_| {
         let chosen = labels.get_untracked();
         spawn_local(async move {
-            match ipc::set_labels(message, &chosen).await {
+            match ipc::set_labels(message, chosen).await {
                 Ok(_) => app.panel.set(None),
                 Err(e) => error.set(Some(e.message)),
             }

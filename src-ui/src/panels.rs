@@ -147,7 +147,7 @@ fn DeviceSettings() -> impl IntoView {
         settings.device = device;
         state.settings.set(Some(settings.clone()));
         spawn_local(async move {
-            match ipc::set_app_settings(&settings).await {
+            match ipc::set_app_settings(settings).await {
                 // The model loads again on the chosen device; the app pushes its state.
                 Ok(()) => {}
                 Err(e) => state.notice.set(Some(e.message)),
@@ -318,7 +318,7 @@ fn theme_name(theme: Theme) -> &'static str {
 pub fn save_settings(state: AppState, settings: AppSettings) {
     state.settings.set(Some(settings.clone()));
     spawn_local(async move {
-        if let Err(e) = ipc::set_app_settings(&settings).await {
+        if let Err(e) = ipc::set_app_settings(settings).await {
             state.notice.set(Some(e.message));
         }
     });
@@ -346,7 +346,7 @@ fn ModelsBody() -> impl IntoView {
     after_each_load(state, load);
     let choose = move |path: String| {
         spawn_local(async move {
-            match ipc::select_model(&path).await {
+            match ipc::select_model(path).await {
                 // The app pushes the model's state from here on (the answer may be older).
                 Ok(_) => {
                     state.stats.set(None);
@@ -484,7 +484,7 @@ fn ModelRow(model: InstalledModel, choose: impl Fn(String) + Copy + 'static) -> 
                                 on:click=move |_| {
                                     let doomed = doomed.clone();
                                     spawn_local(async move {
-                                        match ipc::remove_model(&doomed).await {
+                                        match ipc::remove_model(doomed).await {
                                             Ok(()) => state.models_changed.update(|n| *n += 1),
                                             Err(e) => state.notice.set(Some(e.message)),
                                         }
@@ -571,7 +571,7 @@ fn ChatSettingsBody() -> impl IntoView {
             return;
         }
         spawn_local(async move {
-            match ipc::set_model_sampler(Some(&chosen)).await {
+            match ipc::set_model_sampler(Some(chosen.clone())).await {
                 Ok(()) => {
                     state.default_sampler.set(chosen);
                     error.set(None);

@@ -184,8 +184,8 @@ pub fn ReviewPage() -> impl IntoView {
                 Action::UnshareAll(id) => ipc::unshare_conversation(id).await,
                 Action::Withdraw(id) => ipc::withdraw_event(id).await,
                 Action::WithdrawAll(id) => ipc::withdraw_conversation(id).await,
-                Action::Dismiss(f) => ipc::dismiss_finding(&f.kind, &f.text).await,
-                Action::Restore(f) => ipc::restore_finding(&f.kind, &f.text).await,
+                Action::Dismiss(f) => ipc::dismiss_finding(f.kind, f.text).await,
+                Action::Restore(f) => ipc::restore_finding(f.kind, f.text).await,
             };
             apply(result);
             if !focus.is_empty() {

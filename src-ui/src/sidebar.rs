@@ -134,7 +134,7 @@ fn SearchBox() -> impl IntoView {
             if searches.get_value() != this {
                 return; // More was typed meanwhile.
             }
-            let result = ipc::search(&query).await;
+            let result = ipc::search(query).await;
             if searches.get_value() != this {
                 return;
             }
@@ -356,7 +356,7 @@ fn RenameBox(id: oa_types::Uuid, title: String) -> impl IntoView {
         let title = value.get_untracked();
         state.renaming.set(None);
         spawn_local(async move {
-            match ipc::rename_conversation(id, &title).await {
+            match ipc::rename_conversation(id, title).await {
                 Ok(()) => state.refresh_conversations(),
                 Err(e) => state.notice.set(Some(e.message)),
             }

@@ -263,6 +263,9 @@ pub struct AppState {
     pub downloads: RwSignal<std::collections::HashMap<String, DownloadState>>,
     /// Changes when a model file arrives or leaves, so that lists read the folder again.
     pub models_changed: RwSignal<u64>,
+    /// Changes when the app pushes that the task queue may have changed, so that the
+    /// Contribute page reads it again.
+    pub tasks_changed: RwSignal<u64>,
     /// The app's settings, once read.
     pub settings: RwSignal<Option<AppSettings>>,
     /// Whether the settings have been asked for once (answered or failed).
@@ -304,6 +307,7 @@ impl AppState {
             page: RwSignal::new(Page::Chat),
             downloads: RwSignal::new(std::collections::HashMap::new()),
             models_changed: RwSignal::new(0),
+            tasks_changed: RwSignal::new(0),
             settings: RwSignal::new(None),
             settings_loaded: RwSignal::new(false),
             chat_settings: RwSignal::new(ConversationSettings::default()),
@@ -565,7 +569,7 @@ impl AppState {
         };
         let state = *self;
         spawn_local(async move {
-            if let Err(e) = ipc::set_conversation_settings(id, &settings).await {
+            if let Err(e) = ipc::set_conversation_settings(id, settings).await {
                 state.notice.set(Some(e.message));
             }
         });

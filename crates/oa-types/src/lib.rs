@@ -6,6 +6,7 @@
 //! dependency — so that it builds for `wasm32-unknown-unknown`.
 
 mod chat;
+mod commands;
 mod contribution;
 mod conversation;
 mod error;
@@ -22,6 +23,7 @@ mod settings;
 mod tasks;
 
 pub use chat::{ChatEvent, Regenerate, SendMessage, TokenEvent};
+pub use commands::COMMANDS;
 pub use contribution::{ConsentState, ContributionEvent, ContributionKind};
 pub use conversation::{
     ConversationDetail, ConversationListEntry, ConversationSummary, ConversationTreePath, Message,
@@ -59,5 +61,7 @@ pub use settings::{
     AppSettings, ComputeDevice, ConversationSettings, DeviceSupport, MAX_SYSTEM_PROMPT_CHARS,
     MAX_THREADS, Theme,
 };
-pub use tasks::{CompareSet, LocalTask, TaskAnswer, TaskLease, TaskProgress, TaskQueue};
+pub use tasks::{
+    CompareSet, LocalTask, TASK_QUEUE_EVENT, TaskAnswer, TaskLease, TaskProgress, TaskQueue,
+};
 pub use uuid::Uuid;

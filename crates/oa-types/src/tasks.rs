@@ -6,6 +6,11 @@ use uuid::Uuid;
 
 use crate::{Labels, Message, Ranking, TaskKind, Thumbs};
 
+/// The app's event when the task queue may have changed (a reply stored, a task done, leases
+/// fetched or sent); its payload is a count that grows with each change, and the UI reads the
+/// queue again.
+pub const TASK_QUEUE_EVENT: &str = "task-queue";
+
 /// One task in the local queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LocalTask {

@@ -1,8 +1,9 @@
 //! The desktop shell of Open Assistant: a Tauri 2 window around the Leptos UI.
 //!
 //! The shell is thin on purpose. Commands ([`commands`]), generated from the table in
-//! `oa_types::app_commands!`, adapt the UI's calls to the use cases in `oa-app`; tokens reach the UI through a `tauri::ipc::Channel`, and the model's and the sync
-//! agent's state through events the shell pushes whenever they change. Where the data lives and which
+//! `oa_types::app_commands!`, adapt the UI's calls to the use cases in `oa-app`. Tokens reach the
+//! UI through a `tauri::ipc::Channel`; the model's state, the sync status and the task queue's
+//! changes through events the shell pushes whenever they change. Where the data lives and which
 //! model runs is decided here, at start-up:
 //! - data: `OA_DATA_DIR`, else the platform's app data folder;
 //! - model: `OA_MODEL`, else `<data>/models/SmolLM2-135M-Instruct.Q4_1.gguf`.
@@ -14,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use oa_app::{App, AppConfig};
-use oa_types::{MODEL_STATUS_EVENT, SYNC_STATUS_EVENT};
+use oa_types::{MODEL_STATUS_EVENT, SYNC_STATUS_EVENT, TASK_QUEUE_EVENT};
 use tauri::{AppHandle, Emitter, Manager};
 
 /// The app's identifier, which names its data folder (as in `tauri.conf.json`).
@@ -47,14 +48,18 @@ pub fn apply_thread_setting() {
     }
 }
 
-/// Pushes every change of the model's state to the UI as a [`MODEL_STATUS_EVENT`]; the UI
-/// reads the state once at start (`model_status`) and follows these from then on.
-async fn push_model_status(state: Arc<App>, handle: AppHandle) {
-    let mut changes = state.models().changes();
+/// Pushes every value a watch channel of the app takes to the UI as `event`: the model's state
+/// ([`MODEL_STATUS_EVENT`]) and the task queue's change count ([`TASK_QUEUE_EVENT`]). The UI
+/// reads each once at start and follows these from then on.
+async fn push_changes<T: Clone + serde::Serialize>(
+    mut changes: tokio::sync::watch::Receiver<T>,
+    handle: AppHandle,
+    event: &'static str,
+) {
     while changes.changed().await.is_ok() {
-        let status = changes.borrow_and_update().clone();
-        if let Err(e) = handle.emit(MODEL_STATUS_EVENT, status) {
-            tracing::warn!(error = %e, "the model's state could not reach the window");
+        let value = changes.borrow_and_update().clone();
+        if let Err(e) = handle.emit(event, value) {
+            tracing::warn!(error = %e, event, "a change could not reach the window");
         }
     }
 }
@@ -103,8 +108,18 @@ pub fn run() {
             let state = Arc::new(App::open(config)?);
             // Sends what the person shares, once they sign in to a server.
             tauri::async_runtime::spawn(state.sharing().run_agent());
-            tauri::async_runtime::spawn(push_model_status(state.clone(), app.handle().clone()));
-            tauri::async_runtime::spawn(push_sync_status(state.clone(), app.handle().clone()));
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(push_changes(
+                state.models().changes(),
+                handle.clone(),
+                MODEL_STATUS_EVENT,
+            ));
+            tauri::async_runtime::spawn(push_changes(
+                state.tasks().changes(),
+                handle.clone(),
+                TASK_QUEUE_EVENT,
+            ));
+            tauri::async_runtime::spawn(push_sync_status(state.clone(), handle));
             app.manage(state);
             Ok(())
         })

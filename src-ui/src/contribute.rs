@@ -77,11 +77,15 @@ pub fn ContributePage() -> impl IntoView {
     let queue = RwSignal::new(None::<TaskQueue>);
     let error = RwSignal::new(None::<String>);
     let thanks = RwSignal::new(false);
-    spawn_local(async move {
-        match ipc::task_queue(tz_offset_minutes()).await {
-            Ok(loaded) => queue.set(Some(loaded)),
-            Err(e) => error.set(Some(e.message)),
-        }
+    // Read when the page opens and again whenever the app pushes a change to the queue.
+    Effect::new(move |_| {
+        app.tasks_changed.track();
+        spawn_local(async move {
+            match ipc::task_queue(tz_offset_minutes()).await {
+                Ok(loaded) => queue.set(Some(loaded)),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
     });
     let finish = move |result: Result<TaskQueue, oa_types::AppError>, done: bool| match result {
         Ok(next) => {

@@ -1,6 +1,6 @@
 //! The state the app pushes rather than the UI asks for: the model's (loading, ready,
-//! unavailable) and where sending shared contributions stands. [`subscribe`] follows both for
-//! the whole page, once; every view reads them from [`AppState`].
+//! unavailable), where sending shared contributions stands, and when the task queue changed.
+//! [`subscribe`] follows them for the whole page, once; every view reads them from [`AppState`].
 //!
 //! Each value is also read once, after its listener is registered, for what happened before the
 //! page listened. A pushed value that arrived before that read's answer wins over it: the read
@@ -11,13 +11,16 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use oa_types::{AppError, MODEL_STATUS_EVENT, ModelStatus, SYNC_STATUS_EVENT, SyncStatus};
+use oa_types::{
+    AppError, MODEL_STATUS_EVENT, ModelStatus, SYNC_STATUS_EVENT, SyncStatus, TASK_QUEUE_EVENT,
+};
 use wasm_bindgen::JsValue;
 
 use crate::ipc;
 use crate::state::AppState;
 
-/// Follows the model's state and the sync status into `state` for as long as the page lives.
+/// Follows the model's state, the sync status and the task queue's changes into `state` for as long
+/// as the page lives.
 pub fn subscribe(state: AppState) {
     spawn_local(async move {
         let pushed = Rc::new(Cell::new(false));
@@ -54,6 +57,16 @@ pub fn subscribe(state: AppState) {
             && !pushed.get()
         {
             state.sync.set(Some(status));
+        }
+    });
+    spawn_local(async move {
+        // Each view reads the queue itself when it opens; the pushes only say when to again.
+        let listening = ipc::listen(TASK_QUEUE_EVENT, move |changes: u64| {
+            state.tasks_changed.set(changes);
+        })
+        .await;
+        if let Err(e) = listening {
+            web_sys::console::error_1(&not_followed("the task queue", &e).into());
         }
     });
 }

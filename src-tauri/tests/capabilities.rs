@@ -1,5 +1,6 @@
 //! The capability file grants the UI exactly the commands of the table, and of the platform's
-//! own permissions only listening to the app's events.
+//! own permissions only listening to the app's events. `build.rs` writes it from the table; this
+//! holds the checked-in file (and the generator) to the table.
 
 use std::collections::BTreeSet;
 

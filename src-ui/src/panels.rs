@@ -119,7 +119,23 @@ fn SettingsBody() -> impl IntoView {
                  nothing you type leaves it. Sharing with the Open Assistant dataset happens only \
                  for what you choose to share, after you have seen exactly what is sent."
             </p>
+            <DataFolder />
         </div>
+    }
+}
+
+/// Where the person's conversations, settings and models are kept.
+#[component]
+fn DataFolder() -> impl IntoView {
+    let folder = LocalResource::new(ipc::data_folder);
+    move || {
+        folder.get().and_then(Result::ok).map(|path| {
+            view! {
+                <p class="field-help">
+                    "They are in " <code id="data-folder" class="path">{path}</code> "."
+                </p>
+            }
+        })
     }
 }
 

@@ -51,6 +51,11 @@ impl<'a> Settings<'a> {
         Ok(())
     }
 
+    /// The folder that holds the person's data: the database, the settings and the models.
+    pub fn data_folder(self) -> &'a Path {
+        &self.state.config.data_dir
+    }
+
     /// What models can run on: the build's GPU backend, the GPU found, the threads in use.
     pub fn devices(self) -> DeviceSupport {
         let gpu = self.state.gpu.get_or_init(|| {

@@ -103,6 +103,8 @@ macro_rules! app_commands {
             sync_status() -> $crate::SyncStatus => app.sharing().status().await?;
             /// Asks the sync agent to send now.
             sync_soon() -> () => app.sharing().sync_soon();
+            /// The folder that holds the person's conversations, settings and models.
+            data_folder() -> String => app.settings().data_folder().display().to_string();
             /// The app's settings.
             app_settings() -> $crate::AppSettings => app.settings().get().await?;
             /// Keeps the app's settings.

@@ -1,5 +1,5 @@
-//! Settings that change how the model runs, in the real app: the device section of a CPU-only
-//! build, a thread count that applies at the next start, and a model's own sampler defaults.
+//! Settings in the real app: where the data is kept, the device section of a CPU-only build, a
+//! thread count that applies at the next start, and a model's own sampler defaults.
 
 use std::time::Duration;
 
@@ -36,6 +36,11 @@ async fn threads_and_device() -> Result<()> {
     let launch = Launch::with_default_model(data.path())?;
     let app = AppUnderTest::start_ready(&display, &launch).await?;
     app.click("#open-settings").await?;
+    let folder = app.text_of("#data-folder", SHORT).await?;
+    ensure!(
+        folder == data.path().display().to_string(),
+        "Settings shows the data folder as {folder:?}"
+    );
     let cpu_only = app.text_of("#cpu-only", SHORT).await?;
     ensure!(cpu_only.contains("CPU only"), "{cpu_only:?}");
     ensure!(

@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
+#[path = "capability.rs"]
+mod capability;
+
 /// Where Tauri reads the window's capability from.
 const CAPABILITY: &str = "capabilities/main.json";
-
-/// Permissions the UI holds besides its own commands: listening to the app's events.
-const PLATFORM: &[&str] = &["core:event:allow-listen"];
 
 fn main() {
     if let Err(e) = write_capability(Path::new(CAPABILITY)) {
@@ -23,15 +23,7 @@ fn main() {
 /// Writes the capability for the table's commands, only when it changed (Tauri rebuilds when
 /// the file does).
 fn write_capability(path: &Path) -> std::io::Result<()> {
-    let permissions: Vec<String> = PLATFORM
-        .iter()
-        .map(|p| (*p).to_owned())
-        .chain(
-            oa_types::COMMANDS
-                .iter()
-                .map(|name| format!("allow-{}", name.replace('_', "-"))),
-        )
-        .collect();
+    let permissions = capability::permissions();
     let capability = serde_json::json!({
         "$schema": "../gen/schemas/desktop-schema.json",
         "identifier": "main",

@@ -1,11 +1,11 @@
-//! The capability file grants the UI exactly the commands of the table, and of the platform's
-//! own permissions only listening to the app's events. `build.rs` writes it from the table; this
-//! holds the checked-in file (and the generator) to the table.
+//! The checked-in capability file grants the UI exactly the commands of the table, and of the
+//! platform's own permissions only listening to the app's events (`capability.rs`, which
+//! `build.rs` writes the file from).
 
 use std::collections::BTreeSet;
 
-/// Permissions the UI holds besides its own commands.
-const PLATFORM: &[&str] = &["core:event:allow-listen"];
+#[path = "../capability.rs"]
+mod capability;
 
 #[test]
 fn the_capability_file_grants_the_table_and_nothing_else() {
@@ -18,11 +18,7 @@ fn the_capability_file_grants_the_table_and_nothing_else() {
         .iter()
         .map(|p| p.as_str().expect("each permission is a name").to_owned())
         .collect();
-    let expected: BTreeSet<String> = oa_types::COMMANDS
-        .iter()
-        .map(|name| format!("allow-{}", name.replace('_', "-")))
-        .chain(PLATFORM.iter().map(|p| (*p).to_owned()))
-        .collect();
+    let expected: BTreeSet<String> = capability::permissions().into_iter().collect();
     let missing: Vec<_> = expected.difference(&granted).collect();
     let extra: Vec<_> = granted.difference(&expected).collect();
     assert!(

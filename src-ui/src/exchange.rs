@@ -423,6 +423,7 @@ mod tests {
             text: text.to_owned(),
             index,
             elapsed_ms,
+            logprobs: None,
         })
     }
 

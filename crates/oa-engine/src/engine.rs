@@ -14,9 +14,11 @@ use std::time::Instant;
 
 use oa_types::{ComputeDevice, ModelInfo, SamplerParams, TokenEvent};
 
+use crate::constraint::OutputConstraint;
 use crate::detokenize::Detokenizer;
 use crate::model::LoadedModel;
 use crate::sampler::{Sampler, StopMatcher};
+use crate::tools::{ToolCall, ToolChoice, ToolSpec};
 use crate::{EngineError, Result};
 
 /// Who speaks in a chat message, in chat-template terms.
@@ -28,6 +30,8 @@ pub enum ChatRole {
     User,
     /// The model.
     Assistant,
+    /// The result of a tool the model called.
+    Tool,
 }
 
 impl ChatRole {
@@ -37,6 +41,7 @@ impl ChatRole {
             ChatRole::System => "system",
             ChatRole::User => "user",
             ChatRole::Assistant => "assistant",
+            ChatRole::Tool => "tool",
         }
     }
 }
@@ -48,6 +53,10 @@ pub struct ChatMessage {
     pub role: ChatRole,
     /// The text.
     pub content: String,
+    /// The tools an assistant message called (empty for any other message).
+    pub tool_calls: Vec<ToolCall>,
+    /// For a [`ChatRole::Tool`] message, the id of the call it answers.
+    pub tool_call_id: Option<String>,
 }
 
 impl ChatMessage {
@@ -56,6 +65,8 @@ impl ChatMessage {
         ChatMessage {
             role,
             content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
         }
     }
 }
@@ -63,8 +74,21 @@ impl ChatMessage {
 /// A request for one reply.
 #[derive(Debug, Clone)]
 pub struct GenerateRequest {
-    /// The conversation so far, oldest first, ending with the user's message.
+    /// The conversation so far, oldest first, ending with the user's message (or a tool's
+    /// result). Ignored when `raw_prompt` is set.
     pub messages: Vec<ChatMessage>,
+    /// A text to continue as it is, without the chat template (a plain completion).
+    pub raw_prompt: Option<String>,
+    /// Tools the model may call, shown to it through its chat template.
+    pub tools: Vec<ToolSpec>,
+    /// Whether the model must call a tool, and which.
+    pub tool_choice: ToolChoice,
+    /// Whether one reply may call several tools.
+    pub parallel_tool_calls: bool,
+    /// What shape the reply must have; enforced token by token.
+    pub output: OutputConstraint,
+    /// `Some(n)`: report each token's log-probability and the `n` most likely alternatives.
+    pub logprobs: Option<u8>,
     /// Sampler settings.
     pub params: SamplerParams,
     /// Set to stop generation at the next token.
@@ -72,10 +96,16 @@ pub struct GenerateRequest {
 }
 
 impl GenerateRequest {
-    /// A request with a fresh cancel flag.
+    /// A chat request with a fresh cancel flag, no tools and free text.
     pub fn new(messages: Vec<ChatMessage>, params: SamplerParams) -> Self {
         GenerateRequest {
             messages,
+            raw_prompt: None,
+            tools: Vec::new(),
+            tool_choice: ToolChoice::Auto,
+            parallel_tool_calls: true,
+            output: OutputConstraint::Text,
+            logprobs: None,
             params,
             cancel: Arc::new(AtomicBool::new(false)),
         }
@@ -302,6 +332,7 @@ fn run(
             text,
             index: generated,
             elapsed_ms,
+            logprobs: None,
         })) {
             break FinishReason::Cancelled;
         }
@@ -325,6 +356,7 @@ fn run(
             text: rest,
             index: generated,
             elapsed_ms,
+            logprobs: None,
         }));
     }
     let total_ms = start.elapsed().as_millis() as u64;

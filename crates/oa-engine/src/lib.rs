@@ -9,6 +9,7 @@
 
 pub mod arch;
 mod attention;
+pub mod constraint;
 mod cpu;
 pub mod detokenize;
 pub mod device;
@@ -27,13 +28,16 @@ pub mod template;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod tokenizer;
+pub mod tools;
 mod transformer;
 
+pub use constraint::OutputConstraint;
 pub use engine::{
     ChatMessage, ChatRole, Engine, EventSink, FinishReason, GenerateRequest, GenerationEvent,
     GenerationStats, Job,
 };
 pub use error::{EngineError, Result};
+pub use tools::{ToolCall, ToolChoice, ToolFormat, ToolSpec};
 
 /// File name of the default model (SmolLM2-135M-Instruct, Q4_1), as `cargo xtask setup` saves it.
 pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";

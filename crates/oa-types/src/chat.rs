@@ -48,6 +48,30 @@ pub struct TokenEvent {
     pub index: u32,
     /// Milliseconds since the request began.
     pub elapsed_ms: u64,
+    /// The token's log-probability and the likeliest alternatives, when they were asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<TokenLogprobs>,
+}
+
+/// How likely the model found a generated token, and the tokens it found likeliest there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenLogprobs {
+    /// The chosen token.
+    pub chosen: TokenLogprob,
+    /// The likeliest tokens at that place, most likely first.
+    pub top: Vec<TokenLogprob>,
+}
+
+/// One token and its log-probability (natural log, under the model's own distribution before
+/// any sampling setting).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenLogprob {
+    /// The token's text (lossy where the token is part of a multi-byte character).
+    pub token: String,
+    /// The token's bytes.
+    pub bytes: Vec<u8>,
+    /// ln p(token).
+    pub logprob: f32,
 }
 
 /// What the app streams back while a reply is generated, in this order:

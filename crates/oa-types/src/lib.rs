@@ -22,7 +22,7 @@ mod server;
 mod settings;
 mod tasks;
 
-pub use chat::{ChatEvent, Regenerate, SendMessage, TokenEvent};
+pub use chat::{ChatEvent, Regenerate, SendMessage, TokenEvent, TokenLogprob, TokenLogprobs};
 pub use commands::COMMANDS;
 pub use contribution::{ConsentState, ContributionEvent, ContributionKind};
 pub use conversation::{

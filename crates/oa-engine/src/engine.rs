@@ -18,7 +18,7 @@ use crate::constraint::OutputConstraint;
 use crate::detokenize::Detokenizer;
 use crate::model::LoadedModel;
 use crate::sampler::{Sampler, StopMatcher};
-use crate::tools::{ToolCall, ToolChoice, ToolSpec};
+use crate::tools::{ToolCall, ToolChoice, ToolFormat, ToolSpec};
 use crate::{EngineError, Result};
 
 /// Who speaks in a chat message, in chat-template terms.
@@ -180,6 +180,7 @@ pub struct Engine {
     info: ModelInfo,
     context_length: usize,
     on_gpu: bool,
+    tool_format: ToolFormat,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -208,8 +209,12 @@ impl Engine {
                 match loaded {
                     Ok(model) => {
                         let on_gpu = !model.device.is_cpu();
-                        let _ =
-                            ready_tx.send(Ok((model.info.clone(), model.context_length, on_gpu)));
+                        let _ = ready_tx.send(Ok((
+                            model.info.clone(),
+                            model.context_length,
+                            on_gpu,
+                            model.template.tool_format(),
+                        )));
                         serve(model, jobs_rx);
                     }
                     Err(e) => {
@@ -221,13 +226,14 @@ impl Engine {
                 path: PathBuf::from("<engine thread>"),
                 source,
             })?;
-        let (info, context_length, on_gpu) =
+        let (info, context_length, on_gpu, tool_format) =
             ready_rx.recv().map_err(|_| EngineError::EngineStopped)??;
         Ok(Engine {
             jobs: Some(jobs_tx),
             info,
             context_length,
             on_gpu,
+            tool_format,
             thread: Some(thread),
         })
     }
@@ -245,6 +251,11 @@ impl Engine {
     /// Whether the model runs on a GPU.
     pub fn on_gpu(&self) -> bool {
         self.on_gpu
+    }
+
+    /// How the model writes tool calls, read from its chat template.
+    pub fn tool_format(&self) -> ToolFormat {
+        self.tool_format
     }
 
     /// Queues a request; events arrive on `sink` from the engine thread.
@@ -304,8 +315,7 @@ fn run(
 ) -> Result<GenerationStats> {
     let start = Instant::now();
     let mut sampler = Sampler::new(&request.params)?;
-    let (prompt, dropped_messages) =
-        model.fit_prompt(&request.messages, request.params.max_tokens)?;
+    let (prompt, dropped_messages) = model.fit_request(request)?;
     let mut history = prompt.clone();
     let mut detok = Detokenizer::new();
     let mut stops = StopMatcher::new(&request.params.stop);

@@ -199,6 +199,12 @@ impl LoadedModel {
         Ok((logits, reuse))
     }
 
+    /// The prompt of a request: its raw text, or its messages and tools through the chat
+    /// template under the context policy of [`LoadedModel::fit_prompt`].
+    pub fn fit_request(&self, request: &crate::GenerateRequest) -> Result<(Vec<u32>, u32)> {
+        self.fit_prompt(&request.messages, request.params.max_tokens)
+    }
+
     /// The prompt's token ids under the context policy, and how many messages were left out.
     ///
     /// When the conversation and a reply of `max_tokens` (at most half the context) do not fit,

@@ -144,6 +144,11 @@ impl ChatTemplate {
         }
     }
 
+    /// How the model writes tool calls, read from the template's source.
+    pub fn tool_format(&self) -> crate::ToolFormat {
+        crate::ToolFormat::Generic
+    }
+
     /// sha256 of the template source, recorded in provenance.
     pub fn sha256(&self) -> &str {
         &self.source_sha256

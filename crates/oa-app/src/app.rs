@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::account::Account;
+use crate::api::Api;
 use crate::chat::Chat;
 use crate::config::AppConfig;
 use crate::feedback::Feedback;
@@ -102,6 +103,12 @@ impl App {
     /// The model in use, the models installed and the catalog's downloads.
     pub fn models(&self) -> Models<'_> {
         Models::new(&self.state)
+    }
+
+    /// The local OpenAI-compatible API: its settings, the models it offers, and the history
+    /// of what programs asked.
+    pub fn api(&self) -> Api<'_> {
+        Api::new(&self.state)
     }
 
     /// The app's settings and the devices models can run on.

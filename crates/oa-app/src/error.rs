@@ -35,6 +35,9 @@ pub enum Error {
          `oa account login`)"
     )]
     NotSignedIn,
+    /// A local API request named a model it cannot have.
+    #[error(transparent)]
+    ApiModel(#[from] crate::api::ModelRefusal),
     /// A blocking task died (a bug): reported, never a crash.
     #[error("internal error: {0}")]
     Internal(String),
@@ -87,6 +90,9 @@ impl From<Error> for AppError {
             Error::Download(e) => AppError::from(e),
             Error::NotSignedIn => AppError::new(ErrorCode::Sync, capitalize(&e.to_string())),
             Error::Internal(m) => AppError::new(ErrorCode::Internal, m),
+            Error::ApiModel(e) => {
+                AppError::new(ErrorCode::ModelMissing, capitalize(&e.to_string()))
+            }
         }
     }
 }

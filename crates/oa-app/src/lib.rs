@@ -4,12 +4,13 @@
 //! ([`oa_store`]) to the inference engine ([`oa_engine`]), the personal-data finder
 //! ([`oa_privacy`]) and the dataset server's client ([`oa_sync`]). Callers hold one [`App`] and
 //! reach its use cases through its areas — [`App::chat`], [`App::feedback`], [`App::sharing`],
-//! [`App::account`], [`App::tasks`], [`App::models`], [`App::settings`] — each a module of its
+//! [`App::account`], [`App::tasks`], [`App::models`], [`App::settings`], [`App::api`] — each a module of its
 //! own over the state they share (`state.rs`), which imports none of them. The crate keeps the
 //! threading rules in one place — SQLite is only touched on blocking threads, inference only on
 //! the engine thread — so that callers can be plain `async` code.
 
 mod account;
+mod api;
 mod app;
 mod chat;
 mod config;
@@ -26,6 +27,7 @@ mod state;
 mod tasks;
 
 pub use account::Account;
+pub use api::{Api, ApiClaim, ModelRefusal, model_id};
 pub use app::App;
 pub use chat::Chat;
 pub use config::AppConfig;

@@ -5,6 +5,7 @@
 //! `serde_json` for the JSON text of event payloads) with no I/O, no async runtime and no native
 //! dependency — so that it builds for `wasm32-unknown-unknown`.
 
+mod api;
 mod chat;
 mod commands;
 mod contribution;
@@ -22,6 +23,7 @@ mod server;
 mod settings;
 mod tasks;
 
+pub use api::{API_SOURCE, ApiSettings, ApiStatus, DEFAULT_API_PORT, origin_problem};
 pub use chat::{ChatEvent, Regenerate, SendMessage, TokenEvent, TokenLogprob, TokenLogprobs};
 pub use commands::COMMANDS;
 pub use contribution::{ConsentState, ContributionEvent, ContributionKind};

@@ -58,6 +58,21 @@ pub enum ModelRefusal {
     },
 }
 
+/// One answer the API gave, as the history keeps it: the conversation's text turns (tool
+/// calls and results folded into text), ending with the prompt answered, and the answer with
+/// how it was made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiExchange {
+    /// The request's instructions, kept as the conversation's system prompt.
+    pub system_prompt: String,
+    /// The turns, oldest first, alternating and ending with a [`oa_types::Role::Prompter`] turn.
+    pub turns: Vec<(oa_types::Role, String)>,
+    /// The answer.
+    pub reply: String,
+    /// How it was made.
+    pub provenance: oa_types::Provenance,
+}
+
 /// Holds the right to serve a data folder's API; released when dropped (or when the program
 /// ends, however it ends).
 #[derive(Debug)]

@@ -27,7 +27,7 @@ mod state;
 mod tasks;
 
 pub use account::Account;
-pub use api::{Api, ApiClaim, ModelRefusal, model_id};
+pub use api::{Api, ApiClaim, ApiExchange, ModelRefusal, model_id};
 pub use app::App;
 pub use chat::Chat;
 pub use config::AppConfig;

@@ -32,6 +32,8 @@ pub const SYSTEM_PACKAGES: &[&str] = &[
     "gcc-aarch64-linux-gnu",
     "libc6-dev-arm64-cross",
     "qemu-user",
+    // The local API's tests call it as people do, with curl.
+    "curl",
 ];
 
 /// Installed only when `python3 -m pip` does not work already (pip fetches the models).
@@ -41,7 +43,11 @@ pub const PIP_PACKAGE: &str = "python3-pip";
 ///
 /// llama-cpp-python is the reference the engine is compared with (token ids, logits, greedy
 /// text) in `oa-engine`'s tests; it builds llama.cpp from source, about 9 minutes, once.
-pub const PYTHON_PACKAGES: &[(&str, &str)] = &[("llama-cpp-python", "0.3.36")];
+pub const PYTHON_PACKAGES: &[(&str, &str)] = &[
+    ("llama-cpp-python", "0.3.36"),
+    // The official client the local API is tested with (`crates/oa-cli/tests/serve.rs`).
+    ("openai", "3.63.0"),
+];
 
 /// The target the UI is compiled for.
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";

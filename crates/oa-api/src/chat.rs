@@ -400,7 +400,11 @@ async fn stream(ctx: Arc<Ctx>, plan: Plan, tx: mpsc::Sender<Event>) {
         let tx = tx.clone();
         async move {
             let data = serde_json::to_string(&c).unwrap_or_default();
-            tx.send(Event::default().data(data)).await.is_ok()
+            let sent = tx.send(Event::default().data(data)).await.is_ok();
+            if !sent {
+                generate::hung_up();
+            }
+            sent
         }
     };
     let mut usage = Usage::default();
@@ -433,7 +437,7 @@ async fn stream(ctx: Arc<Ctx>, plan: Plan, tx: mpsc::Sender<Event>) {
         let stats = loop {
             let event = tokio::select! {
                 event = running.next() => event,
-                () = tx.closed() => return,
+                () = tx.closed() => return generate::hung_up(),
             };
             let Some(event) = event else {
                 let e = crate::error::engine(oa_engine::EngineError::EngineStopped);

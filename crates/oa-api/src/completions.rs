@@ -188,7 +188,11 @@ async fn streamed(plan: Plan, tx: mpsc::Sender<Event>) {
         let tx = tx.clone();
         async move {
             let data = serde_json::to_string(&c).unwrap_or_default();
-            tx.send(Event::default().data(data)).await.is_ok()
+            let sent = tx.send(Event::default().data(data)).await.is_ok();
+            if !sent {
+                generate::hung_up();
+            }
+            sent
         }
     };
     let mut usage = Usage::default();
@@ -204,7 +208,7 @@ async fn streamed(plan: Plan, tx: mpsc::Sender<Event>) {
         let stats = loop {
             let event = tokio::select! {
                 event = running.next() => event,
-                () = tx.closed() => return,
+                () = tx.closed() => return generate::hung_up(),
             };
             match event {
                 Some(GenerationEvent::Token(t)) => {

@@ -206,3 +206,8 @@ pub fn fingerprint(engine: &Engine) -> String {
         sha.get(..12).unwrap_or(sha)
     )
 }
+
+/// Notes that a streaming client went away; its answer stops at the next token.
+pub fn hung_up() {
+    tracing::info!("the client hung up; its answer is cancelled");
+}

@@ -196,13 +196,20 @@ fn oversized(response: Response, limit: usize) -> Response {
     if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
         return response;
     }
-    ApiError::invalid(
+    let mut response = ApiError::invalid(
         None,
         format!("The request is larger than {} MiB.", limit >> 20),
     )
     .with_status(StatusCode::PAYLOAD_TOO_LARGE)
     .with_code("request_too_large")
-    .into_response()
+    .into_response();
+    // The rest of the body was never read, so this connection cannot carry another request:
+    // say so, or the client's next request on it fails.
+    response.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 /// A running server; [`ApiServer::stop`] ends it (dropping it does too).

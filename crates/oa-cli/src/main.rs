@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use oa_app::{App, AppConfig, DownloadJob, HubSettings, StopKind, Stopped};
 use oa_types::{AppError, ChatEvent, DownloadEvent, ModelStatus, SamplerParams, SendMessage};
 
+mod serve;
+
 #[derive(Parser)]
 #[command(
     name = "oa",
@@ -54,6 +56,18 @@ enum Command {
         data_dir: Option<PathBuf>,
         #[command(subcommand)]
         command: Option<AccountCommand>,
+    },
+    /// Serves the local OpenAI-compatible API (`/v1/chat/completions`, `/v1/completions`,
+    /// `/v1/models`) on 127.0.0.1 until Ctrl-C.
+    Serve {
+        /// The GGUF model loaded first [default: the one chosen in the app].
+        #[arg(long, env = "OA_MODEL")]
+        model: Option<PathBuf>,
+        /// The app's data folder [default: the desktop app's].
+        #[arg(long, env = "OA_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        args: serve::ServeArgs,
     },
     /// Sends what you shared to the dataset server, retrying until everything has an answer.
     /// Ctrl-C stops; nothing is lost, and running it again goes on.
@@ -226,6 +240,17 @@ async fn main() -> Result<()> {
                 None => default_data_dir()?,
             };
             account(AppConfig::new(data_dir, None), command).await
+        }
+        Command::Serve {
+            model,
+            data_dir,
+            args,
+        } => {
+            let data_dir = match data_dir {
+                Some(dir) => dir,
+                None => default_data_dir()?,
+            };
+            serve::serve(AppConfig::new(data_dir, model), args).await
         }
         Command::Sync { data_dir, max_wait } => {
             let data_dir = match data_dir {

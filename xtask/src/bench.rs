@@ -1,8 +1,8 @@
 //! `cargo xtask bench`: measures the parts whose speed the person notices, and writes a report.
 //!
-//! Nine benchmarks run: the local store (here), the engine (`bench_engine.rs`), its memory
+//! Ten benchmarks run: the local store (here), the engine (`bench_engine.rs`), its memory
 //! against the Models page's estimate (`bench_memory.rs`), the dataset
-//! server (`bench_server.rs`), sending from the desktop to it (`bench_sync.rs`), the personal-data detector (`bench_pii.rs`), consensus and trust under adversaries (`bench_quality.rs`), the size of the UI's wasm (`bench_wasm.rs`) and the desktop
+//! server (`bench_server.rs`), sending from the desktop to it (`bench_sync.rs`), the personal-data detector (`bench_pii.rs`), consensus and trust under adversaries (`bench_quality.rs`), the size of the UI's wasm (`bench_wasm.rs`), the local API (`bench_api.rs`) and the desktop
 //! app's start-up and memory (`bench_app.rs`). The store's (`oa-store`'s `store_bench` example) puts 100,000
 //! messages in a real SQLite file, then times full-text searches and opening a 1,000-message
 //! conversation. The example only measures and writes its raw samples; this module turns them into percentiles,
@@ -52,6 +52,10 @@ mod pii;
 #[path = "bench_quality.rs"]
 mod quality;
 
+/// The local API against the engine, and with a JSON schema (`target/bench/api.json`).
+#[path = "bench_api.rs"]
+mod api;
+
 /// The size of the UI's release wasm and JS glue, raw and gzip-compressed (`target/bench/wasm.json`).
 #[path = "bench_wasm.rs"]
 mod wasm;
@@ -62,7 +66,7 @@ pub const SEARCH_P95_GOAL_MS: f64 = 20.0;
 pub const OPEN_1000_GOAL_MS: f64 = 30.0;
 
 pub fn run(project: &Project) -> Result<()> {
-    // `OA_BENCH=server`, `engine`, `memory`, `sync`, `pii`, `quality`, `wasm` or `app` runs only
+    // `OA_BENCH=server`, `engine`, `memory`, `sync`, `pii`, `quality`, `wasm`, `api` or `app` runs only
     // that benchmark.
     match std::env::var("OA_BENCH").as_deref() {
         Ok("server") => return server::run(project),
@@ -73,6 +77,7 @@ pub fn run(project: &Project) -> Result<()> {
         Ok("memory") => return memory::run(project),
         Ok("sync") => return sync::run(project),
         Ok("wasm") => return wasm::run(project),
+        Ok("api") => return api::run(project),
         _ => {}
     }
     let dir = project.bench_dir();
@@ -118,6 +123,7 @@ pub fn run(project: &Project) -> Result<()> {
     pii::run(project)?;
     quality::run(project)?;
     wasm::run(project)?;
+    api::run(project)?;
     app::run(project)
 }
 

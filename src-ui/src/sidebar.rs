@@ -249,7 +249,9 @@ fn ConversationItem(
     entry: ConversationListEntry,
 ) -> impl IntoView {
     let state = expect_context::<AppState>();
-    let ConversationListEntry { summary, pinned } = entry.clone();
+    let ConversationListEntry {
+        summary, pinned, ..
+    } = entry.clone();
     let id = summary.id;
     let title = summary.title.clone();
     let active = move || state.active.get() == Some(id);

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use oa_engine::Engine;
-use oa_types::{ApiSettings, InstalledModel, MemoryFit, ModelStatus};
+use oa_types::{ApiSettings, InstalledModel, MemoryFit, ModelStatus, Uuid};
 
 use crate::models::Models;
 use crate::state::State;
@@ -162,6 +162,29 @@ impl<'a> Api<'a> {
                 ))
             }
         }
+    }
+
+    /// Keeps an answer the API gave in the history, as a conversation of source
+    /// [`oa_types::API_SOURCE`], when the person asked for that (`keep_history`); answers with
+    /// the conversation's id when it was kept. Like a chat's, the new conversation can be
+    /// rated, corrected and shared, and changes the task queue.
+    pub async fn keep(self, exchange: ApiExchange) -> Result<Option<Uuid>> {
+        if !self.settings().await?.keep_history {
+            return Ok(None);
+        }
+        let ApiExchange {
+            system_prompt,
+            turns,
+            reply,
+            provenance,
+        } = exchange;
+        let reply = self
+            .state
+            .with_store_changing_tasks(move |s| {
+                Ok(s.add_api_exchange(&system_prompt, &turns, &reply, provenance)?)
+            })
+            .await?;
+        Ok(Some(reply.conversation_id))
     }
 
     /// The models the API offers: the installed ones, the loaded one marked active.

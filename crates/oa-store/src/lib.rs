@@ -10,8 +10,10 @@
 //! Each message's language is detected locally and kept as a BCP-47 tag. Conversations can be
 //! exported in Open-Assistant's oasst format and imported back ([`oasst`]). Findings of
 //! personal data the person dismissed as "not personal" are remembered by a hash of their text.
+//! Conversations a program held through the local API are kept under their own source.
 //! The schema is versioned (`PRAGMA user_version`) and migrated forward on open.
 
+mod api;
 mod dismissals;
 mod error;
 mod feedback;

@@ -210,6 +210,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (kind, text_hash)
     ) STRICT;
     "#,
+    // 9: where a conversation came from: NULL for the app's own chats, 'api' for one a program
+    // held through the local API, so that the list can tell them apart.
+    r#"
+    ALTER TABLE conversations ADD COLUMN source TEXT
+        CHECK (source IS NULL OR length(source) > 0);
+    "#,
 ];
 
 /// Newest schema version this build writes.

@@ -138,15 +138,18 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT c.id, c.title, c.updated_at,
                     (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id),
-                    c.pinned
+                    c.pinned, c.source
              FROM conversations c ORDER BY c.pinned DESC, c.updated_at DESC, c.id DESC",
         )?;
-        let rows = stmt.query_map([], |row| Ok((summary_from_row(row)?, row.get(4)?)))?;
+        let rows = stmt.query_map([], |row| {
+            Ok((summary_from_row(row)?, row.get(4)?, row.get(5)?))
+        })?;
         rows.map(|r| {
-            let (raw, pinned) = r?;
+            let (raw, pinned, source) = r?;
             Ok(ConversationListEntry {
                 summary: raw.into_summary()?,
                 pinned,
+                source,
             })
         })
         .collect()

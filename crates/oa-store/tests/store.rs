@@ -1,6 +1,7 @@
 //! The store on real SQLite files in temp dirs.
 
 mod store {
+    mod api;
     mod conversations;
     mod crash;
     mod dismissals;

@@ -165,6 +165,10 @@ pub struct ConversationListEntry {
     pub summary: ConversationSummary,
     /// Pinned conversations are listed before the others.
     pub pinned: bool,
+    /// Where the conversation came from: `None` for the app's own chats,
+    /// [`API_SOURCE`](crate::API_SOURCE) for one a program held through the local API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 #[cfg(test)]
@@ -185,5 +189,23 @@ mod tests {
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }
         assert_eq!(Role::parse("user"), None);
+    }
+
+    #[test]
+    fn a_list_entry_written_before_sources_existed_still_reads() {
+        let old = r#"{"summary":{"id":"00000000-0000-0000-0000-000000000001","title":"Moons",
+            "updated_at_ms":1000,"message_count":2},"pinned":false}"#;
+        let entry: ConversationListEntry = serde_json::from_str(old).unwrap();
+        assert_eq!(entry.source, None);
+        let api = ConversationListEntry {
+            source: Some(crate::API_SOURCE.into()),
+            ..entry
+        };
+        let json = serde_json::to_string(&api).unwrap();
+        assert!(json.contains(r#""source":"api""#), "{json}");
+        assert_eq!(
+            serde_json::from_str::<ConversationListEntry>(&json).unwrap(),
+            api
+        );
     }
 }

@@ -57,7 +57,7 @@ fn a_database_from_before_dismissals_upgrades_and_keeps_them() {
     let path = dir.path().join("oa.sqlite3");
     oa_store::create_at_schema_version(&path, 7).unwrap();
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 8);
+    assert_eq!(store.schema_version().unwrap(), 9);
     store.dismiss_finding("address", "h").unwrap();
     drop(store);
     let store = Store::open(&path).unwrap();

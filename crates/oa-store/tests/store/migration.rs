@@ -62,7 +62,7 @@ fn a_version_1_database_is_migrated_with_its_data_intact() {
     }
 
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 8, "latest schema");
+    assert_eq!(store.schema_version().unwrap(), 9, "latest schema");
     let list = store.list_conversation_entries().unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].summary.title, "Capitals");
@@ -91,7 +91,7 @@ fn a_version_1_database_is_migrated_with_its_data_intact() {
     assert_eq!(store.events(ConsentState::Private).unwrap().len(), 1);
     drop(store);
     // Opening again runs nothing twice.
-    assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), 8);
+    assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), 9);
 }
 
 /// Every older schema version, as that version's migrations left it, with a conversation and
@@ -217,6 +217,20 @@ fn every_older_version_migrates_with_its_data_and_outbox_intact() {
             })
             .unwrap();
         assert_eq!(store.task_progress(0).unwrap().done_total, 1);
+        // Schema 9: the old conversation is one of the app's own; API answers have a source.
+        let entries = store.list_conversation_entries().unwrap();
+        assert_eq!(entries[0].source, None, "from {version}");
+        let kept = store
+            .add_api_exchange(
+                "",
+                &[(Role::Prompter, "And Jupiter?".to_owned())],
+                "Many.",
+                super::super::provenance(),
+            )
+            .unwrap();
+        let entries = store.list_conversation_entries().unwrap();
+        assert_eq!(entries[0].summary.id, kept.conversation_id);
+        assert_eq!(entries[0].source.as_deref(), Some(oa_types::API_SOURCE));
     }
 }
 

@@ -342,7 +342,7 @@ async fn whole(ctx: &Ctx, plan: Plan) -> Result<ChatCompletion, ApiError> {
                 &plan.request,
                 &answer.text,
                 &plan.engine,
-                &plan.request.params,
+                &stats,
             )
             .await;
         }
@@ -495,7 +495,7 @@ async fn stream(ctx: Arc<Ctx>, plan: Plan, tx: mpsc::Sender<Event>) {
                 &plan.request,
                 &whole_text,
                 &plan.engine,
-                &plan.request.params,
+                &stats,
             )
             .await;
         }

@@ -14,6 +14,7 @@ mod completions;
 mod error;
 mod generate;
 mod guard;
+mod history;
 mod server;
 pub mod wire;
 

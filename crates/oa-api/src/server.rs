@@ -83,16 +83,22 @@ impl Ctx {
             })
     }
 
-    /// Keeps an API exchange in the history when the person asked for that.
+    /// Keeps an answer in the history when the person asked for that (the app checks the
+    /// setting); a failure to keep it is logged, never the caller's error.
     pub async fn keep(
         &self,
         model: &str,
         request: &oa_engine::GenerateRequest,
         reply: &str,
         engine: &oa_engine::Engine,
-        sampler: &oa_types::SamplerParams,
+        stats: &oa_engine::GenerationStats,
     ) {
-        let _ = (model, request, reply, engine, sampler);
+        let Some(exchange) = crate::history::exchange(model, request, reply, engine, stats) else {
+            return;
+        };
+        if let Err(e) = self.app.api().keep(exchange).await {
+            tracing::warn!(error = %e, "an API answer could not be kept in the history");
+        }
     }
 }
 

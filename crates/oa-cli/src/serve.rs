@@ -23,7 +23,8 @@ pub struct ServeArgs {
     /// repeat for several.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allow_origins: Vec<String>,
-    /// Keep the API's conversations in the history, under their own source.
+    /// Keep the API's conversations in the history, under their own source (turns on the
+    /// app's setting of the same name, which stays on).
     #[arg(long)]
     pub keep_history: bool,
     /// Replace the key first (programs holding the old one are refused).
@@ -58,7 +59,17 @@ pub async fn serve(config: AppConfig, args: ServeArgs) -> Result<()> {
     if args.new_key {
         app.api().regenerate_key().await?;
     }
-    let settings = args.apply(app.api().settings().await?)?;
+    let kept = app.api().settings().await?;
+    if args.keep_history && !kept.keep_history {
+        // One setting, whoever serves: the app's Settings → Local API shows it on from now on.
+        app.api()
+            .set_settings(ApiSettings {
+                keep_history: true,
+                ..kept.clone()
+            })
+            .await?;
+    }
+    let settings = args.apply(kept)?;
     let options = oa_api::ServeOptions::from_settings(&settings);
     let server = oa_api::serve(app.clone(), options)
         .await

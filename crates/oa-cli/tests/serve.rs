@@ -315,3 +315,61 @@ fn a_second_server_on_one_data_folder_is_refused_with_the_first_ones_address() {
     assert!(printed.contains("already serves"), "{printed}");
     assert!(printed.contains(&served.url()), "{printed}");
 }
+
+#[test]
+fn answers_are_kept_in_the_history_under_the_api_source_only_when_asked() {
+    let database = |served: &Served| {
+        oa_store::Store::open(&served.data.join("open-assistant.sqlite3")).unwrap()
+    };
+    let json = ["-H", "Content-Type: application/json", "-d"];
+    let body = serde_json::json!({
+        "model": MODEL_ID,
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Name a fruit."},
+        ],
+        "max_tokens": 8,
+    })
+    .to_string();
+    let served = Served::start(&[]);
+    assert_eq!(
+        served
+            .curl("/v1/chat/completions", &[&json[..], &[&body]].concat())
+            .0,
+        200
+    );
+    assert!(
+        database(&served)
+            .list_conversation_entries()
+            .unwrap()
+            .is_empty()
+    );
+    drop(served);
+
+    let served = Served::start(&["--keep-history"]);
+    let (status, answer) = served.curl("/v1/chat/completions", &[&json[..], &[&body]].concat());
+    assert_eq!(status, 200, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let store = database(&served);
+    let entries = store.list_conversation_entries().unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].source.as_deref(), Some(oa_types::API_SOURCE));
+    let conversation = store.conversation(entries[0].summary.id).unwrap();
+    let texts: Vec<&str> = conversation
+        .messages
+        .iter()
+        .map(|m| m.text.as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "Name a fruit.",
+            answer["choices"][0]["message"]["content"].as_str().unwrap()
+        ]
+    );
+    let provenance = conversation.messages[1].provenance.as_ref().unwrap();
+    assert_eq!(
+        provenance.model_sha256,
+        answer["x_provenance"]["model_sha256"].as_str().unwrap()
+    );
+}

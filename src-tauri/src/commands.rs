@@ -3,9 +3,10 @@
 //!
 //! Every command answers `Result<_, oa_types::AppError>`; a failure reaches the UI as
 //! `{ code, message }` with a message written for the user. The few use cases that need the
-//! shell itself (a reply's channel, the open-file dialog, the start-up clock) live in the
-//! modules below.
+//! shell itself (a reply's channel, the open-file dialog, the start-up clock, the local API's
+//! server) live in the modules below.
 
+mod api;
 mod dialogs;
 mod reply;
 
@@ -17,6 +18,8 @@ use tauri::State;
 use tauri::ipc::{Channel, Invoke};
 
 use crate::started;
+
+pub(crate) use api::ApiHost;
 
 /// Most search hits the UI shows at once.
 const SEARCH_LIMIT: usize = 50;

@@ -3,7 +3,8 @@
 //! The shell is thin on purpose. Commands ([`commands`]), generated from the table in
 //! `oa_types::app_commands!`, adapt the UI's calls to the use cases in `oa-app`. Tokens reach the
 //! UI through a `tauri::ipc::Channel`; the model's state, the sync status and the task queue's
-//! changes through events the shell pushes whenever they change. Where the data lives and which
+//! changes through events the shell pushes whenever they change. The local API's server runs in
+//! the shell too ([`commands`]' `api` module), beside the window. Where the data lives and which
 //! model runs is decided here, at start-up:
 //! - data: `OA_DATA_DIR`, else the platform's app data folder;
 //! - model: `OA_MODEL`, else `<data>/models/SmolLM2-135M-Instruct.Q4_1.gguf`.
@@ -16,7 +17,9 @@ use std::sync::Arc;
 
 use oa_app::{App, AppConfig};
 use oa_types::{MODEL_STATUS_EVENT, SYNC_STATUS_EVENT, TASK_QUEUE_EVENT};
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Emitter, Manager, RunEvent};
+
+use crate::commands::ApiHost;
 
 /// The app's identifier, which names its data folder (as in `tauri.conf.json`).
 const IDENTIFIER: &str = "org.open-assistant.desktop";
@@ -120,13 +123,33 @@ pub fn run() {
                 TASK_QUEUE_EVENT,
             ));
             tauri::async_runtime::spawn(push_sync_status(state.clone(), handle));
+            // Serves the local API when the person turned it on; a port taken is a problem
+            // Settings shows, not a failed start.
+            let api = ApiHost::default();
+            tauri::async_runtime::spawn({
+                let api = api.clone();
+                let state = state.clone();
+                async move { api.start(state).await }
+            });
+            app.manage(api);
             app.manage(state);
             Ok(())
         })
         .invoke_handler(commands::handler())
-        .run(tauri::generate_context!());
-    if let Err(e) = result {
-        tracing::error!("Open Assistant could not start: {e}");
-        std::process::exit(1);
-    }
+        .build(tauri::generate_context!());
+    let app = match result {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!("Open Assistant could not start: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|handle, event| {
+        if let RunEvent::Exit = event
+            && let Some(api) = handle.try_state::<ApiHost>()
+        {
+            // Programs see the port close rather than an answer cut by the process's end.
+            tauri::async_runtime::block_on(api.stop());
+        }
+    });
 }

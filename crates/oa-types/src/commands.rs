@@ -190,6 +190,13 @@ macro_rules! app_commands {
                 => app.models().import(path.into()).await?.display().to_string();
             /// Deletes a model file from the models folder.
             remove_model(path: String) -> () => app.models().remove(path.into()).await?;
+            /// The local API: its settings, the address it serves or why it cannot.
+            api_status() -> $crate::ApiStatus => api::status(&app, &caller).await?;
+            /// Keeps the local API's settings, then starts, stops or restarts it as they say.
+            set_api_settings(settings: $crate::ApiSettings) -> $crate::ApiStatus
+                => api::set_settings(&app, &caller, settings).await?;
+            /// Gives the local API a new key and restarts it, so that the old key is refused.
+            regenerate_api_key() -> $crate::ApiStatus => api::regenerate_key(&app, &caller).await?;
         }
     };
 }

@@ -178,6 +178,31 @@ impl ModelTokenizer {
         self.tokens.get(id as usize).map(String::as_str)
     }
 
+    /// The exact bytes token `id` stands for in text: a byte-level BPE token's characters
+    /// mapped back to their bytes, a SentencePiece token with `▁` as a space and `<0xNN>` as
+    /// that byte. A control token gives its written form (`<|im_end|>`), which text never
+    /// holds: decoding leaves it out. `None` beyond the vocabulary.
+    pub fn token_bytes(&self, id: u32) -> Option<Vec<u8>> {
+        let text = self.tokens.get(id as usize)?;
+        if self.is_control(id) {
+            return Some(text.as_bytes().to_vec());
+        }
+        Some(match &self.inner {
+            Inner::Bpe(_) => byte_level_bytes(text),
+            Inner::Spm(vocab) => {
+                // The vocabulary's own decoding knows byte tokens and user-defined ones; it
+                // drops the space that starts a text, which a token in the middle keeps.
+                let decoded = vocab.decode_bytes(&[id], true);
+                let spaced = text.replace('\u{2581}', " ").into_bytes();
+                if spaced.first() == Some(&b' ') && decoded == spaced[1..] {
+                    spaced
+                } else {
+                    decoded
+                }
+            }
+        })
+    }
+
     /// The id of a token given by its exact text.
     pub fn token_id(&self, text: &str) -> Option<u32> {
         self.tokens.iter().position(|t| t == text).map(|i| i as u32)
@@ -217,6 +242,48 @@ impl ModelTokenizer {
         }
         ids
     }
+}
+
+/// GPT-2's byte-level alphabet: byte `b` is written as the character `BYTE_CHARS[b]`. Printable
+/// bytes stand for themselves; the others (controls, space, and a few Latin-1 ones) take the
+/// characters from U+0100 on, in byte order.
+fn byte_chars() -> [char; 256] {
+    let printable = |b: u8| (b'!'..=b'~').contains(&b) || (0xA1..=0xAC).contains(&b) || b >= 0xAE;
+    let mut chars = ['\0'; 256];
+    let mut next = 256u32;
+    for (b, c) in chars.iter_mut().enumerate() {
+        let b = b as u8;
+        *c = if printable(b) {
+            char::from(b)
+        } else {
+            let c = char::from_u32(next).unwrap_or(char::REPLACEMENT_CHARACTER);
+            next += 1;
+            c
+        };
+    }
+    chars
+}
+
+/// The bytes of a byte-level BPE token's text. A character outside the byte alphabet (a token
+/// added as plain text) stands for its own UTF-8 bytes, as the byte-level decoder reads it.
+fn byte_level_bytes(text: &str) -> Vec<u8> {
+    static BYTES: std::sync::OnceLock<std::collections::HashMap<char, u8>> =
+        std::sync::OnceLock::new();
+    let bytes = BYTES.get_or_init(|| {
+        byte_chars()
+            .iter()
+            .enumerate()
+            .map(|(b, &c)| (c, b as u8))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(text.len());
+    for c in text.chars() {
+        match bytes.get(&c) {
+            Some(&b) => out.push(b),
+            None => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
+    }
+    out
 }
 
 /// The byte-level BPE tokenizer of a `gpt2` vocabulary, with the file's pre-tokenizer.
@@ -278,4 +345,27 @@ fn bpe_tokenizer(gguf: &GgufFile, tokens: &[String], control: &[bool]) -> Result
         .add_special_tokens(specials)
         .map_err(|e| EngineError::Tokenize(format!("cannot add control tokens: {e}")))?;
     Ok(inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_byte_level_alphabet_writes_every_byte_as_its_own_character() {
+        let chars = byte_chars();
+        let distinct: std::collections::HashSet<char> = chars.iter().copied().collect();
+        assert_eq!(distinct.len(), 256);
+        assert_eq!(chars[usize::from(b' ')], '\u{120}', "Ġ");
+        assert_eq!(chars[usize::from(b'\n')], '\u{10A}', "Ċ");
+        assert_eq!(chars[usize::from(b'a')], 'a');
+        assert_eq!(byte_level_bytes("\u{120}hello\u{10A}"), b" hello\n");
+        // "é" as GPT-2 writes its two UTF-8 bytes, 0xC3 0xA9.
+        assert_eq!(byte_level_bytes("\u{C3}\u{A9}"), "é".as_bytes());
+        for b in 0..=255u8 {
+            assert_eq!(byte_level_bytes(&chars[usize::from(b)].to_string()), [b]);
+        }
+        // A character outside the alphabet is its own UTF-8.
+        assert_eq!(byte_level_bytes("\u{4E2D}"), "中".as_bytes());
+    }
 }

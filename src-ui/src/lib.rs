@@ -20,6 +20,7 @@
 //! | [`review`]  | Review & Share: the exact payloads, personal data marked, consent     |
 //! | [`sidebar`] | "New chat", search, the conversation list (rename, pin, delete+undo) |
 //! | [`panels`]  | Settings, Models, a chat's system prompt and sampler, the welcome    |
+//! | [`local_api`]| Settings → Local API: serving, port, key, history, a curl example   |
 //! | [`clipboard`]| copying a message or a code block                                   |
 //! | [`status`]  | the model banner, the status line and reply timing                   |
 //! | [`subscription`]| the state the app pushes: the model's, the sync status           |
@@ -43,6 +44,7 @@ pub mod exchange;
 pub mod feedback;
 pub mod highlight;
 pub mod ipc;
+pub mod local_api;
 pub mod markdown;
 pub mod panels;
 pub mod rank;

@@ -12,6 +12,7 @@ use oa_types::{
 use crate::account::AccountSettings;
 use crate::downloads::{Catalog, ImportModel, on_models_changed};
 use crate::ipc;
+use crate::local_api::LocalApiSettings;
 use crate::state::{AppState, Panel};
 
 /// The open panel, as a dialog over the chat.
@@ -88,7 +89,7 @@ pub fn Panels() -> impl IntoView {
     }
 }
 
-/// Theme and privacy.
+/// Theme, device, the local API, the dataset server and privacy.
 #[component]
 fn SettingsBody() -> impl IntoView {
     let state = expect_context::<AppState>();
@@ -111,6 +112,7 @@ fn SettingsBody() -> impl IntoView {
             </div>
         </div>
         <DeviceSettings />
+        <LocalApiSettings />
         <AccountSettings />
         <div class="field">
             <span class="field-label">"Privacy"</span>

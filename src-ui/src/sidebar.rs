@@ -250,8 +250,11 @@ fn ConversationItem(
 ) -> impl IntoView {
     let state = expect_context::<AppState>();
     let ConversationListEntry {
-        summary, pinned, ..
+        summary,
+        pinned,
+        source,
     } = entry.clone();
+    let from_api = source.as_deref() == Some(oa_types::API_SOURCE);
     let id = summary.id;
     let title = summary.title.clone();
     let active = move || state.active.get() == Some(id);
@@ -301,6 +304,18 @@ fn ConversationItem(
                     view! {
                         {pinned.then(|| view! { <span class="pin-mark" aria-label="Pinned"></span> })}
                         <span class="conversation-title">{label}</span>
+                        {from_api
+                            .then(|| {
+                                view! {
+                                    <span
+                                        class="badge source-badge"
+                                        title="Held by a program through the local API"
+                                        aria-label="From the local API"
+                                    >
+                                        "API"
+                                    </span>
+                                }
+                            })}
                     }
                 }
             >

@@ -1,5 +1,6 @@
 //! The state the app pushes rather than the UI asks for: the model's (loading, ready,
-//! unavailable), where sending shared contributions stands, and when the task queue changed.
+//! unavailable), where sending shared contributions stands, and when the task queue (and with
+//! it the conversation list) changed.
 //! [`subscribe`] follows them for the whole page, once; every view reads them from [`AppState`].
 //!
 //! Each value is also read once, after its listener is registered, for what happened before the
@@ -61,8 +62,11 @@ pub fn subscribe(state: AppState) {
     });
     spawn_local(async move {
         // Each view reads the queue itself when it opens; the pushes only say when to again.
+        // The list is read again too: a conversation may have been kept from outside the
+        // window (a program's, through the local API).
         let listening = ipc::listen(TASK_QUEUE_EVENT, move |changes: u64| {
             state.tasks_changed.set(changes);
+            state.refresh_conversations();
         })
         .await;
         if let Err(e) = listening {

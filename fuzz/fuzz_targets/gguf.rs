@@ -20,10 +20,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(tokenizer) = ModelTokenizer::from_gguf(&gguf) {
         let _ = tokenizer.encode("Hello, world! 123 <|im_start|>");
         if let Ok(template) = ChatTemplate::from_gguf(&gguf, "<s>", "</s>") {
-            let _ = template.render(&[TemplateMessage {
-                role: "user",
-                content: "Hello!",
-            }]);
+            let _ = template.render(&[TemplateMessage::new("user", "Hello!")]);
         }
     }
 });

@@ -16,12 +16,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let roles = ["system", "user", "assistant"];
-    let messages: Vec<TemplateMessage<'_>> = parts
+    let messages: Vec<TemplateMessage> = parts
         .enumerate()
-        .map(|(i, content)| TemplateMessage {
-            role: roles[i % roles.len()],
-            content,
-        })
+        .map(|(i, content)| TemplateMessage::new(roles[i % roles.len()], content))
         .collect();
     let _ = template.render(&messages);
 });

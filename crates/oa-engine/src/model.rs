@@ -10,10 +10,11 @@ use oa_types::ModelInfo;
 
 use crate::arch::HParams;
 use crate::gguf::GgufFile;
-use crate::template::{ChatTemplate, TemplateMessage};
+use crate::template::ChatTemplate;
 use crate::tokenizer::ModelTokenizer;
+use crate::tools::{ToolChoice, ToolSpec};
 use crate::transformer::Transformer;
-use crate::{ChatMessage, ChatRole, EngineError, Result};
+use crate::{ChatMessage, ChatRole, EngineError, GenerateRequest, Result};
 
 /// Everything needed to chat with one GGUF file.
 pub struct LoadedModel {
@@ -199,10 +200,31 @@ impl LoadedModel {
         Ok((logits, reuse))
     }
 
-    /// The prompt of a request: its raw text, or its messages and tools through the chat
-    /// template under the context policy of [`LoadedModel::fit_prompt`].
-    pub fn fit_request(&self, request: &crate::GenerateRequest) -> Result<(Vec<u32>, u32)> {
-        self.fit_prompt(&request.messages, request.params.max_tokens)
+    /// The prompt of a request and how many of its messages were left out: its raw text as
+    /// it is (with the BOS token where the model adds one), which is refused with
+    /// `ContextOverflow` when it and the reply's reserve do not fit; or its messages and tools
+    /// through the chat template under the context policy of [`LoadedModel::fit_prompt`].
+    ///
+    /// A tool choice that names no tool of the request, or demands a call without tools, is
+    /// an `InvalidRequest`.
+    pub fn fit_request(&self, request: &GenerateRequest) -> Result<(Vec<u32>, u32)> {
+        check_tool_choice(&request.tool_choice, &request.tools)?;
+        let max_tokens = request.params.max_tokens;
+        let Some(raw) = &request.raw_prompt else {
+            return self.fit_chat(&request.messages, &request.tools, max_tokens);
+        };
+        let ids = self.tokenizer.encode_prompt(raw)?;
+        if ids.is_empty() {
+            return Err(EngineError::InvalidRequest("the prompt is empty".into()));
+        }
+        let reserve = self.reserve(max_tokens);
+        if ids.len() + reserve > self.context_length {
+            return Err(EngineError::ContextOverflow {
+                needed: ids.len() + reserve,
+                available: self.context_length,
+            });
+        }
+        Ok((ids, 0))
     }
 
     /// The prompt's token ids under the context policy, and how many messages were left out.
@@ -213,27 +235,35 @@ impl LoadedModel {
     /// newest message is never dropped: if it alone does not fit, the result is
     /// `ContextOverflow`.
     pub fn fit_prompt(&self, messages: &[ChatMessage], max_tokens: u32) -> Result<(Vec<u32>, u32)> {
+        self.fit_chat(messages, &[], max_tokens)
+    }
+
+    /// [`LoadedModel::fit_prompt`] for a conversation that may call `tools`: a dropped question
+    /// takes the assistant's calls and the tools' results that follow it, so the history never
+    /// starts with the assistant or a tool.
+    pub fn fit_chat(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[ToolSpec],
+        max_tokens: u32,
+    ) -> Result<(Vec<u32>, u32)> {
         if messages.is_empty() {
             return Err(EngineError::InvalidRequest(
                 "a request needs at least one message".into(),
             ));
         }
         let ctx = self.context_length;
-        let reserve = (max_tokens as usize).min(ctx / 2).max(1);
+        let reserve = self.reserve(max_tokens);
         let keep_system = usize::from(messages[0].role == ChatRole::System);
         let mut first = keep_system;
+        let mut selected: Vec<ChatMessage> = Vec::with_capacity(messages.len());
         loop {
-            let selected: Vec<TemplateMessage<'_>> = messages[..keep_system]
-                .iter()
-                .chain(&messages[first..])
-                .map(|m| TemplateMessage {
-                    role: m.role.as_str(),
-                    content: &m.content,
-                })
-                .collect();
+            selected.clear();
+            selected.extend_from_slice(&messages[..keep_system]);
+            selected.extend_from_slice(&messages[first..]);
             let ids = self
                 .tokenizer
-                .encode_prompt(&self.template.render(&selected)?)?;
+                .encode_prompt(&self.template.render_chat(&selected, tools)?)?;
             if ids.len() + reserve <= ctx {
                 return Ok((ids, (first - keep_system) as u32));
             }
@@ -244,9 +274,32 @@ impl LoadedModel {
                 });
             }
             first += 1;
-            while first + 1 < messages.len() && messages[first].role == ChatRole::Assistant {
+            while first + 1 < messages.len()
+                && matches!(messages[first].role, ChatRole::Assistant | ChatRole::Tool)
+            {
                 first += 1;
             }
         }
+    }
+
+    /// Tokens kept free for the reply: `max_tokens`, at most half the context.
+    fn reserve(&self, max_tokens: u32) -> usize {
+        (max_tokens as usize).min(self.context_length / 2).max(1)
+    }
+}
+
+/// Refuses a tool choice that cannot be met: a named tool the request does not offer, or a
+/// call demanded of a request without tools.
+fn check_tool_choice(choice: &ToolChoice, tools: &[ToolSpec]) -> Result<()> {
+    match choice {
+        ToolChoice::Named(name) if !tools.iter().any(|t| &t.name == name) => {
+            Err(EngineError::InvalidRequest(format!(
+                "the tool choice names `{name}`, which is not among the request's tools"
+            )))
+        }
+        ToolChoice::Required if tools.is_empty() => Err(EngineError::InvalidRequest(
+            "a tool call is required but the request offers no tools".into(),
+        )),
+        _ => Ok(()),
     }
 }

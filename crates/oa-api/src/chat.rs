@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use crate::calls::{ReplyDelta, ToolCallStream, parse_reply};
+use oa_engine::tools::{ReplyDelta, ToolCallStream, parse_reply};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::sse::{Event, Sse};

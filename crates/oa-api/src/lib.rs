@@ -8,7 +8,6 @@
 //! embedding model exists. A guard (`guard.rs`) refuses foreign Hosts and Origins and checks
 //! the key; every body and every wait is bounded (`server.rs`).
 
-mod calls;
 mod chat;
 mod completions;
 mod error;

@@ -1,5 +1,5 @@
-//! An API answer as the history keeps it: the request's messages folded into alternating text
-//! turns (tool calls and results written out), the instructions as the system prompt, and the
+//! An API answer as the history keeps it: the request's messages as one prompt (tool calls and
+//! results written out), the instructions as the system prompt, and the answer with the
 //! provenance the app records with every reply.
 
 use oa_app::ApiExchange;
@@ -19,6 +19,7 @@ pub fn exchange(
     if turns.last().is_none_or(|(role, _)| *role != Role::Prompter) {
         return None;
     }
+    let turns = as_one_prompt(turns);
     let info = engine.info();
     Some(ApiExchange {
         system_prompt,
@@ -40,6 +41,26 @@ pub fn exchange(
             dropped_messages: stats.dropped_messages,
         },
     })
+}
+
+/// Earlier assistant turns came from the client: nothing says which model wrote them, or
+/// whether a person did, and the history would keep them as replies without provenance —
+/// which a shared conversation presents as written by a person. So a conversation with
+/// earlier answers is kept as one prompt that quotes it, and only the answer made here is
+/// a reply.
+fn as_one_prompt(turns: Vec<(Role, String)>) -> Vec<(Role, String)> {
+    if turns.len() <= 1 {
+        return turns;
+    }
+    let transcript = turns
+        .iter()
+        .map(|(role, text)| match role {
+            Role::Prompter => format!("User: {text}"),
+            Role::Assistant => format!("Assistant: {text}"),
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    vec![(Role::Prompter, transcript)]
 }
 
 /// The instructions, and the other messages as alternating turns that start with a prompt.
@@ -115,6 +136,17 @@ mod tests {
         ];
         let (system, turns) = fold(&messages);
         assert_eq!(system, "Be brief.");
+        let quoted = as_one_prompt(turns.clone());
+        assert_eq!(
+            quoted,
+            vec![(
+                Role::Prompter,
+                "User: What time is it?\n\nAssistant: Called get_time({\"zone\":\"CET\"})\n\n\
+                 User: Tool result (call_1):\n14:05\n\nIn Paris."
+                    .to_owned()
+            )]
+        );
+        assert_eq!(as_one_prompt(vec![(Role::Prompter, "hi".into())]).len(), 1);
         assert_eq!(
             turns,
             vec![

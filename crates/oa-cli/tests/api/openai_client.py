@@ -28,7 +28,10 @@ def user(text):
 
 
 def check(value, schema, path="$"):
-    """A JSON-schema check of the keywords the cases use; raises on the first violation."""
+    """A JSON-schema check of the keywords the cases use; raises on the first violation.
+
+    Free strings carry a maxLength in the cases: a small model may otherwise write one string
+    until max_tokens cuts it, which no grammar can prevent."""
     t = schema.get("type")
     kinds = {
         "object": dict,
@@ -189,13 +192,13 @@ def case_logprobs():
 
 
 SCHEMAS = [
-    {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0, "maximum": 150}},
+    {"type": "object", "properties": {"name": {"type": "string", "maxLength": 40}, "age": {"type": "integer", "minimum": 0, "maximum": 150}},
      "required": ["name", "age"], "additionalProperties": False},
     {"type": "object", "properties": {"colour": {"type": "string", "enum": ["red", "green", "blue"]}},
      "required": ["colour"], "additionalProperties": False},
-    {"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 4}},
+    {"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string", "maxLength": 20}, "minItems": 2, "maxItems": 4}},
      "required": ["tags"], "additionalProperties": False},
-    {"type": "object", "properties": {"city": {"type": "object", "properties": {"name": {"type": "string"}, "population": {"type": "integer", "minimum": 0}},
+    {"type": "object", "properties": {"city": {"type": "object", "properties": {"name": {"type": "string", "maxLength": 40}, "population": {"type": "integer", "minimum": 0}},
                                                 "required": ["name", "population"], "additionalProperties": False}},
      "required": ["city"], "additionalProperties": False},
     {"type": "object", "properties": {"price": {"type": "number", "minimum": 0, "maximum": 1000}, "currency": {"type": "string", "enum": ["EUR", "USD"]}},
@@ -207,7 +210,7 @@ SCHEMAS = [
      "required": ["points"], "additionalProperties": False},
     {"type": "object", "properties": {"answer": {"type": "string", "enum": ["yes", "no", "maybe"]}, "confidence": {"type": "number", "minimum": 0, "maximum": 1}},
      "required": ["answer", "confidence"], "additionalProperties": False},
-    {"type": "object", "properties": {"title": {"type": "string", "minLength": 1}, "chapters": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 3},
+    {"type": "object", "properties": {"title": {"type": "string", "minLength": 1, "maxLength": 40}, "chapters": {"type": "array", "items": {"type": "string", "maxLength": 30}, "minItems": 1, "maxItems": 3},
                                       "meta": {"type": "object", "properties": {"year": {"type": "integer", "minimum": 1900, "maximum": 2100}}, "required": ["year"], "additionalProperties": False}},
      "required": ["title", "chapters", "meta"], "additionalProperties": False},
     {"type": "object", "properties": {"steps": {"type": "array", "items": {"type": "string", "enum": ["mix", "bake", "serve"]}, "minItems": 3, "maxItems": 3}},
@@ -239,7 +242,7 @@ WEATHER = {
         "parameters": {
             "type": "object",
             "properties": {
-                "city": {"type": "string"},
+                "city": {"type": "string", "maxLength": 40},
                 "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
             },
             "required": ["city", "unit"],
@@ -252,14 +255,14 @@ TIME = {
     "function": {
         "name": "get_time",
         "description": "The time now in a time zone.",
-        "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"], "additionalProperties": False},
+        "parameters": {"type": "object", "properties": {"zone": {"type": "string", "maxLength": 40}}, "required": ["zone"], "additionalProperties": False},
     },
 }
 
 
 def case_tool_call():
     for choice, name in (("required", None), ({"type": "function", "function": {"name": "get_time"}}, "get_time")):
-        r = chat(messages=user("What is the weather in Paris?"), tools=[WEATHER, TIME], tool_choice=choice, max_tokens=120)
+        r = chat(messages=user("What is the weather in Paris?"), tools=[WEATHER, TIME], tool_choice=choice, max_tokens=200)
         c = r.choices[0]
         assert c.finish_reason == "tool_calls", (c.finish_reason, c.message)
         assert c.message.tool_calls, c.message
@@ -286,7 +289,7 @@ def case_tool_call():
 
 def case_tool_stream():
     stream = chat(messages=user("Weather in Oslo, please."), tools=[WEATHER], tool_choice="required",
-                  max_tokens=120, stream=True)
+                  max_tokens=200, stream=True)
     calls, finish = {}, None
     for chunk in stream:
         if not chunk.choices:

@@ -60,6 +60,10 @@ pub enum EngineError {
     /// The request itself is invalid (for example no messages).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The reply's output constraint (JSON schema or grammar) could not be followed: it allowed
+    /// no token at some point, or its matcher failed part-way (a grammar too costly to follow).
+    #[error("the reply's required format could not be followed: {0}")]
+    ConstraintFailed(String),
     /// A tensor operation failed during inference.
     #[error("inference failed: {0}")]
     Inference(#[from] candle_core::Error),

@@ -12,12 +12,13 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use oa_types::{ComputeDevice, ModelInfo, SamplerParams, TokenEvent};
+use oa_types::{ComputeDevice, ModelInfo, SamplerParams, TokenEvent, TokenLogprob, TokenLogprobs};
 
-use crate::constraint::OutputConstraint;
+use crate::constraint::{ConstraintCompiler, NextTokens, OutputConstraint, TokenConstraint};
 use crate::detokenize::Detokenizer;
 use crate::model::LoadedModel;
-use crate::sampler::{Sampler, StopMatcher};
+use crate::sampler::{Logprobs, MAX_TOP_LOGPROBS, Sampler, StopMatcher};
+use crate::tokenizer::ModelTokenizer;
 use crate::tools::{ToolCall, ToolChoice, ToolFormat, ToolSpec};
 use crate::{EngineError, Result};
 
@@ -298,8 +299,10 @@ impl Drop for Engine {
 }
 
 fn serve(mut model: LoadedModel, jobs: mpsc::Receiver<Job>) {
+    // Built on the first request with an output constraint, then kept with the model.
+    let mut constraints = None;
     for Job { request, mut sink } in jobs {
-        let outcome = run(&mut model, &request, &mut sink);
+        let outcome = run(&mut model, &mut constraints, &request, &mut sink);
         let event = match outcome {
             Ok(stats) => GenerationEvent::Finished(stats),
             Err(e) => GenerationEvent::Failed(e),
@@ -308,13 +311,57 @@ fn serve(mut model: LoadedModel, jobs: mpsc::Receiver<Job>) {
     }
 }
 
+/// The matcher of a request's output constraint, if it has one, compiling with the model's
+/// [`ConstraintCompiler`], which is built on first use.
+fn constraint_for(
+    model: &LoadedModel,
+    compiler: &mut Option<ConstraintCompiler>,
+    request: &GenerateRequest,
+) -> Result<Option<TokenConstraint>> {
+    let output = crate::tools::effective_output(request, model.template.tool_format());
+    if output == OutputConstraint::Text {
+        return Ok(None);
+    }
+    let compiler = match compiler {
+        Some(compiler) => compiler,
+        None => compiler.insert(ConstraintCompiler::new(&model.tokenizer)?),
+    };
+    compiler.matcher(&output)
+}
+
+/// A token's log-probabilities as events carry them, with each token's own bytes.
+fn token_logprobs(tokenizer: &ModelTokenizer, chosen: u32, logprobs: &Logprobs) -> TokenLogprobs {
+    let entry = |id: u32, logprob: f32| {
+        let bytes = tokenizer.token_bytes(id).unwrap_or_default();
+        TokenLogprob {
+            token: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
+            logprob,
+        }
+    };
+    TokenLogprobs {
+        chosen: entry(chosen, logprobs.chosen),
+        top: logprobs.top.iter().map(|&(id, l)| entry(id, l)).collect(),
+    }
+}
+
 fn run(
     model: &mut LoadedModel,
+    compiler: &mut Option<ConstraintCompiler>,
     request: &GenerateRequest,
     sink: &mut EventSink,
 ) -> Result<GenerationStats> {
     let start = Instant::now();
     let mut sampler = Sampler::new(&request.params)?;
+    if let Some(n) = request.logprobs
+        && usize::from(n) > MAX_TOP_LOGPROBS
+    {
+        return Err(EngineError::InvalidRequest(format!(
+            "at most {MAX_TOP_LOGPROBS} likeliest tokens can be reported, not {n}"
+        )));
+    }
+    // Before the prompt is read: a schema that cannot be used is refused at once.
+    let mut constraint = constraint_for(model, compiler, request)?;
     let (prompt, dropped_messages) = model.fit_request(request)?;
     let mut history = prompt.clone();
     let mut detok = Detokenizer::new();
@@ -330,10 +377,23 @@ fn run(
         if generated >= request.params.max_tokens || history.len() >= model.context_length {
             break FinishReason::Length;
         }
-        let next = sampler.sample(&logits, &history)?;
+        let allowed = match constraint.as_mut().map(TokenConstraint::next_tokens) {
+            None => None,
+            Some(Ok(NextTokens::Finished)) => break FinishReason::Stop,
+            Some(Ok(NextTokens::Allowed(allowed))) => Some(allowed),
+            Some(Err(e)) => return Err(e),
+        };
+        let sampled = sampler.sample_with(&logits, &history, allowed.as_ref(), request.logprobs)?;
+        let next = sampled.id;
         if model.tokenizer.stop_ids().contains(&next) {
             break FinishReason::Stop;
         }
+        if let Some(constraint) = constraint.as_mut() {
+            constraint.accept(next)?;
+        }
+        let logprobs = sampled
+            .logprobs
+            .map(|l| token_logprobs(&model.tokenizer, next, &l));
         history.push(next);
         let (text, stopped) = stops.push(&detok.push(&model.tokenizer, next)?);
         let elapsed_ms = start.elapsed().as_millis() as u64;
@@ -342,7 +402,7 @@ fn run(
             text,
             index: generated,
             elapsed_ms,
-            logprobs: None,
+            logprobs,
         })) {
             break FinishReason::Cancelled;
         }

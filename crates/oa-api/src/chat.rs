@@ -4,12 +4,12 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use oa_engine::tools::{ReplyDelta, ToolCallStream, parse_reply};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
+use oa_engine::tools::{ReplyDelta, ToolCallStream, parse_reply};
 use oa_engine::{
     ChatMessage, ChatRole, Engine, GenerateRequest, GenerationEvent, OutputConstraint, ToolCall,
     ToolChoice, ToolFormat, ToolSpec,

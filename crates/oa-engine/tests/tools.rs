@@ -2,8 +2,11 @@
 //! SmolLM2's and Gemma 3's), each model family's call format read whole and streamed, the
 //! requests the engine refuses, and a forced call from the real default model.
 
+use oa_engine::constraint::{ConstraintCompiler, NextTokens};
+use oa_engine::gguf::GgufFile;
 use oa_engine::model::LoadedModel;
 use oa_engine::template::ChatTemplate;
+use oa_engine::tokenizer::ModelTokenizer;
 use oa_engine::tools::{
     ParsedReply, ReplyDelta, ToolCallStream, collect_deltas, effective_output, parse_reply,
 };
@@ -587,6 +590,51 @@ fn smollm2_forced_to_call_writes_a_call_that_reads_back_and_fits_the_schema() {
             valid_weather_arguments(&call.arguments),
             "seed {seed}: {}",
             call.arguments
+        );
+    }
+}
+
+#[test]
+fn every_format_s_forced_grammar_compiles_and_takes_a_call_in_that_format() {
+    let gguf = GgufFile::open(&oa_engine::testing::default_model()).unwrap();
+    let tokenizer = ModelTokenizer::from_gguf(&gguf).unwrap();
+    let compiler = ConstraintCompiler::new(&tokenizer).unwrap();
+    let call = r#"{"name": "get_weather", "arguments": {"city": "Paris"}}"#;
+    let cases = [
+        (
+            ToolFormat::Hermes,
+            format!("<tool_call>\n{call}\n</tool_call>"),
+        ),
+        (
+            ToolFormat::Llama3,
+            r#"{"name": "get_weather", "parameters": {"city": "Paris"}}"#.to_owned(),
+        ),
+        (ToolFormat::Mistral, format!("[TOOL_CALLS][{call}]")),
+        (ToolFormat::Generic, format!("{{\"tool_calls\": [{call}]}}")),
+    ];
+    for (format, text) in cases {
+        let output = effective_output(&forced_request(1), format);
+        let mut constraint = compiler.matcher(&output).unwrap().unwrap();
+        for id in tokenizer.encode(&text).unwrap() {
+            let NextTokens::Allowed(allowed) = constraint.next_tokens().unwrap() else {
+                panic!("{format:?}: the grammar ended early in {text}");
+            };
+            assert!(
+                allowed.contains(id),
+                "{format:?}: token {id} refused in {text}"
+            );
+            constraint.accept(id).unwrap();
+        }
+        assert_eq!(
+            constraint.next_tokens().unwrap(),
+            NextTokens::Finished,
+            "{format:?}"
+        );
+        // And what the grammar wrote reads back as the call.
+        let reply = parse_reply(format, &text, &[weather()]);
+        assert_eq!(
+            call_pairs(&reply),
+            [("get_weather".into(), r#"{"city":"Paris"}"#.into())]
         );
     }
 }

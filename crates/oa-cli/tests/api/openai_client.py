@@ -171,8 +171,10 @@ def case_n():
 
 
 def case_logprobs():
+    # Without penalties, the greedy choice is the likeliest token (penalties move the choice,
+    # not the model's log-probabilities, which are reported as the model gave them).
     r = chat(messages=user("What is the capital of France?"), max_tokens=8, temperature=0,
-             logprobs=True, top_logprobs=3)
+             logprobs=True, top_logprobs=3, extra_body={"repeat_penalty": 1.0})
     content = r.choices[0].logprobs.content
     assert len(content) == r.usage.completion_tokens, (len(content), r.usage.completion_tokens)
     for t in content:
@@ -230,7 +232,9 @@ def case_json_schema():
         text = r.choices[0].message.content
         assert r.choices[0].finish_reason == "stop", (i, r.choices[0].finish_reason, text)
         check(json.loads(text), schema)
-    r = chat(messages=user("Give me a JSON object."), max_tokens=120, response_format={"type": "json_object"})
+    r = chat(messages=user("Describe a cat as a JSON object with its name and age."), max_tokens=200,
+             temperature=0, response_format={"type": "json_object"})
+    assert r.choices[0].finish_reason == "stop", r.choices[0].message.content
     assert isinstance(json.loads(r.choices[0].message.content), dict)
 
 

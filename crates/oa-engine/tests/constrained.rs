@@ -221,11 +221,23 @@ fn a_stop_string_or_the_token_budget_may_still_cut_a_constrained_reply() {
         "required": ["story"]
     }));
     let (text, stats) = engine
-        .generate(request("Tell a story as JSON.", sampled(1, 8), schema))
+        .generate(request(
+            "Tell a story as JSON.",
+            sampled(1, 8),
+            schema.clone(),
+        ))
         .unwrap();
     assert_eq!(stats.finish_reason, FinishReason::Length, "{text}");
     assert_eq!(stats.completion_tokens, 8);
     assert!(text.starts_with('{'), "{text}");
+    // The schema makes the model write the key; the stop string ends the reply before it.
+    let mut params = sampled(1, 40);
+    params.stop = vec!["story".into()];
+    let (text, stats) = engine
+        .generate(request("Tell a story as JSON.", params, schema))
+        .unwrap();
+    assert_eq!(stats.finish_reason, FinishReason::Stop, "{text}");
+    assert!(text.starts_with('{') && !text.contains("story"), "{text}");
 }
 
 fn refused(engine: &Engine, output: OutputConstraint) -> String {
@@ -279,10 +291,11 @@ fn schemas_and_grammars_that_cannot_be_used_are_refused_with_the_reason() {
 }
 
 #[test]
-fn costly_schemas_are_refused_and_the_engine_carries_on() {
+fn costly_and_deep_schemas_do_not_wedge_the_engine() {
     let engine = engine();
-    // A grammar larger than the limit: tens of thousands of required items, and a regex
-    // whose lexer would not fit.
+    // Tens of thousands of required items, and a regex whose full lexer would be huge:
+    // llguidance builds both lazily, within its fuel, so each is either refused or followed
+    // until the token budget runs out.
     for schema in [
         json!({ "type": "array", "items": { "type": "integer" }, "minItems": 100000 }),
         json!({ "type": "string", "pattern": "^(a|b|c|d)*a(a|b|c|d){40}$" }),
@@ -301,18 +314,29 @@ fn costly_schemas_are_refused_and_the_engine_carries_on() {
         }
     }
     // Nesting just within the limit compiles on the engine thread without overflowing it.
-    let mut deep = json!({ "type": "integer" });
-    for _ in 0..30 {
-        deep = json!({ "type": "array", "items": deep, "minItems": 1, "maxItems": 1 });
+    let mut arrays = json!({ "type": "integer" });
+    for _ in 0..62 {
+        arrays = json!({ "type": "array", "items": arrays, "minItems": 1, "maxItems": 1 });
     }
-    let (text, _) = engine
-        .generate(request(
-            "Hi",
-            greedy(40),
-            OutputConstraint::JsonSchema(deep),
-        ))
-        .unwrap();
-    assert!(text.starts_with('['), "{text}");
+    let mut objects = json!({ "type": "integer" });
+    for _ in 0..31 {
+        objects = json!({
+            "type": "object",
+            "properties": { "a": objects },
+            "required": ["a"],
+            "additionalProperties": false
+        });
+    }
+    for (deep, first) in [(arrays, '['), (objects, '{')] {
+        let (text, _) = engine
+            .generate(request(
+                "Hi",
+                greedy(40),
+                OutputConstraint::JsonSchema(deep),
+            ))
+            .unwrap();
+        assert!(text.starts_with(first), "{text}");
+    }
     let (text, _) = engine
         .generate(GenerateRequest::new(ask("Say hi."), greedy(4)))
         .unwrap();

@@ -363,6 +363,19 @@ fn run(
     // Before the prompt is read: a schema that cannot be used is refused at once.
     let mut constraint = constraint_for(model, compiler, request)?;
     let (prompt, dropped_messages) = model.fit_request(request)?;
+    if request.cancel.load(Ordering::Relaxed) {
+        // Its caller left while it waited behind others: the prompt is not even read.
+        let total_ms = start.elapsed().as_millis() as u64;
+        return Ok(GenerationStats {
+            finish_reason: FinishReason::Cancelled,
+            prompt_tokens: prompt.len() as u32,
+            reused_prompt_tokens: 0,
+            completion_tokens: 0,
+            dropped_messages,
+            time_to_first_token_ms: total_ms,
+            total_ms,
+        });
+    }
     let mut history = prompt.clone();
     let mut detok = Detokenizer::new();
     let mut stops = StopMatcher::new(&request.params.stop);

@@ -154,6 +154,48 @@ fn cancelling_stops_generation_early() {
 }
 
 #[test]
+fn a_request_cancelled_while_it_waits_is_never_run() {
+    let engine = Engine::load(model_path()).unwrap();
+    let first = engine
+        .stream(GenerateRequest::new(ask("Count to ten."), greedy(24)))
+        .unwrap();
+    let waiting = GenerateRequest::new(ask("Write a long essay about the sea."), greedy(200));
+    waiting.cancel.store(true, Ordering::Relaxed);
+    let second = engine.stream(waiting).unwrap();
+    assert!(
+        first
+            .iter()
+            .any(|e| matches!(e, GenerationEvent::Finished(_)))
+    );
+    let events: Vec<GenerationEvent> = second.iter().collect();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [GenerationEvent::Finished(s)]
+                if s.finish_reason == FinishReason::Cancelled && s.completion_tokens == 0
+        ),
+        "{events:?}"
+    );
+    // The cancelled prompt was never read: the model still holds the first conversation, so
+    // asking it again reads only its last token.
+    let again = engine
+        .stream(GenerateRequest::new(ask("Count to ten."), greedy(1)))
+        .unwrap();
+    let stats = again
+        .iter()
+        .find_map(|e| match e {
+            GenerationEvent::Finished(s) => Some(s),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        stats.reused_prompt_tokens + 1,
+        stats.prompt_tokens,
+        "{stats:?}"
+    );
+}
+
+#[test]
 fn requests_queue_behind_each_other_instead_of_failing() {
     let engine = Engine::load(model_path()).unwrap();
     let a = engine

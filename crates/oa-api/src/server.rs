@@ -279,6 +279,13 @@ pub async fn serve(app: Arc<App>, options: ServeOptions) -> Result<ApiServer, St
         .map_err(|e| format!("cannot listen on {}: {e}", options.addr))?;
     let router = router(app, &options, addr.port());
     let (stop, stopped) = oneshot::channel::<()>();
+    // Each streamed token is a small write: without TCP_NODELAY the kernel holds it back
+    // waiting for the previous one's acknowledgement.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY could not be set");
+        }
+    });
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async {

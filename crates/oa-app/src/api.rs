@@ -3,7 +3,7 @@
 //! data folder, and keeping its conversations in the history when the person asked for that.
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use oa_engine::Engine;
@@ -195,6 +195,14 @@ impl<'a> Api<'a> {
     /// The engine of the model `id` names (see [`model_id`]), loading it first when another
     /// is loaded; the app's own chats then use it too, as only one model fits in memory.
     pub async fn engine(self, id: &str) -> Result<Arc<Engine>> {
+        // The loaded model, the usual case, is answered without reading the models folder.
+        if let Ok(engine) = self.state.ready_engine()
+            && Path::new(&engine.info().path)
+                .file_stem()
+                .is_some_and(|stem| stem.to_string_lossy() == id)
+        {
+            return Ok(engine);
+        }
         let models = self.models().await?;
         let Some(model) = models.iter().find(|m| model_id(m) == id) else {
             return Err(Error::ApiModel(ModelRefusal::Unknown {

@@ -97,6 +97,7 @@ pub fn run(project: &Project) -> Result<()> {
         ),
         "meets_goal": meets_goal,
         "speed": speed,
+        "constrained_decode": samples["constrained_decode"],
     });
     fs::write(&report_path, serde_json::to_string_pretty(&report)? + "\n")
         .with_context(|| format!("could not write {}", report_path.display()))?;
@@ -120,6 +121,19 @@ pub fn run(project: &Project) -> Result<()> {
             format!("grows with the history (not below {limit:.2}×, MISSED)")
         }
     );
+    let constrained = &samples["constrained_decode"];
+    if let Some(ratio) = constrained["decode_speed_ratio"].as_f64() {
+        println!(
+            "  decode with a JSON schema {:.1} tok/s, without {:.1} tok/s ({ratio:.3}×, goal 0.8×: {})",
+            constrained["with_schema"]["decode_tokens_per_s"]
+                .as_f64()
+                .unwrap_or(0.0),
+            constrained["without_schema"]["decode_tokens_per_s"]
+                .as_f64()
+                .unwrap_or(0.0),
+            crate::bench::verdict(ratio >= 0.8)
+        );
+    }
     headline("time per step");
     print!("{}", timings.summary());
     Ok(())

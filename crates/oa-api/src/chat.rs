@@ -1,14 +1,12 @@
 //! `POST /v1/chat/completions`: a conversation (with tools and their results) in, one or more
 //! answers out — whole, or streamed as OpenAI streams them, tool calls included.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::response::sse::{Event, Sse};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
-use futures_util::Stream;
 use oa_engine::tools::{ReplyDelta, ToolCallStream, parse_reply};
 use oa_engine::{
     ChatMessage, ChatRole, Engine, GenerateRequest, GenerationEvent, OutputConstraint, ToolCall,
@@ -53,13 +51,13 @@ pub async fn completions(State(ctx): State<Arc<Ctx>>, body: Bytes) -> Response {
         Err(e) => return e.into_response(),
     };
     if plan.stream {
-        let (tx, rx) = mpsc::channel::<Event>(64);
+        let (tx, events) = generate::sse();
         let ctx = ctx.clone();
         tokio::spawn(async move {
             let _permit = permit;
             stream(ctx, plan, tx).await;
         });
-        Sse::new(events(rx)).into_response()
+        events.into_response()
     } else {
         let _permit = permit;
         match whole(&ctx, plan).await {
@@ -67,10 +65,6 @@ pub async fn completions(State(ctx): State<Arc<Ctx>>, body: Bytes) -> Response {
             Err(e) => e.into_response(),
         }
     }
-}
-
-fn events(mut rx: mpsc::Receiver<Event>) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|e| e.map(Ok)))
 }
 
 async fn plan(ctx: &Ctx, r: ChatCompletionRequest) -> Result<Plan, ApiError> {
@@ -278,13 +272,6 @@ fn tool(i: usize, t: &WireTool) -> Result<ToolSpec, ApiError> {
     })
 }
 
-fn choice_request(plan: &Plan, index: u32) -> GenerateRequest {
-    let mut request = plan.request.clone();
-    request.params.seed = plan.request.params.seed.wrapping_add(u64::from(index));
-    request.cancel = Default::default();
-    request
-}
-
 fn wire_logprobs(all: &[TokenLogprobs], top: Option<u8>) -> Option<ChoiceLogprobs> {
     top.map(|top| ChoiceLogprobs {
         content: all.iter().map(|t| wire_logprob(t, top)).collect(),
@@ -325,7 +312,7 @@ async fn whole(ctx: &Ctx, plan: Plan) -> Result<ChatCompletion, ApiError> {
     let mut choices = Vec::new();
     let mut usage = Usage::default();
     for index in 0..plan.n {
-        let request = choice_request(&plan, index);
+        let request = generate::choice_request(&plan.request, index);
         let answer = Running::start(&plan.engine, request)?.collect().await?;
         let stats = answer.stats.clone();
         usage.prompt_tokens = stats.prompt_tokens;
@@ -398,14 +385,7 @@ async fn stream(ctx: Arc<Ctx>, plan: Plan, tx: mpsc::Sender<Event>) {
     };
     let send = |c: ChatChunk| {
         let tx = tx.clone();
-        async move {
-            let data = serde_json::to_string(&c).unwrap_or_default();
-            let sent = tx.send(Event::default().data(data)).await.is_ok();
-            if !sent {
-                generate::hung_up();
-            }
-            sent
-        }
+        async move { generate::send_json(&tx, &c).await }
     };
     let mut usage = Usage::default();
     for index in 0..plan.n {
@@ -422,13 +402,14 @@ async fn stream(ctx: Arc<Ctx>, plan: Plan, tx: mpsc::Sender<Event>) {
         if !send(chunk(vec![first], None, None)).await {
             return;
         }
-        let mut running = match Running::start(&plan.engine, choice_request(&plan, index)) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = tx.send(Event::default().data(e.body())).await;
-                return;
-            }
-        };
+        let mut running =
+            match Running::start(&plan.engine, generate::choice_request(&plan.request, index)) {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(Event::default().data(e.body())).await;
+                    return;
+                }
+            };
         let mut calls = plan
             .read_calls
             .then(|| ToolCallStream::new(plan.format, plan.request.tools.clone()));

@@ -1,12 +1,11 @@
 //! `POST /v1/completions`: a text continued as it is, without the chat template — whole, or
 //! streamed — with log-probabilities in the older format.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::response::sse::{Event, Sse};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use oa_engine::{Engine, GenerateRequest, GenerationEvent};
 use oa_types::TokenLogprobs;
@@ -47,15 +46,12 @@ pub async fn completions(State(ctx): State<Arc<Ctx>>, body: Bytes) -> Response {
         Err(e) => return e.into_response(),
     };
     if stream {
-        let (tx, mut rx) = mpsc::channel::<Event>(64);
+        let (tx, events) = generate::sse();
         tokio::spawn(async move {
             let _permit = permit;
             streamed(plan, tx).await;
         });
-        let events = futures_util::stream::poll_fn(move |cx| {
-            rx.poll_recv(cx).map(|e| e.map(Ok::<_, Infallible>))
-        });
-        Sse::new(events).into_response()
+        events.into_response()
     } else {
         let _permit = permit;
         match whole(plan).await {
@@ -108,13 +104,6 @@ async fn plan(ctx: &Ctx, r: CompletionRequest) -> Result<Plan, ApiError> {
     })
 }
 
-fn choice_request(plan: &Plan, index: u32) -> GenerateRequest {
-    let mut request = plan.request.clone();
-    request.params.seed = plan.request.params.seed.wrapping_add(u64::from(index));
-    request.cancel = Default::default();
-    request
-}
-
 /// The older format's log-probabilities of `tokens`, the first starting at `offset`.
 fn old_logprobs(tokens: &[TokenLogprobs], offset: u32) -> CompletionLogprobs {
     let mut out = CompletionLogprobs::default();
@@ -138,7 +127,7 @@ async fn whole(plan: Plan) -> Result<Completion, ApiError> {
     let mut choices = Vec::new();
     let mut usage = Usage::default();
     for index in 0..plan.n {
-        let answer = Running::start(&plan.engine, choice_request(&plan, index))?
+        let answer = Running::start(&plan.engine, generate::choice_request(&plan.request, index))?
             .collect()
             .await?;
         usage.prompt_tokens = answer.stats.prompt_tokens;
@@ -186,24 +175,18 @@ async fn streamed(plan: Plan, tx: mpsc::Sender<Event>) {
     };
     let send = |c: Completion| {
         let tx = tx.clone();
-        async move {
-            let data = serde_json::to_string(&c).unwrap_or_default();
-            let sent = tx.send(Event::default().data(data)).await.is_ok();
-            if !sent {
-                generate::hung_up();
-            }
-            sent
-        }
+        async move { generate::send_json(&tx, &c).await }
     };
     let mut usage = Usage::default();
     for index in 0..plan.n {
-        let mut running = match Running::start(&plan.engine, choice_request(&plan, index)) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = tx.send(Event::default().data(e.body())).await;
-                return;
-            }
-        };
+        let mut running =
+            match Running::start(&plan.engine, generate::choice_request(&plan.request, index)) {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(Event::default().data(e.body())).await;
+                    return;
+                }
+            };
         let mut offset = 0u32;
         let stats = loop {
             let event = tokio::select! {

@@ -6,6 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use oa_engine::{Engine, GenerateRequest, GenerationEvent, GenerationStats};
 use oa_types::{SamplerParams, TokenLogprobs};
+use std::convert::Infallible;
+
+use axum::response::sse::{Event, Sse};
+use futures_util::Stream;
 use tokio::sync::mpsc;
 
 use crate::error::{ApiError, engine};
@@ -205,6 +209,36 @@ pub fn fingerprint(engine: &Engine) -> String {
         oa_engine::ENGINE_VERSION,
         sha.get(..12).unwrap_or(sha)
     )
+}
+
+/// Answer `index` of a request that asks for several: its own seed (the request's plus the
+/// index, so that a seeded request gives the same answers again) and its own cancel flag.
+pub fn choice_request(request: &GenerateRequest, index: u32) -> GenerateRequest {
+    let mut request = request.clone();
+    request.params.seed = request.params.seed.wrapping_add(u64::from(index));
+    request.cancel = Default::default();
+    request
+}
+
+/// A stream of server-sent events: what a generating task puts into the channel, with a
+/// channel of its own per request so that the task learns when the client is gone.
+pub fn sse() -> (
+    mpsc::Sender<Event>,
+    Sse<impl Stream<Item = Result<Event, Infallible>>>,
+) {
+    let (tx, mut rx) = mpsc::channel::<Event>(64);
+    let events = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|e| e.map(Ok)));
+    (tx, Sse::new(events))
+}
+
+/// Sends `value` as one event; `false` (noted) when the client is gone.
+pub async fn send_json(tx: &mpsc::Sender<Event>, value: &impl serde::Serialize) -> bool {
+    let data = serde_json::to_string(value).unwrap_or_default();
+    let sent = tx.send(Event::default().data(data)).await.is_ok();
+    if !sent {
+        hung_up();
+    }
+    sent
 }
 
 /// Notes that a streaming client went away; its answer stops at the next token.

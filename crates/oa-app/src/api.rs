@@ -9,6 +9,7 @@ use std::sync::Arc;
 use oa_engine::Engine;
 use oa_types::{ApiSettings, InstalledModel, MemoryFit, ModelStatus, Uuid};
 
+use crate::error::ModelRefusal;
 use crate::models::Models;
 use crate::state::State;
 use crate::{Error, Result};
@@ -22,40 +23,6 @@ const CLAIM_FILE: &str = "api.lock";
 #[derive(Debug, Clone, Copy)]
 pub struct Api<'a> {
     state: &'a Arc<State>,
-}
-
-/// Why a request cannot have the model it names.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ModelRefusal {
-    /// No installed model has that id.
-    #[error("there is no model {requested:?} on this computer; the models are: {}", .available.join(", "))]
-    Unknown {
-        /// What the request named.
-        requested: String,
-        /// The ids that exist.
-        available: Vec<String>,
-    },
-    /// The model needs more memory than the computer has.
-    #[error(
-        "{model} needs about {} MB of memory and this computer has about {} MB; choose a smaller model",
-        .needed / 1_000_000, .total / 1_000_000
-    )]
-    TooLarge {
-        /// The model's id.
-        model: String,
-        /// Bytes it needs.
-        needed: u64,
-        /// Bytes the computer has.
-        total: u64,
-    },
-    /// The model is installed but cannot be used (its file is broken, say).
-    #[error("{model} cannot be used: {reason}")]
-    Unusable {
-        /// The model's id.
-        model: String,
-        /// Why, in words a person can act on.
-        reason: String,
-    },
 }
 
 /// One answer the API gave, as the history keeps it: the conversation's text turns (tool

@@ -27,7 +27,7 @@ mod state;
 mod tasks;
 
 pub use account::Account;
-pub use api::{Api, ApiClaim, ApiExchange, ModelRefusal, model_id};
+pub use api::{Api, ApiClaim, ApiExchange, model_id};
 pub use app::App;
 pub use chat::Chat;
 pub use config::AppConfig;
@@ -35,7 +35,7 @@ pub use downloads::{
     DownloadError, DownloadHandle, DownloadJob, HubSettings, StopKind, Stopped, catalog,
     import_model, partial_download, remove_model, start_download,
 };
-pub use error::{Error, Result};
+pub use error::{Error, ModelRefusal, Result};
 pub use feedback::Feedback;
 pub use installed::{SystemMemory, installed_models};
 pub use models::Models;

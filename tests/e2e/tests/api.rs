@@ -1,6 +1,7 @@
 //! The local API in the real app: turned on in Settings on a free port, used with its key, out
-//! of reach of the app's own page and of foreign Hosts and Origins, its answer kept in the
-//! history with an "API" badge, and the port closed again when it is turned off.
+//! of reach of the app's own page, of a page of another origin in the webview and of foreign
+//! Hosts and Origins, its answer kept in the history with an "API" badge, and the port closed
+//! again when it is turned off.
 
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,28 @@ async fn http(
         .map(|(_, body)| body.to_owned())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+/// Serves one empty HTML page on a free port, on a thread of its own, for as long as the test
+/// runs: a web page of an origin the API does not know.
+fn serve_foreign_page() -> Result<u16> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let page = "<!doctype html><title>another site</title><p>another site</p>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{page}",
+                page.len()
+            );
+        }
+    });
+    Ok(port)
 }
 
 /// A port nothing listens on now.
@@ -266,6 +289,58 @@ async fn local_api() -> Result<()> {
         .await?;
     ensure!(title == question, "the conversation is titled {title:?}");
     app.screenshot(&display, "sidebar-api-badge.png").await?;
+
+    // A web page of another origin, in the real browser engine: the webview itself, sent to a
+    // page this test serves on another port. It can reach the API's port (a no-cors GET
+    // resolves), but its chat completion — a "simple" text/plain POST, which a browser sends
+    // without asking first — is refused by the server before the model runs: no second
+    // conversation is kept.
+    let page_port = serve_foreign_page()?;
+    let home = app.client.current_url().await?;
+    app.client
+        .goto(&format!("http://127.0.0.1:{page_port}/"))
+        .await?;
+    let foreign = app
+        .client
+        .execute_async(
+            "const [port, body, done] = arguments;
+             const base = `http://127.0.0.1:${port}/v1`;
+             (async () => {
+                 const reach = await fetch(`${base}/models`, { mode: 'no-cors' })
+                     .then(r => `reached ${r.type}`, e => `error ${e}`);
+                 const chat = await fetch(`${base}/chat/completions`, {
+                     method: 'POST',
+                     headers: { 'Content-Type': 'text/plain' },
+                     body,
+                 }).then(r => `status ${r.status}`, e => `error ${e}`);
+                 done({ reach, chat, origin: location.origin });
+             })();",
+            vec![serde_json::json!(port), serde_json::json!(request)],
+        )
+        .await?;
+    ensure!(
+        foreign["origin"] == format!("http://127.0.0.1:{page_port}").as_str(),
+        "the page runs on its own origin: {foreign}"
+    );
+    ensure!(
+        foreign["reach"] == "reached opaque",
+        "the page can reach the API's port: {foreign}"
+    );
+    ensure!(
+        foreign["chat"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("error"),
+        "the foreign page's chat was answered: {foreign}"
+    );
+    app.client.goto(home.as_str()).await?;
+    app.wait_count(".conversation .source-badge", 1, ANSWER)
+        .await?;
+    std::thread::sleep(Duration::from_secs(2));
+    ensure!(
+        app.count(".conversation .source-badge").await? == 1,
+        "the foreign page's request ran and was kept"
+    );
 
     // Off: the port is closed.
     app.click("#open-settings").await?;

@@ -358,11 +358,14 @@ impl EventPayload {
     /// The JSON text the outbox records. Object keys are in sorted order at every level, as the
     /// outbox has always written them, so the same action gives the same bytes as before.
     pub fn to_json(&self) -> String {
-        // A `Value` keeps its keys sorted; numbers also read as they always did (an `f32`
-        // becomes the `f64` it holds).
-        serde_json::to_value(self)
-            .expect("payload types have string keys only, so they always serialise")
-            .to_string()
+        // Through a `Value`, numbers read as they always did (an `f32` becomes the `f64` it
+        // holds). Its keys are sorted here, not left to the `Value`: whether serde_json keeps
+        // insertion order is a feature any crate in the build may turn on.
+        sorted_keys(
+            serde_json::to_value(self)
+                .expect("payload types have string keys only, so they always serialise"),
+        )
+        .to_string()
     }
 
     /// The byte ranges in `json` — a JSON text of this payload, compact as sent or
@@ -592,6 +595,26 @@ fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// `value` with every object's keys in sorted order, whatever order its maps keep.
+fn sorted_keys(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<(String, serde_json::Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sorted_keys(v)))
+                    .collect(),
+            )
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(sorted_keys).collect())
+        }
+        other => other,
+    }
 }
 
 #[cfg(test)]

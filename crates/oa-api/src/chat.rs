@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
+use oa_engine::sampler::MAX_TOP_LOGPROBS;
 use oa_engine::tools::{ReplyDelta, ToolCallStream, parse_reply};
 use oa_engine::{
     ChatMessage, ChatRole, Engine, GenerateRequest, GenerationEvent, OutputConstraint, ToolCall,
@@ -19,9 +20,6 @@ use crate::error::ApiError;
 use crate::generate::{self, Running};
 use crate::server::Ctx;
 use crate::wire::*;
-
-/// Most top log-probabilities per token, as OpenAI.
-const MAX_TOP_LOGPROBS: u8 = 20;
 
 /// A checked request, ready for the engine.
 struct Plan {
@@ -138,7 +136,7 @@ async fn plan(ctx: &Ctx, r: ChatCompletionRequest) -> Result<Plan, ApiError> {
         },
     };
     let top = match (r.logprobs, r.top_logprobs) {
-        (_, Some(n)) if n > MAX_TOP_LOGPROBS => {
+        (_, Some(n)) if usize::from(n) > MAX_TOP_LOGPROBS => {
             return Err(ApiError::invalid(
                 Some("top_logprobs".into()),
                 format!("top_logprobs must be between 0 and {MAX_TOP_LOGPROBS}"),

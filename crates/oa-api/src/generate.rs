@@ -117,7 +117,7 @@ impl Running {
         let (tx, events) = mpsc::unbounded_channel();
         engine
             .submit(request, Box::new(move |event| tx.send(event).is_ok()))
-            .map_err(engine_error)?;
+            .map_err(crate::error::engine)?;
         Ok(Running { events, cancel })
     }
 
@@ -146,12 +146,8 @@ impl Running {
                 GenerationEvent::Failed(e) => return Err(engine(e)),
             }
         }
-        Err(engine_error(oa_engine::EngineError::EngineStopped))
+        Err(engine(oa_engine::EngineError::EngineStopped))
     }
-}
-
-fn engine_error(e: oa_engine::EngineError) -> ApiError {
-    engine(e)
 }
 
 /// A whole answer.
